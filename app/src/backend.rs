@@ -1,0 +1,35 @@
+//! The seam between pages and the server (compiled with `ssr` only).
+//!
+//! Server functions live in this crate, but accounts, storage and auth live
+//! in the `omnimcp` server crate, which depends on this one. The server
+//! implements [`Backend`] and provides it as context; server functions call
+//! it with the request's parts. The REST API and the pages therefore share
+//! one implementation of every operation.
+
+use std::sync::Arc;
+
+use http::request::Parts;
+
+use crate::model::{ApiKeyView, CreatedApiKey, FormError, UserView};
+
+/// A signed-in result: the user and the `Set-Cookie` value for the session.
+pub struct SignedIn {
+    pub user: UserView,
+    pub set_cookie: String,
+}
+
+#[async_trait::async_trait]
+pub trait Backend: Send + Sync + 'static {
+    async fn register(&self, req: &Parts, email: String, password: String) -> Result<SignedIn, FormError>;
+    async fn login(&self, req: &Parts, email: String, password: String) -> Result<SignedIn, FormError>;
+    /// Ends the request's session; returns the `Set-Cookie` that clears it.
+    async fn logout(&self, req: &Parts) -> Result<String, FormError>;
+    /// The signed-in user, or `None` for an anonymous request.
+    async fn current_user(&self, req: &Parts) -> Result<Option<UserView>, FormError>;
+    async fn list_api_keys(&self, req: &Parts) -> Result<Vec<ApiKeyView>, FormError>;
+    async fn create_api_key(&self, req: &Parts, name: String) -> Result<CreatedApiKey, FormError>;
+    async fn revoke_api_key(&self, req: &Parts, id: String) -> Result<(), FormError>;
+}
+
+/// How the server provides the backend to pages and server functions.
+pub type SharedBackend = Arc<dyn Backend>;

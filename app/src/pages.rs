@@ -1,0 +1,6 @@
+//! One module per page; `shell` is the signed-in layout around them.
+
+pub mod auth;
+pub mod placeholder;
+pub mod settings;
+pub mod shell;

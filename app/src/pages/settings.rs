@@ -1,0 +1,200 @@
+//! `/settings`: profile, plan limits, and API keys (create, shown once with
+//! a copy button; list; revoke).
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::{
+    components::{
+        BUTTON_DANGER, BUTTON_PRIMARY, BUTTON_SECONDARY, Card, Field, FormAlert, Icon, action_field_error,
+        action_form_error, icon, short_date, thousands,
+    },
+    model::{ApiKeyView, CreatedApiKey, UserView},
+    pages::{
+        placeholder::PageHeader,
+        shell::CurrentUser,
+    },
+    server_fns::{CreateApiKey, RevokeApiKey, list_api_keys, take_new_api_key},
+};
+
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    let CurrentUser(user) = expect_context::<CurrentUser>();
+    view! {
+        <Title text="Settings" />
+        <PageHeader title="Settings" description="Your account, your plan and the keys your MCP clients use." />
+        <div class="space-y-6">
+            <Suspense>
+                {move || Suspend::new(async move {
+                    user.await.ok().flatten().map(|u| view! {
+                        <div class="grid gap-6 md:grid-cols-2">
+                            <Profile user=u.clone() />
+                            <Plan user=u />
+                        </div>
+                    })
+                })}
+            </Suspense>
+            <ApiKeys />
+        </div>
+    }
+}
+
+#[component]
+fn Profile(user: UserView) -> impl IntoView {
+    view! {
+        <Card title="Profile" description="How you sign in.">
+            <dl class="space-y-3 text-sm">
+                <div class="flex justify-between gap-4"><dt class="text-slate-500">"Email"</dt><dd class="font-medium text-slate-900">{user.email}</dd></div>
+                <div class="flex justify-between gap-4"><dt class="text-slate-500">"Role"</dt><dd class="font-medium capitalize text-slate-900">{user.role}</dd></div>
+                <div class="flex justify-between gap-4"><dt class="text-slate-500">"Member since"</dt><dd class="font-medium text-slate-900">{short_date(&user.created_at)}</dd></div>
+            </dl>
+        </Card>
+    }
+}
+
+#[component]
+fn Plan(user: UserView) -> impl IntoView {
+    let t = user.tier;
+    let rows = [
+        ("Requests per minute", thousands(t.requests_per_minute)),
+        ("Requests per month", thousands(t.requests_per_month)),
+        ("Installed servers", thousands(t.max_installations)),
+        ("Publish MCP servers", if t.can_publish { "Yes".to_string() } else { "No".to_string() }),
+    ];
+    view! {
+        <div id="plan">
+            <Card title=format!("{} plan", t.name) description="Your subscription tier and its limits.">
+                <dl class="space-y-3 text-sm">
+                    {rows.into_iter().map(|(k, v)| view! {
+                        <div class="flex justify-between gap-4"><dt class="text-slate-500">{k}</dt><dd class="font-medium tabular-nums text-slate-900">{v}</dd></div>
+                    }).collect_view()}
+                </dl>
+            </Card>
+        </div>
+    }
+}
+
+#[component]
+fn ApiKeys() -> impl IntoView {
+    let create = ServerAction::<CreateApiKey>::new();
+    let revoke = ServerAction::<RevokeApiKey>::new();
+    let keys = Resource::new(move || (create.version().get(), revoke.version().get()), |_| list_api_keys());
+    // A key created by a plain form post (before hydration) arrives here.
+    let flashed = Resource::new(|| (), |_| take_new_api_key());
+    let created_value = create.value();
+    let new_key = Signal::derive(move || created_value.get().and_then(Result::ok));
+
+    view! {
+        <Card title="API keys" description="Use a key as `Authorization: Bearer <key>` from MCP clients, the SDK and the REST API. Keys are shown once.">
+            <ActionForm action=create attr:class="flex flex-col gap-3 sm:flex-row sm:items-start" attr:novalidate=true>
+                <div class="flex-1">
+                    <Field name="name" label="Key name" placeholder="e.g. Claude Desktop" required=true error=action_field_error(created_value, "name") />
+                </div>
+                <button type="submit" class=format!("{BUTTON_PRIMARY} sm:mt-7") disabled=move || create.pending().get()>
+                    <Icon path=icon::KEY class="h-4 w-4" />
+                    {move || if create.pending().get() { "Creating…" } else { "Create key" }}
+                </button>
+            </ActionForm>
+            <FormAlert message=action_form_error(created_value) />
+            <Suspense>
+                {move || Suspend::new(async move {
+                    let flashed = flashed.await.ok().flatten();
+                    view! { <NewKey key=Signal::derive(move || new_key.get().or_else(|| flashed.clone())) /> }
+                })}
+            </Suspense>
+            <FormAlert message=action_form_error(revoke.value()) />
+            <div class="mt-6">
+                <Suspense fallback=|| view! { <p class="py-6 text-sm text-slate-500">"Loading keys…"</p> }>
+                    {move || Suspend::new(async move {
+                        match keys.await {
+                            Ok(list) if list.is_empty() => view! {
+                                <div class="rounded-xl border border-dashed border-slate-300 px-6 py-10 text-center" data-testid="keys-empty">
+                                    <span class="mx-auto inline-flex h-10 w-10 items-center justify-center rounded-full bg-slate-100 text-slate-500"><Icon path=icon::KEY /></span>
+                                    <p class="mt-3 text-sm font-medium text-slate-900">"No API keys yet"</p>
+                                    <p class="mt-1 text-sm text-slate-500">"Create one to connect an MCP client."</p>
+                                </div>
+                            }.into_any(),
+                            Ok(list) => view! { <KeyTable keys=list revoke=revoke /> }.into_any(),
+                            Err(e) => view! {
+                                <p class="rounded-lg bg-rose-50 px-4 py-3 text-sm text-rose-800" role="alert">{format!("Could not load your keys: {}", e.message)}</p>
+                            }.into_any(),
+                        }
+                    })}
+                </Suspense>
+            </div>
+        </Card>
+    }
+}
+
+/// The one-time display of a new key, with a copy button.
+#[component]
+fn NewKey(key: Signal<Option<CreatedApiKey>>) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    view! {
+        {move || key.get().map(|k| {
+            let text = k.key.clone();
+            let copy = move |_| {
+                #[cfg(feature = "hydrate")]
+                if let Some(w) = web_sys::window() {
+                    let _ = w.navigator().clipboard().write_text(&text);
+                    copied.set(true);
+                }
+                #[cfg(not(feature = "hydrate"))]
+                let _ = &text;
+            };
+            view! {
+                <div class="mt-5 rounded-xl border border-emerald-200 bg-emerald-50 p-4" data-testid="new-key" role="status">
+                    <div class="flex items-center gap-2 text-sm font-semibold text-emerald-900">
+                        <Icon path=icon::CHECK class="h-4 w-4" />
+                        {format!("Key “{}” created", k.meta.name)}
+                    </div>
+                    <p class="mt-1 text-sm text-emerald-800">"Copy it now: for your security it will not be shown again."</p>
+                    <div class="mt-3 flex gap-2">
+                        <label for="new-key-value" class="sr-only">"New API key"</label>
+                        <input id="new-key-value" readonly value=k.key.clone() data-testid="new-key-value"
+                            class="block w-full rounded-lg border border-emerald-300 bg-white px-3 py-2 font-mono text-sm text-slate-900"
+                            onfocus="this.select()" />
+                        <button type="button" class=BUTTON_SECONDARY on:click=copy>
+                            {move || if copied.get() { "Copied" } else { "Copy" }}
+                        </button>
+                    </div>
+                </div>
+            }
+        })}
+    }
+}
+
+#[component]
+fn KeyTable(keys: Vec<ApiKeyView>, revoke: ServerAction<RevokeApiKey>) -> impl IntoView {
+    view! {
+        <div class="overflow-x-auto rounded-xl ring-1 ring-slate-200">
+            <table class="min-w-full divide-y divide-slate-200 text-sm" data-testid="keys-table">
+                <thead class="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
+                    <tr>
+                        <th scope="col" class="px-4 py-3">"Name"</th>
+                        <th scope="col" class="px-4 py-3">"Key"</th>
+                        <th scope="col" class="px-4 py-3">"Created"</th>
+                        <th scope="col" class="px-4 py-3">"Last used"</th>
+                        <th scope="col" class="px-4 py-3"><span class="sr-only">"Actions"</span></th>
+                    </tr>
+                </thead>
+                <tbody class="divide-y divide-slate-100 bg-white">
+                    {keys.into_iter().map(|k| view! {
+                        <tr data-testid="key-row">
+                            <td class="px-4 py-3 font-medium text-slate-900">{k.name.clone()}</td>
+                            <td class="px-4 py-3 font-mono text-slate-600">{format!("{}…", k.prefix)}</td>
+                            <td class="px-4 py-3 text-slate-600">{short_date(&k.created_at)}</td>
+                            <td class="px-4 py-3 text-slate-600">{k.last_used_at.as_deref().map(short_date).unwrap_or_else(|| "Never".into())}</td>
+                            <td class="px-4 py-3 text-right">
+                                <ActionForm action=revoke>
+                                    <input type="hidden" name="id" value=k.id.clone() />
+                                    <button type="submit" class=BUTTON_DANGER aria-label=format!("Revoke key {}", k.name)>"Revoke"</button>
+                                </ActionForm>
+                            </td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}

@@ -1,0 +1,135 @@
+//! Typed server functions: called from pages (as `fetch` after hydration,
+//! as plain form posts before it), run on the server through the
+//! [`Backend`](crate::backend::Backend) the server provides.
+//!
+//! All live under `/_fn/` so that `/api/` belongs to the REST API alone.
+
+use leptos::prelude::*;
+
+use crate::model::{ApiKeyView, CreatedApiKey, FormError, UserView};
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    pub use crate::backend::SharedBackend;
+    use crate::model::FormError;
+    use http::{HeaderValue, header::SET_COOKIE, request::Parts};
+    use leptos::prelude::*;
+    use leptos_axum::ResponseOptions;
+
+    /// The request and the backend, both provided by the server.
+    pub fn context() -> Result<(Parts, SharedBackend), FormError> {
+        let parts = use_context::<Parts>();
+        let backend = use_context::<SharedBackend>();
+        match (parts, backend) {
+            (Some(p), Some(b)) => Ok((p, b)),
+            _ => Err(FormError::new("internal_error", "server function called outside a request")),
+        }
+    }
+
+    const FLASH_COOKIE: &str = "omni_new_key";
+
+    /// A form submitted by the browser itself (no JavaScript): it asks for HTML.
+    pub fn is_plain_form_post(req: &Parts) -> bool {
+        req.headers
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"))
+    }
+
+    /// The flash cookie, percent-free: the value is URL-safe base64.
+    pub fn flash_cookie(value: &str, max_age: u32) -> String {
+        use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+        let value = URL_SAFE_NO_PAD.encode(value);
+        format!("{FLASH_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}")
+    }
+
+    pub fn flash_value(req: &Parts) -> Option<String> {
+        use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+        req.headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, value)| *name == FLASH_COOKIE && !value.is_empty())
+            .and_then(|(_, value)| URL_SAFE_NO_PAD.decode(value).ok())
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+    }
+
+    pub fn set_cookie(value: &str) {
+        if let (Some(res), Ok(v)) = (use_context::<ResponseOptions>(), HeaderValue::from_str(value)) {
+            res.append_header(SET_COOKIE, v);
+        }
+    }
+}
+
+#[server(prefix = "/_fn", endpoint = "register")]
+pub async fn register(email: String, password: String) -> Result<(), FormError> {
+    let (req, backend) = ssr::context()?;
+    let signed = backend.register(&req, email, password).await?;
+    ssr::set_cookie(&signed.set_cookie);
+    leptos_axum::redirect("/dashboard");
+    Ok(())
+}
+
+#[server(prefix = "/_fn", endpoint = "login")]
+pub async fn login(email: String, password: String) -> Result<(), FormError> {
+    let (req, backend) = ssr::context()?;
+    let signed = backend.login(&req, email, password).await?;
+    ssr::set_cookie(&signed.set_cookie);
+    leptos_axum::redirect("/dashboard");
+    Ok(())
+}
+
+#[server(prefix = "/_fn", endpoint = "logout")]
+pub async fn logout() -> Result<(), FormError> {
+    let (req, backend) = ssr::context()?;
+    let clear = backend.logout(&req).await?;
+    ssr::set_cookie(&clear);
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+#[server(prefix = "/_fn", endpoint = "current_user")]
+pub async fn current_user() -> Result<Option<UserView>, FormError> {
+    let (req, backend) = ssr::context()?;
+    backend.current_user(&req).await
+}
+
+#[server(prefix = "/_fn", endpoint = "list_api_keys")]
+pub async fn list_api_keys() -> Result<Vec<ApiKeyView>, FormError> {
+    let (req, backend) = ssr::context()?;
+    backend.list_api_keys(&req).await
+}
+
+#[server(prefix = "/_fn", endpoint = "create_api_key")]
+pub async fn create_api_key(name: String) -> Result<CreatedApiKey, FormError> {
+    let (req, backend) = ssr::context()?;
+    let created = backend.create_api_key(&req, name).await?;
+    // A plain form post (no JavaScript yet) is answered with a redirect back
+    // to the page, which would lose the one chance to show the key. Hand it
+    // to the next page render in a short-lived, HttpOnly flash cookie that
+    // the render deletes (see `take_new_api_key`).
+    if ssr::is_plain_form_post(&req) {
+        if let Ok(json) = serde_json::to_string(&created) {
+            ssr::set_cookie(&ssr::flash_cookie(&json, 120));
+        }
+    }
+    Ok(created)
+}
+
+/// The key created by a plain form post just before this render, if any;
+/// reading it deletes it.
+#[server(prefix = "/_fn", endpoint = "take_new_api_key")]
+pub async fn take_new_api_key() -> Result<Option<CreatedApiKey>, FormError> {
+    let (req, _) = ssr::context()?;
+    let Some(value) = ssr::flash_value(&req) else { return Ok(None) };
+    ssr::set_cookie(&ssr::flash_cookie("", 0));
+    Ok(serde_json::from_str(&value).ok())
+}
+
+#[server(prefix = "/_fn", endpoint = "revoke_api_key")]
+pub async fn revoke_api_key(id: String) -> Result<(), FormError> {
+    let (req, backend) = ssr::context()?;
+    backend.revoke_api_key(&req, id).await
+}

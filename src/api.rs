@@ -1,0 +1,191 @@
+//! The REST JSON API under `/api`.
+//!
+//! Bodies are read through [`ApiJson`], which turns every way a body can be
+//! wrong into a precise error: 413 over the size limit, 415 without a JSON
+//! content type, 400 for malformed JSON, 422 naming the field that is
+//! missing or of the wrong type. Unknown routes get a JSON 404.
+
+use std::net::SocketAddr;
+
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{ConnectInfo, FromRequest, Path, Request, State, rejection::BytesRejection},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{delete, get, post},
+};
+use serde::{Deserialize, de::DeserializeOwned};
+use serde_json::json;
+
+use crate::{
+    accounts::{self, SignedIn},
+    auth::{Principal, session_clear_cookie, session_set_cookie},
+    error::{ApiError, ApiResult},
+    state::AppState,
+};
+
+/// Largest request body `/api` accepts.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/auth/register", post(register))
+        .route("/auth/login", post(login))
+        .route("/auth/logout", post(logout))
+        .route("/me", get(me))
+        .route("/keys", get(list_keys).post(create_key))
+        .route("/keys/{id}", delete(revoke_key))
+        .fallback(|| async { ApiError::NotFound("no such API endpoint".into()) })
+        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+}
+
+/// A JSON body with precise errors (see the module docs).
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| {
+                let mime = mime.trim();
+                mime.eq_ignore_ascii_case("application/json") || mime.to_ascii_lowercase().ends_with("+json")
+            });
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType("send the body as JSON with `Content-Type: application/json`".into()));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e: BytesRejection| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge { limit: BODY_LIMIT }
+            } else {
+                ApiError::Malformed(format!("could not read the request body: {e}"))
+            }
+        })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Parses in two steps so syntax errors (400) and shape errors (422, with
+/// the field's path) are told apart.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::Malformed(format!("the body is not valid JSON: {e}")))?;
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        // serde names a missing field only in its message: "missing field `x`".
+        let field = match inner.split('`').nth(1) {
+            Some(name) if inner.starts_with("missing field") => {
+                if path == "." { name.to_string() } else { format!("{path}.{name}") }
+            }
+            _ if path == "." => "body".to_string(),
+            _ => path,
+        };
+        ApiError::InvalidField { field, message: inner }
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Credentials {
+    email: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewKey {
+    name: String,
+}
+
+/// Response to register and login: the user, the token for `Authorization:
+/// Bearer`, its expiry, and the browser's session cookie.
+async fn signed_in(state: &AppState, status: StatusCode, signed: SignedIn) -> ApiResult<Response> {
+    let user = accounts::profile(state, &signed.user).await?;
+    let body = json!({
+        "user": user,
+        "token": signed.token,
+        "expiresAt": signed.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    });
+    let mut response = (status, Json(body)).into_response();
+    let cookie = HeaderValue::from_str(&session_set_cookie(state, &signed.token)).map_err(anyhow::Error::from)?;
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(response)
+}
+
+async fn register(State(state): State<AppState>, ApiJson(body): ApiJson<Credentials>) -> ApiResult<Response> {
+    let signed = accounts::register(&state, &body.email, &body.password).await?;
+    signed_in(&state, StatusCode::CREATED, signed).await
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ApiJson(body): ApiJson<Credentials>,
+) -> ApiResult<Response> {
+    let signed = accounts::login(&state, &body.email, &body.password, Some(client.ip())).await?;
+    signed_in(&state, StatusCode::OK, signed).await
+}
+
+async fn logout(State(state): State<AppState>, principal: Principal) -> ApiResult<Response> {
+    accounts::logout(&state, &principal).await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let cookie = HeaderValue::from_str(&session_clear_cookie(&state)).map_err(anyhow::Error::from)?;
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(response)
+}
+
+async fn me(State(state): State<AppState>, principal: Principal) -> ApiResult<impl IntoResponse> {
+    Ok(Json(accounts::profile(&state, &principal.user).await?))
+}
+
+async fn list_keys(State(state): State<AppState>, principal: Principal) -> ApiResult<impl IntoResponse> {
+    Ok(Json(json!({ "keys": accounts::list_keys(&state, &principal.user).await? })))
+}
+
+async fn create_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<NewKey>,
+) -> ApiResult<impl IntoResponse> {
+    let created = accounts::create_key(&state, &principal.user, &body.name).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+async fn revoke_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    accounts::revoke_key(&state, &principal.user, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Body {
+        email: String,
+        count: u32,
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        let field = |text: &str| match parse_json::<Body>(text.as_bytes()) {
+            Err(ApiError::InvalidField { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(field(r#"{"email":"a"}"#), "count");
+        assert_eq!(field(r#"{"email":"a","count":"x"}"#), "count");
+        assert_eq!(field(r#"[1]"#), "body");
+        assert!(matches!(parse_json::<Body>(b"{nope"), Err(ApiError::Malformed(_))));
+    }
+}

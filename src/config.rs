@@ -1,0 +1,124 @@
+//! Command line and configuration. Every setting is a flag and an environment
+//! variable (clap's `env`); nothing is required, so `omnimcp` alone starts a
+//! working platform on 127.0.0.1:3000 with a SQLite database in `./omnimcp-data`.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::secrets::Secret;
+
+/// OmniMCP: one MCP endpoint for every MCP server a user installs.
+#[derive(Debug, Parser)]
+#[command(name = "omnimcp", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the platform: web pages, REST API and (later) the MCP endpoint.
+    Serve,
+    /// Administer users from the command line (works while the server runs).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// List users with their role and tier.
+    Users,
+    /// Change a user's role and/or subscription tier.
+    SetUser {
+        /// The user's email address.
+        #[arg(long)]
+        email: String,
+        /// New role: `user` or `admin`.
+        #[arg(long)]
+        role: Option<String>,
+        /// New subscription tier id (`free`, `pro`, `enterprise`, ...).
+        #[arg(long)]
+        tier: Option<String>,
+    },
+}
+
+/// Settings shared by every command. Secrets are wrapped in [`Secret`], whose
+/// `Debug` prints `[redacted]`, so logging this struct is safe.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Database URL: `sqlite://path` or `postgres://user:pass@host/db`.
+    /// Default: a SQLite file inside the data directory.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true, value_parser = Secret::parse)]
+    pub database_url: Option<Secret>,
+
+    /// Address the HTTP server listens on (`127.0.0.1:0` picks a free port).
+    #[arg(long, env = "OMNIMCP_BIND", default_value = "127.0.0.1:3000", global = true)]
+    pub bind: SocketAddr,
+
+    /// Directory for the SQLite database and generated secrets; created
+    /// (owner-only) when missing.
+    #[arg(long, env = "OMNIMCP_DATA_DIR", default_value = "omnimcp-data", global = true)]
+    pub data_dir: PathBuf,
+
+    /// URL users reach the platform at (used in cookies and shown to
+    /// clients). Default: `http://<bind>`. An `https://` URL makes session
+    /// cookies `Secure`.
+    #[arg(long, env = "OMNIMCP_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+
+    /// Key that signs session tokens (any string of 32+ bytes). Default: a
+    /// random key generated into `<data-dir>/jwt.key` on first start.
+    #[arg(long, env = "OMNIMCP_JWT_SECRET", global = true, hide_env_values = true, value_parser = Secret::parse)]
+    pub jwt_secret: Option<Secret>,
+
+    /// Master key for credentials at rest: 32 bytes, base64. Default: a
+    /// random key generated into `<data-dir>/master.key` on first start.
+    #[arg(long, env = "OMNIMCP_MASTER_KEY", global = true, hide_env_values = true, value_parser = Secret::parse)]
+    pub master_key: Option<Secret>,
+
+    /// Log format: `text` for people, `json` for log collectors. The level
+    /// comes from `RUST_LOG` (default `info`).
+    #[arg(long, env = "OMNIMCP_LOG_FORMAT", default_value = "text", global = true)]
+    pub log_format: LogFormat,
+
+    /// Lifetime of a login session, in minutes. Browser sessions are renewed
+    /// while in use (see README, "Sessions").
+    #[arg(long, env = "OMNIMCP_SESSION_TTL_MINUTES", default_value_t = 720, global = true)]
+    pub session_ttl_minutes: u32,
+
+    /// Directory with the built site (WASM, CSS, assets) that pages load.
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site", global = true)]
+    pub site_root: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Config {
+    /// The database URL in effect: the configured one, or the SQLite file in
+    /// the data directory.
+    pub fn database_url(&self) -> Secret {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => Secret::new(format!(
+                "sqlite://{}",
+                self.data_dir.join("omnimcp.db").display()
+            )),
+        }
+    }
+
+    /// The public base URL, without a trailing slash.
+    pub fn public_url(&self, bound: SocketAddr) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{bound}"),
+        }
+    }
+}

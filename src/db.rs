@@ -1,0 +1,128 @@
+//! Storage: one small interface over SQLite (the embedded default) and
+//! PostgreSQL, chosen by the database URL.
+//!
+//! [`Db`] is an enum of the two pools. Each storage function writes its query
+//! once with `$1`-style parameters (both engines accept them) and the
+//! [`on_pool!`] macro expands the body once per engine, so the compiler checks
+//! the binds and row decoding against each driver. Where the dialects differ
+//! the function names its two SQL strings side by side. SQL lives only under
+//! this module; callers see plain Rust types.
+//!
+//! Rust writes every id (UUID v7) and timestamp (UTC), so neither engine's
+//! `now()` or id generator is ever relied on.
+
+pub mod accounts;
+
+use std::{str::FromStr, time::Duration};
+
+use sqlx::{
+    postgres::{PgPool, PgPoolOptions},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous},
+};
+
+pub use accounts::*;
+
+/// A connection pool to one of the two supported databases.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool of either engine.
+macro_rules! on_pool {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite($pool) => $body,
+            $crate::db::Db::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// Storage errors callers act on; everything else is `Other`.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// A unique constraint was violated (duplicate email, name, ...).
+    #[error("duplicate value")]
+    Conflict,
+    /// A referenced row does not exist (foreign key violation).
+    #[error("referenced row does not exist")]
+    MissingReference,
+    #[error(transparent)]
+    Other(#[from] sqlx::Error),
+}
+
+impl DbError {
+    fn classify(err: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &err {
+            if db.is_unique_violation() {
+                return Self::Conflict;
+            }
+            if db.is_foreign_key_violation() {
+                return Self::MissingReference;
+            }
+        }
+        Self::Other(err)
+    }
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+impl Db {
+    /// Connects and runs pending migrations. `sqlite://` URLs create the file
+    /// when missing and turn on WAL, a busy timeout and foreign keys;
+    /// `postgres://` (or `postgresql://`) URLs use PostgreSQL.
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect(url)
+                .await?;
+            Db::Postgres(pool)
+        } else if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(5))
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect_with(opts)
+                .await?;
+            Db::Sqlite(pool)
+        } else {
+            anyhow::bail!("unsupported database URL: use sqlite://... or postgres://...");
+        };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    async fn migrate(&self) -> anyhow::Result<()> {
+        match self {
+            Db::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+            Db::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// `sqlite` or `postgres`, for logs.
+    pub fn engine(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    /// A round trip to the database, for `/readyz`.
+    pub async fn ping(&self) -> DbResult<()> {
+        on_pool!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.map(|_| ())).map_err(DbError::classify)
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, |pool| pool.close().await)
+    }
+}

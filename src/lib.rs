@@ -1,0 +1,75 @@
+//! # OmniMCP server
+//!
+//! One MCP endpoint for every MCP server a user installs. This crate is the
+//! server: axum serves the Leptos pages (rendered here, hydrated in the
+//! browser from the `app` crate), the REST API, and the MCP traffic.
+//!
+//! A guided tour, in the order a request meets the code:
+//!
+//! - [`config`]: every setting as a flag and an environment variable.
+//! - [`secrets`]: generated key files and the redacting [`secrets::Secret`].
+//! - [`http`]: the router, middleware (request ids, tracing, security
+//!   headers, session renewal), health probes and graceful shutdown.
+//! - [`auth`]: who is calling: API keys, session tokens, login throttling.
+//! - [`api`]: the REST JSON API and its body parsing.
+//! - [`accounts`]: the account operations both the API and the pages call.
+//! - [`web`]: the pages' bridge to `accounts` (the `app::backend::Backend`
+//!   implementation).
+//! - [`db`]: storage over SQLite or PostgreSQL, all SQL in one place.
+//! - [`error`]: the API error type and its single mapping to HTTP.
+//! - [`state`]: [`state::AppState`], passed to every handler.
+//! - [`admin`]: the `omnimcp admin` command.
+
+pub mod accounts;
+pub mod admin;
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod secrets;
+pub mod state;
+pub mod telemetry;
+pub mod web;
+
+use std::net::SocketAddr;
+
+use leptos::config::LeptosOptions;
+
+use crate::{
+    auth::{throttle::LoginThrottle, token::TokenSigner},
+    config::Config,
+    db::Db,
+    secrets::Keys,
+    state::{AppState, Inner},
+};
+
+/// Name of the JS/WASM/CSS bundle; equals `output-name` in Cargo.toml.
+pub const BUNDLE_NAME: &str = "omnimcp";
+
+/// Prepares everything a server needs: the data directory, keys, the
+/// database (migrated). `bound` is the address actually listened on.
+pub async fn build_state(config: Config, bound: SocketAddr) -> anyhow::Result<AppState> {
+    secrets::ensure_data_dir(&config.data_dir)?;
+    let keys = Keys::load(&config.data_dir, config.jwt_secret.as_ref(), config.master_key.as_ref())?;
+    let db = Db::connect(config.database_url().expose()).await?;
+    let ttl = chrono::Duration::minutes(i64::from(config.session_ttl_minutes.max(1)));
+    let public_url = config.public_url(bound);
+    let leptos = LeptosOptions::builder()
+        .output_name(BUNDLE_NAME)
+        .site_root(config.site_root.to_string_lossy().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(bound)
+        .build();
+    Ok(AppState::new(Inner {
+        tokens: TokenSigner::new(keys.jwt.expose(), ttl),
+        keys,
+        db,
+        login_throttle: LoginThrottle::default(),
+        secure_cookies: public_url.starts_with("https://"),
+        public_url,
+        leptos,
+        config,
+    }))
+}

@@ -1,0 +1,38 @@
+//! The `omnimcp` binary: parses the command line and runs a command.
+
+use clap::Parser;
+use omnimcp::{
+    admin,
+    config::{Cli, Command},
+    db::Db,
+    http, secrets, telemetry,
+};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    telemetry::init(cli.config.log_format);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let listener = tokio::net::TcpListener::bind(cli.config.bind).await?;
+            let bound = listener.local_addr()?;
+            let state = omnimcp::build_state(cli.config, bound).await?;
+            tracing::info!(
+                address = %bound,
+                url = %state.public_url,
+                database = state.db.engine(),
+                data_dir = %state.config.data_dir.display(),
+                "listening on http://{bound}"
+            );
+            http::serve(listener, state, http::shutdown_signal()).await?;
+            tracing::info!("stopped");
+        }
+        Command::Admin(command) => {
+            secrets::ensure_data_dir(&cli.config.data_dir)?;
+            let db = Db::connect(cli.config.database_url().expose()).await?;
+            admin::run(&db, command).await?;
+            db.close().await;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,20 @@
+//! Structured logging with `tracing`: human-readable text or JSON lines,
+//! the level from `RUST_LOG` (default `info`). Request spans carry the
+//! request id (see `http.rs`); secrets never reach a log line because the
+//! types that hold them redact themselves.
+
+use tracing_subscriber::{EnvFilter, fmt, prelude::*};
+
+use crate::config::LogFormat;
+
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let registry = tracing_subscriber::registry().with(filter);
+    let result = match format {
+        LogFormat::Text => registry.with(fmt::layer().with_target(false)).try_init(),
+        LogFormat::Json => registry.with(fmt::layer().json().flatten_event(true).with_current_span(true)).try_init(),
+    };
+    // A second init (tests start several servers in one process) is harmless.
+    let _ = result;
+}

@@ -1,0 +1,324 @@
+//! The accounts REST API against the real server on 127.0.0.1:0, each
+//! scenario on SQLite and (when `OMNIMCP_TEST_POSTGRES_URL` is set, as in
+//! CI) on PostgreSQL.
+
+mod common;
+
+use chrono::{Duration, Utc};
+use common::{Backend, TestServer, expect_error};
+use omnimcp::auth::token::TokenSigner;
+use reqwest::header;
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "correct horse battery";
+
+/// Runs each scenario once per database backend.
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test] async fn $name() { super::$name(super::TestServer::start().await).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test] async fn $name() {
+                match super::TestServer::start_on(super::Backend::Postgres).await {
+                    Some(server) => super::$name(server).await,
+                    None => eprintln!("skipped: OMNIMCP_TEST_POSTGRES_URL is not set"),
+                }
+            } )*
+        }
+    };
+}
+
+on_both_databases!(
+    account_and_key_lifecycle,
+    first_user_is_admin_and_tiers_default_to_free,
+    duplicate_email_is_a_conflict,
+    wrong_password_and_unknown_email_look_alike,
+    bad_bodies_get_precise_errors,
+    invalid_fields_are_named,
+    expired_and_foreign_tokens_are_refused,
+    logout_ends_the_session,
+    login_is_throttled_per_account,
+    keys_are_private_to_their_owner,
+    browser_session_cookie_and_renewal,
+);
+
+async fn account_and_key_lifecycle(s: TestServer) {
+    // Register: the token comes back, and the browser cookie is HttpOnly, Lax.
+    let res = s.post_json("/api/auth/register", json!({"email": "  Ada@Example.com ", "password": PASSWORD}), None).await;
+    assert_eq!(res.status(), 201);
+    let cookie = res.headers().get(header::SET_COOKIE).unwrap().to_str().unwrap().to_string();
+    assert!(cookie.starts_with("omni_session=") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain-http deployments must not set Secure: {cookie}");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["user"]["email"], "ada@example.com");
+
+    // Log in, then `me` with the session token.
+    let res = s.post_json("/api/auth/login", json!({"email": "ADA@example.com", "password": PASSWORD}), None).await;
+    assert_eq!(res.status(), 200);
+    let token = res.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string();
+    let me: Value = s.get("/api/me", Some(&token)).await.json().await.unwrap();
+    assert_eq!(me["email"], "ada@example.com");
+    assert_eq!(me["tier"]["id"], "free");
+
+    // Create a key: shown once, `omni_` + 43 characters.
+    let res = s.post_json("/api/keys", json!({"name": "Claude Desktop"}), Some(&token)).await;
+    assert_eq!(res.status(), 201);
+    let created: Value = res.json().await.unwrap();
+    let key = created["key"].as_str().unwrap().to_string();
+    let key_id = created["id"].as_str().unwrap().to_string();
+    assert!(key.starts_with("omni_") && key.len() == 48, "{key}");
+    assert!(key.starts_with(created["prefix"].as_str().unwrap()));
+
+    // The key works as a bearer credential everywhere.
+    let res = s.get("/api/me", Some(&key)).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap()["email"], "ada@example.com");
+
+    // Lists show name, prefix, dates, never the key; last use is recorded.
+    let list: Value = s.get("/api/keys", Some(&key)).await.json().await.unwrap();
+    let keys = list["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0]["name"], "Claude Desktop");
+    assert!(keys[0]["lastUsedAt"].is_string(), "{list}");
+    assert!(!list.to_string().contains(&key), "a list must never contain the key");
+
+    // Revoke: the key is refused from then on.
+    let res = s.client.delete(s.at(&format!("/api/keys/{key_id}"))).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(res.status(), 204);
+    let body = expect_error(s.get("/api/me", Some(&key)).await, 401, "unauthorized").await;
+    assert!(body["error"]["message"].as_str().unwrap().contains("revoked"));
+    let res = s.client.delete(s.at(&format!("/api/keys/{key_id}"))).bearer_auth(&token).send().await.unwrap();
+    expect_error(res, 404, "not_found").await;
+    // Only a hash is stored: the key text is nowhere in the database.
+    assert!(s.state.db.api_key_by_hash(key.as_bytes()).await.unwrap().is_none());
+}
+
+async fn first_user_is_admin_and_tiers_default_to_free(s: TestServer) {
+    let first = s.register("root@example.com", PASSWORD).await;
+    let second = s.register("user@example.com", PASSWORD).await;
+    let me1: Value = s.get("/api/me", Some(&first)).await.json().await.unwrap();
+    let me2: Value = s.get("/api/me", Some(&second)).await.json().await.unwrap();
+    assert_eq!(me1["role"], "admin");
+    assert_eq!(me2["role"], "user");
+    assert_eq!(me2["tier"]["id"], "free");
+    assert_eq!(me2["tier"]["canPublish"], true, "free users can try publishing");
+    assert!(me2["tier"]["requestsPerMinute"].as_i64().unwrap() > 0);
+}
+
+async fn duplicate_email_is_a_conflict(s: TestServer) {
+    s.register("dup@example.com", PASSWORD).await;
+    let res = s.post_json("/api/auth/register", json!({"email": "DUP@example.com", "password": PASSWORD}), None).await;
+    expect_error(res, 409, "email_taken").await;
+}
+
+async fn wrong_password_and_unknown_email_look_alike(s: TestServer) {
+    s.register("known@example.com", PASSWORD).await;
+    let wrong = s.post_json("/api/auth/login", json!({"email": "known@example.com", "password": "not the password"}), None).await;
+    let wrong = expect_error(wrong, 401, "unauthorized").await;
+    let unknown = s.post_json("/api/auth/login", json!({"email": "nobody@example.com", "password": "not the password"}), None).await;
+    let unknown = expect_error(unknown, 401, "unauthorized").await;
+    assert_eq!(wrong, unknown);
+}
+
+async fn bad_bodies_get_precise_errors(s: TestServer) {
+    let raw = |body: &'static str, ctype: &'static str| {
+        s.client.post(s.at("/api/auth/register")).header(header::CONTENT_TYPE, ctype).body(body).send()
+    };
+    expect_error(raw("{\"email\": ", "application/json").await.unwrap(), 400, "malformed_request").await;
+    expect_error(raw("email=a", "application/x-www-form-urlencoded").await.unwrap(), 415, "unsupported_media_type").await;
+    let big = "x".repeat(200 * 1024);
+    let res = s.post_json("/api/auth/register", json!({"email": "a@example.com", "password": big}), None).await;
+    expect_error(res, 413, "payload_too_large").await;
+    let body = expect_error(s.post_json("/api/auth/register", json!({"email": "a@example.com"}), None).await, 422, "invalid_field").await;
+    assert_eq!(body["error"]["field"], "password");
+    let body = expect_error(s.post_json("/api/auth/register", json!({"email": 42, "password": PASSWORD}), None).await, 422, "invalid_field").await;
+    assert_eq!(body["error"]["field"], "email");
+    // Unknown endpoints answer in the same shape.
+    expect_error(s.get("/api/nope", None).await, 404, "not_found").await;
+    // Nothing was written by any of the above.
+    assert!(s.state.db.list_users().await.unwrap().is_empty());
+}
+
+async fn invalid_fields_are_named(s: TestServer) {
+    for (email, password, field) in [
+        ("not-an-email", PASSWORD, "email"),
+        ("a@example", PASSWORD, "email"),
+        ("a@example.com", "short", "password"),
+        ("a@example.com", "aaaaaaaaaaaaaaa", "password"),
+    ] {
+        let res = s.post_json("/api/auth/register", json!({"email": email, "password": password}), None).await;
+        let body = expect_error(res, 422, "invalid_field").await;
+        assert_eq!(body["error"]["field"], field, "{email} / {password}");
+    }
+    let token = s.register("k@example.com", PASSWORD).await;
+    let body = expect_error(s.post_json("/api/keys", json!({"name": "  "}), Some(&token)).await, 422, "invalid_field").await;
+    assert_eq!(body["error"]["field"], "name");
+}
+
+async fn expired_and_foreign_tokens_are_refused(s: TestServer) {
+    let token = s.register("t@example.com", PASSWORD).await;
+    let claims = s.state.tokens.verify(&token).unwrap();
+    // Same key, same live session, but issued long enough ago to have expired.
+    let (expired, _) = s.state.tokens.issue(claims.sub, claims.sid, Utc::now() - Duration::days(30));
+    let body = expect_error(s.get("/api/me", Some(&expired)).await, 401, "unauthorized").await;
+    assert!(body["error"]["message"].as_str().unwrap().contains("expired"));
+    // A well-formed token signed with another key.
+    let forged = TokenSigner::new(&[9u8; 64], Duration::hours(1)).issue(claims.sub, claims.sid, Utc::now()).0;
+    let res = s.get("/api/me", Some(&forged)).await;
+    assert_eq!(res.headers().get(header::WWW_AUTHENTICATE).unwrap(), "Bearer realm=\"omnimcp\"");
+    expect_error(res, 401, "unauthorized").await;
+    expect_error(s.get("/api/me", Some("garbage")).await, 401, "unauthorized").await;
+    let res = s.client.get(s.at("/api/me")).header(header::AUTHORIZATION, "Basic abc").send().await.unwrap();
+    expect_error(res, 401, "unauthorized").await;
+    expect_error(s.get("/api/me", None).await, 401, "unauthorized").await;
+}
+
+async fn logout_ends_the_session(s: TestServer) {
+    let token = s.register("out@example.com", PASSWORD).await;
+    let res = s.post_json("/api/auth/logout", json!({}), Some(&token)).await;
+    assert_eq!(res.status(), 204);
+    assert!(res.headers().get(header::SET_COOKIE).unwrap().to_str().unwrap().contains("Max-Age=0"));
+    let body = expect_error(s.get("/api/me", Some(&token)).await, 401, "unauthorized").await;
+    assert!(body["error"]["message"].as_str().unwrap().contains("ended"));
+}
+
+async fn login_is_throttled_per_account(s: TestServer) {
+    s.register("victim@example.com", PASSWORD).await;
+    for _ in 0..5 {
+        let res = s.post_json("/api/auth/login", json!({"email": "victim@example.com", "password": "wrong guess"}), None).await;
+        expect_error(res, 401, "unauthorized").await;
+    }
+    // Locked: even the right password waits, and the answer says how long.
+    let res = s.post_json("/api/auth/login", json!({"email": "victim@example.com", "password": PASSWORD}), None).await;
+    let retry: u64 = res.headers().get(header::RETRY_AFTER).unwrap().to_str().unwrap().parse().unwrap();
+    assert!((1..=900).contains(&retry));
+    expect_error(res, 429, "rate_limited").await;
+    // Other accounts are not locked by it.
+    s.register("bystander@example.com", PASSWORD).await;
+    let res = s.post_json("/api/auth/login", json!({"email": "bystander@example.com", "password": PASSWORD}), None).await;
+    assert_eq!(res.status(), 200);
+}
+
+async fn keys_are_private_to_their_owner(s: TestServer) {
+    let alice = s.register("alice@example.com", PASSWORD).await;
+    let bob = s.register("bob@example.com", PASSWORD).await;
+    let (alice_key_id, alice_key) = s.create_key(&alice, "alice's").await;
+    let bobs: Value = s.get("/api/keys", Some(&bob)).await.json().await.unwrap();
+    assert_eq!(bobs["keys"].as_array().unwrap().len(), 0);
+    let res = s.client.delete(s.at(&format!("/api/keys/{alice_key_id}"))).bearer_auth(&bob).send().await.unwrap();
+    expect_error(res, 404, "not_found").await;
+    assert_eq!(s.get("/api/me", Some(&alice_key)).await.status(), 200, "Bob could not revoke it");
+    let res = s.client.delete(s.at("/api/keys/not-a-uuid")).bearer_auth(&bob).send().await.unwrap();
+    expect_error(res, 404, "not_found").await;
+}
+
+async fn browser_session_cookie_and_renewal(s: TestServer) {
+    let token = s.register("c@example.com", PASSWORD).await;
+    let with_cookie = |t: &str| s.client.get(s.at("/api/me")).header(header::COOKIE, format!("omni_session={t}")).send();
+    let res = with_cookie(&token).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().get(header::SET_COOKIE).is_none(), "a fresh token is not renewed");
+
+    // A token past half its life is renewed with a new cookie.
+    let claims = s.state.tokens.verify(&token).unwrap();
+    let ttl = s.state.tokens.ttl;
+    let (old, _) = s.state.tokens.issue(claims.sub, claims.sid, Utc::now() - ttl * 3 / 4);
+    let res = with_cookie(&old).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let renewed = res.headers().get(header::SET_COOKIE).expect("renewed cookie").to_str().unwrap().to_string();
+    let new_token = renewed.strip_prefix("omni_session=").unwrap().split(';').next().unwrap();
+    let new_claims = s.state.tokens.verify(new_token).unwrap();
+    assert_eq!(new_claims.sid, claims.sid);
+    assert!(new_claims.exp > claims.exp - 1);
+}
+
+#[tokio::test]
+async fn health_probes() {
+    let s = TestServer::start().await;
+    let res = s.get("/healthz", None).await;
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().get("x-request-id").is_some(), "every response carries a request id");
+    let ready: Value = s.get("/readyz", None).await.json().await.unwrap();
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["database"], "sqlite");
+    s.state.db.close().await;
+    assert_eq!(s.get("/readyz", None).await.status(), 503, "a closed database is not ready");
+}
+
+#[tokio::test]
+async fn keys_and_sessions_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let db = format!("sqlite://{}", dir.path().join("db.sqlite").display());
+    let s = TestServer::start_with(&data, &db, &[]).await;
+    let token = s.register("persist@example.com", PASSWORD).await;
+    s.stop().await;
+    // The generated key files are owner-only and reused: the old token still verifies.
+    use std::os::unix::fs::PermissionsExt;
+    for file in ["jwt.key", "master.key"] {
+        let mode = std::fs::metadata(data.join(file)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{file}");
+    }
+    let s = TestServer::start_with(&data, &db, &[]).await;
+    assert_eq!(s.get("/api/me", Some(&token)).await.status(), 200);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn https_public_url_makes_cookies_secure() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("db.sqlite").display());
+    let s = TestServer::start_with(&dir.path().join("data"), &db, &["--public-url", "https://omni.example.com/"]).await;
+    let res = s.post_json("/api/auth/register", json!({"email": "s@example.com", "password": PASSWORD}), None).await;
+    assert!(res.headers().get(header::SET_COOKIE).unwrap().to_str().unwrap().contains("; Secure"));
+    assert_eq!(s.state.public_url, "https://omni.example.com");
+}
+
+#[tokio::test]
+async fn admin_command_changes_role_and_tier() {
+    let s = TestServer::start().await;
+    s.register("first@example.com", PASSWORD).await;
+    let token = s.register("second@example.com", PASSWORD).await;
+    let admin = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_omnimcp"))
+            .args(["--data-dir", &s.data_dir.display().to_string(), "--database-url", &s.database_url, "admin"])
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap()
+    };
+    let out = admin(&["set-user", "--email", "Second@example.com", "--role", "admin", "--tier", "pro"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let me: Value = s.get("/api/me", Some(&token)).await.json().await.unwrap();
+    assert_eq!((me["role"].as_str(), me["tier"]["id"].as_str()), (Some("admin"), Some("pro")));
+
+    let out = admin(&["set-user", "--email", "second@example.com", "--tier", "platinum"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown tier"));
+    let out = admin(&["set-user", "--email", "nobody@example.com", "--role", "admin"]);
+    assert!(!out.status.success());
+    let out = admin(&["users"]);
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(listing.contains("first@example.com") && listing.contains("second@example.com"));
+}
+
+#[tokio::test]
+async fn pages_render_and_gate() {
+    let s = TestServer::start().await;
+    let res = s.get("/login", None).await;
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Log in") && html.contains("name=\"email\""), "login form rendered on the server");
+    // Signed-in pages send anonymous visitors to the login page.
+    let res = s.get("/settings", None).await;
+    assert_eq!(res.status(), 302);
+    assert_eq!(res.headers().get(header::LOCATION).unwrap(), "/login");
+    let res = s.get("/no-such-page", None).await;
+    assert_eq!(res.status(), 404);
+    // With a session cookie the settings page renders the user's data.
+    let token = s.register("page@example.com", PASSWORD).await;
+    let res = s.client.get(s.at("/settings")).header(header::COOKIE, format!("omni_session={token}")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("page@example.com"));
+}

@@ -1,0 +1,160 @@
+//! Test harness: the real server, in-process, on 127.0.0.1:0 with a fresh
+//! database (a SQLite file in a temporary directory, or a fresh PostgreSQL
+//! database when `OMNIMCP_TEST_POSTGRES_URL` names a server).
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use omnimcp::{config::Cli, state::AppState};
+use reqwest::{Client, Response};
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+
+/// Which database a test runs against.
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server for tests, if configured.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("OMNIMCP_TEST_POSTGRES_URL").ok().filter(|s| !s.is_empty())
+}
+
+/// A database URL with a fresh, empty database of the given kind. `None`
+/// when PostgreSQL is asked for but not configured.
+pub async fn fresh_database(backend: Backend, dir: &TempDir) -> Option<String> {
+    match backend {
+        Backend::Sqlite => Some(format!("sqlite://{}", dir.path().join("test.db").display())),
+        Backend::Postgres => {
+            let base = postgres_url()?;
+            let name = format!("omnimcp_test_{}", uuid::Uuid::new_v4().simple());
+            let admin = sqlx::PgPool::connect(&base).await.expect("connect to the test PostgreSQL");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.unwrap();
+            admin.close().await;
+            // Replace the database name (the URL's last path segment).
+            let (prefix, rest) = base.rsplit_once('/').expect("postgres URL with a database");
+            let query = rest.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
+            Some(format!("{prefix}/{name}{query}"))
+        }
+    }
+}
+
+pub struct TestServer {
+    pub url: String,
+    pub state: AppState,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub client: Client,
+    _dir: Option<TempDir>,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestServer {
+    /// Starts a server on SQLite.
+    pub async fn start() -> Self {
+        Self::start_on(Backend::Sqlite).await.unwrap()
+    }
+
+    /// Starts a server on the given backend; `None` when it is PostgreSQL
+    /// and no test server is configured.
+    pub async fn start_on(backend: Backend) -> Option<Self> {
+        let dir = TempDir::new().unwrap();
+        let database_url = fresh_database(backend, &dir).await?;
+        let data_dir = dir.path().join("data");
+        let mut server = Self::start_with(&data_dir, &database_url, &[]).await;
+        server._dir = Some(dir);
+        Some(server)
+    }
+
+    /// Starts a server with this data directory, database and extra flags.
+    pub async fn start_with(data_dir: &std::path::Path, database_url: &str, extra: &[&str]) -> Self {
+        let mut args = vec![
+            "omnimcp".to_string(),
+            "--bind".into(),
+            "127.0.0.1:0".into(),
+            "--data-dir".into(),
+            data_dir.display().to_string(),
+            "--database-url".into(),
+            database_url.to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let cli = Cli::try_parse_from(args).expect("test flags parse");
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = omnimcp::build_state(cli.config, addr).await.expect("server state");
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(omnimcp::http::serve(listener, state.clone(), async move {
+            let _ = rx.await;
+        }));
+        Self {
+            url: format!("http://{addr}"),
+            state,
+            data_dir: data_dir.to_path_buf(),
+            database_url: database_url.to_string(),
+            client: Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+            _dir: None,
+            shutdown: Some(tx),
+            handle: Some(handle),
+        }
+    }
+
+    /// Graceful shutdown; returns once the server has stopped.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            h.await.unwrap().unwrap();
+        }
+    }
+
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    pub async fn post_json(&self, path: &str, body: Value, bearer: Option<&str>) -> Response {
+        let mut req = self.client.post(self.at(path)).json(&body);
+        if let Some(t) = bearer {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap()
+    }
+
+    pub async fn get(&self, path: &str, bearer: Option<&str>) -> Response {
+        let mut req = self.client.get(self.at(path));
+        if let Some(t) = bearer {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// Registers a user and returns its session token.
+    pub async fn register(&self, email: &str, password: &str) -> String {
+        let res = self.post_json("/api/auth/register", serde_json::json!({"email": email, "password": password}), None).await;
+        assert_eq!(res.status(), 201, "register {email}");
+        res.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string()
+    }
+
+    /// Creates an API key with this session token; returns (id, key).
+    pub async fn create_key(&self, token: &str, name: &str) -> (String, String) {
+        let res = self.post_json("/api/keys", serde_json::json!({"name": name}), Some(token)).await;
+        assert_eq!(res.status(), 201);
+        let body: Value = res.json().await.unwrap();
+        (body["id"].as_str().unwrap().to_string(), body["key"].as_str().unwrap().to_string())
+    }
+}
+
+/// Asserts the error shape and returns the body.
+pub async fn expect_error(res: Response, status: u16, code: &str) -> Value {
+    assert_eq!(res.status().as_u16(), status, "status for expected {code}");
+    let body: Value = res.json().await.expect("error body is JSON");
+    assert_eq!(body["error"]["code"], code, "body: {body}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "body: {body}");
+    body
+}
