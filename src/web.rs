@@ -26,7 +26,21 @@ fn form_error(err: ApiError) -> FormError {
     if let ApiError::Internal(e) = &err {
         tracing::error!(error = format!("{e:#}"), "internal error in a server function");
     }
-    FormError { code: err.code().to_string(), message: err.public_message(), field: err.field().map(str::to_string) }
+    FormError { code: err.code().to_string(), message: sentence(&err.public_message()), field: err.field().map(str::to_string) }
+}
+
+/// API messages are lower-case fragments ("use at least 10 characters");
+/// next to a form field they read better as sentences.
+fn sentence(message: &str) -> String {
+    let mut chars = message.chars();
+    let mut out: String = match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => return String::new(),
+    };
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
 }
 
 impl WebBackend {

@@ -311,11 +311,11 @@ async fn pages_render_and_gate() {
     let html = res.text().await.unwrap();
     assert!(html.contains("Log in") && html.contains("name=\"email\""), "login form rendered on the server");
     // Signed-in pages send anonymous visitors to the login page.
-    let res = s.get("/settings", None).await;
+    let page = |path: &str| s.client.get(s.at(path)).header(header::ACCEPT, "text/html").send();
+    let res = page("/settings").await.unwrap();
     assert_eq!(res.status(), 302);
     assert_eq!(res.headers().get(header::LOCATION).unwrap(), "/login");
-    let res = s.get("/no-such-page", None).await;
-    assert_eq!(res.status(), 404);
+    assert_eq!(page("/no-such-page").await.unwrap().status(), 404);
     // With a session cookie the settings page renders the user's data.
     let token = s.register("page@example.com", PASSWORD).await;
     let res = s.client.get(s.at("/settings")).header(header::COOKIE, format!("omni_session={token}")).send().await.unwrap();

@@ -85,7 +85,7 @@ fn ApiKeys() -> impl IntoView {
     let new_key = Signal::derive(move || created_value.get().and_then(Result::ok));
 
     view! {
-        <Card title="API keys" description="Use a key as `Authorization: Bearer <key>` from MCP clients, the SDK and the REST API. Keys are shown once.">
+        <Card title="API keys" description="MCP clients, the SDK and the REST API send a key as the Authorization: Bearer header. A key is shown once, when it is created.">
             <ActionForm action=create attr:class="flex flex-col gap-3 sm:flex-row sm:items-start" attr:novalidate=true>
                 <div class="flex-1">
                     <Field name="name" label="Key name" placeholder="e.g. Claude Desktop" required=true error=action_field_error(created_value, "name") />
