@@ -90,6 +90,33 @@ pub struct Config {
     #[arg(long, env = "OMNIMCP_SESSION_TTL_MINUTES", default_value_t = 720, global = true)]
     pub session_ttl_minutes: u32,
 
+    /// Retired master keys (comma-separated, base64) that still open values
+    /// sealed before a rotation; new values use `--master-key`.
+    #[arg(long, env = "OMNIMCP_RETIRED_MASTER_KEYS", global = true, hide_env_values = true, value_parser = Secret::parse)]
+    pub retired_master_keys: Option<Secret>,
+
+    /// Let outbound requests (callbacks, remote MCP servers) use plain http.
+    /// For development only.
+    #[arg(long, env = "OMNIMCP_OUTBOUND_ALLOW_HTTP", global = true)]
+    pub outbound_allow_http: bool,
+
+    /// Let outbound requests reach loopback addresses. For development and
+    /// tests only.
+    #[arg(long, env = "OMNIMCP_OUTBOUND_ALLOW_LOOPBACK", global = true)]
+    pub outbound_allow_loopback: bool,
+
+    /// Let outbound requests reach private networks (RFC 1918, IPv6 ULA).
+    #[arg(long, env = "OMNIMCP_OUTBOUND_ALLOW_PRIVATE", global = true)]
+    pub outbound_allow_private: bool,
+
+    /// Time limit for one outbound request, in seconds.
+    #[arg(long, env = "OMNIMCP_OUTBOUND_TIMEOUT_SECS", default_value_t = 10, global = true)]
+    pub outbound_timeout_secs: u64,
+
+    /// Largest outbound response body read, in bytes.
+    #[arg(long, env = "OMNIMCP_OUTBOUND_MAX_RESPONSE_BYTES", default_value_t = 4 * 1024 * 1024, global = true)]
+    pub outbound_max_response_bytes: usize,
+
     /// Directory with the built site (WASM, CSS, assets) that pages load.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site", global = true)]
     pub site_root: PathBuf,
@@ -111,6 +138,17 @@ impl Config {
                 "sqlite://{}",
                 self.data_dir.join("omnimcp.db").display()
             )),
+        }
+    }
+
+    /// The SSRF policy for outbound requests.
+    pub fn outbound_policy(&self) -> crate::outbound::OutboundPolicy {
+        crate::outbound::OutboundPolicy {
+            allow_http: self.outbound_allow_http,
+            allow_loopback: self.outbound_allow_loopback,
+            allow_private: self.outbound_allow_private,
+            timeout: std::time::Duration::from_secs(self.outbound_timeout_secs.max(1)),
+            max_response_bytes: self.outbound_max_response_bytes,
         }
     }
 

@@ -16,6 +16,8 @@
 //! - [`web`]: the pages' bridge to `accounts` (the `app::backend::Backend`
 //!   implementation).
 //! - [`db`]: storage over SQLite or PostgreSQL, all SQL in one place.
+//! - [`outbound`]: the SSRF-guarded HTTP client for user-supplied URLs.
+//! - [`crypto`]: AES-256-GCM sealing of credentials at rest.
 //! - [`error`]: the API error type and its single mapping to HTTP.
 //! - [`state`]: [`state::AppState`], passed to every handler.
 //! - [`admin`]: the `omnimcp admin` command.
@@ -25,9 +27,11 @@ pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod outbound;
 pub mod secrets;
 pub mod state;
 pub mod telemetry;
@@ -52,7 +56,14 @@ pub const BUNDLE_NAME: &str = "omnimcp";
 /// database (migrated). `bound` is the address actually listened on.
 pub async fn build_state(config: Config, bound: SocketAddr) -> anyhow::Result<AppState> {
     secrets::ensure_data_dir(&config.data_dir)?;
-    let keys = Keys::load(&config.data_dir, config.jwt_secret.as_ref(), config.master_key.as_ref())?;
+    let keys = Keys::load_with_retired(
+        &config.data_dir,
+        config.jwt_secret.as_ref(),
+        config.master_key.as_ref(),
+        config.retired_master_keys.as_ref(),
+    )?;
+    let retired: Vec<&[u8]> = keys.retired.iter().map(|k| k.expose()).collect();
+    let sealer = crypto::Sealer::new(keys.master.expose(), &retired)?;
     let db = Db::connect(config.database_url().expose()).await?;
     let ttl = chrono::Duration::minutes(i64::from(config.session_ttl_minutes.max(1)));
     let public_url = config.public_url(bound);
@@ -64,6 +75,8 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> anyhow::Result<Ap
         .build();
     Ok(AppState::new(Inner {
         tokens: TokenSigner::new(keys.jwt.expose(), ttl),
+        sealer,
+        outbound: outbound::Outbound::new(config.outbound_policy()),
         keys,
         db,
         login_throttle: LoginThrottle::default(),

@@ -72,15 +72,23 @@ pub struct Keys {
     pub jwt: KeyBytes,
     /// 32-byte key that encrypts per-user credentials and webhook secrets.
     pub master: KeyBytes,
+    /// Earlier master keys, kept only to open values sealed under them.
+    pub retired: Vec<KeyBytes>,
 }
 
 impl Keys {
     /// Loads the keys from configuration, or from (or into) the data
     /// directory's key files.
-    pub fn load(
+    pub fn load(data_dir: &Path, jwt: Option<&Secret>, master: Option<&Secret>) -> anyhow::Result<Self> {
+        Self::load_with_retired(data_dir, jwt, master, None)
+    }
+
+    /// As [`Keys::load`], plus retired master keys (comma-separated base64).
+    pub fn load_with_retired(
         data_dir: &Path,
         jwt: Option<&Secret>,
         master: Option<&Secret>,
+        retired: Option<&Secret>,
     ) -> anyhow::Result<Self> {
         let jwt = match jwt {
             Some(s) if s.expose().len() >= 32 => KeyBytes(s.expose().as_bytes().to_vec()),
@@ -94,7 +102,19 @@ impl Keys {
         if master.0.len() != 32 {
             bail!("the master key must be 32 bytes (base64-encoded)");
         }
-        Ok(Self { jwt, master })
+        let retired = match retired {
+            Some(list) => list
+                .expose()
+                .split(',')
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| decode_key(s).context("a retired master key"))
+                .collect::<anyhow::Result<Vec<_>>>()?,
+            None => Vec::new(),
+        };
+        if retired.iter().any(|k| k.0.len() != 32) {
+            bail!("retired master keys must be 32 bytes (base64-encoded)");
+        }
+        Ok(Self { jwt, master, retired })
     }
 }
 

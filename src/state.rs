@@ -9,7 +9,9 @@ use leptos::config::LeptosOptions;
 use crate::{
     auth::{throttle::LoginThrottle, token::TokenSigner},
     config::Config,
+    crypto::Sealer,
     db::Db,
+    outbound::Outbound,
     secrets::Keys,
 };
 
@@ -22,6 +24,10 @@ pub struct Inner {
     /// The platform's keys (JWT signing, master key for data at rest).
     pub keys: Keys,
     pub tokens: TokenSigner,
+    /// Encrypts credentials and webhook secrets at rest.
+    pub sealer: Sealer,
+    /// The SSRF-guarded client for every request to a user-supplied URL.
+    pub outbound: Outbound,
     pub login_throttle: LoginThrottle,
     /// Base URL users reach us at, without a trailing slash.
     pub public_url: String,
