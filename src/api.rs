@@ -20,6 +20,8 @@ use serde_json::json;
 
 use crate::{
     accounts::{self, SignedIn},
+    installations::{self, InstallationUpdate, NewInstallation},
+    registry::{self, DeployRequest},
     auth::{Principal, session_clear_cookie, session_set_cookie},
     error::{ApiError, ApiResult},
     state::AppState,
@@ -36,6 +38,10 @@ pub fn router() -> Router<AppState> {
         .route("/me", get(me))
         .route("/keys", get(list_keys).post(create_key))
         .route("/keys/{id}", delete(revoke_key))
+        .route("/mcp/deploy", post(deploy))
+        .route("/servers/{id}", get(server_detail))
+        .route("/installations", get(list_installations).post(install))
+        .route("/installations/{id}", get(get_installation).patch(update_installation).delete(uninstall))
         .fallback(|| async { ApiError::NotFound("no such API endpoint".into()) })
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
 }
@@ -163,6 +169,74 @@ async fn revoke_key(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     accounts::revoke_key(&state, &principal.user, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn deploy(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<DeployRequest>,
+) -> ApiResult<impl IntoResponse> {
+    let (created, response) = registry::deploy(&state, &principal, body).await?;
+    Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(response)))
+}
+
+/// A server's public description: tools, resources, prompts, health.
+/// Disabled servers, and ids that are not ids, are "not found".
+async fn server_detail(State(state): State<AppState>, _principal: Principal, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    let not_found = || ApiError::NotFound("no such server".into());
+    let id = uuid::Uuid::parse_str(&id).map_err(|_| not_found())?;
+    let entry = state.registry.server(id).await?.ok_or_else(not_found)?;
+    let s = &entry.record;
+    if s.status != "active" {
+        return Err(not_found());
+    }
+    let installs = state.db.installation_count(id).await?;
+    Ok(Json(json!({
+        "id": s.id, "slug": s.slug, "name": s.name, "description": s.description, "category": s.category,
+        "tags": s.tags.0, "version": s.version, "hostingType": s.hosting_type,
+        "healthStatus": s.health_status, "requestCount": s.request_count, "installCount": installs,
+        "configSchema": s.config_schema.as_ref().map(|c| &c.0),
+        "tools": entry.tools.iter().map(|t| json!({
+            "name": t.name, "description": t.description, "inputSchema": t.parameters.0,
+            "outputSchema": t.output_schema.as_ref().map(|o| &o.0),
+        })).collect::<Vec<_>>(),
+        "resources": entry.resources.iter().map(|r| json!({
+            "uri": r.uri, "name": r.name, "description": r.description, "mimeType": r.mime_type,
+        })).collect::<Vec<_>>(),
+        "prompts": entry.prompts.iter().map(|p| json!({
+            "name": p.name, "description": p.description, "arguments": p.arguments.0,
+        })).collect::<Vec<_>>(),
+    })))
+}
+
+async fn install(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<NewInstallation>,
+) -> ApiResult<impl IntoResponse> {
+    Ok((StatusCode::CREATED, Json(installations::install(&state, &principal.user, body).await?)))
+}
+
+async fn list_installations(State(state): State<AppState>, principal: Principal) -> ApiResult<impl IntoResponse> {
+    Ok(Json(json!({ "installations": installations::list(&state, &principal.user).await? })))
+}
+
+async fn get_installation(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(installations::get(&state, &principal.user, &id).await?))
+}
+
+async fn update_installation(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<InstallationUpdate>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(installations::update(&state, &principal.user, &id, body).await?))
+}
+
+async fn uninstall(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    installations::uninstall(&state, &principal.user, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

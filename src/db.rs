@@ -12,6 +12,7 @@
 //! `now()` or id generator is ever relied on.
 
 pub mod accounts;
+pub mod registry;
 
 use std::{str::FromStr, time::Duration};
 
@@ -21,6 +22,7 @@ use sqlx::{
 };
 
 pub use accounts::*;
+pub use registry::*;
 
 /// A connection pool to one of the two supported databases.
 #[derive(Clone, Debug)]

@@ -16,6 +16,8 @@
 //! - [`web`]: the pages' bridge to `accounts` (the `app::backend::Backend`
 //!   implementation).
 //! - [`db`]: storage over SQLite or PostgreSQL, all SQL in one place.
+//! - [`registry`]: deploying MCP servers, and the cache the router reads.
+//! - [`installations`]: a user's servers and their encrypted configuration.
 //! - [`outbound`]: the SSRF-guarded HTTP client for user-supplied URLs.
 //! - [`crypto`]: AES-256-GCM sealing of credentials at rest.
 //! - [`error`]: the API error type and its single mapping to HTTP.
@@ -31,7 +33,9 @@ pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod installations;
 pub mod outbound;
+pub mod registry;
 pub mod secrets;
 pub mod state;
 pub mod telemetry;
@@ -77,6 +81,7 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> anyhow::Result<Ap
         tokens: TokenSigner::new(keys.jwt.expose(), ttl),
         sealer,
         outbound: outbound::Outbound::new(config.outbound_policy()),
+        registry: registry::Registry::new(db.clone()),
         keys,
         db,
         login_throttle: LoginThrottle::default(),

@@ -12,6 +12,7 @@ use crate::{
     crypto::Sealer,
     db::Db,
     outbound::Outbound,
+    registry::Registry,
     secrets::Keys,
 };
 
@@ -28,6 +29,8 @@ pub struct Inner {
     pub sealer: Sealer,
     /// The SSRF-guarded client for every request to a user-supplied URL.
     pub outbound: Outbound,
+    /// MCP servers, cached in front of the database.
+    pub registry: Registry,
     pub login_throttle: LoginThrottle,
     /// Base URL users reach us at, without a trailing slash.
     pub public_url: String,

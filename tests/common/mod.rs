@@ -64,10 +64,15 @@ impl TestServer {
     /// Starts a server on the given backend; `None` when it is PostgreSQL
     /// and no test server is configured.
     pub async fn start_on(backend: Backend) -> Option<Self> {
+        Self::start_on_with(backend, &[]).await
+    }
+
+    /// As [`TestServer::start_on`], with extra command-line flags.
+    pub async fn start_on_with(backend: Backend, extra: &[&str]) -> Option<Self> {
         let dir = TempDir::new().unwrap();
         let database_url = fresh_database(backend, &dir).await?;
         let data_dir = dir.path().join("data");
-        let mut server = Self::start_with(&data_dir, &database_url, &[]).await;
+        let mut server = Self::start_with(&data_dir, &database_url, extra).await;
         server._dir = Some(dir);
         Some(server)
     }
@@ -124,6 +129,10 @@ impl TestServer {
             req = req.bearer_auth(t);
         }
         req.send().await.unwrap()
+    }
+
+    pub async fn send_json(&self, method: reqwest::Method, path: &str, body: Value, bearer: &str) -> Response {
+        self.client.request(method, self.at(path)).json(&body).bearer_auth(bearer).send().await.unwrap()
     }
 
     pub async fn get(&self, path: &str, bearer: Option<&str>) -> Response {

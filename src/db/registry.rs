@@ -1,0 +1,521 @@
+//! MCP servers, their tools, resources and prompts; installations; the
+//! request log.
+
+use chrono::{DateTime, Datelike, TimeZone, Utc};
+use serde_json::Value;
+use sqlx::{FromRow, types::Json};
+use uuid::Uuid;
+
+use super::{Db, DbError, DbResult, on_pool};
+
+/// A row of `mcp_servers`.
+#[derive(Debug, Clone, PartialEq, FromRow)]
+pub struct ServerRecord {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub category: String,
+    pub tags: Json<Vec<String>>,
+    pub version: String,
+    pub owner_id: Option<Uuid>,
+    /// `platform_hosted`, `developer_hosted` or `remote_mcp`.
+    pub hosting_type: String,
+    pub launch_spec: Option<Json<Value>>,
+    pub config_schema: Option<Json<Value>>,
+    pub callback_url: Option<String>,
+    pub webhook_secret_enc: Option<Vec<u8>>,
+    pub remote_url: Option<String>,
+    pub remote_headers_enc: Option<Vec<u8>>,
+    /// `active` or `disabled`.
+    pub status: String,
+    pub health_status: String,
+    pub last_health_check_at: Option<DateTime<Utc>>,
+    pub request_count: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, FromRow)]
+pub struct ToolRecord {
+    pub name: String,
+    pub description: String,
+    /// Input JSON Schema.
+    pub parameters: Json<Value>,
+    pub output_schema: Option<Json<Value>>,
+}
+
+#[derive(Debug, Clone, PartialEq, FromRow)]
+pub struct ResourceRecord {
+    pub uri: String,
+    pub name: String,
+    pub description: String,
+    pub mime_type: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, FromRow)]
+pub struct PromptRecord {
+    pub name: String,
+    pub description: String,
+    pub arguments: Json<Value>,
+}
+
+/// What a deploy writes. `webhook_secret_enc` is `Some` only when the
+/// secret is new (first deploy or rotation).
+#[derive(Debug, Clone)]
+pub struct ServerDraft {
+    /// The id to create the server with; an existing server keeps its own.
+    pub id: Uuid,
+    pub owner_id: Option<Uuid>,
+    pub name: String,
+    pub slug: String,
+    pub description: String,
+    pub category: String,
+    pub tags: Vec<String>,
+    pub version: String,
+    pub hosting_type: String,
+    pub launch_spec: Option<Value>,
+    pub config_schema: Option<Value>,
+    pub callback_url: Option<String>,
+    pub webhook_secret_enc: Option<Vec<u8>>,
+    pub remote_url: Option<String>,
+    pub remote_headers_enc: Option<Vec<u8>>,
+    pub tools: Vec<ToolRecord>,
+    pub resources: Vec<ResourceRecord>,
+    pub prompts: Vec<PromptRecord>,
+}
+
+/// The outcome of [`Db::upsert_server`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Upserted {
+    pub id: Uuid,
+    pub created: bool,
+}
+
+/// A row of `user_mcp_installations`.
+#[derive(Debug, Clone, PartialEq, FromRow)]
+pub struct InstallationRecord {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub server_id: Uuid,
+    pub config_enc: Option<Vec<u8>>,
+    pub key_id: Option<String>,
+    pub enabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One request-log row (never argument values).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestLog {
+    pub id: Uuid,
+    pub user_id: Option<Uuid>,
+    pub server_id: Option<Uuid>,
+    pub tool_name: Option<String>,
+    pub request_type: String,
+    /// `ok` or `error`.
+    pub status: String,
+    pub error_class: Option<String>,
+    pub response_time_ms: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The first instant of the calendar month (UTC) `t` falls in.
+pub fn month_start(t: DateTime<Utc>) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(t.year(), t.month(), 1, 0, 0, 0).single().expect("first of the month exists")
+}
+
+impl Db {
+    /// Creates the server, or updates the caller's server of the same name
+    /// (same owner), replacing its tools, resources and prompts, all in one
+    /// transaction. The webhook secret changes only when the draft has one.
+    pub async fn upsert_server(&self, d: &ServerDraft) -> DbResult<Upserted> {
+        let now = Utc::now();
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await.map_err(DbError::classify)?;
+            let existing: Option<(Uuid,)> = match d.owner_id {
+                Some(owner) => sqlx::query_as("SELECT id FROM mcp_servers WHERE owner_id = $1 AND name = $2")
+                    .bind(owner)
+                    .bind(&d.name)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(DbError::classify)?,
+                None => sqlx::query_as("SELECT id FROM mcp_servers WHERE owner_id IS NULL AND slug = $1")
+                    .bind(&d.slug)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(DbError::classify)?,
+            };
+            let (id, created) = match existing {
+                Some((id,)) => {
+                    sqlx::query(
+                        "UPDATE mcp_servers SET description = $2, category = $3, tags = $4, version = $5,
+                            hosting_type = $6, launch_spec = $7, config_schema = $8, callback_url = $9,
+                            webhook_secret_enc = COALESCE($10, webhook_secret_enc), remote_url = $11,
+                            remote_headers_enc = $12, updated_at = $13
+                         WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(&d.description)
+                    .bind(&d.category)
+                    .bind(Json(&d.tags))
+                    .bind(&d.version)
+                    .bind(&d.hosting_type)
+                    .bind(d.launch_spec.as_ref().map(Json))
+                    .bind(d.config_schema.as_ref().map(Json))
+                    .bind(&d.callback_url)
+                    .bind(&d.webhook_secret_enc)
+                    .bind(&d.remote_url)
+                    .bind(&d.remote_headers_enc)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(DbError::classify)?;
+                    for table in ["mcp_tools", "mcp_resources", "mcp_prompts"] {
+                        let sql = match table {
+                            "mcp_tools" => "DELETE FROM mcp_tools WHERE server_id = $1",
+                            "mcp_resources" => "DELETE FROM mcp_resources WHERE server_id = $1",
+                            _ => "DELETE FROM mcp_prompts WHERE server_id = $1",
+                        };
+                        sqlx::query(sql).bind(id).execute(&mut *tx).await.map_err(DbError::classify)?;
+                    }
+                    (id, false)
+                }
+                None => {
+                    let id = d.id;
+                    sqlx::query(
+                        "INSERT INTO mcp_servers (id, slug, name, description, category, tags, version, owner_id,
+                            hosting_type, launch_spec, config_schema, callback_url, webhook_secret_enc, remote_url,
+                            remote_headers_enc, status, health_status, request_count, created_at, updated_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+                                 'active', 'unknown', 0, $16, $16)",
+                    )
+                    .bind(id)
+                    .bind(&d.slug)
+                    .bind(&d.name)
+                    .bind(&d.description)
+                    .bind(&d.category)
+                    .bind(Json(&d.tags))
+                    .bind(&d.version)
+                    .bind(d.owner_id)
+                    .bind(&d.hosting_type)
+                    .bind(d.launch_spec.as_ref().map(Json))
+                    .bind(d.config_schema.as_ref().map(Json))
+                    .bind(&d.callback_url)
+                    .bind(&d.webhook_secret_enc)
+                    .bind(&d.remote_url)
+                    .bind(&d.remote_headers_enc)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(DbError::classify)?;
+                    (id, true)
+                }
+            };
+            for t in &d.tools {
+                sqlx::query(
+                    "INSERT INTO mcp_tools (id, server_id, name, description, parameters, output_schema)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(Uuid::now_v7())
+                .bind(id)
+                .bind(&t.name)
+                .bind(&t.description)
+                .bind(&t.parameters)
+                .bind(&t.output_schema)
+                .execute(&mut *tx)
+                .await
+                .map_err(DbError::classify)?;
+            }
+            for r in &d.resources {
+                sqlx::query(
+                    "INSERT INTO mcp_resources (id, server_id, uri, name, description, mime_type)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(Uuid::now_v7())
+                .bind(id)
+                .bind(&r.uri)
+                .bind(&r.name)
+                .bind(&r.description)
+                .bind(&r.mime_type)
+                .execute(&mut *tx)
+                .await
+                .map_err(DbError::classify)?;
+            }
+            for p in &d.prompts {
+                sqlx::query(
+                    "INSERT INTO mcp_prompts (id, server_id, name, description, arguments) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(Uuid::now_v7())
+                .bind(id)
+                .bind(&p.name)
+                .bind(&p.description)
+                .bind(&p.arguments)
+                .execute(&mut *tx)
+                .await
+                .map_err(DbError::classify)?;
+            }
+            tx.commit().await.map_err(DbError::classify)?;
+            Ok(Upserted { id, created })
+        })
+    }
+
+    /// The owner's server of this name, if any.
+    pub async fn server_by_owner_and_name(&self, owner_id: Uuid, name: &str) -> DbResult<Option<ServerRecord>> {
+        let sql = "SELECT * FROM mcp_servers WHERE owner_id = $1 AND name = $2";
+        on_pool!(self, |pool| sqlx::query_as::<_, ServerRecord>(sql).bind(owner_id).bind(name).fetch_optional(pool).await)
+            .map_err(DbError::classify)
+    }
+
+    /// Whether a slug is taken.
+    pub async fn slug_taken(&self, slug: &str) -> DbResult<bool> {
+        let sql = "SELECT COUNT(*) FROM mcp_servers WHERE slug = $1";
+        let (n,): (i64,) = on_pool!(self, |pool| sqlx::query_as(sql).bind(slug).fetch_one(pool).await)
+            .map_err(DbError::classify)?;
+        Ok(n > 0)
+    }
+
+    pub async fn server(&self, id: Uuid) -> DbResult<Option<ServerRecord>> {
+        let sql = "SELECT * FROM mcp_servers WHERE id = $1";
+        on_pool!(self, |pool| sqlx::query_as::<_, ServerRecord>(sql).bind(id).fetch_optional(pool).await)
+            .map_err(DbError::classify)
+    }
+
+    pub async fn server_by_slug(&self, slug: &str) -> DbResult<Option<ServerRecord>> {
+        let sql = "SELECT * FROM mcp_servers WHERE slug = $1";
+        on_pool!(self, |pool| sqlx::query_as::<_, ServerRecord>(sql).bind(slug).fetch_optional(pool).await)
+            .map_err(DbError::classify)
+    }
+
+    pub async fn server_tools(&self, server_id: Uuid) -> DbResult<Vec<ToolRecord>> {
+        let sql = "SELECT name, description, parameters, output_schema FROM mcp_tools WHERE server_id = $1 ORDER BY name";
+        on_pool!(self, |pool| sqlx::query_as::<_, ToolRecord>(sql).bind(server_id).fetch_all(pool).await)
+            .map_err(DbError::classify)
+    }
+
+    pub async fn server_resources(&self, server_id: Uuid) -> DbResult<Vec<ResourceRecord>> {
+        let sql = "SELECT uri, name, description, mime_type FROM mcp_resources WHERE server_id = $1 ORDER BY uri";
+        on_pool!(self, |pool| sqlx::query_as::<_, ResourceRecord>(sql).bind(server_id).fetch_all(pool).await)
+            .map_err(DbError::classify)
+    }
+
+    pub async fn server_prompts(&self, server_id: Uuid) -> DbResult<Vec<PromptRecord>> {
+        let sql = "SELECT name, description, arguments FROM mcp_prompts WHERE server_id = $1 ORDER BY name";
+        on_pool!(self, |pool| sqlx::query_as::<_, PromptRecord>(sql).bind(server_id).fetch_all(pool).await)
+            .map_err(DbError::classify)
+    }
+
+    /// Replaces a server's webhook secret (rotation).
+    pub async fn set_webhook_secret(&self, server_id: Uuid, sealed: &[u8]) -> DbResult<bool> {
+        let sql = "UPDATE mcp_servers SET webhook_secret_enc = $2, updated_at = $3 WHERE id = $1";
+        let n = on_pool!(self, |pool| sqlx::query(sql)
+            .bind(server_id)
+            .bind(sealed)
+            .bind(Utc::now())
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(DbError::classify)?;
+        Ok(n == 1)
+    }
+
+    // ---- installations --------------------------------------------------
+
+    /// Installs a server for a user, unless they already have
+    /// `max_installations`; the count and the insert share a transaction.
+    /// `Ok(None)` when the limit is reached; [`DbError::Conflict`] when the
+    /// server is already installed.
+    pub async fn create_installation(
+        &self,
+        id: Uuid,
+        user_id: Uuid,
+        server_id: Uuid,
+        config_enc: Option<&[u8]>,
+        key_id: Option<&str>,
+        max_installations: i64,
+    ) -> DbResult<Option<InstallationRecord>> {
+        let now = Utc::now();
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await.map_err(DbError::classify)?;
+            let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM user_mcp_installations WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(DbError::classify)?;
+            if count >= max_installations {
+                return Ok(None);
+            }
+            let row = sqlx::query_as::<_, InstallationRecord>(
+                "INSERT INTO user_mcp_installations (id, user_id, server_id, config_enc, key_id, enabled, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, TRUE, $6, $6) RETURNING *",
+            )
+            .bind(id)
+            .bind(user_id)
+            .bind(server_id)
+            .bind(config_enc)
+            .bind(key_id)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(DbError::classify)?;
+            tx.commit().await.map_err(DbError::classify)?;
+            Ok(Some(row))
+        })
+    }
+
+    /// One of the user's installations (another user's looks like none).
+    pub async fn installation(&self, user_id: Uuid, id: Uuid) -> DbResult<Option<InstallationRecord>> {
+        let sql = "SELECT * FROM user_mcp_installations WHERE id = $1 AND user_id = $2";
+        on_pool!(self, |pool| sqlx::query_as::<_, InstallationRecord>(sql).bind(id).bind(user_id).fetch_optional(pool).await)
+            .map_err(DbError::classify)
+    }
+
+    /// The user's installation of a server, if any.
+    pub async fn installation_for_server(&self, user_id: Uuid, server_id: Uuid) -> DbResult<Option<InstallationRecord>> {
+        let sql = "SELECT * FROM user_mcp_installations WHERE user_id = $1 AND server_id = $2";
+        on_pool!(self, |pool| sqlx::query_as::<_, InstallationRecord>(sql)
+            .bind(user_id)
+            .bind(server_id)
+            .fetch_optional(pool)
+            .await)
+        .map_err(DbError::classify)
+    }
+
+    /// How many users have installed a server.
+    pub async fn installation_count(&self, server_id: Uuid) -> DbResult<i64> {
+        let sql = "SELECT COUNT(*) FROM user_mcp_installations WHERE server_id = $1";
+        let (n,): (i64,) = on_pool!(self, |pool| sqlx::query_as(sql).bind(server_id).fetch_one(pool).await)
+            .map_err(DbError::classify)?;
+        Ok(n)
+    }
+
+    pub async fn list_installations(&self, user_id: Uuid) -> DbResult<Vec<InstallationRecord>> {
+        let sql = "SELECT * FROM user_mcp_installations WHERE user_id = $1 ORDER BY created_at, id";
+        on_pool!(self, |pool| sqlx::query_as::<_, InstallationRecord>(sql).bind(user_id).fetch_all(pool).await)
+            .map_err(DbError::classify)
+    }
+
+    /// Updates config and/or enabled; `None` when the user has no such
+    /// installation.
+    pub async fn update_installation(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        config: Option<(&[u8], &str)>,
+        enabled: Option<bool>,
+    ) -> DbResult<Option<InstallationRecord>> {
+        let sql = "UPDATE user_mcp_installations
+                   SET config_enc = COALESCE($3, config_enc), key_id = COALESCE($4, key_id),
+                       enabled = COALESCE($5, enabled), updated_at = $6
+                   WHERE id = $1 AND user_id = $2 RETURNING *";
+        on_pool!(self, |pool| sqlx::query_as::<_, InstallationRecord>(sql)
+            .bind(id)
+            .bind(user_id)
+            .bind(config.map(|c| c.0))
+            .bind(config.map(|c| c.1))
+            .bind(enabled)
+            .bind(Utc::now())
+            .fetch_optional(pool)
+            .await)
+        .map_err(DbError::classify)
+    }
+
+    pub async fn delete_installation(&self, user_id: Uuid, id: Uuid) -> DbResult<bool> {
+        let sql = "DELETE FROM user_mcp_installations WHERE id = $1 AND user_id = $2";
+        let n = on_pool!(self, |pool| sqlx::query(sql).bind(id).bind(user_id).execute(pool).await.map(|r| r.rows_affected()))
+            .map_err(DbError::classify)?;
+        Ok(n == 1)
+    }
+
+    // ---- request log ----------------------------------------------------
+
+    /// Writes a batch of request logs and adds each server's calls to its
+    /// request count, in one transaction.
+    pub async fn insert_request_logs(&self, rows: &[RequestLog]) -> DbResult<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut per_server: std::collections::BTreeMap<Uuid, i64> = Default::default();
+        for r in rows {
+            if let Some(s) = r.server_id {
+                *per_server.entry(s).or_default() += 1;
+            }
+        }
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await.map_err(DbError::classify)?;
+            for r in rows {
+                sqlx::query(
+                    "INSERT INTO request_logs (id, user_id, server_id, tool_name, request_type, status, error_class,
+                        response_time_ms, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(r.id)
+                .bind(r.user_id)
+                .bind(r.server_id)
+                .bind(&r.tool_name)
+                .bind(&r.request_type)
+                .bind(&r.status)
+                .bind(&r.error_class)
+                .bind(r.response_time_ms)
+                .bind(r.created_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(DbError::classify)?;
+            }
+            for (server, n) in &per_server {
+                sqlx::query("UPDATE mcp_servers SET request_count = request_count + $2 WHERE id = $1")
+                    .bind(server)
+                    .bind(n)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(DbError::classify)?;
+            }
+            tx.commit().await.map_err(DbError::classify)?;
+            Ok(())
+        })
+    }
+
+    /// The user's request logs, newest first.
+    pub async fn recent_request_logs(&self, user_id: Uuid, limit: i64) -> DbResult<Vec<RequestLog>> {
+        #[derive(FromRow)]
+        struct Row {
+            id: Uuid,
+            user_id: Option<Uuid>,
+            server_id: Option<Uuid>,
+            tool_name: Option<String>,
+            request_type: String,
+            status: String,
+            error_class: Option<String>,
+            response_time_ms: i64,
+            created_at: DateTime<Utc>,
+        }
+        let sql = "SELECT * FROM request_logs WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2";
+        let rows = on_pool!(self, |pool| sqlx::query_as::<_, Row>(sql).bind(user_id).bind(limit).fetch_all(pool).await)
+            .map_err(DbError::classify)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| RequestLog {
+                id: r.id,
+                user_id: r.user_id,
+                server_id: r.server_id,
+                tool_name: r.tool_name,
+                request_type: r.request_type,
+                status: r.status,
+                error_class: r.error_class,
+                response_time_ms: r.response_time_ms,
+                created_at: r.created_at,
+            })
+            .collect())
+    }
+
+    /// How many requests the user has made since `since` (for the monthly
+    /// quota, read once per user and then counted in memory).
+    pub async fn count_requests_since(&self, user_id: Uuid, since: DateTime<Utc>) -> DbResult<i64> {
+        // Compared in SQL so the count stays cheap: PostgreSQL compares
+        // TIMESTAMPTZ; SQLite compares RFC 3339 UTC text written by one
+        // encoder, whose lexical order is time order.
+        let sql = "SELECT COUNT(*) FROM request_logs WHERE user_id = $1 AND created_at >= $2";
+        let (n,): (i64,) = on_pool!(self, |pool| sqlx::query_as(sql).bind(user_id).bind(since).fetch_one(pool).await)
+            .map_err(DbError::classify)?;
+        Ok(n)
+    }
+}

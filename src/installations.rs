@@ -1,0 +1,206 @@
+//! Installations: a user's copy of an MCP server, with their own
+//! configuration (credentials) encrypted at rest.
+//!
+//! The config is validated against the server's config JSON Schema, sealed
+//! with the master key (bound to the installation's id), and never returned
+//! in full again: fields the schema marks secret (`writeOnly`, or
+//! `format: password`) come back only as "set".
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::{
+    db::{DbError, InstallationRecord, ServerRecord},
+    error::{ApiError, ApiResult},
+    registry::compile_schema,
+    state::AppState,
+};
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewInstallation {
+    pub server_id: String,
+    pub config: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InstallationUpdate {
+    pub config: Option<Value>,
+    pub enabled: Option<bool>,
+}
+
+/// An installation as the API shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstallationView {
+    pub id: Uuid,
+    pub server_id: Uuid,
+    pub server_name: String,
+    pub server_slug: String,
+    pub enabled: bool,
+    /// Non-secret settings as saved.
+    pub config: Map<String, Value>,
+    /// Secret fields that have a value (their values are never returned).
+    pub secrets_set: Vec<String>,
+    pub created_at: String,
+}
+
+/// Largest config accepted, serialized.
+const MAX_CONFIG_BYTES: usize = 16 * 1024;
+
+fn aad(installation_id: Uuid) -> String {
+    format!("installation:{installation_id}")
+}
+
+fn not_found() -> ApiError {
+    ApiError::NotFound("no such installation".into())
+}
+
+/// Names of the schema's secret properties.
+fn secret_fields(schema: Option<&Value>) -> Vec<String> {
+    let Some(props) = schema.and_then(|s| s.get("properties")).and_then(Value::as_object) else { return vec![] };
+    props
+        .iter()
+        .filter(|(_, p)| {
+            p.get("writeOnly").and_then(Value::as_bool) == Some(true) || p.get("format").and_then(Value::as_str) == Some("password")
+        })
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
+/// Checks a config against the server's schema and returns it serialized.
+fn validate_config(server: &ServerRecord, config: Option<Value>) -> ApiResult<Option<Vec<u8>>> {
+    let schema = server.config_schema.as_ref().map(|s| &s.0);
+    let config = match (schema, config) {
+        (None, None) => return Ok(None),
+        (None, Some(Value::Object(m))) if m.is_empty() => return Ok(None),
+        (None, Some(_)) => return Err(ApiError::invalid("config", "this server takes no configuration")),
+        (Some(_), None) => Value::Object(Map::new()),
+        (Some(_), Some(c)) => c,
+    };
+    if !config.is_object() {
+        return Err(ApiError::invalid("config", "the configuration must be a JSON object"));
+    }
+    let validator = compile_schema(schema.expect("schema present")).map_err(|e| anyhow::anyhow!("stored config schema: {e}"))?;
+    if let Some(err) = validator.iter_errors(&config).next() {
+        let path = err.instance_path().to_string();
+        let field = if path.is_empty() { "config".to_string() } else { format!("config{}", path.replace('/', ".")) };
+        return Err(ApiError::InvalidField { field, message: err.to_string() });
+    }
+    let bytes = serde_json::to_vec(&config).map_err(anyhow::Error::from)?;
+    if bytes.len() > MAX_CONFIG_BYTES {
+        return Err(ApiError::invalid("config", format!("the configuration is larger than {MAX_CONFIG_BYTES} bytes")));
+    }
+    Ok(Some(bytes))
+}
+
+/// The decrypted config of an installation (for the router only).
+pub fn open_config(state: &AppState, inst: &InstallationRecord) -> ApiResult<Map<String, Value>> {
+    let Some(sealed) = &inst.config_enc else { return Ok(Map::new()) };
+    let bytes = state.sealer.open(sealed, &aad(inst.id)).map_err(|e| anyhow::anyhow!("installation {}: {e}", inst.id))?;
+    Ok(serde_json::from_slice(&bytes).map_err(anyhow::Error::from)?)
+}
+
+fn view(state: &AppState, inst: &InstallationRecord, server: &ServerRecord) -> ApiResult<InstallationView> {
+    let mut config = open_config(state, inst)?;
+    let secrets = secret_fields(server.config_schema.as_ref().map(|s| &s.0));
+    let secrets_set = secrets.iter().filter(|k| config.remove(k.as_str()).is_some()).cloned().collect();
+    Ok(InstallationView {
+        id: inst.id,
+        server_id: server.id,
+        server_name: server.name.clone(),
+        server_slug: server.slug.clone(),
+        enabled: inst.enabled,
+        config,
+        secrets_set,
+        created_at: inst.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    })
+}
+
+async fn server_for(state: &AppState, id: Uuid) -> ApiResult<ServerRecord> {
+    Ok(state.registry.server(id).await?.ok_or_else(|| ApiError::NotFound("no such server".into()))?.record.clone())
+}
+
+pub async fn install(state: &AppState, user: &crate::db::User, req: NewInstallation) -> ApiResult<InstallationView> {
+    let server_id = Uuid::parse_str(&req.server_id).map_err(|_| ApiError::NotFound("no such server".into()))?;
+    let server = server_for(state, server_id).await?;
+    if server.status != "active" {
+        return Err(ApiError::NotFound("no such server".into()));
+    }
+    let config = validate_config(&server, req.config)?;
+    let tier = state.db.tier(&user.subscription_tier).await?.ok_or_else(|| anyhow::anyhow!("unknown tier"))?;
+    // The id is chosen first so the sealed config is bound to it.
+    let id = Uuid::now_v7();
+    let sealed = config.map(|c| state.sealer.seal(&c, &aad(id)));
+    let created = state
+        .db
+        .create_installation(id, user.id, server.id, sealed.as_deref(), Some(state.sealer.current_key_id()), tier.max_installations)
+        .await;
+    let inst = match created {
+        Ok(Some(inst)) => inst,
+        Ok(None) => {
+            return Err(ApiError::Forbidden(format!(
+                "the {} plan allows {} installed servers; uninstall one first",
+                tier.name, tier.max_installations
+            )));
+        }
+        Err(DbError::Conflict) => {
+            return Err(ApiError::Conflict { code: "already_installed", message: "this server is already installed".into() });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    tracing::info!(user_id = %user.id, server_id = %server.id, installation_id = %inst.id, "server installed");
+    view(state, &inst, &server)
+}
+
+pub async fn list(state: &AppState, user: &crate::db::User) -> ApiResult<Vec<InstallationView>> {
+    let mut out = Vec::new();
+    for inst in state.db.list_installations(user.id).await? {
+        let server = server_for(state, inst.server_id).await?;
+        out.push(view(state, &inst, &server)?);
+    }
+    Ok(out)
+}
+
+pub async fn get(state: &AppState, user: &crate::db::User, id: &str) -> ApiResult<InstallationView> {
+    let id = Uuid::parse_str(id).map_err(|_| not_found())?;
+    let inst = state.db.installation(user.id, id).await?.ok_or_else(not_found)?;
+    let server = server_for(state, inst.server_id).await?;
+    view(state, &inst, &server)
+}
+
+pub async fn update(state: &AppState, user: &crate::db::User, id: &str, req: InstallationUpdate) -> ApiResult<InstallationView> {
+    let id = Uuid::parse_str(id).map_err(|_| not_found())?;
+    let inst = state.db.installation(user.id, id).await?.ok_or_else(not_found)?;
+    let server = server_for(state, inst.server_id).await?;
+    let sealed = match req.config {
+        Some(config) => {
+            // Secret fields left out keep their saved values, so a form that
+            // never shows secrets can still change the other settings.
+            let mut merged = match config {
+                Value::Object(m) => m,
+                _ => return Err(ApiError::invalid("config", "the configuration must be a JSON object")),
+            };
+            let saved = open_config(state, &inst)?;
+            for field in secret_fields(server.config_schema.as_ref().map(|s| &s.0)) {
+                if !merged.contains_key(&field) {
+                    if let Some(v) = saved.get(&field) {
+                        merged.insert(field, v.clone());
+                    }
+                }
+            }
+            validate_config(&server, Some(Value::Object(merged)))?.map(|c| state.sealer.seal(&c, &aad(inst.id)))
+        }
+        None => None,
+    };
+    let config = sealed.as_deref().map(|s| (s, state.sealer.current_key_id()));
+    let inst = state.db.update_installation(user.id, id, config, req.enabled).await?.ok_or_else(not_found)?;
+    view(state, &inst, &server)
+}
+
+pub async fn uninstall(state: &AppState, user: &crate::db::User, id: &str) -> ApiResult<()> {
+    let id = Uuid::parse_str(id).map_err(|_| not_found())?;
+    if state.db.delete_installation(user.id, id).await? { Ok(()) } else { Err(not_found()) }
+}

@@ -1,0 +1,351 @@
+//! The registry: how MCP servers come to exist (deploy), and how the router
+//! reads them (a cache in front of the database).
+//!
+//! [`deploy`] validates a deploy request completely before anything is
+//! written (names, URLs through the SSRF guard, JSON Schemas that must
+//! compile), then writes the server and its tools, resources and prompts in
+//! one transaction. [`Registry`] caches each server with its compiled input
+//! schemas; every change goes through [`Registry::invalidate`].
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+};
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use rand::RngCore;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::{
+    auth::{AuthMethod, Principal},
+    db::{Db, DbError, PromptRecord, ResourceRecord, ServerDraft, ServerRecord, ToolRecord},
+    error::{ApiError, ApiResult},
+    state::AppState,
+};
+
+/// A deploy request, as the seed's SDK sends it (camelCase).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeployRequest {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub hosting_type: String,
+    pub callback_url: Option<String>,
+    pub url: Option<String>,
+    #[serde(default)]
+    pub tools: Vec<ToolSpec>,
+    #[serde(default)]
+    pub resources: Vec<ResourceSpec>,
+    #[serde(default)]
+    pub prompts: Vec<PromptSpec>,
+    pub category: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub version: Option<String>,
+    /// Issue a new webhook secret (the old one stops working).
+    #[serde(default)]
+    pub rotate_secret: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ToolSpec {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Also accepted as `parameters` (the seed's column name).
+    #[serde(alias = "parameters")]
+    pub input_schema: Option<Value>,
+    pub output_schema: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResourceSpec {
+    pub uri: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub mime_type: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PromptSpec {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub arguments: Vec<PromptArgument>,
+}
+
+#[derive(Debug, Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PromptArgument {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub required: bool,
+}
+
+/// What a deploy answers.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeployResponse {
+    pub server_id: Uuid,
+    pub slug: String,
+    pub created: bool,
+    /// Present on first deploy and on rotation only: shown once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
+}
+
+pub const MAX_TOOLS: usize = 256;
+const CATEGORIES: [&str; 9] =
+    ["productivity", "developer-tools", "data", "communication", "search", "finance", "ai", "utilities", "other"];
+
+/// `1-64` characters of `[A-Za-z0-9_-]`: server, tool and prompt names.
+pub fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Compiles a JSON Schema (no remote references are ever fetched).
+pub fn compile_schema(schema: &Value) -> Result<jsonschema::Validator, String> {
+    jsonschema::validator_for(schema).map_err(|e| e.to_string())
+}
+
+fn invalid(field: String, message: impl Into<String>) -> ApiError {
+    ApiError::InvalidField { field, message: message.into() }
+}
+
+/// The webhook secret format: `whsec_` + 32 random bytes, base64url.
+fn new_webhook_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("whsec_{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// Associated data sealing a server's webhook secret to its row.
+pub fn webhook_aad(server_id: Uuid) -> String {
+    format!("server-webhook:{server_id}")
+}
+
+/// Validates everything, then creates or updates the caller's server.
+pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest) -> ApiResult<(bool, DeployResponse)> {
+    if !matches!(principal.method, AuthMethod::ApiKey { .. }) {
+        return Err(ApiError::Unauthorized("deploying needs an API key (`Authorization: Bearer omni_...`)".into()));
+    }
+    let tier = state
+        .db
+        .tier(&principal.user.subscription_tier)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("unknown tier {}", principal.user.subscription_tier))?;
+    if !tier.can_publish {
+        return Err(ApiError::Forbidden(format!("the {} plan cannot publish MCP servers", tier.name)));
+    }
+
+    if !valid_name(&req.name) {
+        return Err(invalid("name".into(), "use 1-64 characters: letters, digits, '_' and '-'"));
+    }
+    if req.description.chars().count() > 2000 {
+        return Err(invalid("description".into(), "use at most 2000 characters"));
+    }
+    let category = req.category.clone().unwrap_or_else(|| "other".into());
+    if !CATEGORIES.contains(&category.as_str()) {
+        return Err(invalid("category".into(), format!("use one of: {}", CATEGORIES.join(", "))));
+    }
+    if req.tags.len() > 10 || req.tags.iter().any(|t| !valid_name(t) || t.len() > 32) {
+        return Err(invalid("tags".into(), "use at most 10 tags of 1-32 characters: letters, digits, '_' and '-'"));
+    }
+    let version = req.version.clone().unwrap_or_else(|| "0.1.0".into());
+    if version.is_empty() || version.len() > 32 || version.chars().any(char::is_whitespace) {
+        return Err(invalid("version".into(), "use a version such as 1.2.0"));
+    }
+    let (callback_url, remote_url) = match req.hosting_type.as_str() {
+        "developer_hosted" => {
+            let url = req.callback_url.as_deref().ok_or_else(|| invalid("callbackUrl".into(), "a developer-hosted server needs a callbackUrl"))?;
+            let checked = state.outbound.validate_url(url).await.map_err(|e| invalid("callbackUrl".into(), e.to_string()))?;
+            (Some(checked.as_str().trim_end_matches('/').to_string()), None)
+        }
+        "remote_mcp" => {
+            let url = req.url.as_deref().ok_or_else(|| invalid("url".into(), "a remote MCP server needs its Streamable HTTP url"))?;
+            let checked = state.outbound.validate_url(url).await.map_err(|e| invalid("url".into(), e.to_string()))?;
+            (None, Some(checked.to_string()))
+        }
+        "platform_hosted" => {
+            return Err(ApiError::Forbidden(
+                "platform-hosted servers run on our machines: only administrators create them, with `omnimcp admin`".into(),
+            ));
+        }
+        _ => return Err(invalid("hostingType".into(), "use developer_hosted or remote_mcp")),
+    };
+
+    if req.tools.len() > MAX_TOOLS {
+        return Err(invalid("tools".into(), format!("at most {MAX_TOOLS} tools")));
+    }
+    let mut tools = Vec::with_capacity(req.tools.len());
+    let mut seen = std::collections::HashSet::new();
+    for (i, t) in req.tools.iter().enumerate() {
+        let field = |f: &str| format!("tools[{i}].{f}");
+        if !valid_name(&t.name) {
+            return Err(invalid(field("name"), "use 1-64 characters: letters, digits, '_' and '-'"));
+        }
+        if !seen.insert(t.name.as_str()) {
+            return Err(invalid(field("name"), format!("the tool name {} appears twice", t.name)));
+        }
+        let schema = t.input_schema.clone().unwrap_or_else(|| json!({"type": "object"}));
+        if schema.get("type").and_then(Value::as_str) != Some("object") {
+            return Err(invalid(field("inputSchema"), "an input schema must be a JSON Schema with \"type\": \"object\""));
+        }
+        compile_schema(&schema).map_err(|e| invalid(field("inputSchema"), format!("not a valid JSON Schema: {e}")))?;
+        if let Some(out) = &t.output_schema {
+            compile_schema(out).map_err(|e| invalid(field("outputSchema"), format!("not a valid JSON Schema: {e}")))?;
+        }
+        tools.push(ToolRecord {
+            name: t.name.clone(),
+            description: t.description.clone(),
+            parameters: Json(schema),
+            output_schema: t.output_schema.clone().map(Json),
+        });
+    }
+    let mut resources = Vec::new();
+    for (i, r) in req.resources.iter().enumerate() {
+        if r.uri.is_empty() || r.uri.len() > 2048 || !r.uri.contains(':') {
+            return Err(invalid(format!("resources[{i}].uri"), "use an absolute URI such as docs://readme"));
+        }
+        if r.name.is_empty() || r.name.len() > 128 {
+            return Err(invalid(format!("resources[{i}].name"), "use 1-128 characters"));
+        }
+        resources.push(ResourceRecord { uri: r.uri.clone(), name: r.name.clone(), description: r.description.clone(), mime_type: r.mime_type.clone() });
+    }
+    let mut prompts = Vec::new();
+    for (i, p) in req.prompts.iter().enumerate() {
+        if !valid_name(&p.name) {
+            return Err(invalid(format!("prompts[{i}].name"), "use 1-64 characters: letters, digits, '_' and '-'"));
+        }
+        prompts.push(PromptRecord {
+            name: p.name.clone(),
+            description: p.description.clone(),
+            arguments: Json(serde_json::to_value(&p.arguments).map_err(anyhow::Error::from)?),
+        });
+    }
+
+    let existing = state.db.server_by_owner_and_name(principal.user.id, &req.name).await?;
+    let id = existing.as_ref().map(|s| s.id).unwrap_or_else(Uuid::now_v7);
+    let slug = match &existing {
+        Some(s) => s.slug.clone(),
+        None => free_slug(&state.db, &req.name).await?,
+    };
+    let needs_secret = req.hosting_type == "developer_hosted"
+        && (existing.as_ref().is_none_or(|s| s.webhook_secret_enc.is_none()) || req.rotate_secret);
+    let secret = needs_secret.then(new_webhook_secret);
+    let draft = ServerDraft {
+        id,
+        owner_id: Some(principal.user.id),
+        name: req.name.clone(),
+        slug: slug.clone(),
+        description: req.description,
+        category,
+        tags: req.tags,
+        version,
+        hosting_type: req.hosting_type,
+        launch_spec: None,
+        config_schema: None,
+        callback_url,
+        webhook_secret_enc: secret.as_ref().map(|s| state.sealer.seal(s.as_bytes(), &webhook_aad(id))),
+        remote_url,
+        remote_headers_enc: None,
+        tools,
+        resources,
+        prompts,
+    };
+    let upserted = match state.db.upsert_server(&draft).await {
+        Ok(u) => u,
+        Err(DbError::Conflict) => {
+            return Err(ApiError::Conflict { code: "deploy_conflict", message: "another deploy of this server is in progress; retry".into() });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    state.registry.invalidate(upserted.id);
+    tracing::info!(server_id = %upserted.id, slug = %slug, created = upserted.created, rotated = secret.is_some(), "server deployed");
+    Ok((upserted.created, DeployResponse { server_id: upserted.id, slug, created: upserted.created, webhook_secret: secret }))
+}
+
+/// A slug from the name, lower-cased, with a short suffix if taken.
+async fn free_slug(db: &Db, name: &str) -> ApiResult<String> {
+    let base = name.to_ascii_lowercase().replace('_', "-");
+    if !db.slug_taken(&base).await? {
+        return Ok(base);
+    }
+    for _ in 0..8 {
+        let mut b = [0u8; 3];
+        rand::rngs::OsRng.fill_bytes(&mut b);
+        let candidate = format!("{}-{:02x}{:02x}{:02x}", &base[..base.len().min(57)], b[0], b[1], b[2]);
+        if !db.slug_taken(&candidate).await? {
+            return Ok(candidate);
+        }
+    }
+    Err(anyhow::anyhow!("no free slug for {name}").into())
+}
+
+/// A server as the router needs it: the record, its items, and compiled
+/// input schemas.
+pub struct ServerEntry {
+    pub record: ServerRecord,
+    pub tools: Vec<ToolRecord>,
+    pub resources: Vec<ResourceRecord>,
+    pub prompts: Vec<PromptRecord>,
+    validators: HashMap<String, Arc<jsonschema::Validator>>,
+}
+
+impl ServerEntry {
+    pub fn tool(&self, name: &str) -> Option<&ToolRecord> {
+        self.tools.iter().find(|t| t.name == name)
+    }
+
+    /// The compiled input schema of a tool.
+    pub fn validator(&self, tool: &str) -> Option<&jsonschema::Validator> {
+        self.validators.get(tool).map(|v| v.as_ref())
+    }
+}
+
+/// The cache in front of the database. In memory per process for now; a
+/// later issue shares invalidations through Redis behind this same type.
+pub struct Registry {
+    db: Db,
+    cache: RwLock<HashMap<Uuid, Arc<ServerEntry>>>,
+}
+
+impl Registry {
+    pub fn new(db: Db) -> Self {
+        Self { db, cache: RwLock::new(HashMap::new()) }
+    }
+
+    /// The server, from the cache or loaded (with its tools) on a miss.
+    pub async fn server(&self, id: Uuid) -> ApiResult<Option<Arc<ServerEntry>>> {
+        if let Some(hit) = self.cache.read().expect("registry lock").get(&id) {
+            return Ok(Some(hit.clone()));
+        }
+        let Some(record) = self.db.server(id).await? else { return Ok(None) };
+        let tools = self.db.server_tools(id).await?;
+        let resources = self.db.server_resources(id).await?;
+        let prompts = self.db.server_prompts(id).await?;
+        let validators = tools
+            .iter()
+            .filter_map(|t| compile_schema(&t.parameters.0).ok().map(|v| (t.name.clone(), Arc::new(v))))
+            .collect();
+        let entry = Arc::new(ServerEntry { record, tools, resources, prompts, validators });
+        self.cache.write().expect("registry lock").insert(id, entry.clone());
+        Ok(Some(entry))
+    }
+
+    /// Forgets a server; the next read loads it again.
+    pub fn invalidate(&self, id: Uuid) {
+        self.cache.write().expect("registry lock").remove(&id);
+    }
+}

@@ -1,0 +1,261 @@
+//! Deploying MCP servers and installing them, against the real server, on
+//! SQLite and (when configured) PostgreSQL.
+
+mod common;
+
+use common::{Backend, TestServer, expect_error};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "correct horse battery";
+/// Development flags: callbacks on loopback over plain http are allowed.
+const DEV: &[&str] = &["--outbound-allow-http", "--outbound-allow-loopback"];
+
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test] async fn $name() {
+                super::$name(super::TestServer::start_on_with(super::Backend::Sqlite, super::DEV).await.unwrap()).await
+            } )*
+        }
+        mod postgres {
+            $( #[tokio::test] async fn $name() {
+                match super::TestServer::start_on_with(super::Backend::Postgres, super::DEV).await {
+                    Some(server) => super::$name(server).await,
+                    None => eprintln!("skipped: OMNIMCP_TEST_POSTGRES_URL is not set"),
+                }
+            } )*
+        }
+    };
+}
+
+on_both_databases!(deploy_update_and_rotate, bad_deploys_are_refused_and_write_nothing, installations_are_private_and_limited, configs_are_validated_and_encrypted);
+
+/// A user with an API key: (session token, key).
+async fn developer(s: &TestServer, email: &str) -> (String, String) {
+    let token = s.register(email, PASSWORD).await;
+    let (_, key) = s.create_key(&token, "deploy").await;
+    (token, key)
+}
+
+fn weather(tools: Value) -> Value {
+    json!({
+        "name": "weather-tools",
+        "description": "Forecasts",
+        "hostingType": "developer_hosted",
+        "callbackUrl": "http://127.0.0.1:9/callbacks/",
+        "category": "data",
+        "tags": ["weather"],
+        "tools": tools,
+    })
+}
+
+fn forecast_tool() -> Value {
+    json!({"name": "forecast", "description": "Forecast for a city",
+           "inputSchema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}})
+}
+
+async fn deploy_update_and_rotate(s: TestServer) {
+    let (token, key) = developer(&s, "dev@example.com").await;
+    // Deploying needs an API key, not a browser session.
+    expect_error(s.post_json("/api/mcp/deploy", weather(json!([forecast_tool()])), Some(&token)).await, 401, "unauthorized").await;
+
+    let res = s.post_json("/api/mcp/deploy", weather(json!([forecast_tool()])), Some(&key)).await;
+    assert_eq!(res.status(), 201);
+    let first: Value = res.json().await.unwrap();
+    let id = first["serverId"].as_str().unwrap().to_string();
+    let secret = first["webhookSecret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("whsec_") && secret.len() > 40);
+    assert_eq!(first["slug"], "weather-tools");
+
+    // Same owner and name: an update, tools replaced, the secret not shown again.
+    let tools = json!([forecast_tool(), {"name": "alerts", "inputSchema": {"type": "object"}}]);
+    let res = s.post_json("/api/mcp/deploy", weather(tools), Some(&key)).await;
+    assert_eq!(res.status(), 200);
+    let second: Value = res.json().await.unwrap();
+    assert_eq!(second["serverId"], id.as_str());
+    assert!(second.get("webhookSecret").is_none());
+    let detail: Value = s.get(&format!("/api/servers/{id}"), Some(&key)).await.json().await.unwrap();
+    let names: Vec<&str> = detail["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["alerts", "forecast"]);
+    assert_eq!(detail["tools"][1]["inputSchema"]["required"][0], "city");
+    assert_eq!(detail["hostingType"], "developer_hosted");
+
+    // Rotation issues a new secret; the stored one is sealed, never plain.
+    let mut body = weather(json!([forecast_tool()]));
+    body["rotateSecret"] = json!(true);
+    let rotated: Value = s.post_json("/api/mcp/deploy", body, Some(&key)).await.json().await.unwrap();
+    let new_secret = rotated["webhookSecret"].as_str().unwrap();
+    assert_ne!(new_secret, secret);
+    let record = s.state.db.server(id.parse().unwrap()).await.unwrap().unwrap();
+    let sealed = record.webhook_secret_enc.unwrap();
+    assert!(!sealed.windows(new_secret.len()).any(|w| w == new_secret.as_bytes()));
+    let opened = s.state.sealer.open(&sealed, &omnimcp::registry::webhook_aad(record.id)).unwrap();
+    assert_eq!(opened, new_secret.as_bytes());
+    assert_eq!(record.callback_url.as_deref(), Some("http://127.0.0.1:9/callbacks"));
+
+    // Another developer's server of the same name gets its own slug.
+    let (_, other_key) = developer(&s, "other@example.com").await;
+    let other: Value = s.post_json("/api/mcp/deploy", weather(json!([])), Some(&other_key)).await.json().await.unwrap();
+    assert_ne!(other["serverId"], id.as_str());
+    assert!(other["slug"].as_str().unwrap().starts_with("weather-tools-"));
+}
+
+async fn bad_deploys_are_refused_and_write_nothing(s: TestServer) {
+    let (_, key) = developer(&s, "dev@example.com").await;
+    let cases = [
+        (json!({"name": "bad name!"}), "name"),
+        (json!({"name": &"x".repeat(65)}), "name"),
+        (json!({"hostingType": "carrier_pigeon"}), "hostingType"),
+        (json!({"callbackUrl": null}), "callbackUrl"),
+        (json!({"callbackUrl": "not a url"}), "callbackUrl"),
+        (json!({"callbackUrl": "http://169.254.169.254/latest"}), "callbackUrl"),
+        (json!({"category": "nonsense"}), "category"),
+        (json!({"tools": [{"name": "a b"}]}), "tools[0].name"),
+        (json!({"tools": [forecast_tool(), forecast_tool()]}), "tools[1].name"),
+        (json!({"tools": [{"name": "t", "inputSchema": {"type": "object", "properties": {"x": {"type": "not-a-type"}}}}]}), "tools[0].inputSchema"),
+        (json!({"tools": [{"name": "t", "inputSchema": {"type": "string"}}]}), "tools[0].inputSchema"),
+        (json!({"tools": [{"name": "t", "outputSchema": {"minimum": "ten"}}]}), "tools[0].outputSchema"),
+        (json!({"resources": [{"uri": "no-scheme", "name": "r"}]}), "resources[0].uri"),
+        (json!({"prompts": [{"name": ""}]}), "prompts[0].name"),
+    ];
+    for (patch, field) in cases {
+        let mut body = weather(json!([forecast_tool()]));
+        for (k, v) in patch.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let res = s.post_json("/api/mcp/deploy", body.clone(), Some(&key)).await;
+        let err = expect_error(res, 422, "invalid_field").await;
+        assert_eq!(err["error"]["field"], field, "{body}");
+    }
+    let meta = json!({"callbackUrl": "http://169.254.169.254/latest"});
+    let mut body = weather(json!([]));
+    body["callbackUrl"] = meta["callbackUrl"].clone();
+    let err = expect_error(s.post_json("/api/mcp/deploy", body, Some(&key)).await, 422, "invalid_field").await;
+    assert!(err["error"]["message"].as_str().unwrap().contains("cloud metadata"));
+
+    let mut body = weather(json!([]));
+    body["hostingType"] = json!("platform_hosted");
+    expect_error(s.post_json("/api/mcp/deploy", body, Some(&key)).await, 403, "forbidden").await;
+    expect_error(s.post_json("/api/mcp/deploy", json!({"name": "x"}), Some(&key)).await, 422, "invalid_field").await;
+    // Nothing was written by any refused deploy.
+    assert!(!s.state.db.slug_taken("weather-tools").await.unwrap());
+    expect_error(s.get("/api/servers/0190f0f0-0000-7000-8000-000000000000", Some(&key)).await, 404, "not_found").await;
+    expect_error(s.get("/api/servers/nope", Some(&key)).await, 404, "not_found").await;
+}
+
+async fn installations_are_private_and_limited(s: TestServer) {
+    let (_, dev_key) = developer(&s, "dev@example.com").await;
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let mut body = weather(json!([forecast_tool()]));
+        body["name"] = json!(format!("server-{i}"));
+        let res: Value = s.post_json("/api/mcp/deploy", body, Some(&dev_key)).await.json().await.unwrap();
+        ids.push(res["serverId"].as_str().unwrap().to_string());
+    }
+    let bob = s.register("bob@example.com", PASSWORD).await;
+    let eve = s.register("eve@example.com", PASSWORD).await;
+
+    let res = s.post_json("/api/installations", json!({"serverId": ids[0]}), Some(&bob)).await;
+    assert_eq!(res.status(), 201);
+    let inst: Value = res.json().await.unwrap();
+    let inst_id = inst["id"].as_str().unwrap().to_string();
+    assert_eq!((inst["serverName"].as_str(), inst["enabled"].as_bool()), (Some("server-0"), Some(true)));
+    expect_error(s.post_json("/api/installations", json!({"serverId": ids[0]}), Some(&bob)).await, 409, "already_installed").await;
+    expect_error(s.post_json("/api/installations", json!({"serverId": "nope"}), Some(&bob)).await, 404, "not_found").await;
+    let err = expect_error(s.post_json("/api/installations", json!({"serverId": ids[1], "config": {"a": 1}}), Some(&bob)).await, 422, "invalid_field").await;
+    assert_eq!(err["error"]["field"], "config");
+
+    // Eve can neither see, change nor remove Bob's installation.
+    let path = format!("/api/installations/{inst_id}");
+    expect_error(s.get(&path, Some(&eve)).await, 404, "not_found").await;
+    expect_error(s.send_json(Method::PATCH, &path, json!({"enabled": false}), &eve).await, 404, "not_found").await;
+    let res = s.client.delete(s.at(&path)).bearer_auth(&eve).send().await.unwrap();
+    expect_error(res, 404, "not_found").await;
+    let eves: Value = s.get("/api/installations", Some(&eve)).await.json().await.unwrap();
+    assert_eq!(eves["installations"].as_array().unwrap().len(), 0);
+
+    let res = s.send_json(Method::PATCH, &path, json!({"enabled": false}), &bob).await;
+    assert_eq!(res.json::<Value>().await.unwrap()["enabled"], false);
+    let detail: Value = s.get(&format!("/api/servers/{}", ids[0]), Some(&bob)).await.json().await.unwrap();
+    assert_eq!(detail["installCount"], 1);
+
+    // The free tier allows five installed servers.
+    for id in &ids[1..5] {
+        assert_eq!(s.post_json("/api/installations", json!({"serverId": id}), Some(&bob)).await.status(), 201);
+    }
+    let err = expect_error(s.post_json("/api/installations", json!({"serverId": ids[5]}), Some(&bob)).await, 403, "forbidden").await;
+    assert!(err["error"]["message"].as_str().unwrap().contains("5 installed servers"));
+
+    let res = s.client.delete(s.at(&path)).bearer_auth(&bob).send().await.unwrap();
+    assert_eq!(res.status(), 204);
+    expect_error(s.get(&path, Some(&bob)).await, 404, "not_found").await;
+    assert_eq!(s.post_json("/api/installations", json!({"serverId": ids[5]}), Some(&bob)).await.status(), 201);
+}
+
+async fn configs_are_validated_and_encrypted(s: TestServer) {
+    // A server that takes credentials (as platform-hosted servers do).
+    let id = uuid::Uuid::now_v7();
+    s.state
+        .db
+        .upsert_server(&omnimcp::db::ServerDraft {
+            id,
+            owner_id: None,
+            name: "github".into(),
+            slug: "github".into(),
+            description: "GitHub".into(),
+            category: "developer-tools".into(),
+            tags: vec![],
+            version: "1.0.0".into(),
+            hosting_type: "platform_hosted".into(),
+            launch_spec: Some(json!({"command": "omnimcp", "args": ["official", "github"]})),
+            config_schema: Some(json!({
+                "type": "object",
+                "properties": {"token": {"type": "string", "writeOnly": true, "minLength": 4}, "org": {"type": "string"}},
+                "required": ["token"],
+                "additionalProperties": false
+            })),
+            callback_url: None,
+            webhook_secret_enc: None,
+            remote_url: None,
+            remote_headers_enc: None,
+            tools: vec![],
+            resources: vec![],
+            prompts: vec![],
+        })
+        .await
+        .unwrap();
+    let bob = s.register("bob@example.com", PASSWORD).await;
+    let install = |config: Value| s.post_json("/api/installations", json!({"serverId": id, "config": config}), Some(&bob));
+
+    let err = expect_error(install(json!({"org": "acme"})).await, 422, "invalid_field").await;
+    assert_eq!(err["error"]["field"], "config");
+    let err = expect_error(install(json!({"token": "ghp_x1234", "org": 5})).await, 422, "invalid_field").await;
+    assert_eq!(err["error"]["field"], "config.org");
+
+    let res = install(json!({"token": "ghp_supersecret", "org": "acme"})).await;
+    assert_eq!(res.status(), 201);
+    let text = res.text().await.unwrap();
+    assert!(!text.contains("ghp_supersecret"), "secrets are never returned: {text}");
+    let view: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(view["config"], json!({"org": "acme"}));
+    assert_eq!(view["secretsSet"], json!(["token"]));
+
+    // At rest: sealed, not readable in the row, bound to this installation.
+    let inst_id: uuid::Uuid = view["id"].as_str().unwrap().parse().unwrap();
+    let user = s.state.db.user_by_email("bob@example.com").await.unwrap().unwrap();
+    let row = s.state.db.installation(user.id, inst_id).await.unwrap().unwrap();
+    let sealed = row.config_enc.clone().unwrap();
+    assert!(!sealed.windows(15).any(|w| w == b"ghp_supersecret"));
+    assert_eq!(row.key_id.as_deref(), Some(s.state.sealer.current_key_id()));
+    let config = omnimcp::installations::open_config(&s.state, &row).unwrap();
+    assert_eq!(config["token"], "ghp_supersecret");
+
+    // Changing a setting keeps the saved secret.
+    let path = format!("/api/installations/{inst_id}");
+    let res = s.send_json(Method::PATCH, &path, json!({"config": {"org": "beta"}}), &bob).await;
+    assert_eq!(res.status(), 200);
+    let row = s.state.db.installation(user.id, inst_id).await.unwrap().unwrap();
+    let config = omnimcp::installations::open_config(&s.state, &row).unwrap();
+    assert_eq!((config["token"].as_str(), config["org"].as_str()), (Some("ghp_supersecret"), Some("beta")));
+}
