@@ -172,6 +172,42 @@ async fn revoke_key(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CallBody {
+    server_id: String,
+    tool_name: String,
+    #[serde(default = "empty_object")]
+    arguments: serde_json::Value,
+}
+
+fn empty_object() -> serde_json::Value {
+    json!({})
+}
+
+/// `POST /mcp/call {serverId, toolName, arguments}`, the seed's REST door to
+/// the call pipeline. Answers `{"success": true, "result": ...}`, or
+/// `{"success": false, "error": ...}` when the tool itself failed; gateway
+/// failures use the API's error shape and status codes.
+pub async fn mcp_call(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<CallBody>,
+) -> ApiResult<Response> {
+    let (outcome, rate) =
+        crate::gateway::call_tool(&state, &principal, &body.server_id, &body.tool_name, body.arguments).await?;
+    let body = match outcome {
+        crate::upstream::ToolOutcome::Ok(result) => json!({ "success": true, "result": result }),
+        crate::upstream::ToolOutcome::ToolError(error) => json!({ "success": false, "error": error }),
+    };
+    let mut response = Json(body).into_response();
+    let headers = response.headers_mut();
+    headers.insert("x-ratelimit-limit", HeaderValue::from(rate.limit));
+    headers.insert("x-ratelimit-remaining", HeaderValue::from(rate.remaining.max(0)));
+    headers.insert("x-ratelimit-reset", HeaderValue::from(rate.reset_secs));
+    Ok(response)
+}
+
 async fn deploy(
     State(state): State<AppState>,
     principal: Principal,

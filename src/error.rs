@@ -39,6 +39,12 @@ pub enum ApiError {
     /// Throttled; the client may retry after this many seconds.
     #[error("{message}")]
     TooManyRequests { message: String, retry_after_secs: u64 },
+    /// The upstream MCP server failed or answered nonsense.
+    #[error("{0}")]
+    BadGateway(String),
+    /// The upstream MCP server did not answer in time.
+    #[error("{0}")]
+    GatewayTimeout(String),
     /// Anything else: logged, never shown.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -60,6 +66,8 @@ impl ApiError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
+            Self::GatewayTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -76,6 +84,8 @@ impl ApiError {
             Self::Conflict { code, .. } => code,
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::TooManyRequests { .. } => "rate_limited",
+            Self::BadGateway(_) => "upstream_error",
+            Self::GatewayTimeout(_) => "upstream_timeout",
             Self::Internal(_) => "internal_error",
         }
     }

@@ -36,6 +36,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .nest("/api", api::router())
+        .route(
+            "/mcp/call",
+            axum::routing::post(api::mcp_call).layer(axum::extract::DefaultBodyLimit::max(api::BODY_LIMIT)),
+        )
         .leptos_routes_with_context(
             &state,
             routes,
@@ -94,6 +98,8 @@ pub async fn serve(
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await?;
+    // Every completed call's log row is written before the pool closes.
+    state.request_log.close().await;
     state.db.close().await;
     Ok(())
 }

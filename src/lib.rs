@@ -16,6 +16,10 @@
 //! - [`web`]: the pages' bridge to `accounts` (the `app::backend::Backend`
 //!   implementation).
 //! - [`db`]: storage over SQLite or PostgreSQL, all SQL in one place.
+//! - [`gateway`]: the one pipeline every tool call runs through.
+//! - [`limits`]: per-minute rate limits and monthly quotas.
+//! - [`upstream`]: where a call goes: developer callbacks (more kinds next).
+//! - [`request_log`]: the batched request-log writer.
 //! - [`registry`]: deploying MCP servers, and the cache the router reads.
 //! - [`installations`]: a user's servers and their encrypted configuration.
 //! - [`outbound`]: the SSRF-guarded HTTP client for user-supplied URLs.
@@ -32,13 +36,17 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod error;
+pub mod gateway;
 pub mod http;
 pub mod installations;
+pub mod limits;
 pub mod outbound;
 pub mod registry;
+pub mod request_log;
 pub mod secrets;
 pub mod state;
 pub mod telemetry;
+pub mod upstream;
 pub mod web;
 
 use std::net::SocketAddr;
@@ -82,6 +90,8 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> anyhow::Result<Ap
         sealer,
         outbound: outbound::Outbound::new(config.outbound_policy()),
         registry: registry::Registry::new(db.clone()),
+        limiter: limits::Limiter::default(),
+        request_log: request_log::RequestLogWriter::start(db.clone()),
         keys,
         db,
         login_throttle: LoginThrottle::default(),

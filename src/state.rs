@@ -12,7 +12,9 @@ use crate::{
     crypto::Sealer,
     db::Db,
     outbound::Outbound,
+    limits::Limiter,
     registry::Registry,
+    request_log::RequestLogWriter,
     secrets::Keys,
 };
 
@@ -31,6 +33,10 @@ pub struct Inner {
     pub outbound: Outbound,
     /// MCP servers, cached in front of the database.
     pub registry: Registry,
+    /// Per-user rate limits and monthly quotas.
+    pub limiter: Limiter,
+    /// The batched writer of `request_logs`.
+    pub request_log: RequestLogWriter,
     pub login_throttle: LoginThrottle,
     /// Base URL users reach us at, without a trailing slash.
     pub public_url: String,

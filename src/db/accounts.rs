@@ -94,6 +94,26 @@ impl Db {
             .map_err(DbError::classify)
     }
 
+    /// Creates or replaces a tier (administration; tests).
+    pub async fn upsert_tier(&self, t: &Tier) -> DbResult<()> {
+        let sql = "INSERT INTO subscription_tiers (id, name, requests_per_minute, requests_per_month, max_installations,
+                       can_publish, sort_order) VALUES ($1, $2, $3, $4, $5, $6, $7)
+                   ON CONFLICT (id) DO UPDATE SET name = $2, requests_per_minute = $3, requests_per_month = $4,
+                       max_installations = $5, can_publish = $6, sort_order = $7";
+        on_pool!(self, |pool| sqlx::query(sql)
+            .bind(&t.id)
+            .bind(&t.name)
+            .bind(t.requests_per_minute)
+            .bind(t.requests_per_month)
+            .bind(t.max_installations)
+            .bind(t.can_publish)
+            .bind(t.sort_order)
+            .execute(pool)
+            .await
+            .map(|_| ()))
+        .map_err(DbError::classify)
+    }
+
     /// Creates a user on the free tier. The first user ever created becomes
     /// the administrator; the check and the insert are one statement.
     /// Fails with [`DbError::Conflict`] when the email is taken.

@@ -109,14 +109,16 @@ impl TestServer {
         }
     }
 
-    /// Graceful shutdown; returns once the server has stopped.
-    pub async fn stop(mut self) {
+    /// Graceful shutdown; returns once the server has stopped, with the
+    /// temporary directory (keep it to read the database afterwards).
+    pub async fn stop(mut self) -> Option<TempDir> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         if let Some(h) = self.handle.take() {
             h.await.unwrap().unwrap();
         }
+        self._dir.take()
     }
 
     pub fn at(&self, path: &str) -> String {

@@ -1,0 +1,166 @@
+//! The call pipeline: every tool call, whichever front door it came in by
+//! (`POST /mcp/call` now, the MCP endpoint's `tools/call` next), runs these
+//! steps in this order:
+//!
+//! 1. the caller is authenticated (by the front door: [`Principal`]);
+//! 2. tier limits: requests per minute and the monthly quota ([`Limiter`]);
+//! 3. the server is resolved (id or slug) and the caller's installation of
+//!    it must exist and be enabled; a server the caller has not installed
+//!    looks exactly like one that does not exist;
+//! 4. the tool must exist on that server;
+//! 5. the arguments must match the tool's input schema;
+//! 6. the call is routed to its [`Upstream`];
+//! 7. a request-log row is queued (never the arguments).
+//!
+//! [`Limiter`]: crate::limits::Limiter
+
+use std::time::Instant;
+
+use chrono::Utc;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::{
+    auth::Principal,
+    db::RequestLog,
+    error::{ApiError, ApiResult},
+    limits::Decision,
+    registry::{ServerEntry, webhook_aad},
+    secrets::Secret,
+    state::AppState,
+    upstream::{ToolOutcome, Upstream, UpstreamError},
+};
+
+/// The rate-limit state to report in `X-RateLimit-*` headers.
+#[derive(Debug, Clone, Copy)]
+pub struct RateInfo {
+    pub limit: i64,
+    pub remaining: i64,
+    pub reset_secs: u64,
+}
+
+/// Runs one tool call through every step.
+pub async fn call_tool(
+    state: &AppState,
+    principal: &Principal,
+    server_ref: &str,
+    tool: &str,
+    arguments: Value,
+) -> ApiResult<(ToolOutcome, RateInfo)> {
+    let user = &principal.user;
+    let tier = state.db.tier(&user.subscription_tier).await?.ok_or_else(|| anyhow::anyhow!("unknown tier"))?;
+    let rate = match state.limiter.check(&state.db, user.id, &tier).await? {
+        Decision::Allowed { limit, remaining, reset_secs } => RateInfo { limit, remaining, reset_secs },
+        Decision::RateLimited { limit, retry_after_secs } => {
+            return Err(ApiError::TooManyRequests {
+                message: format!("rate limit of {limit} requests a minute reached; retry in {retry_after_secs} s"),
+                retry_after_secs,
+            });
+        }
+        Decision::QuotaExceeded { limit, retry_after_secs } => {
+            return Err(ApiError::TooManyRequests {
+                message: format!("monthly quota of {limit} requests used up; it renews at the start of next month"),
+                retry_after_secs,
+            });
+        }
+    };
+
+    let started = Instant::now();
+    let mut log = RequestLog {
+        id: Uuid::now_v7(),
+        user_id: Some(user.id),
+        server_id: None,
+        tool_name: Some(tool.chars().take(64).collect()),
+        request_type: "tools/call".into(),
+        status: "error".into(),
+        error_class: None,
+        response_time_ms: 0,
+        created_at: Utc::now(),
+    };
+    let result = route(state, principal, server_ref, tool, arguments, &mut log).await;
+    log.response_time_ms = started.elapsed().as_millis() as i64;
+    match &result {
+        Ok(ToolOutcome::Ok(_)) => log.status = "ok".into(),
+        Ok(ToolOutcome::ToolError(_)) => log.error_class = Some("tool_error".into()),
+        Err(e) => {
+            log.error_class.get_or_insert_with(|| e.code().to_string());
+        }
+    }
+    state.request_log.record(log);
+    result.map(|outcome| (outcome, rate))
+}
+
+fn unknown_server() -> ApiError {
+    ApiError::NotFound("no such server among your installations".into())
+}
+
+async fn resolve_server(state: &AppState, server_ref: &str) -> ApiResult<Option<std::sync::Arc<ServerEntry>>> {
+    let id = match Uuid::parse_str(server_ref) {
+        Ok(id) => id,
+        Err(_) => match state.db.server_by_slug(server_ref).await? {
+            Some(s) => s.id,
+            None => return Ok(None),
+        },
+    };
+    state.registry.server(id).await
+}
+
+async fn route(
+    state: &AppState,
+    principal: &Principal,
+    server_ref: &str,
+    tool: &str,
+    arguments: Value,
+    log: &mut RequestLog,
+) -> ApiResult<ToolOutcome> {
+    let entry = resolve_server(state, server_ref).await?.ok_or_else(unknown_server)?;
+    let installation = state
+        .db
+        .installation_for_server(principal.user.id, entry.record.id)
+        .await?
+        .ok_or_else(unknown_server)?;
+    if entry.record.status != "active" {
+        return Err(unknown_server());
+    }
+    log.server_id = Some(entry.record.id);
+    if !installation.enabled {
+        return Err(ApiError::Forbidden("this server is disabled in your installations; enable it to call its tools".into()));
+    }
+    if entry.tool(tool).is_none() {
+        return Err(ApiError::NotFound(format!("the server has no tool named {tool:?}")));
+    }
+    if !arguments.is_object() {
+        return Err(ApiError::invalid("arguments", "the arguments must be a JSON object"));
+    }
+    if let Some(validator) = entry.validator(tool) {
+        if let Some(err) = validator.iter_errors(&arguments).next() {
+            let path = err.instance_path().to_string();
+            let field = if path.is_empty() { "arguments".to_string() } else { format!("arguments{}", path.replace('/', ".")) };
+            return Err(ApiError::InvalidField { field, message: err.to_string() });
+        }
+    }
+    let upstream = upstream_for(state, &entry)?;
+    upstream.call_tool(state, tool, arguments).await.map_err(|e| {
+        log.error_class = Some(e.class().into());
+        tracing::warn!(server_id = %entry.record.id, tool, error = %e, "upstream call failed");
+        match e {
+            UpstreamError::Timeout => ApiError::GatewayTimeout("the server did not answer in time".into()),
+            other => ApiError::BadGateway(other.to_string()),
+        }
+    })
+}
+
+/// The upstream a server's calls go to.
+fn upstream_for(state: &AppState, entry: &ServerEntry) -> ApiResult<Upstream> {
+    let s = &entry.record;
+    match s.hosting_type.as_str() {
+        "developer_hosted" => {
+            let base_url = s.callback_url.clone().ok_or_else(|| anyhow::anyhow!("server {} has no callback URL", s.id))?;
+            let sealed = s.webhook_secret_enc.as_ref().ok_or_else(|| anyhow::anyhow!("server {} has no webhook secret", s.id))?;
+            let secret = state.sealer.open(sealed, &webhook_aad(s.id)).map_err(|e| anyhow::anyhow!("webhook secret of {}: {e}", s.id))?;
+            let secret = String::from_utf8(secret).map_err(|_| anyhow::anyhow!("webhook secret of {} is not text", s.id))?;
+            Ok(Upstream::Callback { base_url, secret: Secret::new(secret) })
+        }
+        other => Err(ApiError::BadGateway(format!("{other} servers are not callable yet"))),
+    }
+}

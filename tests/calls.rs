@@ -1,0 +1,230 @@
+//! Tool calls through `POST /mcp/call` to a developer-hosted server: a real
+//! callback service on loopback that verifies the webhook secret and the
+//! signature, every gateway error path, limits, and the request log.
+
+mod common;
+
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{Path, State},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    routing::post,
+};
+use common::{Backend, TestServer, expect_error};
+use hmac::{Hmac, Mac};
+use omnimcp::db::{Db, Tier};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+const PASSWORD: &str = "correct horse battery";
+const FLAGS: &[&str] = &["--outbound-allow-http", "--outbound-allow-loopback", "--outbound-timeout-secs", "1"];
+
+/// The developer's service: knows its webhook secret once deployed, checks
+/// every request as a careful receiver would, and counts what it accepted.
+#[derive(Clone, Default)]
+struct Service {
+    secret: Arc<Mutex<Option<String>>>,
+    verified: Arc<AtomicUsize>,
+    rejected: Arc<AtomicUsize>,
+    seen_args: Arc<Mutex<Vec<Value>>>,
+}
+
+fn verify(svc: &Service, headers: &HeaderMap, body: &[u8]) -> bool {
+    let Some(secret) = svc.secret.lock().unwrap().clone() else { return false };
+    let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let ts: u64 = header("x-omnimcp-timestamp").parse().unwrap_or(0);
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{ts}.").as_bytes());
+    mac.update(body);
+    let expected: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    header("x-webhook-secret") == secret && header("x-omnimcp-signature") == format!("v1={expected}") && now.abs_diff(ts) < 300
+}
+
+async fn tool(State(svc): State<Service>, Path(name): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    if !verify(&svc, &headers, &body) {
+        svc.rejected.fetch_add(1, Ordering::SeqCst);
+        return (StatusCode::UNAUTHORIZED, Json(json!({"error": "Unauthorized"}))).into_response();
+    }
+    svc.verified.fetch_add(1, Ordering::SeqCst);
+    let args = serde_json::from_slice::<Value>(&body).unwrap()["arguments"].clone();
+    svc.seen_args.lock().unwrap().push(args.clone());
+    match name.as_str() {
+        "forecast" => Json(json!({"success": true, "result": {"city": args["city"], "tempC": 21}})).into_response(),
+        "fail" => Json(json!({"success": false, "error": "city not found"})).into_response(),
+        "slow" => {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            Json(json!({"success": true, "result": "late"})).into_response()
+        }
+        "garbage" => "<html>surprise</html>".into_response(),
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn start_service() -> (String, Service) {
+    let svc = Service::default();
+    let app = Router::new().route("/hooks/tools/{name}", post(tool)).with_state(svc.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, svc)
+}
+
+fn schema_city() -> Value {
+    json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]})
+}
+
+/// Deploys the service's server and installs it for a new user: returns
+/// (server id, the user's token).
+async fn setup(s: &TestServer, url: &str, svc: &Service) -> (String, String) {
+    let dev = s.register("dev@example.com", PASSWORD).await;
+    let (_, key) = s.create_key(&dev, "deploy").await;
+    let tools: Vec<Value> = ["forecast", "fail", "slow", "garbage"]
+        .iter()
+        .map(|n| json!({"name": n, "inputSchema": if *n == "forecast" { schema_city() } else { json!({"type": "object"}) }}))
+        .collect();
+    let res = s
+        .post_json("/api/mcp/deploy", json!({"name": "weather", "hostingType": "developer_hosted", "callbackUrl": url, "tools": tools}), Some(&key))
+        .await;
+    assert_eq!(res.status(), 201);
+    let body: Value = res.json().await.unwrap();
+    *svc.secret.lock().unwrap() = Some(body["webhookSecret"].as_str().unwrap().to_string());
+    let id = body["serverId"].as_str().unwrap().to_string();
+    let bob = s.register("bob@example.com", PASSWORD).await;
+    assert_eq!(s.post_json("/api/installations", json!({"serverId": id}), Some(&bob)).await.status(), 201);
+    (id, bob)
+}
+
+async fn call(s: &TestServer, token: &str, server: &str, tool: &str, args: Value) -> reqwest::Response {
+    s.post_json("/mcp/call", json!({"serverId": server, "toolName": tool, "arguments": args}), Some(token)).await
+}
+
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test] async fn $name() {
+                super::$name(super::TestServer::start_on_with(super::Backend::Sqlite, super::FLAGS).await.unwrap()).await
+            } )*
+        }
+        mod postgres {
+            $( #[tokio::test] async fn $name() {
+                match super::TestServer::start_on_with(super::Backend::Postgres, super::FLAGS).await {
+                    Some(server) => super::$name(server).await,
+                    None => eprintln!("skipped: OMNIMCP_TEST_POSTGRES_URL is not set"),
+                }
+            } )*
+        }
+    };
+}
+
+on_both_databases!(calls_reach_the_callback_signed_and_are_logged, limits_answer_429_with_headers);
+
+async fn calls_reach_the_callback_signed_and_are_logged(s: TestServer) {
+    let (url, svc) = start_service().await;
+    let (id, bob) = setup(&s, &url, &svc).await;
+
+    // A call by slug: signed, verified by the service, answered as the seed says.
+    let res = call(&s, &bob, "weather", "forecast", json!({"city": "Paris"})).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["x-ratelimit-limit"], "60");
+    assert!(res.headers().contains_key("x-ratelimit-remaining"));
+    assert_eq!(res.json::<Value>().await.unwrap(), json!({"success": true, "result": {"city": "Paris", "tempC": 21}}));
+    assert_eq!((svc.verified.load(Ordering::SeqCst), svc.rejected.load(Ordering::SeqCst)), (1, 0));
+    assert_eq!(svc.seen_args.lock().unwrap()[0], json!({"city": "Paris"}));
+
+    // By id too; a tool error is an answer, not a gateway failure.
+    let res = call(&s, &bob, &id, "fail", json!({})).await;
+    assert_eq!(res.json::<Value>().await.unwrap(), json!({"success": false, "error": "city not found"}));
+
+    // Arguments are checked before anything is sent.
+    let err = expect_error(call(&s, &bob, "weather", "forecast", json!({"city": 5})).await, 422, "invalid_field").await;
+    assert_eq!(err["error"]["field"], "arguments.city");
+    let err = expect_error(call(&s, &bob, "weather", "forecast", json!({})).await, 422, "invalid_field").await;
+    assert_eq!(err["error"]["field"], "arguments");
+    expect_error(call(&s, &bob, "weather", "nope", json!({})).await, 404, "not_found").await;
+    assert_eq!(svc.verified.load(Ordering::SeqCst), 2, "refused calls never reached the service");
+
+    // Broken upstreams: slow and garbage answers get precise gateway errors.
+    expect_error(call(&s, &bob, "weather", "slow", json!({})).await, 504, "upstream_timeout").await;
+    expect_error(call(&s, &bob, "weather", "garbage", json!({})).await, 502, "upstream_error").await;
+
+    // Someone who has not installed it sees exactly what an unknown server looks like.
+    let eve = s.register("eve@example.com", PASSWORD).await;
+    let not_installed = expect_error(call(&s, &eve, "weather", "forecast", json!({"city": "x"})).await, 404, "not_found").await;
+    let unknown = expect_error(call(&s, &eve, "no-such-server", "forecast", json!({"city": "x"})).await, 404, "not_found").await;
+    assert_eq!(not_installed, unknown);
+    expect_error(call(&s, "", "weather", "forecast", json!({})).await, 401, "unauthorized").await;
+
+    // A disabled installation refuses calls.
+    let list: Value = s.get("/api/installations", Some(&bob)).await.json().await.unwrap();
+    let inst = list["installations"][0]["id"].as_str().unwrap().to_string();
+    s.send_json(reqwest::Method::PATCH, &format!("/api/installations/{inst}"), json!({"enabled": false}), &bob).await;
+    expect_error(call(&s, &bob, "weather", "forecast", json!({"city": "x"})).await, 403, "forbidden").await;
+    s.send_json(reqwest::Method::PATCH, &format!("/api/installations/{inst}"), json!({"enabled": true}), &bob).await;
+
+    // Under load, then a graceful shutdown: every completed call has its row.
+    let mut handles = Vec::new();
+    for i in 0..40 {
+        let (client, url, bob) = (s.client.clone(), s.at("/mcp/call"), bob.clone());
+        handles.push(tokio::spawn(async move {
+            let body = json!({"serverId": "weather", "toolName": "forecast", "arguments": {"city": format!("c{i}")}});
+            client.post(url).bearer_auth(bob).json(&body).send().await.unwrap().status()
+        }));
+    }
+    let completed = futures_util::future::join_all(handles).await.into_iter().filter(|r| r.as_ref().is_ok_and(|s| s.is_success())).count();
+    assert_eq!(completed, 40);
+    let db_url = s.database_url.clone();
+    let _dir = s.stop().await;
+
+    let db = Db::connect(&db_url).await.unwrap();
+    let user = db.user_by_email("bob@example.com").await.unwrap().unwrap();
+    let logs = db.recent_request_logs(user.id, 1000).await.unwrap();
+    let ok = logs.iter().filter(|l| l.status == "ok").count();
+    assert_eq!(ok, 1 + 40, "the first call and the 40 under load");
+    let classes: Vec<&str> = logs.iter().filter_map(|l| l.error_class.as_deref()).collect();
+    for class in ["tool_error", "invalid_field", "upstream_timeout", "upstream_bad_response", "forbidden"] {
+        assert!(classes.contains(&class), "{class} logged: {classes:?}");
+    }
+    assert!(logs.iter().all(|l| l.request_type == "tools/call"));
+    let server = db.server(id.parse().unwrap()).await.unwrap().unwrap();
+    assert_eq!(server.request_count, logs.iter().filter(|l| l.server_id == Some(server.id)).count() as i64);
+    db.close().await;
+}
+
+async fn limits_answer_429_with_headers(s: TestServer) {
+    let (url, svc) = start_service().await;
+    let (_, bob) = setup(&s, &url, &svc).await;
+    let user = s.state.db.user_by_email("bob@example.com").await.unwrap().unwrap();
+    let tiny = Tier { id: "tiny".into(), name: "Tiny".into(), requests_per_minute: 2, requests_per_month: 1000, max_installations: 5, can_publish: false, sort_order: 9 };
+    s.state.db.upsert_tier(&tiny).await.unwrap();
+    s.state.db.update_user(user.id, None, Some("tiny")).await.unwrap();
+
+    for _ in 0..2 {
+        assert_eq!(call(&s, &bob, "weather", "forecast", json!({"city": "a"})).await.status(), 200);
+    }
+    let res = call(&s, &bob, "weather", "forecast", json!({"city": "a"})).await;
+    let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry));
+    let err = expect_error(res, 429, "rate_limited").await;
+    assert!(err["error"]["message"].as_str().unwrap().contains("a minute"));
+
+    // The monthly quota: counted from the request log, refused when used up.
+    let capped = Tier { id: "capped".into(), name: "Capped".into(), requests_per_minute: 100, requests_per_month: 3, ..tiny };
+    s.state.db.upsert_tier(&capped).await.unwrap();
+    s.state.db.update_user(user.id, None, Some("capped")).await.unwrap();
+    assert_eq!(call(&s, &bob, "weather", "forecast", json!({"city": "a"})).await.status(), 200);
+    let res = call(&s, &bob, "weather", "forecast", json!({"city": "a"})).await;
+    assert!(res.headers().contains_key("retry-after"));
+    let err = expect_error(res, 429, "rate_limited").await;
+    assert!(err["error"]["message"].as_str().unwrap().contains("monthly quota"), "{err}");
+}
