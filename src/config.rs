@@ -23,6 +23,11 @@ pub struct Cli {
 pub enum Command {
     /// Run the platform: web pages, REST API and (later) the MCP endpoint.
     Serve,
+    /// Run an official MCP server over stdio (the platform starts these).
+    Official {
+        /// Which one: `calculator`.
+        name: String,
+    },
     /// Administer users from the command line (works while the server runs).
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -116,6 +121,19 @@ pub struct Config {
     /// Largest outbound response body read, in bytes.
     #[arg(long, env = "OMNIMCP_OUTBOUND_MAX_RESPONSE_BYTES", default_value_t = 4 * 1024 * 1024, global = true)]
     pub outbound_max_response_bytes: usize,
+
+    /// Stop a platform-hosted server process after this many idle seconds.
+    #[arg(long, env = "OMNIMCP_PROCESS_IDLE_SECS", default_value_t = 300, global = true)]
+    pub process_idle_secs: u64,
+
+    /// Most platform-hosted server processes running at once.
+    #[arg(long, env = "OMNIMCP_MAX_PROCESSES", default_value_t = 64, global = true)]
+    pub max_processes: usize,
+
+    /// The `omnimcp` binary that runs the official servers. Default: this
+    /// process's own executable.
+    #[arg(long, env = "OMNIMCP_OFFICIAL_SERVERS_BIN", global = true)]
+    pub official_servers_bin: Option<PathBuf>,
 
     /// Directory with the built site (WASM, CSS, assets) that pages load.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site", global = true)]

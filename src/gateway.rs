@@ -139,7 +139,7 @@ async fn route(
             return Err(ApiError::InvalidField { field, message: err.to_string() });
         }
     }
-    let upstream = upstream_for(state, &entry)?;
+    let upstream = upstream_for(state, &entry, &installation)?;
     upstream.call_tool(state, tool, arguments).await.map_err(|e| {
         log.error_class = Some(e.class().into());
         tracing::warn!(server_id = %entry.record.id, tool, error = %e, "upstream call failed");
@@ -151,7 +151,7 @@ async fn route(
 }
 
 /// The upstream a server's calls go to.
-fn upstream_for(state: &AppState, entry: &ServerEntry) -> ApiResult<Upstream> {
+fn upstream_for(state: &AppState, entry: &ServerEntry, installation: &crate::db::InstallationRecord) -> ApiResult<Upstream> {
     let s = &entry.record;
     match s.hosting_type.as_str() {
         "developer_hosted" => {
@@ -160,6 +160,13 @@ fn upstream_for(state: &AppState, entry: &ServerEntry) -> ApiResult<Upstream> {
             let secret = state.sealer.open(sealed, &webhook_aad(s.id)).map_err(|e| anyhow::anyhow!("webhook secret of {}: {e}", s.id))?;
             let secret = String::from_utf8(secret).map_err(|_| anyhow::anyhow!("webhook secret of {} is not text", s.id))?;
             Ok(Upstream::Callback { base_url, secret: Secret::new(secret) })
+        }
+        "platform_hosted" => {
+            let spec = s.launch_spec.as_ref().ok_or_else(|| anyhow::anyhow!("server {} has no launch spec", s.id))?;
+            let spec: crate::supervisor::LaunchSpec =
+                serde_json::from_value(spec.0.clone()).map_err(|e| anyhow::anyhow!("launch spec of {}: {e}", s.id))?;
+            let config = crate::installations::open_config(state, installation)?;
+            Ok(Upstream::Process { server_id: s.id, spec, config })
         }
         other => Err(ApiError::BadGateway(format!("{other} servers are not callable yet"))),
     }

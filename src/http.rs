@@ -100,6 +100,7 @@ pub async fn serve(
         .await?;
     // Every completed call's log row is written before the pool closes.
     state.request_log.close().await;
+    state.supervisor.stop_all().await;
     state.db.close().await;
     Ok(())
 }

@@ -18,7 +18,10 @@
 //! - [`db`]: storage over SQLite or PostgreSQL, all SQL in one place.
 //! - [`gateway`]: the one pipeline every tool call runs through.
 //! - [`limits`]: per-minute rate limits and monthly quotas.
-//! - [`upstream`]: where a call goes: developer callbacks (more kinds next).
+//! - [`upstream`]: where a call goes: developer callbacks, platform-hosted
+//!   processes (remote MCP next).
+//! - [`supervisor`]: the child processes of platform-hosted servers.
+//! - [`official`]: the official MCP servers built into this binary.
 //! - [`request_log`]: the batched request-log writer.
 //! - [`registry`]: deploying MCP servers, and the cache the router reads.
 //! - [`installations`]: a user's servers and their encrypted configuration.
@@ -39,12 +42,14 @@ pub mod error;
 pub mod gateway;
 pub mod http;
 pub mod installations;
+pub mod official;
 pub mod limits;
 pub mod outbound;
 pub mod registry;
 pub mod request_log;
 pub mod secrets;
 pub mod state;
+pub mod supervisor;
 pub mod telemetry;
 pub mod upstream;
 pub mod web;
@@ -85,12 +90,23 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> anyhow::Result<Ap
         .site_pkg_dir("pkg")
         .site_addr(bound)
         .build();
+    seed_official_servers(&db).await?;
     Ok(AppState::new(Inner {
         tokens: TokenSigner::new(keys.jwt.expose(), ttl),
         sealer,
         outbound: outbound::Outbound::new(config.outbound_policy()),
         registry: registry::Registry::new(db.clone()),
         limiter: limits::Limiter::default(),
+        supervisor: supervisor::Supervisor::new(
+            config.data_dir.join("run"),
+            match &config.official_servers_bin {
+                Some(path) => path.clone(),
+                None => std::env::current_exe()?,
+            },
+            std::time::Duration::from_secs(config.process_idle_secs.max(1)),
+            config.max_processes,
+            std::time::Duration::from_secs(config.outbound_timeout_secs.max(1) * 3),
+        ),
         request_log: request_log::RequestLogWriter::start(db.clone()),
         keys,
         db,
@@ -100,4 +116,46 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> anyhow::Result<Ap
         leptos,
         config,
     }))
+}
+
+/// Records the official servers as platform-hosted servers (on every start,
+/// so their tools follow the binary's version).
+async fn seed_official_servers(db: &Db) -> anyhow::Result<()> {
+    for server in official::catalog() {
+        let id = match db.server_by_slug(server.slug).await? {
+            Some(existing) => existing.id,
+            None => uuid::Uuid::now_v7(),
+        };
+        let draft = db::ServerDraft {
+            id,
+            owner_id: None,
+            name: server.name.to_string(),
+            slug: server.slug.to_string(),
+            description: server.description.to_string(),
+            category: server.category.to_string(),
+            tags: server.tags.iter().map(|t| t.to_string()).collect(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            hosting_type: "platform_hosted".into(),
+            launch_spec: Some(official::launch_spec(&server)),
+            config_schema: server.config_schema.clone(),
+            callback_url: None,
+            webhook_secret_enc: None,
+            remote_url: None,
+            remote_headers_enc: None,
+            tools: server
+                .tools
+                .iter()
+                .map(|(name, description, schema)| db::ToolRecord {
+                    name: name.clone(),
+                    description: description.clone(),
+                    parameters: sqlx::types::Json(schema.clone()),
+                    output_schema: None,
+                })
+                .collect(),
+            resources: vec![],
+            prompts: vec![],
+        };
+        db.upsert_server(&draft).await?;
+    }
+    Ok(())
 }

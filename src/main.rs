@@ -11,6 +11,11 @@ use omnimcp::{
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // An official server's stdout is its MCP channel: it logs to stderr.
+    if let Some(Command::Official { name }) = &cli.command {
+        telemetry::init_stderr();
+        return omnimcp::official::run(name).await;
+    }
     telemetry::init(cli.config.log_format);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
@@ -27,6 +32,7 @@ async fn main() -> anyhow::Result<()> {
             http::serve(listener, state, http::shutdown_signal()).await?;
             tracing::info!("stopped");
         }
+        Command::Official { .. } => unreachable!("handled above"),
         Command::Admin(command) => {
             secrets::ensure_data_dir(&cli.config.data_dir)?;
             let db = Db::connect(cli.config.database_url().expose()).await?;

@@ -15,6 +15,7 @@ use crate::{
     limits::Limiter,
     registry::Registry,
     request_log::RequestLogWriter,
+    supervisor::Supervisor,
     secrets::Keys,
 };
 
@@ -35,6 +36,8 @@ pub struct Inner {
     pub registry: Registry,
     /// Per-user rate limits and monthly quotas.
     pub limiter: Limiter,
+    /// Child processes of platform-hosted servers.
+    pub supervisor: Arc<Supervisor>,
     /// The batched writer of `request_logs`.
     pub request_log: RequestLogWriter,
     pub login_throttle: LoginThrottle,

@@ -18,3 +18,10 @@ pub fn init(format: LogFormat) {
     // A second init (tests start several servers in one process) is harmless.
     let _ = result;
 }
+
+/// Logging for a child MCP server: stdout carries the protocol, so logs go
+/// to stderr, which the platform forwards to its own log.
+pub fn init_stderr() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::registry().with(filter).with(fmt::layer().with_writer(std::io::stderr).with_ansi(false)).try_init();
+}

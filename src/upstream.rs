@@ -8,6 +8,8 @@
 //!   Every request carries `X-Webhook-Secret` (as the seed says) and a
 //!   timestamp and HMAC-SHA256 signature over `"{timestamp}.{body}"`, so a
 //!   receiver can verify the body and reject replays.
+//! - [`Upstream::Process`]: a platform-hosted server, a child process
+//!   speaking MCP over stdio, run by the [`crate::supervisor`].
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -19,7 +21,7 @@ use reqwest::{
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::{outbound::OutboundError, secrets::Secret, state::AppState};
+use crate::{outbound::OutboundError, secrets::Secret, state::AppState, supervisor::LaunchSpec};
 
 pub const SECRET_HEADER: &str = "x-webhook-secret";
 pub const TIMESTAMP_HEADER: &str = "x-omnimcp-timestamp";
@@ -56,6 +58,8 @@ impl UpstreamError {
 
 pub enum Upstream {
     Callback { base_url: String, secret: Secret },
+    /// A platform-hosted server: a child process per (server, config).
+    Process { server_id: uuid::Uuid, spec: LaunchSpec, config: serde_json::Map<String, Value> },
 }
 
 /// `v1=` + hex HMAC-SHA256 of `"{timestamp}.{body}"` under the secret.
@@ -78,6 +82,9 @@ impl Upstream {
                 let url = format!("{base_url}/tools/{tool}");
                 let response = signed(state, secret, Method::POST, &url, Some(body)).await?;
                 parse_callback_answer(response.status.as_u16(), &response.body)
+            }
+            Upstream::Process { server_id, spec, config } => {
+                state.supervisor.call_tool(*server_id, spec, config, tool, arguments).await
             }
         }
     }

@@ -87,6 +87,9 @@ impl TestServer {
             data_dir.display().to_string(),
             "--database-url".into(),
             database_url.to_string(),
+            // Tests run in a test binary: official servers are the real one.
+            "--official-servers-bin".into(),
+            env!("CARGO_BIN_EXE_omnimcp").into(),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
         let cli = Cli::try_parse_from(args).expect("test flags parse");

@@ -1,0 +1,300 @@
+//! The process supervisor for platform-hosted MCP servers.
+//!
+//! One child process per (server, installation config): two users never
+//! share a process, so their credentials never mix; one user's calls share
+//! theirs. A child starts on first use with a minimal environment (`PATH`,
+//! a private `HOME` and working directory, and the config values its launch
+//! spec maps to variables), never the platform's own environment. It speaks
+//! MCP over stdio through rmcp's child-process transport; its stderr goes
+//! to our log tagged with the server id.
+//!
+//! A child that dies is dropped from the table; the next call starts a new
+//! one, after a backoff that grows with consecutive failures. Children idle
+//! longer than the idle timeout are stopped by a sweeper; at the cap, the
+//! least recently used child makes room.
+
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    process::Stdio,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use rmcp::{
+    RoleClient, ServiceExt,
+    model::{CallToolRequestParams, CallToolResult, Tool},
+    service::RunningService,
+    transport::TokioChildProcess,
+};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use uuid::Uuid;
+
+use crate::upstream::{ToolOutcome, UpstreamError};
+
+/// How to start a platform-hosted server (`mcp_servers.launch_spec`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LaunchSpec {
+    /// The program; `@self` means this `omnimcp` binary.
+    pub command: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Environment variable name -> installation config field.
+    #[serde(default)]
+    pub env_from_config: HashMap<String, String>,
+}
+
+type Key = (Uuid, [u8; 32]);
+
+struct Child {
+    client: RunningService<RoleClient, ()>,
+    pid: Option<u32>,
+    last_used: Mutex<Instant>,
+}
+
+#[derive(Default)]
+struct Failures {
+    count: u32,
+    last: Option<Instant>,
+}
+
+pub struct Supervisor {
+    children: tokio::sync::Mutex<HashMap<Key, Arc<Child>>>,
+    failures: Mutex<HashMap<Key, Failures>>,
+    run_dir: PathBuf,
+    /// What `@self` in a launch spec runs: the `omnimcp` binary.
+    self_exe: PathBuf,
+    idle_timeout: Duration,
+    max_children: usize,
+    /// Time allowed for a child to start and answer the handshake.
+    start_timeout: Duration,
+    /// Time allowed for one call.
+    call_timeout: Duration,
+}
+
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+impl Supervisor {
+    pub fn new(run_dir: PathBuf, self_exe: PathBuf, idle_timeout: Duration, max_children: usize, call_timeout: Duration) -> Arc<Self> {
+        let sup = Arc::new(Self {
+            children: Default::default(),
+            failures: Default::default(),
+            run_dir,
+            self_exe,
+            idle_timeout,
+            max_children: max_children.max(1),
+            start_timeout: Duration::from_secs(15),
+            call_timeout,
+        });
+        // The sweeper holds a weak reference: it ends with the supervisor.
+        let weak = Arc::downgrade(&sup);
+        let every = (idle_timeout / 2).clamp(Duration::from_millis(200), Duration::from_secs(30));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(sup) = weak.upgrade() else { break };
+                sup.stop_idle().await;
+            }
+        });
+        sup
+    }
+
+    /// Calls a tool on the server's child for this config, starting it if
+    /// needed.
+    pub async fn call_tool(
+        &self,
+        server_id: Uuid,
+        spec: &LaunchSpec,
+        config: &Map<String, Value>,
+        tool: &str,
+        arguments: Value,
+    ) -> Result<ToolOutcome, UpstreamError> {
+        let key = key(server_id, config);
+        let child = self.child(key, spec, config).await?;
+        *child.last_used.lock().expect("child lock") = Instant::now();
+        let args = match arguments {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        let call = child.client.peer().call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(args));
+        match tokio::time::timeout(self.call_timeout, call).await {
+            Ok(Ok(result)) => {
+                self.failures.lock().expect("failures lock").remove(&key);
+                Ok(outcome(result))
+            }
+            Ok(Err(e)) => {
+                // A dead process, or a protocol error: either way this child
+                // is not trusted with the next call.
+                tracing::warn!(%server_id, pid = ?child.pid, error = %e, "platform-hosted server failed during a call");
+                self.discard(key, &child).await;
+                Err(UpstreamError::Unavailable("the server process stopped during the call; it restarts on the next call".into()))
+            }
+            Err(_) => Err(UpstreamError::Timeout),
+        }
+    }
+
+    /// Lists a server's tools by starting it (used when registering one).
+    pub async fn discover_tools(&self, server_id: Uuid, spec: &LaunchSpec, config: &Map<String, Value>) -> Result<Vec<Tool>, UpstreamError> {
+        let child = self.child(key(server_id, config), spec, config).await?;
+        child.client.peer().list_all_tools().await.map_err(|e| UpstreamError::BadResponse(e.to_string()))
+    }
+
+    /// Process ids of a server's running children (diagnostics, tests).
+    pub async fn pids(&self, server_id: Uuid) -> Vec<u32> {
+        self.children.lock().await.iter().filter(|((s, _), _)| *s == server_id).filter_map(|(_, c)| c.pid).collect()
+    }
+
+    /// Stops every child (shutdown).
+    pub async fn stop_all(&self) {
+        let children: Vec<_> = self.children.lock().await.drain().map(|(_, c)| c).collect();
+        for child in children {
+            if let Ok(child) = Arc::try_unwrap(child) {
+                let _ = child.client.cancel().await;
+            }
+        }
+    }
+
+    async fn child(&self, key: Key, spec: &LaunchSpec, config: &Map<String, Value>) -> Result<Arc<Child>, UpstreamError> {
+        let mut children = self.children.lock().await;
+        if let Some(child) = children.get(&key) {
+            if !child.client.is_closed() {
+                return Ok(child.clone());
+            }
+            children.remove(&key);
+        }
+        if let Some(wait) = self.backoff_remaining(&key) {
+            return Err(UpstreamError::Unavailable(format!("the server process is restarting; retry in {} ms", wait.as_millis())));
+        }
+        if children.len() >= self.max_children {
+            let lru = children.iter().min_by_key(|(_, c)| *c.last_used.lock().expect("child lock")).map(|(k, _)| *k);
+            if let Some(k) = lru {
+                children.remove(&k);
+                tracing::info!(server_id = %k.0, "stopped the least recently used server process to stay under the cap");
+            }
+        }
+        match tokio::time::timeout(self.start_timeout, self.spawn(key, spec, config)).await {
+            Ok(Ok(child)) => {
+                let child = Arc::new(child);
+                children.insert(key, child.clone());
+                Ok(child)
+            }
+            Ok(Err(e)) => {
+                self.record_failure(key);
+                Err(e)
+            }
+            Err(_) => {
+                self.record_failure(key);
+                Err(UpstreamError::Timeout)
+            }
+        }
+    }
+
+    async fn spawn(&self, key: Key, spec: &LaunchSpec, config: &Map<String, Value>) -> Result<Child, UpstreamError> {
+        let (server_id, hash) = key;
+        let dir = self.run_dir.join(format!("{server_id}-{}", hex8(&hash)));
+        let (home, work) = (dir.join("home"), dir.join("work"));
+        for d in [&home, &work] {
+            std::fs::create_dir_all(d).map_err(|e| UpstreamError::Unavailable(format!("cannot prepare the process directory: {e}")))?;
+        }
+        let program = if spec.command == "@self" {
+            self.self_exe.clone()
+        } else {
+            PathBuf::from(&spec.command)
+        };
+        let mut cmd = tokio::process::Command::new(&program);
+        cmd.args(&spec.args).current_dir(&work).env_clear();
+        cmd.env("PATH", std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into()));
+        cmd.env("HOME", &home);
+        cmd.env("LANG", "C.UTF-8");
+        for (var, field) in &spec.env_from_config {
+            match config.get(field) {
+                Some(Value::String(s)) => cmd.env(var, s),
+                Some(Value::Null) | None => continue,
+                Some(other) => cmd.env(var, other.to_string()),
+            };
+        }
+        let (transport, stderr) = TokioChildProcess::builder(cmd)
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| UpstreamError::Unavailable(format!("cannot start {}: {e}", display(&program))))?;
+        let pid = transport.id();
+        if let Some(stderr) = stderr {
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stderr).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    tracing::info!(%server_id, pid, "server stderr: {line}");
+                }
+            });
+        }
+        let client = ().serve(transport).await.map_err(|e| UpstreamError::Unavailable(format!("the server did not complete the MCP handshake: {e}")))?;
+        tracing::info!(%server_id, pid, "started a platform-hosted server process");
+        Ok(Child { client, pid, last_used: Mutex::new(Instant::now()) })
+    }
+
+    async fn discard(&self, key: Key, child: &Arc<Child>) {
+        let mut children = self.children.lock().await;
+        if children.get(&key).is_some_and(|c| Arc::ptr_eq(c, child)) {
+            children.remove(&key);
+        }
+        drop(children);
+        self.record_failure(key);
+    }
+
+    fn record_failure(&self, key: Key) {
+        let mut failures = self.failures.lock().expect("failures lock");
+        let f = failures.entry(key).or_default();
+        f.count += 1;
+        f.last = Some(Instant::now());
+    }
+
+    /// How long until a restart is allowed: the first restart is at once,
+    /// then 0.5 s, 1 s, 2 s, ... up to 30 s after the last failure.
+    fn backoff_remaining(&self, key: &Key) -> Option<Duration> {
+        let failures = self.failures.lock().expect("failures lock");
+        let f = failures.get(key)?;
+        if f.count <= 1 {
+            return None;
+        }
+        let backoff = (Duration::from_millis(250) * 2u32.saturating_pow(f.count - 1)).min(MAX_BACKOFF);
+        let elapsed = f.last?.elapsed();
+        (elapsed < backoff).then(|| backoff - elapsed)
+    }
+
+    async fn stop_idle(&self) {
+        let mut children = self.children.lock().await;
+        let idle: Vec<Key> = children
+            .iter()
+            .filter(|(_, c)| c.last_used.lock().expect("child lock").elapsed() > self.idle_timeout || c.client.is_closed())
+            .map(|(k, _)| *k)
+            .collect();
+        for k in idle {
+            children.remove(&k);
+            tracing::info!(server_id = %k.0, "stopped an idle server process");
+        }
+    }
+}
+
+fn key(server_id: Uuid, config: &Map<String, Value>) -> Key {
+    // serde_json maps are ordered, so equal configs hash equally.
+    (server_id, Sha256::digest(serde_json::to_vec(config).unwrap_or_default()).into())
+}
+
+fn hex8(hash: &[u8; 32]) -> String {
+    hash[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn display(p: &Path) -> String {
+    p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()
+}
+
+/// An MCP tool result as the REST door reports it: the result object
+/// itself (content, structured content), or a tool error.
+fn outcome(result: CallToolResult) -> ToolOutcome {
+    let is_error = result.is_error == Some(true);
+    let value = serde_json::to_value(&result).unwrap_or(Value::Null);
+    if is_error { ToolOutcome::ToolError(value) } else { ToolOutcome::Ok(value) }
+}
