@@ -39,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .route("/keys", get(list_keys).post(create_key))
         .route("/keys/{id}", delete(revoke_key))
         .route("/mcp/deploy", post(deploy))
+        .route("/servers", get(list_servers))
         .route("/servers/{id}", get(server_detail))
         .route("/installations", get(list_installations).post(install))
         .route("/installations/{id}", get(get_installation).patch(update_installation).delete(uninstall))
@@ -217,9 +218,69 @@ async fn deploy(
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(response)))
 }
 
+/// `GET /api/servers`: the marketplace. Query parameters: `q` (text in name
+/// or description), `category`, `tag`, `hostingType`, `sort` (`popular`,
+/// the default, or `newest`), `limit` (1-100, default 20) and `cursor` (the
+/// `nextCursor` of the previous page). Public: browsing needs no account.
+async fn list_servers(
+    State(state): State<AppState>,
+    axum::extract::Query(params): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> ApiResult<impl IntoResponse> {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    use crate::db::{ServerQuery, ServerSort};
+    const KNOWN: [&str; 7] = ["q", "category", "tag", "hostingType", "sort", "limit", "cursor"];
+    if let Some(unknown) = params.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        return Err(ApiError::invalid(unknown, format!("unknown parameter; use {}", KNOWN.join(", "))));
+    }
+    let text = |k: &str| params.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let sort = match params.get("sort").map(String::as_str) {
+        None | Some("popular") => ServerSort::Popular,
+        Some("newest") => ServerSort::Newest,
+        Some(_) => return Err(ApiError::invalid("sort", "use popular or newest")),
+    };
+    let limit = match params.get("limit") {
+        None => 20,
+        Some(v) => v.parse::<i64>().ok().filter(|n| (1..=100).contains(n)).ok_or_else(|| ApiError::invalid("limit", "use a whole number from 1 to 100"))?,
+    };
+    let hosting_type = text("hostingType");
+    if hosting_type.as_deref().is_some_and(|h| !["platform_hosted", "developer_hosted", "remote_mcp"].contains(&h)) {
+        return Err(ApiError::invalid("hostingType", "use platform_hosted, developer_hosted or remote_mcp"));
+    }
+    let after = match params.get("cursor") {
+        None => None,
+        Some(c) => {
+            let bad = || ApiError::invalid("cursor", "not a cursor from this API");
+            let raw = URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?;
+            let raw = String::from_utf8(raw).map_err(|_| bad())?;
+            let (count, id) = raw.split_once(':').ok_or_else(bad)?;
+            Some((count.parse::<i64>().map_err(|_| bad())?, uuid::Uuid::parse_str(id).map_err(|_| bad())?))
+        }
+    };
+    let query = ServerQuery { text: text("q"), category: text("category"), tag: text("tag"), hosting_type, sort, after, limit: limit + 1 };
+    let mut rows = state.db.list_servers(&query).await?;
+    let next = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| URL_SAFE_NO_PAD.encode(format!("{}:{}", r.server.request_count, r.server.id)))
+    } else {
+        None
+    };
+    let servers: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            let s = &r.server;
+            json!({
+                "id": s.id, "slug": s.slug, "name": s.name, "description": s.description, "category": s.category,
+                "tags": s.tags.0, "version": s.version, "hostingType": s.hosting_type, "healthStatus": s.health_status,
+                "requestCount": s.request_count, "installCount": r.install_count,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "servers": servers, "nextCursor": next })))
+}
+
 /// A server's public description: tools, resources, prompts, health.
 /// Disabled servers, and ids that are not ids, are "not found".
-async fn server_detail(State(state): State<AppState>, _principal: Principal, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+async fn server_detail(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
     let not_found = || ApiError::NotFound("no such server".into());
     let id = uuid::Uuid::parse_str(&id).map_err(|_| not_found())?;
     let entry = state.registry.server(id).await?.ok_or_else(not_found)?;

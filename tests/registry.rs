@@ -29,7 +29,7 @@ macro_rules! on_both_databases {
     };
 }
 
-on_both_databases!(deploy_update_and_rotate, bad_deploys_are_refused_and_write_nothing, installations_are_private_and_limited, configs_are_validated_and_encrypted);
+on_both_databases!(marketplace_search_filter_sort_and_pages, deploy_update_and_rotate, bad_deploys_are_refused_and_write_nothing, installations_are_private_and_limited, configs_are_validated_and_encrypted);
 
 /// A user with an API key: (session token, key).
 async fn developer(s: &TestServer, email: &str) -> (String, String) {
@@ -258,4 +258,88 @@ async fn configs_are_validated_and_encrypted(s: TestServer) {
     let row = s.state.db.installation(user.id, inst_id).await.unwrap().unwrap();
     let config = omnimcp::installations::open_config(&s.state, &row).unwrap();
     assert_eq!((config["token"].as_str(), config["org"].as_str()), (Some("ghp_supersecret"), Some("beta")));
+}
+
+async fn marketplace_search_filter_sort_and_pages(s: TestServer) {
+    let (_, key) = developer(&s, "dev@example.com").await;
+    let mut ids = std::collections::HashMap::new();
+    for (name, category, tag, desc) in [
+        ("alpha-weather", "data", "weather", "Forecasts and storms"),
+        ("beta-mail", "communication", "email", "Send mail"),
+        ("gamma-notes", "productivity", "notes", "100% plain notes"),
+        ("delta-search", "search", "web", "Search the web"),
+        ("epsilon-data", "data", "csv", "Weather station CSV files"),
+    ] {
+        let body = json!({"name": name, "description": desc, "hostingType": "developer_hosted",
+                          "callbackUrl": "http://127.0.0.1:9/", "category": category, "tags": [tag]});
+        let res: Value = s.post_json("/api/mcp/deploy", body, Some(&key)).await.json().await.unwrap();
+        ids.insert(name, res["serverId"].as_str().unwrap().parse::<uuid::Uuid>().unwrap());
+    }
+    // Popularity: epsilon 3 calls, beta 2, alpha 1 (via the request log writer's storage).
+    let mut rows = Vec::new();
+    for (name, n) in [("epsilon-data", 3), ("beta-mail", 2), ("alpha-weather", 1)] {
+        for _ in 0..n {
+            rows.push(omnimcp::db::RequestLog {
+                id: uuid::Uuid::now_v7(), user_id: None, server_id: Some(ids[name]), tool_name: None,
+                request_type: "tools/call".into(), status: "ok".into(), error_class: None, response_time_ms: 1,
+                created_at: chrono::Utc::now(),
+            });
+        }
+    }
+    s.state.db.insert_request_logs(&rows).await.unwrap();
+
+    let list = |query: &'static str| {
+        let s = &s;
+        async move {
+            let res = s.get(&format!("/api/servers{query}"), None).await;
+            assert_eq!(res.status(), 200, "{query}");
+            let body: Value = res.json().await.unwrap();
+            let names: Vec<String> = body["servers"].as_array().unwrap().iter().map(|v| v["slug"].as_str().unwrap().to_string()).collect();
+            (names, body)
+        }
+    };
+    // Browsing is public; the seeded Calculator is listed with the rest.
+    let (all, body) = list("").await;
+    assert_eq!(all.len(), 6, "{all:?}");
+    assert_eq!(&all[..3], ["epsilon-data", "beta-mail", "alpha-weather"], "popular first");
+    assert!(body["nextCursor"].is_null());
+    assert_eq!(body["servers"][0]["requestCount"], 3);
+    assert_eq!(list("?q=WEATHER").await.0, ["epsilon-data", "alpha-weather"], "name or description, any case");
+    assert_eq!(list("?q=100%25").await.0, ["gamma-notes"], "% is literal");
+    assert!(list("?q=%25%25%25").await.0.is_empty());
+    assert_eq!(list("?category=data&sort=newest").await.0, ["epsilon-data", "alpha-weather"]);
+    assert_eq!(list("?tag=email").await.0, ["beta-mail"]);
+    assert_eq!(list("?tag=math").await.0, ["calculator"]);
+    assert_eq!(list("?hostingType=platform_hosted").await.0, ["calculator"]);
+    assert_eq!(list("?sort=newest").await.0[0], "epsilon-data");
+
+    // Pages of two, for both orders, cover everything exactly once.
+    for sort in ["popular", "newest"] {
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut path = format!("/api/servers?limit=2&sort={sort}");
+            if let Some(c) = &cursor {
+                path.push_str(&format!("&cursor={c}"));
+            }
+            let body: Value = s.get(&path, None).await.json().await.unwrap();
+            let page = body["servers"].as_array().unwrap();
+            assert!(page.len() <= 2);
+            seen.extend(page.iter().map(|v| v["slug"].as_str().unwrap().to_string()));
+            match body["nextCursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => break,
+            }
+        }
+        let mut sorted = seen.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!((seen.len(), sorted.len()), (6, 6), "{sort}: {seen:?}");
+    }
+
+    for (query, field) in [("?sort=best", "sort"), ("?limit=0", "limit"), ("?limit=abc", "limit"), ("?cursor=!!", "cursor"),
+                           ("?hostingType=cloud", "hostingType"), ("?colour=red", "colour")] {
+        let err = expect_error(s.get(&format!("/api/servers{query}"), None).await, 422, "invalid_field").await;
+        assert_eq!(err["error"]["field"], field, "{query}");
+    }
 }

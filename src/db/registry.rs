@@ -120,6 +120,36 @@ pub struct RequestLog {
     pub created_at: DateTime<Utc>,
 }
 
+/// Marketplace listing order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerSort {
+    /// Most requests first.
+    Popular,
+    /// Most recently created first.
+    Newest,
+}
+
+/// A marketplace query. Text matches name and description (case-insensitive).
+#[derive(Debug, Clone)]
+pub struct ServerQuery {
+    pub text: Option<String>,
+    pub category: Option<String>,
+    pub tag: Option<String>,
+    pub hosting_type: Option<String>,
+    pub sort: ServerSort,
+    /// Keyset cursor: the (request count, id) of the last row seen.
+    pub after: Option<(i64, Uuid)>,
+    pub limit: i64,
+}
+
+/// A listed server with its install count.
+#[derive(Debug, Clone, FromRow)]
+pub struct ListedServer {
+    #[sqlx(flatten)]
+    pub server: ServerRecord,
+    pub install_count: i64,
+}
+
 /// The first instant of the calendar month (UTC) `t` falls in.
 pub fn month_start(t: DateTime<Utc>) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(t.year(), t.month(), 1, 0, 0, 0).single().expect("first of the month exists")
@@ -265,6 +295,63 @@ impl Db {
         let sql = "SELECT * FROM mcp_servers WHERE owner_id = $1 AND name = $2";
         on_pool!(self, |pool| sqlx::query_as::<_, ServerRecord>(sql).bind(owner_id).bind(name).fetch_optional(pool).await)
             .map_err(DbError::classify)
+    }
+
+    /// Active servers matching a marketplace query, one page.
+    pub async fn list_servers(&self, q: &ServerQuery) -> DbResult<Vec<ListedServer>> {
+        // Static SQL with optional filters (`$n IS NULL OR ...`); the only
+        // dialect difference is how a JSON array is searched for a tag.
+        macro_rules! listing {
+            ($tag_match:literal, $order:literal) => {
+                concat!(
+                    "SELECT s.*, (SELECT COUNT(*) FROM user_mcp_installations i WHERE i.server_id = s.id) AS install_count
+                     FROM mcp_servers s
+                     WHERE s.status = 'active'
+                       AND ($1 IS NULL OR LOWER(s.name) LIKE $1 ESCAPE '!' OR LOWER(s.description) LIKE $1 ESCAPE '!')
+                       AND ($2 IS NULL OR s.category = $2)
+                       AND ($3 IS NULL OR ", $tag_match, ")
+                       AND ($4 IS NULL OR s.hosting_type = $4)
+                       AND ", $order, " LIMIT $7"
+                )
+            };
+        }
+        let pattern = q.text.as_ref().map(|t| {
+            let escaped = t.to_lowercase().replace('!', "!!").replace('%', "!%").replace('_', "!_");
+            format!("%{escaped}%")
+        });
+        let (after_count, after_id) = match q.after {
+            Some((c, id)) => (Some(c), Some(id)),
+            None => (None, None),
+        };
+        macro_rules! run {
+            ($pool:expr, $sql:expr) => {
+                sqlx::query_as::<_, ListedServer>($sql)
+                    .bind(&pattern)
+                    .bind(&q.category)
+                    .bind(&q.tag)
+                    .bind(&q.hosting_type)
+                    .bind(after_count)
+                    .bind(after_id)
+                    .bind(q.limit)
+                    .fetch_all($pool)
+                    .await
+            };
+        }
+        let rows = match (self, q.sort) {
+            (Db::Sqlite(pool), ServerSort::Popular) => run!(pool, listing!(
+                "EXISTS (SELECT 1 FROM json_each(s.tags) WHERE json_each.value = $3)",
+                "($5 IS NULL OR s.request_count < $5 OR (s.request_count = $5 AND s.id < $6)) ORDER BY s.request_count DESC, s.id DESC")),
+            (Db::Sqlite(pool), ServerSort::Newest) => run!(pool, listing!(
+                "EXISTS (SELECT 1 FROM json_each(s.tags) WHERE json_each.value = $3)",
+                "($6 IS NULL OR s.id < $6) AND ($5 IS NULL OR $5 = $5) ORDER BY s.id DESC")),
+            (Db::Postgres(pool), ServerSort::Popular) => run!(pool, listing!(
+                "s.tags ? $3::text",
+                "($5::bigint IS NULL OR s.request_count < $5 OR (s.request_count = $5 AND s.id < $6)) ORDER BY s.request_count DESC, s.id DESC")),
+            (Db::Postgres(pool), ServerSort::Newest) => run!(pool, listing!(
+                "s.tags ? $3::text",
+                "($6::uuid IS NULL OR s.id < $6) AND ($5::bigint IS NULL OR $5 = $5) ORDER BY s.id DESC")),
+        };
+        rows.map_err(DbError::classify)
     }
 
     /// Whether a slug is taken.
