@@ -122,6 +122,10 @@ pub struct Config {
     #[arg(long, env = "OMNIMCP_OUTBOUND_MAX_RESPONSE_BYTES", default_value_t = 4 * 1024 * 1024, global = true)]
     pub outbound_max_response_bytes: usize,
 
+    /// Seconds between health checks of every active server.
+    #[arg(long, env = "OMNIMCP_HEALTH_INTERVAL_SECS", default_value_t = 300, global = true)]
+    pub health_interval_secs: u64,
+
     /// Stop a platform-hosted server process after this many idle seconds.
     #[arg(long, env = "OMNIMCP_PROCESS_IDLE_SECS", default_value_t = 300, global = true)]
     pub process_idle_secs: u64,

@@ -95,9 +95,11 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let app = router(state.clone());
+    let health = crate::health::spawn(state.clone(), Duration::from_secs(state.config.health_interval_secs.max(1)));
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await?;
+    health.abort();
     // Every completed call's log row is written before the pool closes.
     state.request_log.close().await;
     state.supervisor.stop_all().await;

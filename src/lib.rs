@@ -21,6 +21,7 @@
 //! - [`upstream`]: where a call goes: developer callbacks, platform-hosted
 //!   processes (remote MCP next).
 //! - [`supervisor`]: the child processes of platform-hosted servers.
+//! - [`health`]: the health-check scheduler.
 //! - [`official`]: the official MCP servers built into this binary.
 //! - [`request_log`]: the batched request-log writer.
 //! - [`registry`]: deploying MCP servers, and the cache the router reads.
@@ -40,6 +41,7 @@ pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod gateway;
+pub mod health;
 pub mod http;
 pub mod installations;
 pub mod official;

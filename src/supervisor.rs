@@ -143,6 +143,14 @@ impl Supervisor {
         child.client.peer().list_all_tools().await.map_err(|e| UpstreamError::BadResponse(e.to_string()))
     }
 
+    /// Asks one running child of the server to list its tools: `None` when
+    /// none is running (nothing to check), else whether it answered.
+    pub async fn ping(&self, server_id: Uuid) -> Option<bool> {
+        let child = self.children.lock().await.iter().find(|((s, _), _)| *s == server_id).map(|(_, c)| c.clone())?;
+        let answer = tokio::time::timeout(Duration::from_secs(10), child.client.peer().list_tools(None)).await;
+        Some(matches!(answer, Ok(Ok(_))))
+    }
+
     /// Process ids of a server's running children (diagnostics, tests).
     pub async fn pids(&self, server_id: Uuid) -> Vec<u32> {
         self.children.lock().await.iter().filter(|((s, _), _)| *s == server_id).filter_map(|(_, c)| c.pid).collect()

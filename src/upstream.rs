@@ -80,7 +80,7 @@ impl Upstream {
                 let body = serde_json::to_vec(&json!({ "arguments": arguments })).expect("JSON serializes");
                 // Tool names are `[A-Za-z0-9_-]`, safe in a path segment.
                 let url = format!("{base_url}/tools/{tool}");
-                let response = signed(state, secret, Method::POST, &url, Some(body)).await?;
+                let response = signed_request(state, secret, Method::POST, &url, Some(body)).await?;
                 parse_callback_answer(response.status.as_u16(), &response.body)
             }
             Upstream::Process { server_id, spec, config } => {
@@ -90,7 +90,8 @@ impl Upstream {
     }
 }
 
-async fn signed(
+/// A callback request carrying the webhook secret, timestamp and signature.
+pub async fn signed_request(
     state: &AppState,
     secret: &Secret,
     method: Method,

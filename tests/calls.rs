@@ -34,6 +34,8 @@ const FLAGS: &[&str] = &["--outbound-allow-http", "--outbound-allow-loopback", "
 #[derive(Clone, Default)]
 struct Service {
     secret: Arc<Mutex<Option<String>>>,
+    /// What `/health` answers (once the request is verified).
+    healthy: Arc<std::sync::atomic::AtomicBool>,
     verified: Arc<AtomicUsize>,
     rejected: Arc<AtomicUsize>,
     seen_args: Arc<Mutex<Vec<Value>>>,
@@ -73,7 +75,16 @@ async fn tool(State(svc): State<Service>, Path(name): Path<String>, headers: Hea
 
 async fn start_service() -> (String, Service) {
     let svc = Service::default();
-    let app = Router::new().route("/hooks/tools/{name}", post(tool)).with_state(svc.clone());
+    svc.healthy.store(true, Ordering::SeqCst);
+    let app = Router::new()
+        .route("/hooks/tools/{name}", post(tool))
+        .route(
+            "/hooks/health",
+            axum::routing::get(|State(svc): State<Service>, headers: HeaderMap| async move {
+                if verify(&svc, &headers, b"") && svc.healthy.load(Ordering::SeqCst) { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }
+            }),
+        )
+        .with_state(svc.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hooks", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -127,7 +138,35 @@ macro_rules! on_both_databases {
     };
 }
 
-on_both_databases!(calls_reach_the_callback_signed_and_are_logged, limits_answer_429_with_headers);
+on_both_databases!(calls_reach_the_callback_signed_and_are_logged, limits_answer_429_with_headers, health_checks_follow_the_servers);
+
+async fn health_checks_follow_the_servers(s: TestServer) {
+    let (url, svc) = start_service().await;
+    let (id, bob) = setup(&s, &url, &svc).await;
+    let id: uuid::Uuid = id.parse().unwrap();
+    let status = |s: &TestServer| {
+        let db = s.state.db.clone();
+        async move { db.server(id).await.unwrap().unwrap() }
+    };
+    assert_eq!(status(&s).await.health_status, "unknown");
+    omnimcp::health::check_all(&s.state).await.unwrap();
+    let record = status(&s).await;
+    assert_eq!(record.health_status, "healthy");
+    assert!(record.last_health_check_at.is_some());
+    svc.healthy.store(false, Ordering::SeqCst);
+    omnimcp::health::check_all(&s.state).await.unwrap();
+    assert_eq!(status(&s).await.health_status, "unhealthy");
+    // The marketplace shows it.
+    let detail: Value = s.get(&format!("/api/servers/{id}"), None).await.json().await.unwrap();
+    assert_eq!(detail["healthStatus"], "unhealthy");
+
+    // A platform-hosted server is checked through its running process.
+    let calc = s.state.db.server_by_slug("calculator").await.unwrap().unwrap();
+    assert_eq!(s.post_json("/api/installations", json!({"serverId": calc.id}), Some(&bob)).await.status(), 201);
+    call(&s, &bob, "calculator", "evaluate", json!({"expression": "1+1"})).await;
+    omnimcp::health::check_all(&s.state).await.unwrap();
+    assert_eq!(s.state.db.server(calc.id).await.unwrap().unwrap().health_status, "healthy");
+}
 
 async fn calls_reach_the_callback_signed_and_are_logged(s: TestServer) {
     let (url, svc) = start_service().await;

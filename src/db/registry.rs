@@ -354,6 +354,19 @@ impl Db {
         rows.map_err(DbError::classify)
     }
 
+    /// Every active server (for the health checker).
+    pub async fn active_servers(&self) -> DbResult<Vec<ServerRecord>> {
+        let sql = "SELECT * FROM mcp_servers WHERE status = 'active' ORDER BY id";
+        on_pool!(self, |pool| sqlx::query_as::<_, ServerRecord>(sql).fetch_all(pool).await).map_err(DbError::classify)
+    }
+
+    /// Records a health check.
+    pub async fn set_health(&self, server_id: Uuid, status: &str, at: DateTime<Utc>) -> DbResult<()> {
+        let sql = "UPDATE mcp_servers SET health_status = $2, last_health_check_at = $3 WHERE id = $1";
+        on_pool!(self, |pool| sqlx::query(sql).bind(server_id).bind(status).bind(at).execute(pool).await.map(|_| ()))
+            .map_err(DbError::classify)
+    }
+
     /// Whether a slug is taken.
     pub async fn slug_taken(&self, slug: &str) -> DbResult<bool> {
         let sql = "SELECT COUNT(*) FROM mcp_servers WHERE slug = $1";
