@@ -1,13 +1,97 @@
 //! `omnimcp admin`: user administration from the command line, straight
 //! against the database (so it works whether or not a server is running).
 
+use std::{collections::HashMap, time::Duration};
+
+use serde_json::{Map, Value, json};
+use sqlx::types::Json;
+
 use crate::{
     config::AdminCommand,
-    db::{Db, DbError, ROLES},
+    db::{Db, DbError, ROLES, ServerDraft, ToolRecord},
+    registry::{compile_schema, valid_name},
+    supervisor::{LaunchSpec, Supervisor},
 };
 
-pub async fn run(db: &Db, command: AdminCommand) -> anyhow::Result<()> {
+struct AddServer {
+    slug: String,
+    name: String,
+    description: String,
+    category: String,
+    command: String,
+    args: Vec<String>,
+    env_from_config: Vec<String>,
+    config_schema: Option<String>,
+    sample_config: String,
+}
+
+/// Registers a platform-hosted server after starting it once to list its
+/// tools (so a command that does not speak MCP is refused here, not at the
+/// first user's call).
+async fn add_server(db: &Db, data_dir: &std::path::Path, a: AddServer) -> anyhow::Result<()> {
+    if !valid_name(&a.slug) || a.slug.chars().any(|c| c.is_ascii_uppercase()) {
+        anyhow::bail!("the slug must be 1-64 characters of a-z, 0-9, '_' and '-'");
+    }
+    let mut env = HashMap::new();
+    for pair in &a.env_from_config {
+        let (var, field) = pair.split_once('=').ok_or_else(|| anyhow::anyhow!("--env-from-config takes VAR=field, got {pair:?}"))?;
+        env.insert(var.to_string(), field.to_string());
+    }
+    let schema: Option<Value> = a.config_schema.as_deref().map(serde_json::from_str).transpose()?;
+    if let Some(schema) = &schema {
+        compile_schema(schema).map_err(|e| anyhow::anyhow!("the config schema is not a valid JSON Schema: {e}"))?;
+    }
+    let sample: Map<String, Value> = serde_json::from_str(&a.sample_config)?;
+    let spec = json!({ "command": a.command, "args": a.args, "envFromConfig": env });
+    let launch: LaunchSpec = serde_json::from_value(spec.clone())?;
+    let id = match db.server_by_slug(&a.slug).await? {
+        Some(existing) if existing.owner_id.is_some() => anyhow::bail!("the slug {} belongs to a developer's server", a.slug),
+        Some(existing) => existing.id,
+        None => uuid::Uuid::now_v7(),
+    };
+    let supervisor = Supervisor::new(data_dir.join("run"), std::env::current_exe()?, Duration::from_secs(60), 1, Duration::from_secs(30));
+    let tools = supervisor.discover_tools(id, &launch, &sample).await.map_err(|e| anyhow::anyhow!("could not list the server's tools: {e}"))?;
+    supervisor.stop_all().await;
+    let draft = ServerDraft {
+        id,
+        owner_id: None,
+        name: a.name,
+        slug: a.slug.clone(),
+        description: a.description,
+        category: a.category,
+        tags: vec![],
+        version: "1.0.0".into(),
+        hosting_type: "platform_hosted".into(),
+        launch_spec: Some(spec),
+        config_schema: schema,
+        callback_url: None,
+        webhook_secret_enc: None,
+        remote_url: None,
+        remote_headers_enc: None,
+        tools: tools
+            .iter()
+            .map(|t| ToolRecord {
+                name: t.name.to_string(),
+                description: t.description.as_deref().unwrap_or_default().to_string(),
+                parameters: Json(Value::Object(t.input_schema.as_ref().clone())),
+                output_schema: t.output_schema.as_ref().map(|o| Json(Value::Object(o.as_ref().clone()))),
+            })
+            .collect(),
+        resources: vec![],
+        prompts: vec![],
+    };
+    db.upsert_server(&draft).await?;
+    let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    println!("{}: platform-hosted server {id} with tools: {}", a.slug, names.join(", "));
+    println!("A running platform serves a new server at once; restart it after changing an existing one.");
+    Ok(())
+}
+
+pub async fn run(db: &Db, data_dir: &std::path::Path, command: AdminCommand) -> anyhow::Result<()> {
     match command {
+        AdminCommand::AddServer { slug, name, description, category, command, args, env_from_config, config_schema, sample_config } => {
+            add_server(db, data_dir, AddServer { slug, name, description, category, command, args, env_from_config, config_schema, sample_config }).await?;
+        }
         AdminCommand::Users => {
             println!("{:<38} {:<32} {:<6} {}", "id", "email", "role", "tier");
             for u in db.list_users().await? {

@@ -36,7 +36,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Admin(command) => {
             secrets::ensure_data_dir(&cli.config.data_dir)?;
             let db = Db::connect(cli.config.database_url().expose()).await?;
-            admin::run(&db, command).await?;
+            admin::run(&db, &cli.config.data_dir, command).await?;
             db.close().await;
         }
     }

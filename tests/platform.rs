@@ -203,3 +203,33 @@ fn pid_with_home(pids: &[u32], home: &str) -> Option<u32> {
             .unwrap_or(false)
     })
 }
+
+#[tokio::test]
+async fn administrators_add_platform_hosted_servers_from_the_command_line() {
+    let s = TestServer::start().await;
+    let admin = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_omnimcp"))
+            .args(["--data-dir", &s.data_dir.display().to_string(), "--database-url", &s.database_url, "admin", "add-server"])
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap()
+    };
+    let time = venv_bin("mcp-server-time");
+    let out = admin(&["--slug", "clock", "--name", "Clock", "--category", "utilities", "--command", &time, "--arg", "--local-timezone", "--arg", "UTC"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("get_current_time"));
+
+    let bob = s.register("bob@example.com", PASSWORD).await;
+    let clock = s.state.db.server_by_slug("clock").await.unwrap().unwrap();
+    install(&s, &bob, clock.id, Value::Null).await;
+    let res: Value = call(&s, &bob, "clock", "get_current_time", json!({"timezone": "UTC"})).await.json().await.unwrap();
+    assert_eq!(res["success"], true, "{res}");
+
+    // A command that does not speak MCP is refused before anyone can install it.
+    let out = admin(&["--slug", "broken", "--name", "Broken", "--command", "/bin/true"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("could not list"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(s.state.db.server_by_slug("broken").await.unwrap().is_none());
+    s.stop().await;
+}
