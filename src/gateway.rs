@@ -168,6 +168,10 @@ fn upstream_for(state: &AppState, entry: &ServerEntry, installation: &crate::db:
             let config = crate::installations::open_config(state, installation)?;
             Ok(Upstream::Process { server_id: s.id, spec, config })
         }
-        other => Err(ApiError::BadGateway(format!("{other} servers are not callable yet"))),
+        "remote_mcp" => {
+            let url = s.remote_url.clone().ok_or_else(|| anyhow::anyhow!("server {} has no URL", s.id))?;
+            Ok(Upstream::Remote { server_id: s.id, url })
+        }
+        other => Err(anyhow::anyhow!("server {} has unknown hosting type {other}", s.id).into()),
     }
 }

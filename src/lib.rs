@@ -19,7 +19,8 @@
 //! - [`gateway`]: the one pipeline every tool call runs through.
 //! - [`limits`]: per-minute rate limits and monthly quotas.
 //! - [`upstream`]: where a call goes: developer callbacks, platform-hosted
-//!   processes (remote MCP next).
+//!   processes, remote MCP servers.
+//! - [`remote`]: the client side of remote MCP servers (Streamable HTTP).
 //! - [`supervisor`]: the child processes of platform-hosted servers.
 //! - [`health`]: the health-check scheduler.
 //! - [`official`]: the official MCP servers built into this binary.
@@ -48,6 +49,7 @@ pub mod official;
 pub mod limits;
 pub mod outbound;
 pub mod registry;
+pub mod remote;
 pub mod request_log;
 pub mod secrets;
 pub mod state;
@@ -99,6 +101,7 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> anyhow::Result<Ap
         outbound: outbound::Outbound::new(config.outbound_policy()),
         registry: registry::Registry::new(db.clone()),
         limiter: limits::Limiter::default(),
+        remote: remote::RemoteClients::default(),
         supervisor: supervisor::Supervisor::new(
             config.data_dir.join("run"),
             match &config.official_servers_bin {

@@ -243,6 +243,14 @@ impl Outbound {
         Self { policy, client }
     }
 
+    /// The guarded HTTP client itself, for protocol clients (rmcp's
+    /// Streamable HTTP transport) that drive requests on their own. Its
+    /// resolver, redirect policy and timeouts apply; the response size cap
+    /// is the protocol client's to enforce.
+    pub fn http_client(&self) -> reqwest::Client {
+        self.client.clone()
+    }
+
     pub fn policy(&self) -> &OutboundPolicy {
         &self.policy
     }

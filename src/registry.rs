@@ -213,6 +213,27 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
             output_schema: t.output_schema.clone().map(Json),
         });
     }
+    // A remote server that is deployed without tools has them discovered:
+    // the server itself is the authority on what it offers.
+    if req.hosting_type == "remote_mcp" && tools.is_empty() {
+        let url = remote_url.as_deref().expect("checked above");
+        let discovered = crate::remote::RemoteClients::discover_tools(&state.outbound, url)
+            .await
+            .map_err(|e| invalid("url".into(), format!("could not list the server's tools: {e}")))?;
+        for t in discovered.into_iter().take(MAX_TOOLS) {
+            let schema = Value::Object(t.input_schema.as_ref().clone());
+            if !valid_name(&t.name) || compile_schema(&schema).is_err() {
+                tracing::warn!(tool = %t.name, "skipping a remote tool whose name or schema this platform cannot serve");
+                continue;
+            }
+            tools.push(ToolRecord {
+                name: t.name.to_string(),
+                description: t.description.as_deref().unwrap_or_default().to_string(),
+                parameters: Json(schema),
+                output_schema: t.output_schema.as_ref().map(|o| Json(Value::Object(o.as_ref().clone()))),
+            });
+        }
+    }
     let mut resources = Vec::new();
     for (i, r) in req.resources.iter().enumerate() {
         if r.uri.is_empty() || r.uri.len() > 2048 || !r.uri.contains(':') {
@@ -272,6 +293,7 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
         Err(e) => return Err(e.into()),
     };
     state.registry.invalidate(upserted.id);
+    state.remote.forget(upserted.id).await;
     tracing::info!(server_id = %upserted.id, slug = %slug, created = upserted.created, rotated = secret.is_some(), "server deployed");
     Ok((upserted.created, DeployResponse { server_id: upserted.id, slug, created: upserted.created, webhook_secret: secret }))
 }

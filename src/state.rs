@@ -14,6 +14,7 @@ use crate::{
     outbound::Outbound,
     limits::Limiter,
     registry::Registry,
+    remote::RemoteClients,
     request_log::RequestLogWriter,
     supervisor::Supervisor,
     secrets::Keys,
@@ -36,6 +37,8 @@ pub struct Inner {
     pub registry: Registry,
     /// Per-user rate limits and monthly quotas.
     pub limiter: Limiter,
+    /// Connections to remote MCP servers.
+    pub remote: RemoteClients,
     /// Child processes of platform-hosted servers.
     pub supervisor: Arc<Supervisor>,
     /// The batched writer of `request_logs`.

@@ -301,7 +301,7 @@ fn display(p: &Path) -> String {
 
 /// An MCP tool result as the REST door reports it: the result object
 /// itself (content, structured content), or a tool error.
-fn outcome(result: CallToolResult) -> ToolOutcome {
+pub(crate) fn outcome(result: CallToolResult) -> ToolOutcome {
     let is_error = result.is_error == Some(true);
     let value = serde_json::to_value(&result).unwrap_or(Value::Null);
     if is_error { ToolOutcome::ToolError(value) } else { ToolOutcome::Ok(value) }

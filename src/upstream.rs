@@ -8,6 +8,8 @@
 //!   Every request carries `X-Webhook-Secret` (as the seed says) and a
 //!   timestamp and HMAC-SHA256 signature over `"{timestamp}.{body}"`, so a
 //!   receiver can verify the body and reject replays.
+//! - [`Upstream::Remote`]: a remote MCP server over Streamable HTTP, in
+//!   either protocol era (see [`crate::remote`]).
 //! - [`Upstream::Process`]: a platform-hosted server, a child process
 //!   speaking MCP over stdio, run by the [`crate::supervisor`].
 
@@ -58,6 +60,8 @@ impl UpstreamError {
 
 pub enum Upstream {
     Callback { base_url: String, secret: Secret },
+    /// A remote MCP server over Streamable HTTP.
+    Remote { server_id: uuid::Uuid, url: String },
     /// A platform-hosted server: a child process per (server, config).
     Process { server_id: uuid::Uuid, spec: LaunchSpec, config: serde_json::Map<String, Value> },
 }
@@ -82,6 +86,9 @@ impl Upstream {
                 let url = format!("{base_url}/tools/{tool}");
                 let response = signed_request(state, secret, Method::POST, &url, Some(body)).await?;
                 parse_callback_answer(response.status.as_u16(), &response.body)
+            }
+            Upstream::Remote { server_id, url } => {
+                state.remote.call_tool(&state.outbound, *server_id, url, tool, arguments).await
             }
             Upstream::Process { server_id, spec, config } => {
                 state.supervisor.call_tool(*server_id, spec, config, tool, arguments).await
