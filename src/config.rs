@@ -25,8 +25,11 @@ pub enum Command {
     Serve,
     /// Run an official MCP server over stdio (the platform starts these).
     Official {
-        /// Which one: `calculator`.
+        /// Which one: `calculator`, `weather`.
         name: String,
+        /// Point one of its APIs elsewhere: `KEY=URL` (repeatable).
+        #[arg(long = "api")]
+        api: Vec<String>,
     },
     /// Administer users from the command line (works while the server runs).
     #[command(subcommand)]
@@ -163,6 +166,12 @@ pub struct Config {
     /// Most platform-hosted server processes running at once.
     #[arg(long, env = "OMNIMCP_MAX_PROCESSES", default_value_t = 64, global = true)]
     pub max_processes: usize,
+
+    /// Point an official server's API elsewhere: `SLUG.KEY=URL`, e.g.
+    /// `weather.forecast=https://...` (repeatable; comma-separated in the
+    /// environment). Defaults are the real APIs.
+    #[arg(long = "official-api", env = "OMNIMCP_OFFICIAL_API", value_delimiter = ',', global = true)]
+    pub official_api: Vec<String>,
 
     /// The `omnimcp` binary that runs the official servers. Default: this
     /// process's own executable.

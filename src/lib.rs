@@ -94,7 +94,7 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> anyhow::Result<Ap
         .site_pkg_dir("pkg")
         .site_addr(bound)
         .build();
-    seed_official_servers(&db).await?;
+    seed_official_servers(&db, &config.official_api).await?;
     Ok(AppState::new(Inner {
         tokens: TokenSigner::new(keys.jwt.expose(), ttl),
         sealer,
@@ -125,7 +125,7 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> anyhow::Result<Ap
 
 /// Records the official servers as platform-hosted servers (on every start,
 /// so their tools follow the binary's version).
-async fn seed_official_servers(db: &Db) -> anyhow::Result<()> {
+async fn seed_official_servers(db: &Db, api_urls: &[String]) -> anyhow::Result<()> {
     for server in official::catalog() {
         let id = match db.server_by_slug(server.slug).await? {
             Some(existing) => existing.id,
@@ -141,7 +141,7 @@ async fn seed_official_servers(db: &Db) -> anyhow::Result<()> {
             tags: server.tags.iter().map(|t| t.to_string()).collect(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             hosting_type: "platform_hosted".into(),
-            launch_spec: Some(official::launch_spec(&server)),
+            launch_spec: Some(official::launch_spec(&server, api_urls)),
             config_schema: server.config_schema.clone(),
             callback_url: None,
             webhook_secret_enc: None,

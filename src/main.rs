@@ -12,9 +12,9 @@ use omnimcp::{
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // An official server's stdout is its MCP channel: it logs to stderr.
-    if let Some(Command::Official { name }) = &cli.command {
+    if let Some(Command::Official { name, api }) = &cli.command {
         telemetry::init_stderr();
-        return omnimcp::official::run(name).await;
+        return omnimcp::official::run(name, api).await;
     }
     telemetry::init(cli.config.log_format);
     match cli.command.unwrap_or(Command::Serve) {

@@ -4,8 +4,16 @@
 
 pub mod calculator;
 pub mod expr;
+pub mod weather;
 
-use rmcp::{ServiceExt, transport::stdio};
+use std::collections::HashMap;
+
+use rmcp::{
+    ServiceExt,
+    handler::server::router::tool::ToolRouter,
+    model::{CallToolResult, ContentBlock},
+    transport::stdio,
+};
 use serde_json::{Value, json};
 
 /// An official server as the registry records it.
@@ -23,6 +31,22 @@ pub struct OfficialServer {
     pub tools: Vec<(String, String, Value)>,
 }
 
+/// `(name, description, input schema)` of every tool of a router.
+pub fn definitions<S: Send + Sync + 'static>(router: ToolRouter<S>) -> Vec<(String, String, Value)> {
+    router
+        .list_all()
+        .into_iter()
+        .map(|t| (t.name.to_string(), t.description.map(|d| d.to_string()).unwrap_or_default(), Value::Object(t.input_schema.as_ref().clone())))
+        .collect()
+}
+
+/// A successful result with both a text summary and structured content.
+pub fn with_structured(text: String, value: Value) -> CallToolResult {
+    let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+    result.structured_content = Some(value);
+    result
+}
+
 /// Every official server.
 pub fn catalog() -> Vec<OfficialServer> {
     vec![OfficialServer {
@@ -34,25 +58,48 @@ pub fn catalog() -> Vec<OfficialServer> {
         config_schema: None,
         env_from_config: &[],
         tools: calculator::Calculator::tool_definitions(),
+    },
+    OfficialServer {
+        slug: "weather",
+        name: "Weather",
+        description: "Current conditions and daily forecasts for any place, by name or coordinates, from Open-Meteo.",
+        category: "data",
+        tags: &["weather", "official"],
+        config_schema: None,
+        env_from_config: &[],
+        tools: weather::Weather::tool_definitions(),
     }]
 }
 
 /// The launch spec of an official server: this very binary, resolved when
-/// the process starts (so it survives the binary moving).
-pub fn launch_spec(server: &OfficialServer) -> Value {
+/// the process starts (so it survives the binary moving). `api_urls` are
+/// the platform's `--official-api SLUG.KEY=URL` overrides.
+pub fn launch_spec(server: &OfficialServer, api_urls: &[String]) -> Value {
     let env: serde_json::Map<String, Value> =
         server.env_from_config.iter().map(|(var, field)| (var.to_string(), json!(field))).collect();
-    json!({ "command": "@self", "args": ["official", server.slug], "envFromConfig": env })
+    let mut args = vec!["official".to_string(), server.slug.to_string()];
+    let prefix = format!("{}.", server.slug);
+    for entry in api_urls {
+        if let Some(rest) = entry.strip_prefix(&prefix) {
+            args.push("--api".into());
+            args.push(rest.to_string());
+        }
+    }
+    json!({ "command": "@self", "args": args, "envFromConfig": env })
 }
 
-/// Runs an official server over stdio until the client goes away.
-pub async fn run(name: &str) -> anyhow::Result<()> {
-    match name {
-        "calculator" => {
-            let service = calculator::Calculator::new().serve(stdio()).await?;
-            service.waiting().await?;
-        }
-        other => anyhow::bail!("no official server named {other:?} (known: calculator)"),
+/// Runs an official server over stdio until the client goes away. `apis`
+/// are `KEY=URL` overrides of its API base URLs.
+pub async fn run(name: &str, apis: &[String]) -> anyhow::Result<()> {
+    let mut urls = HashMap::new();
+    for entry in apis {
+        let (key, url) = entry.split_once('=').ok_or_else(|| anyhow::anyhow!("--api takes KEY=URL, got {entry:?}"))?;
+        urls.insert(key.to_string(), url.to_string());
     }
+    match name {
+        "calculator" => calculator::Calculator::new().serve(stdio()).await?.waiting().await?,
+        "weather" => weather::Weather::new(urls.remove("geocoding"), urls.remove("forecast")).serve(stdio()).await?.waiting().await?,
+        other => anyhow::bail!("no official server named {other:?} (known: calculator, weather)"),
+    };
     Ok(())
 }

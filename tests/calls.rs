@@ -105,7 +105,7 @@ async fn setup(s: &TestServer, url: &str, svc: &Service) -> (String, String) {
         .map(|n| json!({"name": n, "inputSchema": if *n == "forecast" { schema_city() } else { json!({"type": "object"}) }}))
         .collect();
     let res = s
-        .post_json("/api/mcp/deploy", json!({"name": "weather", "hostingType": "developer_hosted", "callbackUrl": url, "tools": tools}), Some(&key))
+        .post_json("/api/mcp/deploy", json!({"name": "forecasts", "hostingType": "developer_hosted", "callbackUrl": url, "tools": tools}), Some(&key))
         .await;
     assert_eq!(res.status(), 201);
     let body: Value = res.json().await.unwrap();
@@ -173,7 +173,7 @@ async fn calls_reach_the_callback_signed_and_are_logged(s: TestServer) {
     let (id, bob) = setup(&s, &url, &svc).await;
 
     // A call by slug: signed, verified by the service, answered as the seed says.
-    let res = call(&s, &bob, "weather", "forecast", json!({"city": "Paris"})).await;
+    let res = call(&s, &bob, "forecasts", "forecast", json!({"city": "Paris"})).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["x-ratelimit-limit"], "60");
     assert!(res.headers().contains_key("x-ratelimit-remaining"));
@@ -186,29 +186,29 @@ async fn calls_reach_the_callback_signed_and_are_logged(s: TestServer) {
     assert_eq!(res.json::<Value>().await.unwrap(), json!({"success": false, "error": "city not found"}));
 
     // Arguments are checked before anything is sent.
-    let err = expect_error(call(&s, &bob, "weather", "forecast", json!({"city": 5})).await, 422, "invalid_field").await;
+    let err = expect_error(call(&s, &bob, "forecasts", "forecast", json!({"city": 5})).await, 422, "invalid_field").await;
     assert_eq!(err["error"]["field"], "arguments.city");
-    let err = expect_error(call(&s, &bob, "weather", "forecast", json!({})).await, 422, "invalid_field").await;
+    let err = expect_error(call(&s, &bob, "forecasts", "forecast", json!({})).await, 422, "invalid_field").await;
     assert_eq!(err["error"]["field"], "arguments");
-    expect_error(call(&s, &bob, "weather", "nope", json!({})).await, 404, "not_found").await;
+    expect_error(call(&s, &bob, "forecasts", "nope", json!({})).await, 404, "not_found").await;
     assert_eq!(svc.verified.load(Ordering::SeqCst), 2, "refused calls never reached the service");
 
     // Broken upstreams: slow and garbage answers get precise gateway errors.
-    expect_error(call(&s, &bob, "weather", "slow", json!({})).await, 504, "upstream_timeout").await;
-    expect_error(call(&s, &bob, "weather", "garbage", json!({})).await, 502, "upstream_error").await;
+    expect_error(call(&s, &bob, "forecasts", "slow", json!({})).await, 504, "upstream_timeout").await;
+    expect_error(call(&s, &bob, "forecasts", "garbage", json!({})).await, 502, "upstream_error").await;
 
     // Someone who has not installed it sees exactly what an unknown server looks like.
     let eve = s.register("eve@example.com", PASSWORD).await;
-    let not_installed = expect_error(call(&s, &eve, "weather", "forecast", json!({"city": "x"})).await, 404, "not_found").await;
+    let not_installed = expect_error(call(&s, &eve, "forecasts", "forecast", json!({"city": "x"})).await, 404, "not_found").await;
     let unknown = expect_error(call(&s, &eve, "no-such-server", "forecast", json!({"city": "x"})).await, 404, "not_found").await;
     assert_eq!(not_installed, unknown);
-    expect_error(call(&s, "", "weather", "forecast", json!({})).await, 401, "unauthorized").await;
+    expect_error(call(&s, "", "forecasts", "forecast", json!({})).await, 401, "unauthorized").await;
 
     // A disabled installation refuses calls.
     let list: Value = s.get("/api/installations", Some(&bob)).await.json().await.unwrap();
     let inst = list["installations"][0]["id"].as_str().unwrap().to_string();
     s.send_json(reqwest::Method::PATCH, &format!("/api/installations/{inst}"), json!({"enabled": false}), &bob).await;
-    expect_error(call(&s, &bob, "weather", "forecast", json!({"city": "x"})).await, 403, "forbidden").await;
+    expect_error(call(&s, &bob, "forecasts", "forecast", json!({"city": "x"})).await, 403, "forbidden").await;
     s.send_json(reqwest::Method::PATCH, &format!("/api/installations/{inst}"), json!({"enabled": true}), &bob).await;
 
     // Under load, then a graceful shutdown: every completed call has its row.
@@ -216,7 +216,7 @@ async fn calls_reach_the_callback_signed_and_are_logged(s: TestServer) {
     for i in 0..40 {
         let (client, url, bob) = (s.client.clone(), s.at("/mcp/call"), bob.clone());
         handles.push(tokio::spawn(async move {
-            let body = json!({"serverId": "weather", "toolName": "forecast", "arguments": {"city": format!("c{i}")}});
+            let body = json!({"serverId": "forecasts", "toolName": "forecast", "arguments": {"city": format!("c{i}")}});
             client.post(url).bearer_auth(bob).json(&body).send().await.unwrap().status()
         }));
     }
@@ -249,9 +249,9 @@ async fn limits_answer_429_with_headers(s: TestServer) {
     s.state.db.update_user(user.id, None, Some("tiny")).await.unwrap();
 
     for _ in 0..2 {
-        assert_eq!(call(&s, &bob, "weather", "forecast", json!({"city": "a"})).await.status(), 200);
+        assert_eq!(call(&s, &bob, "forecasts", "forecast", json!({"city": "a"})).await.status(), 200);
     }
-    let res = call(&s, &bob, "weather", "forecast", json!({"city": "a"})).await;
+    let res = call(&s, &bob, "forecasts", "forecast", json!({"city": "a"})).await;
     let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry));
     let err = expect_error(res, 429, "rate_limited").await;
@@ -261,8 +261,8 @@ async fn limits_answer_429_with_headers(s: TestServer) {
     let capped = Tier { id: "capped".into(), name: "Capped".into(), requests_per_minute: 100, requests_per_month: 3, ..tiny };
     s.state.db.upsert_tier(&capped).await.unwrap();
     s.state.db.update_user(user.id, None, Some("capped")).await.unwrap();
-    assert_eq!(call(&s, &bob, "weather", "forecast", json!({"city": "a"})).await.status(), 200);
-    let res = call(&s, &bob, "weather", "forecast", json!({"city": "a"})).await;
+    assert_eq!(call(&s, &bob, "forecasts", "forecast", json!({"city": "a"})).await.status(), 200);
+    let res = call(&s, &bob, "forecasts", "forecast", json!({"city": "a"})).await;
     assert!(res.headers().contains_key("retry-after"));
     let err = expect_error(res, 429, "rate_limited").await;
     assert!(err["error"]["message"].as_str().unwrap().contains("monthly quota"), "{err}");

@@ -298,19 +298,19 @@ async fn marketplace_search_filter_sort_and_pages(s: TestServer) {
             (names, body)
         }
     };
-    // Browsing is public; the seeded Calculator is listed with the rest.
+    // Browsing is public; the seeded official servers are listed with the rest.
     let (all, body) = list("").await;
-    assert_eq!(all.len(), 6, "{all:?}");
+    assert_eq!(all.len(), 7, "{all:?}");
     assert_eq!(&all[..3], ["epsilon-data", "beta-mail", "alpha-weather"], "popular first");
     assert!(body["nextCursor"].is_null());
     assert_eq!(body["servers"][0]["requestCount"], 3);
-    assert_eq!(list("?q=WEATHER").await.0, ["epsilon-data", "alpha-weather"], "name or description, any case");
+    assert_eq!(list("?q=WEATHER").await.0, ["epsilon-data", "alpha-weather", "weather"], "name or description, any case");
     assert_eq!(list("?q=100%25").await.0, ["gamma-notes"], "% is literal");
     assert!(list("?q=%25%25%25").await.0.is_empty());
-    assert_eq!(list("?category=data&sort=newest").await.0, ["epsilon-data", "alpha-weather"]);
+    assert_eq!(list("?category=data&sort=newest").await.0, ["epsilon-data", "alpha-weather", "weather"]);
     assert_eq!(list("?tag=email").await.0, ["beta-mail"]);
     assert_eq!(list("?tag=math").await.0, ["calculator"]);
-    assert_eq!(list("?hostingType=platform_hosted").await.0, ["calculator"]);
+    assert_eq!(list("?hostingType=platform_hosted").await.0, ["weather", "calculator"]);
     assert_eq!(list("?sort=newest").await.0[0], "epsilon-data");
 
     // Pages of two, for both orders, cover everything exactly once.
@@ -334,7 +334,7 @@ async fn marketplace_search_filter_sort_and_pages(s: TestServer) {
         let mut sorted = seen.clone();
         sorted.sort();
         sorted.dedup();
-        assert_eq!((seen.len(), sorted.len()), (6, 6), "{sort}: {seen:?}");
+        assert_eq!((seen.len(), sorted.len()), (7, 7), "{sort}: {seen:?}");
     }
 
     for (query, field) in [("?sort=best", "sort"), ("?limit=0", "limit"), ("?limit=abc", "limit"), ("?cursor=!!", "cursor"),

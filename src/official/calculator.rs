@@ -37,13 +37,7 @@ impl Calculator {
 
     /// `(name, description, input schema)` of every tool, for the registry.
     pub fn tool_definitions() -> Vec<(String, String, Value)> {
-        Self::tool_router()
-            .list_all()
-            .into_iter()
-            .map(|t| {
-                (t.name.to_string(), t.description.map(|d| d.to_string()).unwrap_or_default(), Value::Object(t.input_schema.as_ref().clone()))
-            })
-            .collect()
+        super::definitions(Self::tool_router())
     }
 
     #[tool(description = "Evaluate an arithmetic expression exactly (decimal, not floating point). Supports + - * / % ^, parentheses, unary minus, sqrt, abs, round(x[, digits]), floor, ceil, min, max, ln, log10, exp, and the constants pi and e.")]
