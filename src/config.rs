@@ -25,7 +25,7 @@ pub enum Command {
     Serve,
     /// Run an official MCP server over stdio (the platform starts these).
     Official {
-        /// Which one: `calculator`, `weather`.
+        /// Which one: `calculator`, `weather`, `github`, `slack`, `notion`.
         name: String,
         /// Point one of its APIs elsewhere: `KEY=URL` (repeatable).
         #[arg(long = "api")]

@@ -4,6 +4,10 @@
 
 pub mod calculator;
 pub mod expr;
+pub mod github;
+mod http;
+pub mod notion;
+pub mod slack;
 pub mod weather;
 
 use std::collections::HashMap;
@@ -68,7 +72,47 @@ pub fn catalog() -> Vec<OfficialServer> {
         config_schema: None,
         env_from_config: &[],
         tools: weather::Weather::tool_definitions(),
+    },
+    OfficialServer {
+        slug: "github",
+        name: "GitHub",
+        description: "Your repositories and issues: list, read, search, and open issues, with your own token.",
+        category: "developer-tools",
+        tags: &["git", "issues", "official"],
+        config_schema: Some(token_schema("A GitHub personal access token (fine-grained or classic)")),
+        env_from_config: &[("GITHUB_TOKEN", "token")],
+        tools: github::GitHub::tool_definitions(),
+    },
+    OfficialServer {
+        slug: "slack",
+        name: "Slack",
+        description: "List channels, read their history and post messages, with your workspace's bot token.",
+        category: "communication",
+        tags: &["chat", "official"],
+        config_schema: Some(token_schema("A Slack bot token (xoxb-...)")),
+        env_from_config: &[("SLACK_BOT_TOKEN", "token")],
+        tools: slack::Slack::tool_definitions(),
+    },
+    OfficialServer {
+        slug: "notion",
+        name: "Notion",
+        description: "Search, read and create pages shared with your Notion integration.",
+        category: "productivity",
+        tags: &["notes", "docs", "official"],
+        config_schema: Some(token_schema("A Notion internal integration secret")),
+        env_from_config: &[("NOTION_TOKEN", "token")],
+        tools: notion::Notion::tool_definitions(),
     }]
+}
+
+/// The config schema of servers that need one token.
+fn token_schema(description: &str) -> Value {
+    json!({
+        "type": "object",
+        "properties": {"token": {"type": "string", "title": "Token", "description": description, "writeOnly": true, "minLength": 1}},
+        "required": ["token"],
+        "additionalProperties": false
+    })
 }
 
 /// The launch spec of an official server: this very binary, resolved when
@@ -99,7 +143,10 @@ pub async fn run(name: &str, apis: &[String]) -> anyhow::Result<()> {
     match name {
         "calculator" => calculator::Calculator::new().serve(stdio()).await?.waiting().await?,
         "weather" => weather::Weather::new(urls.remove("geocoding"), urls.remove("forecast")).serve(stdio()).await?.waiting().await?,
-        other => anyhow::bail!("no official server named {other:?} (known: calculator, weather)"),
+        "github" => github::GitHub::new(urls.remove("api")).serve(stdio()).await?.waiting().await?,
+        "slack" => slack::Slack::new(urls.remove("api")).serve(stdio()).await?.waiting().await?,
+        "notion" => notion::Notion::new(urls.remove("api")).serve(stdio()).await?.waiting().await?,
+        other => anyhow::bail!("no official server named {other:?} (known: calculator, weather, github, slack, notion)"),
     };
     Ok(())
 }

@@ -201,14 +201,14 @@ async fn configs_are_validated_and_encrypted(s: TestServer) {
         .upsert_server(&omnimcp::db::ServerDraft {
             id,
             owner_id: None,
-            name: "github".into(),
-            slug: "github".into(),
-            description: "GitHub".into(),
+            name: "vault".into(),
+            slug: "vault".into(),
+            description: "A server that takes credentials".into(),
             category: "developer-tools".into(),
             tags: vec![],
             version: "1.0.0".into(),
             hosting_type: "platform_hosted".into(),
-            launch_spec: Some(json!({"command": "omnimcp", "args": ["official", "github"]})),
+            launch_spec: Some(json!({"command": "/bin/true"})),
             config_schema: Some(json!({
                 "type": "object",
                 "properties": {"token": {"type": "string", "writeOnly": true, "minLength": 4}, "org": {"type": "string"}},
@@ -299,8 +299,10 @@ async fn marketplace_search_filter_sort_and_pages(s: TestServer) {
         }
     };
     // Browsing is public; the seeded official servers are listed with the rest.
+    let official: Vec<&str> = omnimcp::official::catalog().iter().rev().map(|o| o.slug).collect();
+    let total = 5 + official.len();
     let (all, body) = list("").await;
-    assert_eq!(all.len(), 7, "{all:?}");
+    assert_eq!(all.len(), total, "{all:?}");
     assert_eq!(&all[..3], ["epsilon-data", "beta-mail", "alpha-weather"], "popular first");
     assert!(body["nextCursor"].is_null());
     assert_eq!(body["servers"][0]["requestCount"], 3);
@@ -310,7 +312,7 @@ async fn marketplace_search_filter_sort_and_pages(s: TestServer) {
     assert_eq!(list("?category=data&sort=newest").await.0, ["epsilon-data", "alpha-weather", "weather"]);
     assert_eq!(list("?tag=email").await.0, ["beta-mail"]);
     assert_eq!(list("?tag=math").await.0, ["calculator"]);
-    assert_eq!(list("?hostingType=platform_hosted").await.0, ["weather", "calculator"]);
+    assert_eq!(list("?hostingType=platform_hosted").await.0, official, "seeded in catalog order, so newest last");
     assert_eq!(list("?sort=newest").await.0[0], "epsilon-data");
 
     // Pages of two, for both orders, cover everything exactly once.
@@ -334,7 +336,7 @@ async fn marketplace_search_filter_sort_and_pages(s: TestServer) {
         let mut sorted = seen.clone();
         sorted.sort();
         sorted.dedup();
-        assert_eq!((seen.len(), sorted.len()), (7, 7), "{sort}: {seen:?}");
+        assert_eq!((seen.len(), sorted.len()), (total, total), "{sort}: {seen:?}");
     }
 
     for (query, field) in [("?sort=best", "sort"), ("?limit=0", "limit"), ("?limit=abc", "limit"), ("?cursor=!!", "cursor"),
