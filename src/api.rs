@@ -197,6 +197,29 @@ pub async fn mcp_call(
 ) -> ApiResult<Response> {
     let (outcome, rate) =
         crate::gateway::call_tool(&state, &principal, &body.server_id, &body.tool_name, body.arguments).await?;
+    Ok(outcome_response(outcome, rate))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResourceBody {
+    server_id: String,
+    uri: String,
+}
+
+/// `POST /mcp/resource {serverId, uri}`: reads a resource of an installed
+/// server through the same pipeline as tool calls.
+pub async fn mcp_resource(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<ResourceBody>,
+) -> ApiResult<Response> {
+    let (outcome, rate) = crate::gateway::read_resource(&state, &principal, &body.server_id, &body.uri).await?;
+    Ok(outcome_response(outcome, rate))
+}
+
+/// `{"success": ...}` with the `X-RateLimit-*` headers.
+fn outcome_response(outcome: crate::upstream::ToolOutcome, rate: crate::gateway::RateInfo) -> Response {
     let body = match outcome {
         crate::upstream::ToolOutcome::Ok(result) => json!({ "success": true, "result": result }),
         crate::upstream::ToolOutcome::ToolError(error) => json!({ "success": false, "error": error }),
@@ -206,7 +229,7 @@ pub async fn mcp_call(
     headers.insert("x-ratelimit-limit", HeaderValue::from(rate.limit));
     headers.insert("x-ratelimit-remaining", HeaderValue::from(rate.remaining.max(0)));
     headers.insert("x-ratelimit-reset", HeaderValue::from(rate.reset_secs));
-    Ok(response)
+    response
 }
 
 async fn deploy(

@@ -1,15 +1,16 @@
-//! The call pipeline: every tool call, whichever front door it came in by
-//! (`POST /mcp/call` now, the MCP endpoint's `tools/call` next), runs these
-//! steps in this order:
+//! The call pipeline: every operation on an installed server (a tool call or
+//! a resource read), whichever front door it came in by (`POST /mcp/call`
+//! and `POST /mcp/resource` now, the MCP endpoint next), runs these steps in
+//! this order:
 //!
 //! 1. the caller is authenticated (by the front door: [`Principal`]);
 //! 2. tier limits: requests per minute and the monthly quota ([`Limiter`]);
 //! 3. the server is resolved (id or slug) and the caller's installation of
 //!    it must exist and be enabled; a server the caller has not installed
 //!    looks exactly like one that does not exist;
-//! 4. the tool must exist on that server;
-//! 5. the arguments must match the tool's input schema;
-//! 6. the call is routed to its [`Upstream`];
+//! 4. the tool (or resource) must exist on that server;
+//! 5. a tool's arguments must match its input schema;
+//! 6. the operation is routed to its [`Upstream`];
 //! 7. a request-log row is queued (never the arguments).
 //!
 //! [`Limiter`]: crate::limits::Limiter
@@ -39,6 +40,21 @@ pub struct RateInfo {
     pub reset_secs: u64,
 }
 
+/// What a caller asks of a server.
+pub enum Operation {
+    CallTool { tool: String, arguments: Value },
+    ReadResource { uri: String },
+}
+
+impl Operation {
+    fn request_type(&self) -> &'static str {
+        match self {
+            Operation::CallTool { .. } => "tools/call",
+            Operation::ReadResource { .. } => "resources/read",
+        }
+    }
+}
+
 /// Runs one tool call through every step.
 pub async fn call_tool(
     state: &AppState,
@@ -47,6 +63,16 @@ pub async fn call_tool(
     tool: &str,
     arguments: Value,
 ) -> ApiResult<(ToolOutcome, RateInfo)> {
+    execute(state, principal, server_ref, Operation::CallTool { tool: tool.to_string(), arguments }).await
+}
+
+/// Reads one resource through every step.
+pub async fn read_resource(state: &AppState, principal: &Principal, server_ref: &str, uri: &str) -> ApiResult<(ToolOutcome, RateInfo)> {
+    execute(state, principal, server_ref, Operation::ReadResource { uri: uri.to_string() }).await
+}
+
+/// The pipeline itself.
+pub async fn execute(state: &AppState, principal: &Principal, server_ref: &str, op: Operation) -> ApiResult<(ToolOutcome, RateInfo)> {
     let user = &principal.user;
     let tier = state.db.tier(&user.subscription_tier).await?.ok_or_else(|| anyhow::anyhow!("unknown tier"))?;
     let rate = match state.limiter.check(&state.db, user.id, &tier).await? {
@@ -70,14 +96,17 @@ pub async fn call_tool(
         id: Uuid::now_v7(),
         user_id: Some(user.id),
         server_id: None,
-        tool_name: Some(tool.chars().take(64).collect()),
-        request_type: "tools/call".into(),
+        tool_name: match &op {
+            Operation::CallTool { tool, .. } => Some(tool.chars().take(64).collect()),
+            Operation::ReadResource { .. } => None,
+        },
+        request_type: op.request_type().into(),
         status: "error".into(),
         error_class: None,
         response_time_ms: 0,
         created_at: Utc::now(),
     };
-    let result = route(state, principal, server_ref, tool, arguments, &mut log).await;
+    let result = route(state, principal, server_ref, op, &mut log).await;
     log.response_time_ms = started.elapsed().as_millis() as i64;
     match &result {
         Ok(ToolOutcome::Ok(_)) => log.status = "ok".into(),
@@ -105,14 +134,7 @@ async fn resolve_server(state: &AppState, server_ref: &str) -> ApiResult<Option<
     state.registry.server(id).await
 }
 
-async fn route(
-    state: &AppState,
-    principal: &Principal,
-    server_ref: &str,
-    tool: &str,
-    arguments: Value,
-    log: &mut RequestLog,
-) -> ApiResult<ToolOutcome> {
+async fn route(state: &AppState, principal: &Principal, server_ref: &str, op: Operation, log: &mut RequestLog) -> ApiResult<ToolOutcome> {
     let entry = resolve_server(state, server_ref).await?.ok_or_else(unknown_server)?;
     let installation = state
         .db
@@ -126,23 +148,36 @@ async fn route(
     if !installation.enabled {
         return Err(ApiError::Forbidden("this server is disabled in your installations; enable it to call its tools".into()));
     }
-    if entry.tool(tool).is_none() {
-        return Err(ApiError::NotFound(format!("the server has no tool named {tool:?}")));
-    }
-    if !arguments.is_object() {
-        return Err(ApiError::invalid("arguments", "the arguments must be a JSON object"));
-    }
-    if let Some(validator) = entry.validator(tool) {
-        if let Some(err) = validator.iter_errors(&arguments).next() {
-            let path = err.instance_path().to_string();
-            let field = if path.is_empty() { "arguments".to_string() } else { format!("arguments{}", path.replace('/', ".")) };
-            return Err(ApiError::InvalidField { field, message: err.to_string() });
+    match &op {
+        Operation::CallTool { tool, arguments } => {
+            if entry.tool(tool).is_none() {
+                return Err(ApiError::NotFound(format!("the server has no tool named {tool:?}")));
+            }
+            if !arguments.is_object() {
+                return Err(ApiError::invalid("arguments", "the arguments must be a JSON object"));
+            }
+            if let Some(validator) = entry.validator(tool) {
+                if let Some(err) = validator.iter_errors(arguments).next() {
+                    let path = err.instance_path().to_string();
+                    let field = if path.is_empty() { "arguments".to_string() } else { format!("arguments{}", path.replace('/', ".")) };
+                    return Err(ApiError::InvalidField { field, message: err.to_string() });
+                }
+            }
+        }
+        Operation::ReadResource { uri } => {
+            if !entry.resources.iter().any(|r| &r.uri == uri) {
+                return Err(ApiError::NotFound(format!("the server has no resource {uri:?}")));
+            }
         }
     }
     let upstream = upstream_for(state, &entry, &installation)?;
-    upstream.call_tool(state, tool, arguments).await.map_err(|e| {
+    let answer = match op {
+        Operation::CallTool { tool, arguments } => upstream.call_tool(state, &tool, arguments).await,
+        Operation::ReadResource { uri } => upstream.read_resource(state, &uri).await,
+    };
+    answer.map_err(|e| {
         log.error_class = Some(e.class().into());
-        tracing::warn!(server_id = %entry.record.id, tool, error = %e, "upstream call failed");
+        tracing::warn!(server_id = %entry.record.id, error = %e, "upstream call failed");
         match e {
             UpstreamError::Timeout => ApiError::GatewayTimeout("the server did not answer in time".into()),
             other => ApiError::BadGateway(other.to_string()),

@@ -40,6 +40,10 @@ pub fn router(state: AppState) -> Router {
             "/mcp/call",
             axum::routing::post(api::mcp_call).layer(axum::extract::DefaultBodyLimit::max(api::BODY_LIMIT)),
         )
+        .route(
+            "/mcp/resource",
+            axum::routing::post(api::mcp_resource).layer(axum::extract::DefaultBodyLimit::max(api::BODY_LIMIT)),
+        )
         .leptos_routes_with_context(
             &state,
             routes,

@@ -65,6 +65,20 @@ impl RemoteClients {
         }
     }
 
+    pub async fn read_resource(&self, outbound: &Outbound, server_id: Uuid, url: &str, uri: &str) -> Result<ToolOutcome, UpstreamError> {
+        let client = self.client(outbound, server_id, url).await?;
+        let read = client.peer().read_resource(rmcp::model::ReadResourceRequestParams::new(uri.to_string()));
+        match tokio::time::timeout(outbound.policy().timeout, read).await {
+            Ok(Ok(result)) => Ok(ToolOutcome::Ok(serde_json::to_value(&result).unwrap_or(Value::Null))),
+            Ok(Err(rmcp::ServiceError::McpError(e))) => Ok(ToolOutcome::ToolError(serde_json::to_value(&e).unwrap_or(Value::Null))),
+            Ok(Err(e)) => {
+                self.clients.lock().await.remove(&server_id);
+                Err(UpstreamError::Unavailable(format!("the remote server failed: {e}")))
+            }
+            Err(_) => Err(UpstreamError::Timeout),
+        }
+    }
+
     async fn client(&self, outbound: &Outbound, server_id: Uuid, url: &str) -> Result<Arc<Client>, UpstreamError> {
         let mut clients = self.clients.lock().await;
         if let Some(c) = clients.get(&server_id) {

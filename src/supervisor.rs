@@ -137,6 +137,24 @@ impl Supervisor {
         }
     }
 
+    /// Reads a resource from the server's child for this config.
+    pub async fn read_resource(&self, server_id: Uuid, spec: &LaunchSpec, config: &Map<String, Value>, uri: &str) -> Result<ToolOutcome, UpstreamError> {
+        let key = key(server_id, config);
+        let child = self.child(key, spec, config).await?;
+        *child.last_used.lock().expect("child lock") = Instant::now();
+        let read = child.client.peer().read_resource(rmcp::model::ReadResourceRequestParams::new(uri.to_string()));
+        match tokio::time::timeout(self.call_timeout, read).await {
+            Ok(Ok(result)) => Ok(ToolOutcome::Ok(serde_json::to_value(&result).unwrap_or(Value::Null))),
+            Ok(Err(rmcp::ServiceError::McpError(e))) => Ok(ToolOutcome::ToolError(serde_json::to_value(&e).unwrap_or(Value::Null))),
+            Ok(Err(e)) => {
+                tracing::warn!(%server_id, pid = ?child.pid, error = %e, "platform-hosted server failed during a read");
+                self.discard(key, &child).await;
+                Err(UpstreamError::Unavailable("the server process stopped during the request; it restarts on the next one".into()))
+            }
+            Err(_) => Err(UpstreamError::Timeout),
+        }
+    }
+
     /// Lists a server's tools by starting it (used when registering one).
     pub async fn discover_tools(&self, server_id: Uuid, spec: &LaunchSpec, config: &Map<String, Value>) -> Result<Vec<Tool>, UpstreamError> {
         let child = self.child(key(server_id, config), spec, config).await?;

@@ -66,6 +66,23 @@ pub enum Upstream {
     Process { server_id: uuid::Uuid, spec: LaunchSpec, config: serde_json::Map<String, Value> },
 }
 
+impl Upstream {
+    /// Reads a resource. Answers use the same [`ToolOutcome`]: the result,
+    /// or the server's own error.
+    pub async fn read_resource(&self, state: &AppState, uri: &str) -> Result<ToolOutcome, UpstreamError> {
+        match self {
+            Upstream::Callback { base_url, secret } => {
+                let mut url = reqwest::Url::parse(&format!("{base_url}/resources")).map_err(|e| UpstreamError::Unavailable(e.to_string()))?;
+                url.query_pairs_mut().append_pair("uri", uri);
+                let response = signed_request(state, secret, Method::GET, url.as_str(), None).await?;
+                parse_callback_answer(response.status.as_u16(), &response.body)
+            }
+            Upstream::Remote { server_id, url } => state.remote.read_resource(&state.outbound, *server_id, url, uri).await,
+            Upstream::Process { server_id, spec, config } => state.supervisor.read_resource(*server_id, spec, config, uri).await,
+        }
+    }
+}
+
 /// `v1=` + hex HMAC-SHA256 of `"{timestamp}.{body}"` under the secret.
 pub fn sign(secret: &str, timestamp: u64, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");

@@ -12,10 +12,12 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
+use std::collections::HashMap;
+
 use axum::{
     Json, Router,
     body::Bytes,
-    extract::{Path, State},
+    extract::{Path, Query, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::post,
@@ -79,6 +81,19 @@ async fn start_service() -> (String, Service) {
     let app = Router::new()
         .route("/hooks/tools/{name}", post(tool))
         .route(
+            "/hooks/resources",
+            axum::routing::get(|State(svc): State<Service>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>| async move {
+                if !verify(&svc, &headers, b"") {
+                    return (StatusCode::UNAUTHORIZED, Json(json!({"error": "Unauthorized"}))).into_response();
+                }
+                svc.verified.fetch_add(1, Ordering::SeqCst);
+                match q.get("uri").map(String::as_str) {
+                    Some("docs://readme") => Json(json!({"success": true, "result": {"contents": [{"uri": "docs://readme", "mimeType": "text/markdown", "text": "# Forecasts"}]}})).into_response(),
+                    _ => Json(json!({"success": false, "error": "no such resource"})).into_response(),
+                }
+            }),
+        )
+        .route(
             "/hooks/health",
             axum::routing::get(|State(svc): State<Service>, headers: HeaderMap| async move {
                 if verify(&svc, &headers, b"") && svc.healthy.load(Ordering::SeqCst) { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }
@@ -105,7 +120,12 @@ async fn setup(s: &TestServer, url: &str, svc: &Service) -> (String, String) {
         .map(|n| json!({"name": n, "inputSchema": if *n == "forecast" { schema_city() } else { json!({"type": "object"}) }}))
         .collect();
     let res = s
-        .post_json("/api/mcp/deploy", json!({"name": "forecasts", "hostingType": "developer_hosted", "callbackUrl": url, "tools": tools}), Some(&key))
+        .post_json(
+            "/api/mcp/deploy",
+            json!({"name": "forecasts", "hostingType": "developer_hosted", "callbackUrl": url, "tools": tools,
+                   "resources": [{"uri": "docs://readme", "name": "Readme"}, {"uri": "docs://gone", "name": "Gone"}]}),
+            Some(&key),
+        )
         .await;
     assert_eq!(res.status(), 201);
     let body: Value = res.json().await.unwrap();
@@ -185,13 +205,22 @@ async fn calls_reach_the_callback_signed_and_are_logged(s: TestServer) {
     let res = call(&s, &bob, &id, "fail", json!({})).await;
     assert_eq!(res.json::<Value>().await.unwrap(), json!({"success": false, "error": "city not found"}));
 
+    // Resources are read with `GET {callbackUrl}/resources?uri=`, signed too.
+    let res = s.post_json("/mcp/resource", json!({"serverId": "forecasts", "uri": "docs://readme"}), Some(&bob)).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap()["result"]["contents"][0]["text"], "# Forecasts");
+    let res: Value = s.post_json("/mcp/resource", json!({"serverId": "forecasts", "uri": "docs://gone"}), Some(&bob)).await.json().await.unwrap();
+    assert_eq!(res, json!({"success": false, "error": "no such resource"}));
+    expect_error(s.post_json("/mcp/resource", json!({"serverId": "forecasts", "uri": "docs://unlisted"}), Some(&bob)).await, 404, "not_found").await;
+    assert_eq!(svc.verified.load(Ordering::SeqCst), 4);
+
     // Arguments are checked before anything is sent.
     let err = expect_error(call(&s, &bob, "forecasts", "forecast", json!({"city": 5})).await, 422, "invalid_field").await;
     assert_eq!(err["error"]["field"], "arguments.city");
     let err = expect_error(call(&s, &bob, "forecasts", "forecast", json!({})).await, 422, "invalid_field").await;
     assert_eq!(err["error"]["field"], "arguments");
     expect_error(call(&s, &bob, "forecasts", "nope", json!({})).await, 404, "not_found").await;
-    assert_eq!(svc.verified.load(Ordering::SeqCst), 2, "refused calls never reached the service");
+    assert_eq!(svc.verified.load(Ordering::SeqCst), 4, "refused calls never reached the service");
 
     // Broken upstreams: slow and garbage answers get precise gateway errors.
     expect_error(call(&s, &bob, "forecasts", "slow", json!({})).await, 504, "upstream_timeout").await;
@@ -229,12 +258,12 @@ async fn calls_reach_the_callback_signed_and_are_logged(s: TestServer) {
     let user = db.user_by_email("bob@example.com").await.unwrap().unwrap();
     let logs = db.recent_request_logs(user.id, 1000).await.unwrap();
     let ok = logs.iter().filter(|l| l.status == "ok").count();
-    assert_eq!(ok, 1 + 40, "the first call and the 40 under load");
+    assert_eq!(ok, 2 + 40, "the first call, the resource read, and the 40 under load");
+    assert!(logs.iter().any(|l| l.request_type == "resources/read"));
     let classes: Vec<&str> = logs.iter().filter_map(|l| l.error_class.as_deref()).collect();
     for class in ["tool_error", "invalid_field", "upstream_timeout", "upstream_bad_response", "forbidden"] {
         assert!(classes.contains(&class), "{class} logged: {classes:?}");
     }
-    assert!(logs.iter().all(|l| l.request_type == "tools/call"));
     let server = db.server(id.parse().unwrap()).await.unwrap().unwrap();
     assert_eq!(server.request_count, logs.iter().filter(|l| l.server_id == Some(server.id)).count() as i64);
     db.close().await;
