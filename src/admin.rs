@@ -50,7 +50,8 @@ async fn add_server(db: &Db, data_dir: &std::path::Path, a: AddServer) -> anyhow
         None => uuid::Uuid::now_v7(),
     };
     let supervisor = Supervisor::new(data_dir.join("run"), std::env::current_exe()?, Duration::from_secs(60), 1, Duration::from_secs(30));
-    let tools = supervisor.discover_tools(id, &launch, &sample).await.map_err(|e| anyhow::anyhow!("could not list the server's tools: {e}"))?;
+    let (tools, resources) =
+        supervisor.discover(id, &launch, &sample).await.map_err(|e| anyhow::anyhow!("could not list the server's tools: {e}"))?;
     supervisor.stop_all().await;
     let draft = ServerDraft {
         id,
@@ -77,7 +78,7 @@ async fn add_server(db: &Db, data_dir: &std::path::Path, a: AddServer) -> anyhow
                 output_schema: t.output_schema.as_ref().map(|o| Json(Value::Object(o.as_ref().clone()))),
             })
             .collect(),
-        resources: vec![],
+        resources: resources.iter().map(crate::registry::resource_record).collect(),
         prompts: vec![],
     };
     db.upsert_server(&draft).await?;

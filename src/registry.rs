@@ -213,13 +213,16 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
             output_schema: t.output_schema.clone().map(Json),
         });
     }
-    // A remote server that is deployed without tools has them discovered:
-    // the server itself is the authority on what it offers.
+    // A remote server that is deployed without tools has them (and its
+    // resources) discovered: the server itself is the authority on what it
+    // offers.
+    let mut discovered_resources = Vec::new();
     if req.hosting_type == "remote_mcp" && tools.is_empty() {
         let url = remote_url.as_deref().expect("checked above");
-        let discovered = crate::remote::RemoteClients::discover_tools(&state.outbound, url)
+        let (discovered, resources) = crate::remote::RemoteClients::discover(&state.outbound, url)
             .await
             .map_err(|e| invalid("url".into(), format!("could not list the server's tools: {e}")))?;
+        discovered_resources = resources.iter().map(resource_record).collect();
         for t in discovered.into_iter().take(MAX_TOOLS) {
             let schema = Value::Object(t.input_schema.as_ref().clone());
             if !valid_name(&t.name) || compile_schema(&schema).is_err() {
@@ -243,6 +246,9 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
             return Err(invalid(format!("resources[{i}].name"), "use 1-128 characters"));
         }
         resources.push(ResourceRecord { uri: r.uri.clone(), name: r.name.clone(), description: r.description.clone(), mime_type: r.mime_type.clone() });
+    }
+    if resources.is_empty() {
+        resources = discovered_resources;
     }
     let mut prompts = Vec::new();
     for (i, p) in req.prompts.iter().enumerate() {
@@ -296,6 +302,16 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
     state.remote.forget(upserted.id).await;
     tracing::info!(server_id = %upserted.id, slug = %slug, created = upserted.created, rotated = secret.is_some(), "server deployed");
     Ok((upserted.created, DeployResponse { server_id: upserted.id, slug, created: upserted.created, webhook_secret: secret }))
+}
+
+/// The registry's record of a resource an MCP server lists.
+pub fn resource_record(r: &rmcp::model::Resource) -> ResourceRecord {
+    ResourceRecord {
+        uri: r.uri.clone(),
+        name: r.name.clone(),
+        description: r.description.clone().unwrap_or_default(),
+        mime_type: r.mime_type.clone(),
+    }
 }
 
 /// A slug from the name, lower-cased, with a short suffix if taken.

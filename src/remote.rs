@@ -12,7 +12,7 @@ use std::{collections::HashMap, sync::Arc};
 
 use rmcp::{
     ClientServiceExt, RoleClient,
-    model::{CallToolRequestParams, ClientConfig, ProtocolVersion, Tool},
+    model::{CallToolRequestParams, ClientConfig, ProtocolVersion, Resource, Tool},
     service::{ClientLifecycleMode, RunningService},
     transport::{StreamableHttpClientTransport, streamable_http_client::StreamableHttpClientTransportConfig},
 };
@@ -32,13 +32,14 @@ pub struct RemoteClients {
 }
 
 impl RemoteClients {
-    /// Connects to a remote server (without caching): for deploy-time
-    /// discovery.
-    pub async fn discover_tools(outbound: &Outbound, url: &str) -> Result<Vec<Tool>, UpstreamError> {
+    /// Connects to a remote server (without caching) and lists its tools
+    /// and resources: for deploy-time discovery.
+    pub async fn discover(outbound: &Outbound, url: &str) -> Result<(Vec<Tool>, Vec<Resource>), UpstreamError> {
         let client = connect(outbound, url).await?;
         let tools = client.peer().list_all_tools().await.map_err(|e| UpstreamError::BadResponse(e.to_string()));
+        let resources = client.peer().list_all_resources().await.unwrap_or_default();
         let _ = client.cancel().await;
-        tools
+        Ok((tools?, resources))
     }
 
     pub async fn call_tool(

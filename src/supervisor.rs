@@ -23,7 +23,7 @@ use std::{
 
 use rmcp::{
     RoleClient, ServiceExt,
-    model::{CallToolRequestParams, CallToolResult, Tool},
+    model::{CallToolRequestParams, CallToolResult, Resource, Tool},
     service::RunningService,
     transport::TokioChildProcess,
 };
@@ -155,10 +155,13 @@ impl Supervisor {
         }
     }
 
-    /// Lists a server's tools by starting it (used when registering one).
-    pub async fn discover_tools(&self, server_id: Uuid, spec: &LaunchSpec, config: &Map<String, Value>) -> Result<Vec<Tool>, UpstreamError> {
+    /// Lists a server's tools and resources by starting it (used when
+    /// registering one). A server without resources has an empty list.
+    pub async fn discover(&self, server_id: Uuid, spec: &LaunchSpec, config: &Map<String, Value>) -> Result<(Vec<Tool>, Vec<Resource>), UpstreamError> {
         let child = self.child(key(server_id, config), spec, config).await?;
-        child.client.peer().list_all_tools().await.map_err(|e| UpstreamError::BadResponse(e.to_string()))
+        let tools = child.client.peer().list_all_tools().await.map_err(|e| UpstreamError::BadResponse(e.to_string()))?;
+        let resources = child.client.peer().list_all_resources().await.unwrap_or_default();
+        Ok((tools, resources))
     }
 
     /// Asks one running child of the server to list its tools: `None` when

@@ -35,7 +35,7 @@ async fn register_process_server(s: &TestServer, slug: &str, spec: Value, config
     let id = Uuid::now_v7();
     let launch: LaunchSpec = serde_json::from_value(spec.clone()).unwrap();
     let config: Map<String, Value> = serde_json::from_value(sample_config).unwrap();
-    let tools = s.state.supervisor.discover_tools(id, &launch, &config).await.expect("the server starts and lists its tools");
+    let (tools, resources) = s.state.supervisor.discover(id, &launch, &config).await.expect("the server starts and lists its tools");
     let draft = ServerDraft {
         id,
         owner_id: None,
@@ -61,7 +61,7 @@ async fn register_process_server(s: &TestServer, slug: &str, spec: Value, config
                 output_schema: None,
             })
             .collect(),
-        resources: vec![],
+        resources: resources.iter().map(omnimcp::registry::resource_record).collect(),
         prompts: vec![],
     };
     s.state.db.upsert_server(&draft).await.unwrap();
@@ -138,6 +138,10 @@ async fn children_get_a_minimal_environment_per_config_and_restart_after_a_crash
     let amy = s.register("amy@example.com", PASSWORD).await;
     install(&s, &bob, id, json!({"token": "bob-secret"})).await;
     install(&s, &amy, id, json!({"token": "amy-secret"})).await;
+
+    // Resources are discovered and read through the same pipeline.
+    let res: Value = s.post_json("/mcp/resource", json!({"serverId": "slow", "uri": "fixture://greeting"}), Some(&bob)).await.json().await.unwrap();
+    assert_eq!(res["result"]["contents"][0]["text"], "hello from the fixture", "{res}");
 
     // Each config gets its own process, with only PATH, HOME, LANG and the
     // configured variable: nothing of the platform's environment.

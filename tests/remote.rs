@@ -113,3 +113,55 @@ async fn remote_servers_in_both_protocol_eras() {
     assert_eq!(err["error"]["field"], "url");
     s.stop().await;
 }
+
+/// A remote server nobody here wrote the server side of: the official
+/// Python SDK's Streamable HTTP server (tests/fixtures/slow_server.py).
+#[tokio::test]
+async fn python_sdk_streamable_http_server_as_a_remote_upstream() {
+    let python = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    assert!(python.exists(), "run .ci/run first: it creates .venv with the Python MCP SDK");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/slow_server.py");
+    let _server = tokio::process::Command::new(python)
+        .arg(script)
+        .args(["http", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    let s = TestServer::start_on_with(Backend::Sqlite, &["--outbound-allow-http", "--outbound-allow-loopback"]).await.unwrap();
+    let dev = s.register("dev@example.com", PASSWORD).await;
+    let (_, key) = s.create_key(&dev, "deploy").await;
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let res = s.post_json("/api/mcp/deploy", json!({"name": "pyfixture", "hostingType": "remote_mcp", "url": url}), Some(&key)).await;
+    let status = res.status();
+    let deployed: Value = res.json().await.unwrap();
+    assert_eq!(status, 201, "{deployed}");
+    let id = deployed["serverId"].as_str().unwrap().to_string();
+    let detail: Value = s.get(&format!("/api/servers/{id}"), None).await.json().await.unwrap();
+    let tools: Vec<&str> = detail["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(tools, ["sleep", "whoami"]);
+    assert_eq!(detail["resources"][0]["uri"], "fixture://greeting");
+
+    let bob = s.register("bob@example.com", PASSWORD).await;
+    assert_eq!(s.post_json("/api/installations", json!({"serverId": id}), Some(&bob)).await.status(), 201);
+    let res: Value = s
+        .post_json("/mcp/call", json!({"serverId": "pyfixture", "toolName": "sleep", "arguments": {"seconds": 0.05}}), Some(&bob))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(res["success"], true, "{res}");
+    assert_eq!(res["result"]["content"][0]["text"], "slept 0.05");
+    let res: Value = s.post_json("/mcp/resource", json!({"serverId": "pyfixture", "uri": "fixture://greeting"}), Some(&bob)).await.json().await.unwrap();
+    assert_eq!(res["result"]["contents"][0]["text"], "hello from the fixture", "{res}");
+    s.stop().await;
+}
