@@ -83,7 +83,8 @@ pub fn check_password(password: &str, email: &str) -> ApiResult<()> {
     if password.chars().all(|c| Some(c) == first) {
         return invalid("the password is one character repeated".into());
     }
-    if password.eq_ignore_ascii_case(email) || email.split('@').next().is_some_and(|l| password.eq_ignore_ascii_case(l)) {
+    if password.eq_ignore_ascii_case(email) || email.split('@').next().is_some_and(|l| password.eq_ignore_ascii_case(l))
+    {
         return invalid("the password must not be your email address".into());
     }
     Ok(())
@@ -241,8 +242,19 @@ mod tests {
     fn emails_are_normalised_and_checked() {
         assert_eq!(normalize_email("  Ada@Example.COM ").unwrap(), "ada@example.com");
         assert_eq!(normalize_email("a.b+tag@mail.example.co.uk").unwrap(), "a.b+tag@mail.example.co.uk");
-        for bad in ["", "ada", "ada@", "@example.com", "ada@example", "ada@@example.com", "a..b@example.com",
-                    "ada@-x.com", "ada@exa mple.com", "ada@example.c0m", "ad a@example.com"] {
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "ada@@example.com",
+            "a..b@example.com",
+            "ada@-x.com",
+            "ada@exa mple.com",
+            "ada@example.c0m",
+            "ad a@example.com",
+        ] {
             assert!(normalize_email(bad).is_err(), "{bad:?} accepted");
         }
     }

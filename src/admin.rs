@@ -34,7 +34,8 @@ async fn add_server(db: &Db, data_dir: &std::path::Path, a: AddServer) -> anyhow
     }
     let mut env = HashMap::new();
     for pair in &a.env_from_config {
-        let (var, field) = pair.split_once('=').ok_or_else(|| anyhow::anyhow!("--env-from-config takes VAR=field, got {pair:?}"))?;
+        let (var, field) =
+            pair.split_once('=').ok_or_else(|| anyhow::anyhow!("--env-from-config takes VAR=field, got {pair:?}"))?;
         env.insert(var.to_string(), field.to_string());
     }
     let schema: Option<Value> = a.config_schema.as_deref().map(serde_json::from_str).transpose()?;
@@ -45,13 +46,23 @@ async fn add_server(db: &Db, data_dir: &std::path::Path, a: AddServer) -> anyhow
     let spec = json!({ "command": a.command, "args": a.args, "envFromConfig": env });
     let launch: LaunchSpec = serde_json::from_value(spec.clone())?;
     let id = match db.server_by_slug(&a.slug).await? {
-        Some(existing) if existing.owner_id.is_some() => anyhow::bail!("the slug {} belongs to a developer's server", a.slug),
+        Some(existing) if existing.owner_id.is_some() => {
+            anyhow::bail!("the slug {} belongs to a developer's server", a.slug)
+        }
         Some(existing) => existing.id,
         None => uuid::Uuid::now_v7(),
     };
-    let supervisor = Supervisor::new(data_dir.join("run"), std::env::current_exe()?, Duration::from_secs(60), 1, Duration::from_secs(30));
-    let (tools, resources) =
-        supervisor.discover(id, &launch, &sample).await.map_err(|e| anyhow::anyhow!("could not list the server's tools: {e}"))?;
+    let supervisor = Supervisor::new(
+        data_dir.join("run"),
+        std::env::current_exe()?,
+        Duration::from_secs(60),
+        1,
+        Duration::from_secs(30),
+    );
+    let (tools, resources) = supervisor
+        .discover(id, &launch, &sample)
+        .await
+        .map_err(|e| anyhow::anyhow!("could not list the server's tools: {e}"))?;
     supervisor.stop_all().await;
     let draft = ServerDraft {
         id,
@@ -90,8 +101,33 @@ async fn add_server(db: &Db, data_dir: &std::path::Path, a: AddServer) -> anyhow
 
 pub async fn run(db: &Db, data_dir: &std::path::Path, command: AdminCommand) -> anyhow::Result<()> {
     match command {
-        AdminCommand::AddServer { slug, name, description, category, command, args, env_from_config, config_schema, sample_config } => {
-            add_server(db, data_dir, AddServer { slug, name, description, category, command, args, env_from_config, config_schema, sample_config }).await?;
+        AdminCommand::AddServer {
+            slug,
+            name,
+            description,
+            category,
+            command,
+            args,
+            env_from_config,
+            config_schema,
+            sample_config,
+        } => {
+            add_server(
+                db,
+                data_dir,
+                AddServer {
+                    slug,
+                    name,
+                    description,
+                    category,
+                    command,
+                    args,
+                    env_from_config,
+                    config_schema,
+                    sample_config,
+                },
+            )
+            .await?;
         }
         AdminCommand::Users => {
             println!("{:<38} {:<32} {:<6} {}", "id", "email", "role", "tier");

@@ -20,10 +20,10 @@ use serde_json::json;
 
 use crate::{
     accounts::{self, SignedIn},
-    installations::{self, InstallationUpdate, NewInstallation},
-    registry::{self, DeployRequest},
     auth::{Principal, session_clear_cookie, session_set_cookie},
     error::{ApiError, ApiResult},
+    installations::{self, InstallationUpdate, NewInstallation},
+    registry::{self, DeployRequest},
     state::AppState,
 };
 
@@ -64,7 +64,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 mime.eq_ignore_ascii_case("application/json") || mime.to_ascii_lowercase().ends_with("+json")
             });
         if !is_json {
-            return Err(ApiError::UnsupportedMediaType("send the body as JSON with `Content-Type: application/json`".into()));
+            return Err(ApiError::UnsupportedMediaType(
+                "send the body as JSON with `Content-Type: application/json`".into(),
+            ));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|e: BytesRejection| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -80,15 +82,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 /// Parses in two steps so syntax errors (400) and shape errors (422, with
 /// the field's path) are told apart.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
-    let value: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::Malformed(format!("the body is not valid JSON: {e}")))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| ApiError::Malformed(format!("the body is not valid JSON: {e}")))?;
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
         // serde names a missing field only in its message: "missing field `x`".
         let field = match inner.split('`').nth(1) {
             Some(name) if inner.starts_with("missing field") => {
-                if path == "." { name.to_string() } else { format!("{path}.{name}") }
+                if path == "." {
+                    name.to_string()
+                } else {
+                    format!("{path}.{name}")
+                }
             }
             _ if path == "." => "body".to_string(),
             _ => path,
@@ -249,8 +255,8 @@ async fn list_servers(
     State(state): State<AppState>,
     axum::extract::Query(params): axum::extract::Query<std::collections::HashMap<String, String>>,
 ) -> ApiResult<impl IntoResponse> {
-    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
     use crate::db::{ServerQuery, ServerSort};
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
     const KNOWN: [&str; 7] = ["q", "category", "tag", "hostingType", "sort", "limit", "cursor"];
     if let Some(unknown) = params.keys().find(|k| !KNOWN.contains(&k.as_str())) {
         return Err(ApiError::invalid(unknown, format!("unknown parameter; use {}", KNOWN.join(", "))));
@@ -263,7 +269,11 @@ async fn list_servers(
     };
     let limit = match params.get("limit") {
         None => 20,
-        Some(v) => v.parse::<i64>().ok().filter(|n| (1..=100).contains(n)).ok_or_else(|| ApiError::invalid("limit", "use a whole number from 1 to 100"))?,
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| ApiError::invalid("limit", "use a whole number from 1 to 100"))?,
     };
     let hosting_type = text("hostingType");
     if hosting_type.as_deref().is_some_and(|h| !["platform_hosted", "developer_hosted", "remote_mcp"].contains(&h)) {
@@ -279,7 +289,15 @@ async fn list_servers(
             Some((count.parse::<i64>().map_err(|_| bad())?, uuid::Uuid::parse_str(id).map_err(|_| bad())?))
         }
     };
-    let query = ServerQuery { text: text("q"), category: text("category"), tag: text("tag"), hosting_type, sort, after, limit: limit + 1 };
+    let query = ServerQuery {
+        text: text("q"),
+        category: text("category"),
+        tag: text("tag"),
+        hosting_type,
+        sort,
+        after,
+        limit: limit + 1,
+    };
     let mut rows = state.db.list_servers(&query).await?;
     let next = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
@@ -342,7 +360,11 @@ async fn list_installations(State(state): State<AppState>, principal: Principal)
     Ok(Json(json!({ "installations": installations::list(&state, &principal.user).await? })))
 }
 
-async fn get_installation(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+async fn get_installation(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
     Ok(Json(installations::get(&state, &principal.user, &id).await?))
 }
 
@@ -355,7 +377,11 @@ async fn update_installation(
     Ok(Json(installations::update(&state, &principal.user, &id, body).await?))
 }
 
-async fn uninstall(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn uninstall(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     installations::uninstall(&state, &principal.user, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

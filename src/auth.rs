@@ -145,11 +145,9 @@ pub fn session_clear_cookie(state: &AppState) -> String {
 /// Bearer clients are not renewed: they log in again or use an API key.
 pub async fn renew_session(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let renewal = match (request.headers().get(header::AUTHORIZATION), session_cookie(request.headers())) {
-        (None, Some(token)) => state
-            .tokens
-            .verify(token)
-            .ok()
-            .filter(|claims| state.tokens.due_for_renewal(claims, Utc::now())),
+        (None, Some(token)) => {
+            state.tokens.verify(token).ok().filter(|claims| state.tokens.due_for_renewal(claims, Utc::now()))
+        }
         _ => None,
     };
     let mut response = next.run(request).await;

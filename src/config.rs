@@ -195,10 +195,7 @@ impl Config {
     pub fn database_url(&self) -> Secret {
         match &self.database_url {
             Some(url) => url.clone(),
-            None => Secret::new(format!(
-                "sqlite://{}",
-                self.data_dir.join("omnimcp.db").display()
-            )),
+            None => Secret::new(format!("sqlite://{}", self.data_dir.join("omnimcp.db").display())),
         }
     }
 

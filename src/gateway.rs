@@ -67,12 +67,22 @@ pub async fn call_tool(
 }
 
 /// Reads one resource through every step.
-pub async fn read_resource(state: &AppState, principal: &Principal, server_ref: &str, uri: &str) -> ApiResult<(ToolOutcome, RateInfo)> {
+pub async fn read_resource(
+    state: &AppState,
+    principal: &Principal,
+    server_ref: &str,
+    uri: &str,
+) -> ApiResult<(ToolOutcome, RateInfo)> {
     execute(state, principal, server_ref, Operation::ReadResource { uri: uri.to_string() }).await
 }
 
 /// The pipeline itself.
-pub async fn execute(state: &AppState, principal: &Principal, server_ref: &str, op: Operation) -> ApiResult<(ToolOutcome, RateInfo)> {
+pub async fn execute(
+    state: &AppState,
+    principal: &Principal,
+    server_ref: &str,
+    op: Operation,
+) -> ApiResult<(ToolOutcome, RateInfo)> {
     let user = &principal.user;
     let tier = state.db.tier(&user.subscription_tier).await?.ok_or_else(|| anyhow::anyhow!("unknown tier"))?;
     let rate = match state.limiter.check(&state.db, user.id, &tier).await? {
@@ -134,19 +144,24 @@ async fn resolve_server(state: &AppState, server_ref: &str) -> ApiResult<Option<
     state.registry.server(id).await
 }
 
-async fn route(state: &AppState, principal: &Principal, server_ref: &str, op: Operation, log: &mut RequestLog) -> ApiResult<ToolOutcome> {
+async fn route(
+    state: &AppState,
+    principal: &Principal,
+    server_ref: &str,
+    op: Operation,
+    log: &mut RequestLog,
+) -> ApiResult<ToolOutcome> {
     let entry = resolve_server(state, server_ref).await?.ok_or_else(unknown_server)?;
-    let installation = state
-        .db
-        .installation_for_server(principal.user.id, entry.record.id)
-        .await?
-        .ok_or_else(unknown_server)?;
+    let installation =
+        state.db.installation_for_server(principal.user.id, entry.record.id).await?.ok_or_else(unknown_server)?;
     if entry.record.status != "active" {
         return Err(unknown_server());
     }
     log.server_id = Some(entry.record.id);
     if !installation.enabled {
-        return Err(ApiError::Forbidden("this server is disabled in your installations; enable it to call its tools".into()));
+        return Err(ApiError::Forbidden(
+            "this server is disabled in your installations; enable it to call its tools".into(),
+        ));
     }
     match &op {
         Operation::CallTool { tool, arguments } => {
@@ -159,7 +174,11 @@ async fn route(state: &AppState, principal: &Principal, server_ref: &str, op: Op
             if let Some(validator) = entry.validator(tool) {
                 if let Some(err) = validator.iter_errors(arguments).next() {
                     let path = err.instance_path().to_string();
-                    let field = if path.is_empty() { "arguments".to_string() } else { format!("arguments{}", path.replace('/', ".")) };
+                    let field = if path.is_empty() {
+                        "arguments".to_string()
+                    } else {
+                        format!("arguments{}", path.replace('/', "."))
+                    };
                     return Err(ApiError::InvalidField { field, message: err.to_string() });
                 }
             }
@@ -186,14 +205,26 @@ async fn route(state: &AppState, principal: &Principal, server_ref: &str, op: Op
 }
 
 /// The upstream a server's calls go to.
-fn upstream_for(state: &AppState, entry: &ServerEntry, installation: &crate::db::InstallationRecord) -> ApiResult<Upstream> {
+fn upstream_for(
+    state: &AppState,
+    entry: &ServerEntry,
+    installation: &crate::db::InstallationRecord,
+) -> ApiResult<Upstream> {
     let s = &entry.record;
     match s.hosting_type.as_str() {
         "developer_hosted" => {
-            let base_url = s.callback_url.clone().ok_or_else(|| anyhow::anyhow!("server {} has no callback URL", s.id))?;
-            let sealed = s.webhook_secret_enc.as_ref().ok_or_else(|| anyhow::anyhow!("server {} has no webhook secret", s.id))?;
-            let secret = state.sealer.open(sealed, &webhook_aad(s.id)).map_err(|e| anyhow::anyhow!("webhook secret of {}: {e}", s.id))?;
-            let secret = String::from_utf8(secret).map_err(|_| anyhow::anyhow!("webhook secret of {} is not text", s.id))?;
+            let base_url =
+                s.callback_url.clone().ok_or_else(|| anyhow::anyhow!("server {} has no callback URL", s.id))?;
+            let sealed = s
+                .webhook_secret_enc
+                .as_ref()
+                .ok_or_else(|| anyhow::anyhow!("server {} has no webhook secret", s.id))?;
+            let secret = state
+                .sealer
+                .open(sealed, &webhook_aad(s.id))
+                .map_err(|e| anyhow::anyhow!("webhook secret of {}: {e}", s.id))?;
+            let secret =
+                String::from_utf8(secret).map_err(|_| anyhow::anyhow!("webhook secret of {} is not text", s.id))?;
             Ok(Upstream::Callback { base_url, secret: Secret::new(secret) })
         }
         "platform_hosted" => {

@@ -64,7 +64,8 @@ fn secret_fields(schema: Option<&Value>) -> Vec<String> {
     props
         .iter()
         .filter(|(_, p)| {
-            p.get("writeOnly").and_then(Value::as_bool) == Some(true) || p.get("format").and_then(Value::as_str) == Some("password")
+            p.get("writeOnly").and_then(Value::as_bool) == Some(true)
+                || p.get("format").and_then(Value::as_str) == Some("password")
         })
         .map(|(k, _)| k.clone())
         .collect()
@@ -83,7 +84,8 @@ fn validate_config(server: &ServerRecord, config: Option<Value>) -> ApiResult<Op
     if !config.is_object() {
         return Err(ApiError::invalid("config", "the configuration must be a JSON object"));
     }
-    let validator = compile_schema(schema.expect("schema present")).map_err(|e| anyhow::anyhow!("stored config schema: {e}"))?;
+    let validator =
+        compile_schema(schema.expect("schema present")).map_err(|e| anyhow::anyhow!("stored config schema: {e}"))?;
     if let Some(err) = validator.iter_errors(&config).next() {
         let path = err.instance_path().to_string();
         let field = if path.is_empty() { "config".to_string() } else { format!("config{}", path.replace('/', ".")) };
@@ -99,7 +101,8 @@ fn validate_config(server: &ServerRecord, config: Option<Value>) -> ApiResult<Op
 /// The decrypted config of an installation (for the router only).
 pub fn open_config(state: &AppState, inst: &InstallationRecord) -> ApiResult<Map<String, Value>> {
     let Some(sealed) = &inst.config_enc else { return Ok(Map::new()) };
-    let bytes = state.sealer.open(sealed, &aad(inst.id)).map_err(|e| anyhow::anyhow!("installation {}: {e}", inst.id))?;
+    let bytes =
+        state.sealer.open(sealed, &aad(inst.id)).map_err(|e| anyhow::anyhow!("installation {}: {e}", inst.id))?;
     Ok(serde_json::from_slice(&bytes).map_err(anyhow::Error::from)?)
 }
 
@@ -136,7 +139,14 @@ pub async fn install(state: &AppState, user: &crate::db::User, req: NewInstallat
     let sealed = config.map(|c| state.sealer.seal(&c, &aad(id)));
     let created = state
         .db
-        .create_installation(id, user.id, server.id, sealed.as_deref(), Some(state.sealer.current_key_id()), tier.max_installations)
+        .create_installation(
+            id,
+            user.id,
+            server.id,
+            sealed.as_deref(),
+            Some(state.sealer.current_key_id()),
+            tier.max_installations,
+        )
         .await;
     let inst = match created {
         Ok(Some(inst)) => inst,
@@ -147,7 +157,10 @@ pub async fn install(state: &AppState, user: &crate::db::User, req: NewInstallat
             )));
         }
         Err(DbError::Conflict) => {
-            return Err(ApiError::Conflict { code: "already_installed", message: "this server is already installed".into() });
+            return Err(ApiError::Conflict {
+                code: "already_installed",
+                message: "this server is already installed".into(),
+            });
         }
         Err(e) => return Err(e.into()),
     };
@@ -171,7 +184,12 @@ pub async fn get(state: &AppState, user: &crate::db::User, id: &str) -> ApiResul
     view(state, &inst, &server)
 }
 
-pub async fn update(state: &AppState, user: &crate::db::User, id: &str, req: InstallationUpdate) -> ApiResult<InstallationView> {
+pub async fn update(
+    state: &AppState,
+    user: &crate::db::User,
+    id: &str,
+    req: InstallationUpdate,
+) -> ApiResult<InstallationView> {
     let id = Uuid::parse_str(id).map_err(|_| not_found())?;
     let inst = state.db.installation(user.id, id).await?.ok_or_else(not_found)?;
     let server = server_for(state, inst.server_id).await?;

@@ -40,8 +40,22 @@ pub fn definitions<S: Send + Sync + 'static>(router: ToolRouter<S>) -> Vec<(Stri
     router
         .list_all()
         .into_iter()
-        .map(|t| (t.name.to_string(), t.description.map(|d| d.to_string()).unwrap_or_default(), Value::Object(t.input_schema.as_ref().clone())))
+        .map(|t| {
+            (
+                t.name.to_string(),
+                t.description.map(|d| d.to_string()).unwrap_or_default(),
+                Value::Object(t.input_schema.as_ref().clone()),
+            )
+        })
         .collect()
+}
+
+/// What every official tool returns.
+pub type ToolResult = Result<CallToolResult, rmcp::ErrorData>;
+
+/// The tool's own error (the model sees it; the call itself succeeded).
+pub fn tool_error(message: impl Into<String>) -> ToolResult {
+    Ok(CallToolResult::error(vec![ContentBlock::text(message.into())]))
 }
 
 /// A successful result with both a text summary and structured content.
@@ -53,56 +67,58 @@ pub fn with_structured(text: String, value: Value) -> CallToolResult {
 
 /// Every official server.
 pub fn catalog() -> Vec<OfficialServer> {
-    vec![OfficialServer {
-        slug: "calculator",
-        name: "Calculator",
-        description: "Exact decimal arithmetic: + - * / % ^, parentheses, sqrt, abs, round, min, max, ln, exp, pi and e. Never evaluates code.",
-        category: "utilities",
-        tags: &["math", "official"],
-        config_schema: None,
-        env_from_config: &[],
-        tools: calculator::Calculator::tool_definitions(),
-    },
-    OfficialServer {
-        slug: "weather",
-        name: "Weather",
-        description: "Current conditions and daily forecasts for any place, by name or coordinates, from Open-Meteo.",
-        category: "data",
-        tags: &["weather", "official"],
-        config_schema: None,
-        env_from_config: &[],
-        tools: weather::Weather::tool_definitions(),
-    },
-    OfficialServer {
-        slug: "github",
-        name: "GitHub",
-        description: "Your repositories and issues: list, read, search, and open issues, with your own token.",
-        category: "developer-tools",
-        tags: &["git", "issues", "official"],
-        config_schema: Some(token_schema("A GitHub personal access token (fine-grained or classic)")),
-        env_from_config: &[("GITHUB_TOKEN", "token")],
-        tools: github::GitHub::tool_definitions(),
-    },
-    OfficialServer {
-        slug: "slack",
-        name: "Slack",
-        description: "List channels, read their history and post messages, with your workspace's bot token.",
-        category: "communication",
-        tags: &["chat", "official"],
-        config_schema: Some(token_schema("A Slack bot token (xoxb-...)")),
-        env_from_config: &[("SLACK_BOT_TOKEN", "token")],
-        tools: slack::Slack::tool_definitions(),
-    },
-    OfficialServer {
-        slug: "notion",
-        name: "Notion",
-        description: "Search, read and create pages shared with your Notion integration.",
-        category: "productivity",
-        tags: &["notes", "docs", "official"],
-        config_schema: Some(token_schema("A Notion internal integration secret")),
-        env_from_config: &[("NOTION_TOKEN", "token")],
-        tools: notion::Notion::tool_definitions(),
-    }]
+    vec![
+        OfficialServer {
+            slug: "calculator",
+            name: "Calculator",
+            description: "Exact decimal arithmetic: + - * / % ^, parentheses, sqrt, abs, round, min, max, ln, exp, pi and e. Never evaluates code.",
+            category: "utilities",
+            tags: &["math", "official"],
+            config_schema: None,
+            env_from_config: &[],
+            tools: calculator::Calculator::tool_definitions(),
+        },
+        OfficialServer {
+            slug: "weather",
+            name: "Weather",
+            description: "Current conditions and daily forecasts for any place, by name or coordinates, from Open-Meteo.",
+            category: "data",
+            tags: &["weather", "official"],
+            config_schema: None,
+            env_from_config: &[],
+            tools: weather::Weather::tool_definitions(),
+        },
+        OfficialServer {
+            slug: "github",
+            name: "GitHub",
+            description: "Your repositories and issues: list, read, search, and open issues, with your own token.",
+            category: "developer-tools",
+            tags: &["git", "issues", "official"],
+            config_schema: Some(token_schema("A GitHub personal access token (fine-grained or classic)")),
+            env_from_config: &[("GITHUB_TOKEN", "token")],
+            tools: github::GitHub::tool_definitions(),
+        },
+        OfficialServer {
+            slug: "slack",
+            name: "Slack",
+            description: "List channels, read their history and post messages, with your workspace's bot token.",
+            category: "communication",
+            tags: &["chat", "official"],
+            config_schema: Some(token_schema("A Slack bot token (xoxb-...)")),
+            env_from_config: &[("SLACK_BOT_TOKEN", "token")],
+            tools: slack::Slack::tool_definitions(),
+        },
+        OfficialServer {
+            slug: "notion",
+            name: "Notion",
+            description: "Search, read and create pages shared with your Notion integration.",
+            category: "productivity",
+            tags: &["notes", "docs", "official"],
+            config_schema: Some(token_schema("A Notion internal integration secret")),
+            env_from_config: &[("NOTION_TOKEN", "token")],
+            tools: notion::Notion::tool_definitions(),
+        },
+    ]
 }
 
 /// The config schema of servers that need one token.
@@ -142,11 +158,19 @@ pub async fn run(name: &str, apis: &[String]) -> anyhow::Result<()> {
     }
     match name {
         "calculator" => calculator::Calculator::new().serve(stdio()).await?.waiting().await?,
-        "weather" => weather::Weather::new(urls.remove("geocoding"), urls.remove("forecast")).serve(stdio()).await?.waiting().await?,
+        "weather" => {
+            weather::Weather::new(urls.remove("geocoding"), urls.remove("forecast"))
+                .serve(stdio())
+                .await?
+                .waiting()
+                .await?
+        }
         "github" => github::GitHub::new(urls.remove("api")).serve(stdio()).await?.waiting().await?,
         "slack" => slack::Slack::new(urls.remove("api")).serve(stdio()).await?.waiting().await?,
         "notion" => notion::Notion::new(urls.remove("api")).serve(stdio()).await?.waiting().await?,
-        other => anyhow::bail!("no official server named {other:?} (known: calculator, weather, github, slack, notion)"),
+        other => {
+            anyhow::bail!("no official server named {other:?} (known: calculator, weather, github, slack, notion)")
+        }
     };
     Ok(())
 }

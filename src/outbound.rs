@@ -103,7 +103,10 @@ fn classify_v4(ip: Ipv4Addr) -> Option<&'static str> {
         _ if (224..=239).contains(&a) => "multicast",
         _ if a >= 240 => "reserved",
         _ if (a == 192 && b == 0 && c == 0) || (a == 198 && (18..=19).contains(&b)) => "reserved",
-        _ if (a == 192 && b == 0 && c == 2) || (a == 198 && b == 51 && c == 100) || (a == 203 && b == 0 && c == 113) => {
+        _ if (a == 192 && b == 0 && c == 2)
+            || (a == 198 && b == 51 && c == 100)
+            || (a == 203 && b == 0 && c == 113) =>
+        {
             "documentation"
         }
         _ => return None,

@@ -168,18 +168,26 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
     }
     let (callback_url, remote_url) = match req.hosting_type.as_str() {
         "developer_hosted" => {
-            let url = req.callback_url.as_deref().ok_or_else(|| invalid("callbackUrl".into(), "a developer-hosted server needs a callbackUrl"))?;
-            let checked = state.outbound.validate_url(url).await.map_err(|e| invalid("callbackUrl".into(), e.to_string()))?;
+            let url = req
+                .callback_url
+                .as_deref()
+                .ok_or_else(|| invalid("callbackUrl".into(), "a developer-hosted server needs a callbackUrl"))?;
+            let checked =
+                state.outbound.validate_url(url).await.map_err(|e| invalid("callbackUrl".into(), e.to_string()))?;
             (Some(checked.as_str().trim_end_matches('/').to_string()), None)
         }
         "remote_mcp" => {
-            let url = req.url.as_deref().ok_or_else(|| invalid("url".into(), "a remote MCP server needs its Streamable HTTP url"))?;
+            let url = req
+                .url
+                .as_deref()
+                .ok_or_else(|| invalid("url".into(), "a remote MCP server needs its Streamable HTTP url"))?;
             let checked = state.outbound.validate_url(url).await.map_err(|e| invalid("url".into(), e.to_string()))?;
             (None, Some(checked.to_string()))
         }
         "platform_hosted" => {
             return Err(ApiError::Forbidden(
-                "platform-hosted servers run on our machines: only administrators create them, with `omnimcp admin`".into(),
+                "platform-hosted servers run on our machines: only administrators create them, with `omnimcp admin`"
+                    .into(),
             ));
         }
         _ => return Err(invalid("hostingType".into(), "use developer_hosted or remote_mcp")),
@@ -200,7 +208,10 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
         }
         let schema = t.input_schema.clone().unwrap_or_else(|| json!({"type": "object"}));
         if schema.get("type").and_then(Value::as_str) != Some("object") {
-            return Err(invalid(field("inputSchema"), "an input schema must be a JSON Schema with \"type\": \"object\""));
+            return Err(invalid(
+                field("inputSchema"),
+                "an input schema must be a JSON Schema with \"type\": \"object\"",
+            ));
         }
         compile_schema(&schema).map_err(|e| invalid(field("inputSchema"), format!("not a valid JSON Schema: {e}")))?;
         if let Some(out) = &t.output_schema {
@@ -245,7 +256,12 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
         if r.name.is_empty() || r.name.len() > 128 {
             return Err(invalid(format!("resources[{i}].name"), "use 1-128 characters"));
         }
-        resources.push(ResourceRecord { uri: r.uri.clone(), name: r.name.clone(), description: r.description.clone(), mime_type: r.mime_type.clone() });
+        resources.push(ResourceRecord {
+            uri: r.uri.clone(),
+            name: r.name.clone(),
+            description: r.description.clone(),
+            mime_type: r.mime_type.clone(),
+        });
     }
     if resources.is_empty() {
         resources = discovered_resources;
@@ -294,14 +310,20 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
     let upserted = match state.db.upsert_server(&draft).await {
         Ok(u) => u,
         Err(DbError::Conflict) => {
-            return Err(ApiError::Conflict { code: "deploy_conflict", message: "another deploy of this server is in progress; retry".into() });
+            return Err(ApiError::Conflict {
+                code: "deploy_conflict",
+                message: "another deploy of this server is in progress; retry".into(),
+            });
         }
         Err(e) => return Err(e.into()),
     };
     state.registry.invalidate(upserted.id);
     state.remote.forget(upserted.id).await;
     tracing::info!(server_id = %upserted.id, slug = %slug, created = upserted.created, rotated = secret.is_some(), "server deployed");
-    Ok((upserted.created, DeployResponse { server_id: upserted.id, slug, created: upserted.created, webhook_secret: secret }))
+    Ok((
+        upserted.created,
+        DeployResponse { server_id: upserted.id, slug, created: upserted.created, webhook_secret: secret },
+    ))
 }
 
 /// The registry's record of a resource an MCP server lists.

@@ -66,12 +66,20 @@ impl RemoteClients {
         }
     }
 
-    pub async fn read_resource(&self, outbound: &Outbound, server_id: Uuid, url: &str, uri: &str) -> Result<ToolOutcome, UpstreamError> {
+    pub async fn read_resource(
+        &self,
+        outbound: &Outbound,
+        server_id: Uuid,
+        url: &str,
+        uri: &str,
+    ) -> Result<ToolOutcome, UpstreamError> {
         let client = self.client(outbound, server_id, url).await?;
         let read = client.peer().read_resource(rmcp::model::ReadResourceRequestParams::new(uri.to_string()));
         match tokio::time::timeout(outbound.policy().timeout, read).await {
             Ok(Ok(result)) => Ok(ToolOutcome::Ok(serde_json::to_value(&result).unwrap_or(Value::Null))),
-            Ok(Err(rmcp::ServiceError::McpError(e))) => Ok(ToolOutcome::ToolError(serde_json::to_value(&e).unwrap_or(Value::Null))),
+            Ok(Err(rmcp::ServiceError::McpError(e))) => {
+                Ok(ToolOutcome::ToolError(serde_json::to_value(&e).unwrap_or(Value::Null)))
+            }
             Ok(Err(e)) => {
                 self.clients.lock().await.remove(&server_id);
                 Err(UpstreamError::Unavailable(format!("the remote server failed: {e}")))
@@ -111,10 +119,12 @@ async fn connect(outbound: &Outbound, url: &str) -> Result<Client, UpstreamError
         // A server may answer `server/discover` yet offer only older
         // versions; rmcp's probe then gives up instead of falling back, so
         // the legacy handshake gets its own try.
-        Err(first @ UpstreamError::Unavailable(_)) => match handshake(outbound, url, ClientLifecycleMode::Initialize).await {
-            Ok(client) => Ok(client),
-            Err(_) => Err(first),
-        },
+        Err(first @ UpstreamError::Unavailable(_)) => {
+            match handshake(outbound, url, ClientLifecycleMode::Initialize).await {
+                Ok(client) => Ok(client),
+                Err(_) => Err(first),
+            }
+        }
         Err(e) => Err(e),
     }
 }

@@ -119,10 +119,7 @@ impl Keys {
 }
 
 fn decode_key(text: &str) -> anyhow::Result<KeyBytes> {
-    STANDARD
-        .decode(text.trim())
-        .map(KeyBytes)
-        .context("not valid base64")
+    STANDARD.decode(text.trim()).map(KeyBytes).context("not valid base64")
 }
 
 /// Creates the data directory (mode 0700) if it does not exist.
@@ -138,12 +135,7 @@ pub fn ensure_data_dir(dir: &Path) -> anyhow::Result<()> {
 /// `create_new` makes two processes starting at once agree on one key: the
 /// loser of the race reads the winner's file.
 fn load_or_create(path: &Path, len: usize) -> anyhow::Result<KeyBytes> {
-    match OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-    {
+    match OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
         Ok(mut file) => {
             let mut bytes = vec![0u8; len];
             rand::rngs::OsRng.fill_bytes(&mut bytes);

@@ -11,13 +11,13 @@ use crate::{
     config::Config,
     crypto::Sealer,
     db::Db,
-    outbound::Outbound,
     limits::Limiter,
+    outbound::Outbound,
     registry::Registry,
     remote::RemoteClients,
     request_log::RequestLogWriter,
-    supervisor::Supervisor,
     secrets::Keys,
+    supervisor::Supervisor,
 };
 
 #[derive(Clone)]

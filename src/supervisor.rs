@@ -79,7 +79,13 @@ pub struct Supervisor {
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 impl Supervisor {
-    pub fn new(run_dir: PathBuf, self_exe: PathBuf, idle_timeout: Duration, max_children: usize, call_timeout: Duration) -> Arc<Self> {
+    pub fn new(
+        run_dir: PathBuf,
+        self_exe: PathBuf,
+        idle_timeout: Duration,
+        max_children: usize,
+        call_timeout: Duration,
+    ) -> Arc<Self> {
         let sup = Arc::new(Self {
             children: Default::default(),
             failures: Default::default(),
@@ -131,25 +137,37 @@ impl Supervisor {
                 // is not trusted with the next call.
                 tracing::warn!(%server_id, pid = ?child.pid, error = %e, "platform-hosted server failed during a call");
                 self.discard(key, &child).await;
-                Err(UpstreamError::Unavailable("the server process stopped during the call; it restarts on the next call".into()))
+                Err(UpstreamError::Unavailable(
+                    "the server process stopped during the call; it restarts on the next call".into(),
+                ))
             }
             Err(_) => Err(UpstreamError::Timeout),
         }
     }
 
     /// Reads a resource from the server's child for this config.
-    pub async fn read_resource(&self, server_id: Uuid, spec: &LaunchSpec, config: &Map<String, Value>, uri: &str) -> Result<ToolOutcome, UpstreamError> {
+    pub async fn read_resource(
+        &self,
+        server_id: Uuid,
+        spec: &LaunchSpec,
+        config: &Map<String, Value>,
+        uri: &str,
+    ) -> Result<ToolOutcome, UpstreamError> {
         let key = key(server_id, config);
         let child = self.child(key, spec, config).await?;
         *child.last_used.lock().expect("child lock") = Instant::now();
         let read = child.client.peer().read_resource(rmcp::model::ReadResourceRequestParams::new(uri.to_string()));
         match tokio::time::timeout(self.call_timeout, read).await {
             Ok(Ok(result)) => Ok(ToolOutcome::Ok(serde_json::to_value(&result).unwrap_or(Value::Null))),
-            Ok(Err(rmcp::ServiceError::McpError(e))) => Ok(ToolOutcome::ToolError(serde_json::to_value(&e).unwrap_or(Value::Null))),
+            Ok(Err(rmcp::ServiceError::McpError(e))) => {
+                Ok(ToolOutcome::ToolError(serde_json::to_value(&e).unwrap_or(Value::Null)))
+            }
             Ok(Err(e)) => {
                 tracing::warn!(%server_id, pid = ?child.pid, error = %e, "platform-hosted server failed during a read");
                 self.discard(key, &child).await;
-                Err(UpstreamError::Unavailable("the server process stopped during the request; it restarts on the next one".into()))
+                Err(UpstreamError::Unavailable(
+                    "the server process stopped during the request; it restarts on the next one".into(),
+                ))
             }
             Err(_) => Err(UpstreamError::Timeout),
         }
@@ -157,9 +175,15 @@ impl Supervisor {
 
     /// Lists a server's tools and resources by starting it (used when
     /// registering one). A server without resources has an empty list.
-    pub async fn discover(&self, server_id: Uuid, spec: &LaunchSpec, config: &Map<String, Value>) -> Result<(Vec<Tool>, Vec<Resource>), UpstreamError> {
+    pub async fn discover(
+        &self,
+        server_id: Uuid,
+        spec: &LaunchSpec,
+        config: &Map<String, Value>,
+    ) -> Result<(Vec<Tool>, Vec<Resource>), UpstreamError> {
         let child = self.child(key(server_id, config), spec, config).await?;
-        let tools = child.client.peer().list_all_tools().await.map_err(|e| UpstreamError::BadResponse(e.to_string()))?;
+        let tools =
+            child.client.peer().list_all_tools().await.map_err(|e| UpstreamError::BadResponse(e.to_string()))?;
         let resources = child.client.peer().list_all_resources().await.unwrap_or_default();
         Ok((tools, resources))
     }
@@ -187,7 +211,12 @@ impl Supervisor {
         }
     }
 
-    async fn child(&self, key: Key, spec: &LaunchSpec, config: &Map<String, Value>) -> Result<Arc<Child>, UpstreamError> {
+    async fn child(
+        &self,
+        key: Key,
+        spec: &LaunchSpec,
+        config: &Map<String, Value>,
+    ) -> Result<Arc<Child>, UpstreamError> {
         let mut children = self.children.lock().await;
         if let Some(child) = children.get(&key) {
             if !child.client.is_closed() {
@@ -196,7 +225,10 @@ impl Supervisor {
             children.remove(&key);
         }
         if let Some(wait) = self.backoff_remaining(&key) {
-            return Err(UpstreamError::Unavailable(format!("the server process is restarting; retry in {} ms", wait.as_millis())));
+            return Err(UpstreamError::Unavailable(format!(
+                "the server process is restarting; retry in {} ms",
+                wait.as_millis()
+            )));
         }
         if children.len() >= self.max_children {
             let lru = children.iter().min_by_key(|(_, c)| *c.last_used.lock().expect("child lock")).map(|(k, _)| *k);
@@ -227,13 +259,10 @@ impl Supervisor {
         let dir = self.run_dir.join(format!("{server_id}-{}", hex8(&hash)));
         let (home, work) = (dir.join("home"), dir.join("work"));
         for d in [&home, &work] {
-            std::fs::create_dir_all(d).map_err(|e| UpstreamError::Unavailable(format!("cannot prepare the process directory: {e}")))?;
+            std::fs::create_dir_all(d)
+                .map_err(|e| UpstreamError::Unavailable(format!("cannot prepare the process directory: {e}")))?;
         }
-        let program = if spec.command == "@self" {
-            self.self_exe.clone()
-        } else {
-            PathBuf::from(&spec.command)
-        };
+        let program = if spec.command == "@self" { self.self_exe.clone() } else { PathBuf::from(&spec.command) };
         let mut cmd = tokio::process::Command::new(&program);
         cmd.args(&spec.args).current_dir(&work).env_clear();
         cmd.env("PATH", std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into()));
@@ -259,7 +288,10 @@ impl Supervisor {
                 }
             });
         }
-        let client = ().serve(transport).await.map_err(|e| UpstreamError::Unavailable(format!("the server did not complete the MCP handshake: {e}")))?;
+        let client = ()
+            .serve(transport)
+            .await
+            .map_err(|e| UpstreamError::Unavailable(format!("the server did not complete the MCP handshake: {e}")))?;
         tracing::info!(%server_id, pid, "started a platform-hosted server process");
         Ok(Child { client, pid, last_used: Mutex::new(Instant::now()) })
     }
@@ -297,7 +329,9 @@ impl Supervisor {
         let mut children = self.children.lock().await;
         let idle: Vec<Key> = children
             .iter()
-            .filter(|(_, c)| c.last_used.lock().expect("child lock").elapsed() > self.idle_timeout || c.client.is_closed())
+            .filter(|(_, c)| {
+                c.last_used.lock().expect("child lock").elapsed() > self.idle_timeout || c.client.is_closed()
+            })
             .map(|(k, _)| *k)
             .collect();
         for k in idle {

@@ -59,11 +59,21 @@ impl UpstreamError {
 }
 
 pub enum Upstream {
-    Callback { base_url: String, secret: Secret },
+    Callback {
+        base_url: String,
+        secret: Secret,
+    },
     /// A remote MCP server over Streamable HTTP.
-    Remote { server_id: uuid::Uuid, url: String },
+    Remote {
+        server_id: uuid::Uuid,
+        url: String,
+    },
     /// A platform-hosted server: a child process per (server, config).
-    Process { server_id: uuid::Uuid, spec: LaunchSpec, config: serde_json::Map<String, Value> },
+    Process {
+        server_id: uuid::Uuid,
+        spec: LaunchSpec,
+        config: serde_json::Map<String, Value>,
+    },
 }
 
 impl Upstream {
@@ -72,13 +82,18 @@ impl Upstream {
     pub async fn read_resource(&self, state: &AppState, uri: &str) -> Result<ToolOutcome, UpstreamError> {
         match self {
             Upstream::Callback { base_url, secret } => {
-                let mut url = reqwest::Url::parse(&format!("{base_url}/resources")).map_err(|e| UpstreamError::Unavailable(e.to_string()))?;
+                let mut url = reqwest::Url::parse(&format!("{base_url}/resources"))
+                    .map_err(|e| UpstreamError::Unavailable(e.to_string()))?;
                 url.query_pairs_mut().append_pair("uri", uri);
                 let response = signed_request(state, secret, Method::GET, url.as_str(), None).await?;
                 parse_callback_answer(response.status.as_u16(), &response.body)
             }
-            Upstream::Remote { server_id, url } => state.remote.read_resource(&state.outbound, *server_id, url, uri).await,
-            Upstream::Process { server_id, spec, config } => state.supervisor.read_resource(*server_id, spec, config, uri).await,
+            Upstream::Remote { server_id, url } => {
+                state.remote.read_resource(&state.outbound, *server_id, url, uri).await
+            }
+            Upstream::Process { server_id, spec, config } => {
+                state.supervisor.read_resource(*server_id, spec, config, uri).await
+            }
         }
     }
 }
@@ -95,7 +110,12 @@ pub fn sign(secret: &str, timestamp: u64, body: &[u8]) -> String {
 }
 
 impl Upstream {
-    pub async fn call_tool(&self, state: &AppState, tool: &str, arguments: Value) -> Result<ToolOutcome, UpstreamError> {
+    pub async fn call_tool(
+        &self,
+        state: &AppState,
+        tool: &str,
+        arguments: Value,
+    ) -> Result<ToolOutcome, UpstreamError> {
         match self {
             Upstream::Callback { base_url, secret } => {
                 let body = serde_json::to_vec(&json!({ "arguments": arguments })).expect("JSON serializes");
@@ -124,7 +144,8 @@ pub async fn signed_request(
 ) -> Result<crate::outbound::OutboundResponse, UpstreamError> {
     let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let mut headers = HeaderMap::new();
-    let header = |v: &str| HeaderValue::from_str(v).map_err(|_| UpstreamError::Unavailable("invalid header value".into()));
+    let header =
+        |v: &str| HeaderValue::from_str(v).map_err(|_| UpstreamError::Unavailable("invalid header value".into()));
     headers.insert(HeaderName::from_static(SECRET_HEADER), header(secret.expose())?);
     headers.insert(HeaderName::from_static(TIMESTAMP_HEADER), header(&timestamp.to_string())?);
     headers.insert(
@@ -147,7 +168,9 @@ fn parse_callback_answer(status: u16, body: &[u8]) -> Result<ToolOutcome, Upstre
         .map_err(|_| UpstreamError::BadResponse(format!("HTTP {status} with a body that is not JSON")))?;
     match value.get("success").and_then(Value::as_bool) {
         Some(true) => Ok(ToolOutcome::Ok(value.get("result").cloned().unwrap_or(Value::Null))),
-        Some(false) => Ok(ToolOutcome::ToolError(value.get("error").cloned().unwrap_or_else(|| json!("the tool failed")))),
+        Some(false) => {
+            Ok(ToolOutcome::ToolError(value.get("error").cloned().unwrap_or_else(|| json!("the tool failed"))))
+        }
         None => Err(UpstreamError::BadResponse(format!("HTTP {status} without a boolean \"success\""))),
     }
 }
@@ -167,7 +190,10 @@ mod tests {
 
     #[test]
     fn callback_answers() {
-        assert_eq!(parse_callback_answer(200, br#"{"success":true,"result":[1]}"#).unwrap(), ToolOutcome::Ok(json!([1])));
+        assert_eq!(
+            parse_callback_answer(200, br#"{"success":true,"result":[1]}"#).unwrap(),
+            ToolOutcome::Ok(json!([1]))
+        );
         assert_eq!(
             parse_callback_answer(500, br#"{"success":false,"error":"boom"}"#).unwrap(),
             ToolOutcome::ToolError(json!("boom"))

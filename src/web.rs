@@ -26,7 +26,11 @@ fn form_error(err: ApiError) -> FormError {
     if let ApiError::Internal(e) = &err {
         tracing::error!(error = format!("{e:#}"), "internal error in a server function");
     }
-    FormError { code: err.code().to_string(), message: sentence(&err.public_message()), field: err.field().map(str::to_string) }
+    FormError {
+        code: err.code().to_string(),
+        message: sentence(&err.public_message()),
+        field: err.field().map(str::to_string),
+    }
 }
 
 /// API messages are lower-case fragments ("use at least 10 characters");

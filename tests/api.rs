@@ -5,32 +5,14 @@
 mod common;
 
 use chrono::{Duration, Utc};
-use common::{Backend, TestServer, expect_error};
+use common::{TestServer, expect_error};
 use omnimcp::auth::token::TokenSigner;
 use reqwest::header;
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery";
 
-/// Runs each scenario once per database backend.
-macro_rules! on_both_databases {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test] async fn $name() { super::$name(super::TestServer::start().await).await } )*
-        }
-        mod postgres {
-            $( #[tokio::test] async fn $name() {
-                match super::TestServer::start_on(super::Backend::Postgres).await {
-                    Some(server) => super::$name(server).await,
-                    None => eprintln!("skipped: OMNIMCP_TEST_POSTGRES_URL is not set"),
-                }
-            } )*
-        }
-    };
-}
-
-on_both_databases!(
-    account_and_key_lifecycle,
+on_both_databases!(flags: &[];     account_and_key_lifecycle,
     first_user_is_admin_and_tiers_default_to_free,
     duplicate_email_is_a_conflict,
     wrong_password_and_unknown_email_look_alike,
@@ -45,10 +27,14 @@ on_both_databases!(
 
 async fn account_and_key_lifecycle(s: TestServer) {
     // Register: the token comes back, and the browser cookie is HttpOnly, Lax.
-    let res = s.post_json("/api/auth/register", json!({"email": "  Ada@Example.com ", "password": PASSWORD}), None).await;
+    let res =
+        s.post_json("/api/auth/register", json!({"email": "  Ada@Example.com ", "password": PASSWORD}), None).await;
     assert_eq!(res.status(), 201);
     let cookie = res.headers().get(header::SET_COOKIE).unwrap().to_str().unwrap().to_string();
-    assert!(cookie.starts_with("omni_session=") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(
+        cookie.starts_with("omni_session=") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
     assert!(!cookie.contains("Secure"), "plain-http deployments must not set Secure: {cookie}");
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["user"]["email"], "ada@example.com");
@@ -114,9 +100,13 @@ async fn duplicate_email_is_a_conflict(s: TestServer) {
 
 async fn wrong_password_and_unknown_email_look_alike(s: TestServer) {
     s.register("known@example.com", PASSWORD).await;
-    let wrong = s.post_json("/api/auth/login", json!({"email": "known@example.com", "password": "not the password"}), None).await;
+    let wrong = s
+        .post_json("/api/auth/login", json!({"email": "known@example.com", "password": "not the password"}), None)
+        .await;
     let wrong = expect_error(wrong, 401, "unauthorized").await;
-    let unknown = s.post_json("/api/auth/login", json!({"email": "nobody@example.com", "password": "not the password"}), None).await;
+    let unknown = s
+        .post_json("/api/auth/login", json!({"email": "nobody@example.com", "password": "not the password"}), None)
+        .await;
     let unknown = expect_error(unknown, 401, "unauthorized").await;
     assert_eq!(wrong, unknown);
 }
@@ -126,13 +116,24 @@ async fn bad_bodies_get_precise_errors(s: TestServer) {
         s.client.post(s.at("/api/auth/register")).header(header::CONTENT_TYPE, ctype).body(body).send()
     };
     expect_error(raw("{\"email\": ", "application/json").await.unwrap(), 400, "malformed_request").await;
-    expect_error(raw("email=a", "application/x-www-form-urlencoded").await.unwrap(), 415, "unsupported_media_type").await;
+    expect_error(raw("email=a", "application/x-www-form-urlencoded").await.unwrap(), 415, "unsupported_media_type")
+        .await;
     let big = "x".repeat(200 * 1024);
     let res = s.post_json("/api/auth/register", json!({"email": "a@example.com", "password": big}), None).await;
     expect_error(res, 413, "payload_too_large").await;
-    let body = expect_error(s.post_json("/api/auth/register", json!({"email": "a@example.com"}), None).await, 422, "invalid_field").await;
+    let body = expect_error(
+        s.post_json("/api/auth/register", json!({"email": "a@example.com"}), None).await,
+        422,
+        "invalid_field",
+    )
+    .await;
     assert_eq!(body["error"]["field"], "password");
-    let body = expect_error(s.post_json("/api/auth/register", json!({"email": 42, "password": PASSWORD}), None).await, 422, "invalid_field").await;
+    let body = expect_error(
+        s.post_json("/api/auth/register", json!({"email": 42, "password": PASSWORD}), None).await,
+        422,
+        "invalid_field",
+    )
+    .await;
     assert_eq!(body["error"]["field"], "email");
     // Unknown endpoints answer in the same shape.
     expect_error(s.get("/api/nope", None).await, 404, "not_found").await;
@@ -152,7 +153,8 @@ async fn invalid_fields_are_named(s: TestServer) {
         assert_eq!(body["error"]["field"], field, "{email} / {password}");
     }
     let token = s.register("k@example.com", PASSWORD).await;
-    let body = expect_error(s.post_json("/api/keys", json!({"name": "  "}), Some(&token)).await, 422, "invalid_field").await;
+    let body =
+        expect_error(s.post_json("/api/keys", json!({"name": "  "}), Some(&token)).await, 422, "invalid_field").await;
     assert_eq!(body["error"]["field"], "name");
 }
 
@@ -186,7 +188,9 @@ async fn logout_ends_the_session(s: TestServer) {
 async fn login_is_throttled_per_account(s: TestServer) {
     s.register("victim@example.com", PASSWORD).await;
     for _ in 0..5 {
-        let res = s.post_json("/api/auth/login", json!({"email": "victim@example.com", "password": "wrong guess"}), None).await;
+        let res = s
+            .post_json("/api/auth/login", json!({"email": "victim@example.com", "password": "wrong guess"}), None)
+            .await;
         expect_error(res, 401, "unauthorized").await;
     }
     // Locked: even the right password waits, and the answer says how long.
@@ -196,7 +200,8 @@ async fn login_is_throttled_per_account(s: TestServer) {
     expect_error(res, 429, "rate_limited").await;
     // Other accounts are not locked by it.
     s.register("bystander@example.com", PASSWORD).await;
-    let res = s.post_json("/api/auth/login", json!({"email": "bystander@example.com", "password": PASSWORD}), None).await;
+    let res =
+        s.post_json("/api/auth/login", json!({"email": "bystander@example.com", "password": PASSWORD}), None).await;
     assert_eq!(res.status(), 200);
 }
 
@@ -215,7 +220,8 @@ async fn keys_are_private_to_their_owner(s: TestServer) {
 
 async fn browser_session_cookie_and_renewal(s: TestServer) {
     let token = s.register("c@example.com", PASSWORD).await;
-    let with_cookie = |t: &str| s.client.get(s.at("/api/me")).header(header::COOKIE, format!("omni_session={t}")).send();
+    let with_cookie =
+        |t: &str| s.client.get(s.at("/api/me")).header(header::COOKIE, format!("omni_session={t}")).send();
     let res = with_cookie(&token).await.unwrap();
     assert_eq!(res.status(), 200);
     assert!(res.headers().get(header::SET_COOKIE).is_none(), "a fresh token is not renewed");
@@ -318,7 +324,8 @@ async fn pages_render_and_gate() {
     assert_eq!(page("/no-such-page").await.unwrap().status(), 404);
     // With a session cookie the settings page renders the user's data.
     let token = s.register("page@example.com", PASSWORD).await;
-    let res = s.client.get(s.at("/settings")).header(header::COOKIE, format!("omni_session={token}")).send().await.unwrap();
+    let res =
+        s.client.get(s.at("/settings")).header(header::COOKIE, format!("omni_session={token}")).send().await.unwrap();
     assert_eq!(res.status(), 200);
     assert!(res.text().await.unwrap().contains("page@example.com"));
 }

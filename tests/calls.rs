@@ -22,7 +22,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::post,
 };
-use common::{Backend, TestServer, expect_error};
+use common::{TestServer, expect_error};
 use hmac::{Hmac, Mac};
 use omnimcp::db::{Db, Tier};
 use serde_json::{Value, json};
@@ -52,7 +52,9 @@ fn verify(svc: &Service, headers: &HeaderMap, body: &[u8]) -> bool {
     mac.update(format!("{ts}.").as_bytes());
     mac.update(body);
     let expected: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
-    header("x-webhook-secret") == secret && header("x-omnimcp-signature") == format!("v1={expected}") && now.abs_diff(ts) < 300
+    header("x-webhook-secret") == secret
+        && header("x-omnimcp-signature") == format!("v1={expected}")
+        && now.abs_diff(ts) < 300
 }
 
 async fn tool(State(svc): State<Service>, Path(name): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
@@ -140,25 +142,7 @@ async fn call(s: &TestServer, token: &str, server: &str, tool: &str, args: Value
     s.post_json("/mcp/call", json!({"serverId": server, "toolName": tool, "arguments": args}), Some(token)).await
 }
 
-macro_rules! on_both_databases {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test] async fn $name() {
-                super::$name(super::TestServer::start_on_with(super::Backend::Sqlite, super::FLAGS).await.unwrap()).await
-            } )*
-        }
-        mod postgres {
-            $( #[tokio::test] async fn $name() {
-                match super::TestServer::start_on_with(super::Backend::Postgres, super::FLAGS).await {
-                    Some(server) => super::$name(server).await,
-                    None => eprintln!("skipped: OMNIMCP_TEST_POSTGRES_URL is not set"),
-                }
-            } )*
-        }
-    };
-}
-
-on_both_databases!(calls_reach_the_callback_signed_and_are_logged, limits_answer_429_with_headers, health_checks_follow_the_servers);
+on_both_databases!(flags: super::FLAGS; calls_reach_the_callback_signed_and_are_logged, limits_answer_429_with_headers, health_checks_follow_the_servers);
 
 async fn health_checks_follow_the_servers(s: TestServer) {
     let (url, svc) = start_service().await;
@@ -209,13 +193,24 @@ async fn calls_reach_the_callback_signed_and_are_logged(s: TestServer) {
     let res = s.post_json("/mcp/resource", json!({"serverId": "forecasts", "uri": "docs://readme"}), Some(&bob)).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.json::<Value>().await.unwrap()["result"]["contents"][0]["text"], "# Forecasts");
-    let res: Value = s.post_json("/mcp/resource", json!({"serverId": "forecasts", "uri": "docs://gone"}), Some(&bob)).await.json().await.unwrap();
+    let res: Value = s
+        .post_json("/mcp/resource", json!({"serverId": "forecasts", "uri": "docs://gone"}), Some(&bob))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(res, json!({"success": false, "error": "no such resource"}));
-    expect_error(s.post_json("/mcp/resource", json!({"serverId": "forecasts", "uri": "docs://unlisted"}), Some(&bob)).await, 404, "not_found").await;
+    expect_error(
+        s.post_json("/mcp/resource", json!({"serverId": "forecasts", "uri": "docs://unlisted"}), Some(&bob)).await,
+        404,
+        "not_found",
+    )
+    .await;
     assert_eq!(svc.verified.load(Ordering::SeqCst), 4);
 
     // Arguments are checked before anything is sent.
-    let err = expect_error(call(&s, &bob, "forecasts", "forecast", json!({"city": 5})).await, 422, "invalid_field").await;
+    let err =
+        expect_error(call(&s, &bob, "forecasts", "forecast", json!({"city": 5})).await, 422, "invalid_field").await;
     assert_eq!(err["error"]["field"], "arguments.city");
     let err = expect_error(call(&s, &bob, "forecasts", "forecast", json!({})).await, 422, "invalid_field").await;
     assert_eq!(err["error"]["field"], "arguments");
@@ -228,8 +223,10 @@ async fn calls_reach_the_callback_signed_and_are_logged(s: TestServer) {
 
     // Someone who has not installed it sees exactly what an unknown server looks like.
     let eve = s.register("eve@example.com", PASSWORD).await;
-    let not_installed = expect_error(call(&s, &eve, "forecasts", "forecast", json!({"city": "x"})).await, 404, "not_found").await;
-    let unknown = expect_error(call(&s, &eve, "no-such-server", "forecast", json!({"city": "x"})).await, 404, "not_found").await;
+    let not_installed =
+        expect_error(call(&s, &eve, "forecasts", "forecast", json!({"city": "x"})).await, 404, "not_found").await;
+    let unknown =
+        expect_error(call(&s, &eve, "no-such-server", "forecast", json!({"city": "x"})).await, 404, "not_found").await;
     assert_eq!(not_installed, unknown);
     expect_error(call(&s, "", "forecasts", "forecast", json!({})).await, 401, "unauthorized").await;
 
@@ -249,7 +246,11 @@ async fn calls_reach_the_callback_signed_and_are_logged(s: TestServer) {
             client.post(url).bearer_auth(bob).json(&body).send().await.unwrap().status()
         }));
     }
-    let completed = futures_util::future::join_all(handles).await.into_iter().filter(|r| r.as_ref().is_ok_and(|s| s.is_success())).count();
+    let completed = futures_util::future::join_all(handles)
+        .await
+        .into_iter()
+        .filter(|r| r.as_ref().is_ok_and(|s| s.is_success()))
+        .count();
     assert_eq!(completed, 40);
     let db_url = s.database_url.clone();
     let _dir = s.stop().await;
@@ -273,7 +274,15 @@ async fn limits_answer_429_with_headers(s: TestServer) {
     let (url, svc) = start_service().await;
     let (_, bob) = setup(&s, &url, &svc).await;
     let user = s.state.db.user_by_email("bob@example.com").await.unwrap().unwrap();
-    let tiny = Tier { id: "tiny".into(), name: "Tiny".into(), requests_per_minute: 2, requests_per_month: 1000, max_installations: 5, can_publish: false, sort_order: 9 };
+    let tiny = Tier {
+        id: "tiny".into(),
+        name: "Tiny".into(),
+        requests_per_minute: 2,
+        requests_per_month: 1000,
+        max_installations: 5,
+        can_publish: false,
+        sort_order: 9,
+    };
     s.state.db.upsert_tier(&tiny).await.unwrap();
     s.state.db.update_user(user.id, None, Some("tiny")).await.unwrap();
 
@@ -287,7 +296,8 @@ async fn limits_answer_429_with_headers(s: TestServer) {
     assert!(err["error"]["message"].as_str().unwrap().contains("a minute"));
 
     // The monthly quota: counted from the request log, refused when used up.
-    let capped = Tier { id: "capped".into(), name: "Capped".into(), requests_per_minute: 100, requests_per_month: 3, ..tiny };
+    let capped =
+        Tier { id: "capped".into(), name: "Capped".into(), requests_per_minute: 100, requests_per_month: 3, ..tiny };
     s.state.db.upsert_tier(&capped).await.unwrap();
     s.state.db.update_user(user.id, None, Some("capped")).await.unwrap();
     assert_eq!(call(&s, &bob, "forecasts", "forecast", json!({"city": "a"})).await.status(), 200);

@@ -4,7 +4,10 @@
 
 mod common;
 
-use std::{collections::HashMap, sync::{Arc, Mutex}};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
 
 use axum::{Json, Router, extract::Query, http::StatusCode, response::IntoResponse, routing::get};
 use common::{Backend, TestServer};
@@ -14,20 +17,29 @@ const PASSWORD: &str = "correct horse battery";
 
 async fn geocoding(Query(q): Query<HashMap<String, String>>) -> impl IntoResponse {
     if q.get("name").map(String::as_str) == Some("Paris") {
-        Json(json!({"results": [{"id": 2988507, "name": "Paris", "latitude": 48.85341, "longitude": 2.3488, "elevation": 42.0,
+        Json(
+            json!({"results": [{"id": 2988507, "name": "Paris", "latitude": 48.85341, "longitude": 2.3488, "elevation": 42.0,
             "feature_code": "PPLC", "country_code": "FR", "admin1_id": 3012874, "timezone": "Europe/Paris", "population": 2138551,
-            "country_id": 3017382, "country": "France", "admin1": "Île-de-France"}], "generationtime_ms": 0.93}))
+            "country_id": 3017382, "country": "France", "admin1": "Île-de-France"}], "generationtime_ms": 0.93}),
+        )
     } else {
         // Open-Meteo leaves `results` out when nothing matches.
         Json(json!({"generationtime_ms": 0.41}))
     }
 }
 
-async fn forecast(Query(q): Query<HashMap<String, String>>, seen: Arc<Mutex<Vec<HashMap<String, String>>>>) -> axum::response::Response {
+async fn forecast(
+    Query(q): Query<HashMap<String, String>>,
+    seen: Arc<Mutex<Vec<HashMap<String, String>>>>,
+) -> axum::response::Response {
     seen.lock().unwrap().push(q.clone());
     let lat: f64 = q["latitude"].parse().unwrap();
     if lat == 42.0 {
-        return (StatusCode::TOO_MANY_REQUESTS, Json(json!({"error": true, "reason": "Daily API request limit exceeded. Please try again tomorrow."}))).into_response();
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            Json(json!({"error": true, "reason": "Daily API request limit exceeded. Please try again tomorrow."})),
+        )
+            .into_response();
     }
     if lat == 13.37 {
         return (StatusCode::BAD_REQUEST, Json(json!({"error": true, "reason": "Cannot initialize WeatherVariable from invalid String value temperature_3m."}))).into_response();
@@ -53,12 +65,13 @@ async fn forecast(Query(q): Query<HashMap<String, String>>, seen: Arc<Mutex<Vec<
 #[tokio::test]
 async fn weather_answers_from_open_meteo_shaped_fake() {
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let app = Router::new()
-        .route("/v1/search", get(geocoding))
-        .route("/v1/forecast", get({
+    let app = Router::new().route("/v1/search", get(geocoding)).route(
+        "/v1/forecast",
+        get({
             let seen = seen.clone();
             move |q| forecast(q, seen.clone())
-        }));
+        }),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -72,7 +85,9 @@ async fn weather_answers_from_open_meteo_shaped_fake() {
     let call = |tool: &'static str, args: Value| {
         let (s, bob) = (&s, bob.clone());
         async move {
-            let res = s.post_json("/mcp/call", json!({"serverId": "weather", "toolName": tool, "arguments": args}), Some(&bob)).await;
+            let res = s
+                .post_json("/mcp/call", json!({"serverId": "weather", "toolName": tool, "arguments": args}), Some(&bob))
+                .await;
             assert_eq!(res.status(), 200);
             res.json::<Value>().await.unwrap()
         }
@@ -132,7 +147,9 @@ fn gh_issue(number: u64, title: &str) -> Value {
 
 fn github_fake() -> Router {
     use axum::{extract::Path, http::HeaderMap, routing::post};
-    let unauthorized = || (StatusCode::UNAUTHORIZED, Json(json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401"}))).into_response();
+    let unauthorized = || {
+        (StatusCode::UNAUTHORIZED, Json(json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401"}))).into_response()
+    };
     let authed = |h: &HeaderMap| {
         bearer(h) == "Bearer ghp_valid"
             && h.get("accept").is_some_and(|v| v == "application/vnd.github+json")
@@ -211,8 +228,12 @@ fn notion_page(title: &str) -> Value {
 
 fn notion_fake() -> Router {
     use axum::{extract::Path, http::HeaderMap, routing::post};
-    let denied = || (StatusCode::UNAUTHORIZED, Json(json!({"object": "error", "status": 401, "code": "unauthorized", "message": "API token is invalid.", "request_id": "c2bd0e70"}))).into_response();
-    let ok = |h: &HeaderMap| bearer(h) == "Bearer secret_valid" && h.get("notion-version").is_some_and(|v| v == "2022-06-28");
+    let denied = || {
+        (StatusCode::UNAUTHORIZED, Json(json!({"object": "error", "status": 401, "code": "unauthorized", "message": "API token is invalid.", "request_id": "c2bd0e70"}))).into_response()
+    };
+    let ok = |h: &HeaderMap| {
+        bearer(h) == "Bearer secret_valid" && h.get("notion-version").is_some_and(|v| v == "2022-06-28")
+    };
     Router::new()
         .route("/search", post(move |h: HeaderMap, Json(body): Json<Value>| async move {
             if !ok(&h) { return denied(); }
@@ -240,23 +261,39 @@ async fn github_slack_and_notion_with_each_users_token() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let flags = [format!("github.api={base}/gh"), format!("slack.api={base}/slack"), format!("notion.api={base}/notion")];
-    let s = TestServer::start_on_with(Backend::Sqlite, &["--official-api", &flags[0], "--official-api", &flags[1], "--official-api", &flags[2]])
-        .await
-        .unwrap();
+    let flags =
+        [format!("github.api={base}/gh"), format!("slack.api={base}/slack"), format!("notion.api={base}/notion")];
+    let s = TestServer::start_on_with(
+        Backend::Sqlite,
+        &["--official-api", &flags[0], "--official-api", &flags[1], "--official-api", &flags[2]],
+    )
+    .await
+    .unwrap();
     let bob = s.register("bob@example.com", PASSWORD).await;
     let eve = s.register("eve@example.com", PASSWORD).await;
     for (slug, good) in [("github", "ghp_valid"), ("slack", "xoxb-valid"), ("notion", "secret_valid")] {
         let id = s.state.db.server_by_slug(slug).await.unwrap().unwrap().id;
         // The token is required by the server's config schema.
         assert_eq!(s.post_json("/api/installations", json!({"serverId": id}), Some(&bob)).await.status(), 422);
-        assert_eq!(s.post_json("/api/installations", json!({"serverId": id, "config": {"token": good}}), Some(&bob)).await.status(), 201);
-        assert_eq!(s.post_json("/api/installations", json!({"serverId": id, "config": {"token": "wrong"}}), Some(&eve)).await.status(), 201);
+        assert_eq!(
+            s.post_json("/api/installations", json!({"serverId": id, "config": {"token": good}}), Some(&bob))
+                .await
+                .status(),
+            201
+        );
+        assert_eq!(
+            s.post_json("/api/installations", json!({"serverId": id, "config": {"token": "wrong"}}), Some(&eve))
+                .await
+                .status(),
+            201
+        );
     }
     let call = |token: String, server: &'static str, tool: &'static str, args: Value| {
         let s = &s;
         async move {
-            let res = s.post_json("/mcp/call", json!({"serverId": server, "toolName": tool, "arguments": args}), Some(&token)).await;
+            let res = s
+                .post_json("/mcp/call", json!({"serverId": server, "toolName": tool, "arguments": args}), Some(&token))
+                .await;
             assert_eq!(res.status(), 200, "{server}/{tool}");
             res.json::<Value>().await.unwrap()
         }
@@ -273,28 +310,87 @@ async fn github_slack_and_notion_with_each_users_token() {
     // GitHub: every tool, then its errors.
     let repos = ok(&call(bob.clone(), "github", "list_repos", json!({"user": "octo"})).await);
     assert_eq!(repos["repositories"][1]["fullName"], "octo/world");
-    assert_eq!(ok(&call(bob.clone(), "github", "get_repo", json!({"owner": "octo", "repo": "hello"})).await)["stars"], 80);
-    assert_eq!(ok(&call(bob.clone(), "github", "list_issues", json!({"owner": "octo", "repo": "hello"})).await)["issues"][0]["labels"][0], "bug");
-    assert_eq!(ok(&call(bob.clone(), "github", "get_issue", json!({"owner": "octo", "repo": "hello", "number": 7})).await)["number"], 7);
-    assert_eq!(ok(&call(bob.clone(), "github", "create_issue", json!({"owner": "octo", "repo": "hello", "title": "From MCP"})).await)["title"], "From MCP");
-    assert_eq!(ok(&call(bob.clone(), "github", "search_repositories", json!({"query": "language:rust"})).await)["totalCount"], 1);
-    assert!(err_text(&call(bob.clone(), "github", "get_repo", json!({"owner": "octo", "repo": "missing"})).await).contains("not found"));
-    assert!(err_text(&call(bob.clone(), "github", "search_repositories", json!({"query": "ratelimited"})).await).contains("rate limit"));
-    assert!(err_text(&call(eve.clone(), "github", "list_repos", json!({"user": "octo"})).await).contains("refused the token"));
+    assert_eq!(
+        ok(&call(bob.clone(), "github", "get_repo", json!({"owner": "octo", "repo": "hello"})).await)["stars"],
+        80
+    );
+    assert_eq!(
+        ok(&call(bob.clone(), "github", "list_issues", json!({"owner": "octo", "repo": "hello"})).await)["issues"][0]["labels"]
+            [0],
+        "bug"
+    );
+    assert_eq!(
+        ok(&call(bob.clone(), "github", "get_issue", json!({"owner": "octo", "repo": "hello", "number": 7})).await)["number"],
+        7
+    );
+    assert_eq!(
+        ok(&call(
+            bob.clone(),
+            "github",
+            "create_issue",
+            json!({"owner": "octo", "repo": "hello", "title": "From MCP"})
+        )
+        .await)["title"],
+        "From MCP"
+    );
+    assert_eq!(
+        ok(&call(bob.clone(), "github", "search_repositories", json!({"query": "language:rust"})).await)["totalCount"],
+        1
+    );
+    assert!(
+        err_text(&call(bob.clone(), "github", "get_repo", json!({"owner": "octo", "repo": "missing"})).await)
+            .contains("not found")
+    );
+    assert!(
+        err_text(&call(bob.clone(), "github", "search_repositories", json!({"query": "ratelimited"})).await)
+            .contains("rate limit")
+    );
+    assert!(
+        err_text(&call(eve.clone(), "github", "list_repos", json!({"user": "octo"})).await)
+            .contains("refused the token")
+    );
 
     // Slack.
     assert_eq!(ok(&call(bob.clone(), "slack", "list_channels", json!({})).await)["channels"][0]["name"], "general");
-    assert_eq!(ok(&call(bob.clone(), "slack", "post_message", json!({"channel": "C024BE91L", "text": "hi"})).await)["ts"], "1503435956.000247");
-    assert_eq!(ok(&call(bob.clone(), "slack", "get_channel_history", json!({"channel": "C024BE91L"})).await)["messages"][0]["text"], "Deploy went fine");
-    assert!(err_text(&call(bob.clone(), "slack", "post_message", json!({"channel": "C_MISSING", "text": "hi"})).await).contains("no such channel"));
-    assert!(err_text(&call(bob.clone(), "slack", "get_channel_history", json!({"channel": "C_BUSY"})).await).contains("retry in 30 seconds"));
+    assert_eq!(
+        ok(&call(bob.clone(), "slack", "post_message", json!({"channel": "C024BE91L", "text": "hi"})).await)["ts"],
+        "1503435956.000247"
+    );
+    assert_eq!(
+        ok(&call(bob.clone(), "slack", "get_channel_history", json!({"channel": "C024BE91L"})).await)["messages"][0]["text"],
+        "Deploy went fine"
+    );
+    assert!(
+        err_text(&call(bob.clone(), "slack", "post_message", json!({"channel": "C_MISSING", "text": "hi"})).await)
+            .contains("no such channel")
+    );
+    assert!(
+        err_text(&call(bob.clone(), "slack", "get_channel_history", json!({"channel": "C_BUSY"})).await)
+            .contains("retry in 30 seconds")
+    );
     assert!(err_text(&call(eve.clone(), "slack", "list_channels", json!({})).await).contains("invalid_auth"));
 
     // Notion.
-    assert_eq!(ok(&call(bob.clone(), "notion", "search", json!({"query": "Roadmap"})).await)["results"][0]["title"], "Roadmap");
+    assert_eq!(
+        ok(&call(bob.clone(), "notion", "search", json!({"query": "Roadmap"})).await)["results"][0]["title"],
+        "Roadmap"
+    );
     assert_eq!(ok(&call(bob.clone(), "notion", "get_page", json!({"page_id": "59833787"})).await)["title"], "Roadmap");
-    assert_eq!(ok(&call(bob.clone(), "notion", "create_page", json!({"parent_page_id": "p1", "title": "Minutes", "content": "Notes"})).await)["title"], "Minutes");
-    assert!(err_text(&call(bob.clone(), "notion", "get_page", json!({"page_id": "missing"})).await).contains("not found"));
-    assert!(err_text(&call(eve.clone(), "notion", "search", json!({"query": "x"})).await).contains("API token is invalid"));
+    assert_eq!(
+        ok(&call(
+            bob.clone(),
+            "notion",
+            "create_page",
+            json!({"parent_page_id": "p1", "title": "Minutes", "content": "Notes"})
+        )
+        .await)["title"],
+        "Minutes"
+    );
+    assert!(
+        err_text(&call(bob.clone(), "notion", "get_page", json!({"page_id": "missing"})).await).contains("not found")
+    );
+    assert!(
+        err_text(&call(eve.clone(), "notion", "search", json!({"query": "x"})).await).contains("API token is invalid")
+    );
     s.stop().await;
 }

@@ -45,7 +45,12 @@ async fn service() -> (String, Arc<AtomicUsize>) {
                 "late"
             }),
         )
-        .route("/headers", get(|headers: HeaderMap| async move { headers.get(header::USER_AGENT).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default() }))
+        .route(
+            "/headers",
+            get(|headers: HeaderMap| async move {
+                headers.get(header::USER_AGENT).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default()
+            }),
+        )
         .fallback(|| async { StatusCode::NOT_FOUND.into_response() })
         .layer(axum::middleware::from_fn(move |req, next: axum::middleware::Next| {
             counter.fetch_add(1, Ordering::SeqCst);
@@ -143,6 +148,12 @@ async fn size_and_time_limits() {
     let (base, _) = service().await;
     let client = Outbound::new(dev_policy());
     assert_eq!(fetch(&client, &format!("{base}/big")).await.unwrap_err(), OutboundError::TooLarge { limit: 4096 });
-    assert_eq!(fetch(&client, &format!("{base}/big-chunked")).await.unwrap_err(), OutboundError::TooLarge { limit: 4096 });
-    assert_eq!(fetch(&client, &format!("{base}/slow")).await.unwrap_err(), OutboundError::Timeout(Duration::from_millis(800)));
+    assert_eq!(
+        fetch(&client, &format!("{base}/big-chunked")).await.unwrap_err(),
+        OutboundError::TooLarge { limit: 4096 }
+    );
+    assert_eq!(
+        fetch(&client, &format!("{base}/slow")).await.unwrap_err(),
+        OutboundError::Timeout(Duration::from_millis(800))
+    );
 }

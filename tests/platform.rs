@@ -21,7 +21,11 @@ const PASSWORD: &str = "correct horse battery";
 
 fn venv_bin(name: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin").join(name);
-    assert!(path.exists(), "{} is missing: run .ci/run (it creates .venv with mcp and mcp-server-time)", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: run .ci/run (it creates .venv with mcp and mcp-server-time)",
+        path.display()
+    );
     path.display().to_string()
 }
 
@@ -31,11 +35,18 @@ async fn call(s: &TestServer, token: &str, server: &str, tool: &str, args: Value
 
 /// Registers a platform-hosted server as an administrator would: its tools
 /// are discovered by starting it once.
-async fn register_process_server(s: &TestServer, slug: &str, spec: Value, config_schema: Option<Value>, sample_config: Value) -> Uuid {
+async fn register_process_server(
+    s: &TestServer,
+    slug: &str,
+    spec: Value,
+    config_schema: Option<Value>,
+    sample_config: Value,
+) -> Uuid {
     let id = Uuid::now_v7();
     let launch: LaunchSpec = serde_json::from_value(spec.clone()).unwrap();
     let config: Map<String, Value> = serde_json::from_value(sample_config).unwrap();
-    let (tools, resources) = s.state.supervisor.discover(id, &launch, &config).await.expect("the server starts and lists its tools");
+    let (tools, resources) =
+        s.state.supervisor.discover(id, &launch, &config).await.expect("the server starts and lists its tools");
     let draft = ServerDraft {
         id,
         owner_id: None,
@@ -89,13 +100,19 @@ async fn official_calculator_runs_as_a_child_process() {
 
     let bob = s.register("bob@example.com", PASSWORD).await;
     install(&s, &bob, calc.id, Value::Null).await;
-    let res: Value = call(&s, &bob, "calculator", "evaluate", json!({"expression": "0.1 + 0.2"})).await.json().await.unwrap();
+    let res: Value =
+        call(&s, &bob, "calculator", "evaluate", json!({"expression": "0.1 + 0.2"})).await.json().await.unwrap();
     assert_eq!(res["success"], true, "{res}");
     assert_eq!(text_of(&res["result"]), "0.3");
-    let res: Value = call(&s, &bob, "calculator", "evaluate", json!({"expression": "(2 + 3) * sqrt(16) / 4"})).await.json().await.unwrap();
+    let res: Value = call(&s, &bob, "calculator", "evaluate", json!({"expression": "(2 + 3) * sqrt(16) / 4"}))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(text_of(&res["result"]), "5");
     // A bad expression is the tool's error, with the reason.
-    let res: Value = call(&s, &bob, "calculator", "evaluate", json!({"expression": "1 / 0"})).await.json().await.unwrap();
+    let res: Value =
+        call(&s, &bob, "calculator", "evaluate", json!({"expression": "1 / 0"})).await.json().await.unwrap();
     assert_eq!(res["success"], false);
     assert!(text_of(&res["error"]).contains("division by zero"), "{res}");
     let err = expect_error(call(&s, &bob, "calculator", "evaluate", json!({})).await, 422, "invalid_field").await;
@@ -117,11 +134,17 @@ async fn third_party_stdio_server_from_pypi() {
     let res: Value = res.json().await.unwrap();
     assert_eq!(res["success"], true, "{res}");
     assert!(text_of(&res["result"]).contains("Europe/Paris"), "{res}");
-    let res: Value = call(&s, &bob, "time", "convert_time", json!({"source_timezone": "UTC", "time": "12:00", "target_timezone": "Asia/Tokyo"}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let res: Value = call(
+        &s,
+        &bob,
+        "time",
+        "convert_time",
+        json!({"source_timezone": "UTC", "time": "12:00", "target_timezone": "Asia/Tokyo"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert!(text_of(&res["result"]).contains("21:00"), "{res}");
     s.stop().await;
 }
@@ -140,7 +163,12 @@ async fn children_get_a_minimal_environment_per_config_and_restart_after_a_crash
     install(&s, &amy, id, json!({"token": "amy-secret"})).await;
 
     // Resources are discovered and read through the same pipeline.
-    let res: Value = s.post_json("/mcp/resource", json!({"serverId": "slow", "uri": "fixture://greeting"}), Some(&bob)).await.json().await.unwrap();
+    let res: Value = s
+        .post_json("/mcp/resource", json!({"serverId": "slow", "uri": "fixture://greeting"}), Some(&bob))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(res["result"]["contents"][0]["text"], "hello from the fixture", "{res}");
 
     // Each config gets its own process, with only PATH, HOME, LANG and the
@@ -157,7 +185,10 @@ async fn children_get_a_minimal_environment_per_config_and_restart_after_a_crash
     let amy_env = whoami(amy.clone()).await;
     assert_eq!((bob_env["token"].as_str(), amy_env["token"].as_str()), (Some("bob-secret"), Some("amy-secret")));
     for name in bob_env["names"].as_array().unwrap() {
-        assert!(["PATH", "HOME", "LANG", "FIXTURE_TOKEN", "LC_CTYPE"].contains(&name.as_str().unwrap()), "leaked variable {name}");
+        assert!(
+            ["PATH", "HOME", "LANG", "FIXTURE_TOKEN", "LC_CTYPE"].contains(&name.as_str().unwrap()),
+            "leaked variable {name}"
+        );
     }
     let home = bob_env["home"].as_str().unwrap();
     assert!(home.starts_with(&s.data_dir.join("run").display().to_string()), "{home}");
@@ -213,27 +244,52 @@ async fn administrators_add_platform_hosted_servers_from_the_command_line() {
     let s = TestServer::start().await;
     let admin = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_omnimcp"))
-            .args(["--data-dir", &s.data_dir.display().to_string(), "--database-url", &s.database_url, "admin", "add-server"])
+            .args([
+                "--data-dir",
+                &s.data_dir.display().to_string(),
+                "--database-url",
+                &s.database_url,
+                "admin",
+                "add-server",
+            ])
             .args(args)
             .env_remove("DATABASE_URL")
             .output()
             .unwrap()
     };
     let time = venv_bin("mcp-server-time");
-    let out = admin(&["--slug", "clock", "--name", "Clock", "--category", "utilities", "--command", &time, "--arg", "--local-timezone", "--arg", "UTC"]);
+    let out = admin(&[
+        "--slug",
+        "clock",
+        "--name",
+        "Clock",
+        "--category",
+        "utilities",
+        "--command",
+        &time,
+        "--arg",
+        "--local-timezone",
+        "--arg",
+        "UTC",
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("get_current_time"));
 
     let bob = s.register("bob@example.com", PASSWORD).await;
     let clock = s.state.db.server_by_slug("clock").await.unwrap().unwrap();
     install(&s, &bob, clock.id, Value::Null).await;
-    let res: Value = call(&s, &bob, "clock", "get_current_time", json!({"timezone": "UTC"})).await.json().await.unwrap();
+    let res: Value =
+        call(&s, &bob, "clock", "get_current_time", json!({"timezone": "UTC"})).await.json().await.unwrap();
     assert_eq!(res["success"], true, "{res}");
 
     // A command that does not speak MCP is refused before anyone can install it.
     let out = admin(&["--slug", "broken", "--name", "Broken", "--command", "/bin/true"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("could not list"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("could not list"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(s.state.db.server_by_slug("broken").await.unwrap().is_none());
     s.stop().await;
 }

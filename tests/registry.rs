@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Backend, TestServer, expect_error};
+use common::{TestServer, expect_error};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -11,25 +11,7 @@ const PASSWORD: &str = "correct horse battery";
 /// Development flags: callbacks on loopback over plain http are allowed.
 const DEV: &[&str] = &["--outbound-allow-http", "--outbound-allow-loopback"];
 
-macro_rules! on_both_databases {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test] async fn $name() {
-                super::$name(super::TestServer::start_on_with(super::Backend::Sqlite, super::DEV).await.unwrap()).await
-            } )*
-        }
-        mod postgres {
-            $( #[tokio::test] async fn $name() {
-                match super::TestServer::start_on_with(super::Backend::Postgres, super::DEV).await {
-                    Some(server) => super::$name(server).await,
-                    None => eprintln!("skipped: OMNIMCP_TEST_POSTGRES_URL is not set"),
-                }
-            } )*
-        }
-    };
-}
-
-on_both_databases!(marketplace_search_filter_sort_and_pages, deploy_update_and_rotate, bad_deploys_are_refused_and_write_nothing, installations_are_private_and_limited, configs_are_validated_and_encrypted);
+on_both_databases!(flags: super::DEV; marketplace_search_filter_sort_and_pages, deploy_update_and_rotate, bad_deploys_are_refused_and_write_nothing, installations_are_private_and_limited, configs_are_validated_and_encrypted);
 
 /// A user with an API key: (session token, key).
 async fn developer(s: &TestServer, email: &str) -> (String, String) {
@@ -58,7 +40,12 @@ fn forecast_tool() -> Value {
 async fn deploy_update_and_rotate(s: TestServer) {
     let (token, key) = developer(&s, "dev@example.com").await;
     // Deploying needs an API key, not a browser session.
-    expect_error(s.post_json("/api/mcp/deploy", weather(json!([forecast_tool()])), Some(&token)).await, 401, "unauthorized").await;
+    expect_error(
+        s.post_json("/api/mcp/deploy", weather(json!([forecast_tool()])), Some(&token)).await,
+        401,
+        "unauthorized",
+    )
+    .await;
 
     let res = s.post_json("/api/mcp/deploy", weather(json!([forecast_tool()])), Some(&key)).await;
     assert_eq!(res.status(), 201);
@@ -113,7 +100,10 @@ async fn bad_deploys_are_refused_and_write_nothing(s: TestServer) {
         (json!({"category": "nonsense"}), "category"),
         (json!({"tools": [{"name": "a b"}]}), "tools[0].name"),
         (json!({"tools": [forecast_tool(), forecast_tool()]}), "tools[1].name"),
-        (json!({"tools": [{"name": "t", "inputSchema": {"type": "object", "properties": {"x": {"type": "not-a-type"}}}}]}), "tools[0].inputSchema"),
+        (
+            json!({"tools": [{"name": "t", "inputSchema": {"type": "object", "properties": {"x": {"type": "not-a-type"}}}}]}),
+            "tools[0].inputSchema",
+        ),
         (json!({"tools": [{"name": "t", "inputSchema": {"type": "string"}}]}), "tools[0].inputSchema"),
         (json!({"tools": [{"name": "t", "outputSchema": {"minimum": "ten"}}]}), "tools[0].outputSchema"),
         (json!({"resources": [{"uri": "no-scheme", "name": "r"}]}), "resources[0].uri"),
@@ -161,9 +151,20 @@ async fn installations_are_private_and_limited(s: TestServer) {
     let inst: Value = res.json().await.unwrap();
     let inst_id = inst["id"].as_str().unwrap().to_string();
     assert_eq!((inst["serverName"].as_str(), inst["enabled"].as_bool()), (Some("server-0"), Some(true)));
-    expect_error(s.post_json("/api/installations", json!({"serverId": ids[0]}), Some(&bob)).await, 409, "already_installed").await;
-    expect_error(s.post_json("/api/installations", json!({"serverId": "nope"}), Some(&bob)).await, 404, "not_found").await;
-    let err = expect_error(s.post_json("/api/installations", json!({"serverId": ids[1], "config": {"a": 1}}), Some(&bob)).await, 422, "invalid_field").await;
+    expect_error(
+        s.post_json("/api/installations", json!({"serverId": ids[0]}), Some(&bob)).await,
+        409,
+        "already_installed",
+    )
+    .await;
+    expect_error(s.post_json("/api/installations", json!({"serverId": "nope"}), Some(&bob)).await, 404, "not_found")
+        .await;
+    let err = expect_error(
+        s.post_json("/api/installations", json!({"serverId": ids[1], "config": {"a": 1}}), Some(&bob)).await,
+        422,
+        "invalid_field",
+    )
+    .await;
     assert_eq!(err["error"]["field"], "config");
 
     // Eve can neither see, change nor remove Bob's installation.
@@ -184,7 +185,12 @@ async fn installations_are_private_and_limited(s: TestServer) {
     for id in &ids[1..5] {
         assert_eq!(s.post_json("/api/installations", json!({"serverId": id}), Some(&bob)).await.status(), 201);
     }
-    let err = expect_error(s.post_json("/api/installations", json!({"serverId": ids[5]}), Some(&bob)).await, 403, "forbidden").await;
+    let err = expect_error(
+        s.post_json("/api/installations", json!({"serverId": ids[5]}), Some(&bob)).await,
+        403,
+        "forbidden",
+    )
+    .await;
     assert!(err["error"]["message"].as_str().unwrap().contains("5 installed servers"));
 
     let res = s.client.delete(s.at(&path)).bearer_auth(&bob).send().await.unwrap();
@@ -226,7 +232,8 @@ async fn configs_are_validated_and_encrypted(s: TestServer) {
         .await
         .unwrap();
     let bob = s.register("bob@example.com", PASSWORD).await;
-    let install = |config: Value| s.post_json("/api/installations", json!({"serverId": id, "config": config}), Some(&bob));
+    let install =
+        |config: Value| s.post_json("/api/installations", json!({"serverId": id, "config": config}), Some(&bob));
 
     let err = expect_error(install(json!({"org": "acme"})).await, 422, "invalid_field").await;
     assert_eq!(err["error"]["field"], "config");
@@ -280,8 +287,14 @@ async fn marketplace_search_filter_sort_and_pages(s: TestServer) {
     for (name, n) in [("epsilon-data", 3), ("beta-mail", 2), ("alpha-weather", 1)] {
         for _ in 0..n {
             rows.push(omnimcp::db::RequestLog {
-                id: uuid::Uuid::now_v7(), user_id: None, server_id: Some(ids[name]), tool_name: None,
-                request_type: "tools/call".into(), status: "ok".into(), error_class: None, response_time_ms: 1,
+                id: uuid::Uuid::now_v7(),
+                user_id: None,
+                server_id: Some(ids[name]),
+                tool_name: None,
+                request_type: "tools/call".into(),
+                status: "ok".into(),
+                error_class: None,
+                response_time_ms: 1,
                 created_at: chrono::Utc::now(),
             });
         }
@@ -294,7 +307,8 @@ async fn marketplace_search_filter_sort_and_pages(s: TestServer) {
             let res = s.get(&format!("/api/servers{query}"), None).await;
             assert_eq!(res.status(), 200, "{query}");
             let body: Value = res.json().await.unwrap();
-            let names: Vec<String> = body["servers"].as_array().unwrap().iter().map(|v| v["slug"].as_str().unwrap().to_string()).collect();
+            let names: Vec<String> =
+                body["servers"].as_array().unwrap().iter().map(|v| v["slug"].as_str().unwrap().to_string()).collect();
             (names, body)
         }
     };
@@ -306,7 +320,11 @@ async fn marketplace_search_filter_sort_and_pages(s: TestServer) {
     assert_eq!(&all[..3], ["epsilon-data", "beta-mail", "alpha-weather"], "popular first");
     assert!(body["nextCursor"].is_null());
     assert_eq!(body["servers"][0]["requestCount"], 3);
-    assert_eq!(list("?q=WEATHER").await.0, ["epsilon-data", "alpha-weather", "weather"], "name or description, any case");
+    assert_eq!(
+        list("?q=WEATHER").await.0,
+        ["epsilon-data", "alpha-weather", "weather"],
+        "name or description, any case"
+    );
     assert_eq!(list("?q=100%25").await.0, ["gamma-notes"], "% is literal");
     assert!(list("?q=%25%25%25").await.0.is_empty());
     assert_eq!(list("?category=data&sort=newest").await.0, ["epsilon-data", "alpha-weather", "weather"]);
@@ -339,8 +357,14 @@ async fn marketplace_search_filter_sort_and_pages(s: TestServer) {
         assert_eq!((seen.len(), sorted.len()), (total, total), "{sort}: {seen:?}");
     }
 
-    for (query, field) in [("?sort=best", "sort"), ("?limit=0", "limit"), ("?limit=abc", "limit"), ("?cursor=!!", "cursor"),
-                           ("?hostingType=cloud", "hostingType"), ("?colour=red", "colour")] {
+    for (query, field) in [
+        ("?sort=best", "sort"),
+        ("?limit=0", "limit"),
+        ("?limit=abc", "limit"),
+        ("?cursor=!!", "cursor"),
+        ("?hostingType=cloud", "hostingType"),
+        ("?colour=red", "colour"),
+    ] {
         let err = expect_error(s.get(&format!("/api/servers{query}"), None).await, 422, "invalid_field").await;
         assert_eq!(err["error"]["field"], field, "{query}");
     }

@@ -12,7 +12,9 @@ use rmcp::{
     handler::server::{router::tool::ToolRouter, wrapper::Parameters},
     model::{CallToolResult, ContentBlock, ProtocolVersion, ServerCapabilities, ServerConfig},
     schemars, tool, tool_handler, tool_router,
-    transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager},
+    transport::streamable_http_server::{
+        StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+    },
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -59,8 +61,11 @@ impl ServerHandler for Adder {
 }
 
 async fn start_upstream(legacy_only: bool) -> String {
-    let service: StreamableHttpService<Adder, LocalSessionManager> =
-        StreamableHttpService::new(move || Ok(Adder::new(legacy_only)), Default::default(), StreamableHttpServerConfig::default());
+    let service: StreamableHttpService<Adder, LocalSessionManager> = StreamableHttpService::new(
+        move || Ok(Adder::new(legacy_only)),
+        Default::default(),
+        StreamableHttpServerConfig::default(),
+    );
     let app = axum::Router::new().nest_service("/mcp", service);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/mcp", listener.local_addr().unwrap());
@@ -70,14 +75,18 @@ async fn start_upstream(legacy_only: bool) -> String {
 
 #[tokio::test]
 async fn remote_servers_in_both_protocol_eras() {
-    let s = TestServer::start_on_with(Backend::Sqlite, &["--outbound-allow-http", "--outbound-allow-loopback"]).await.unwrap();
+    let s = TestServer::start_on_with(Backend::Sqlite, &["--outbound-allow-http", "--outbound-allow-loopback"])
+        .await
+        .unwrap();
     let dev = s.register("dev@example.com", PASSWORD).await;
     let (_, key) = s.create_key(&dev, "deploy").await;
     let bob = s.register("bob@example.com", PASSWORD).await;
 
     for (name, legacy_only) in [("adder-2026", false), ("adder-legacy", true)] {
         let url = start_upstream(legacy_only).await;
-        let res = s.post_json("/api/mcp/deploy", json!({"name": name, "hostingType": "remote_mcp", "url": url}), Some(&key)).await;
+        let res = s
+            .post_json("/api/mcp/deploy", json!({"name": name, "hostingType": "remote_mcp", "url": url}), Some(&key))
+            .await;
         let status = res.status();
         let deployed: Value = res.json().await.unwrap();
         assert_eq!(status, 201, "{name}: {deployed}");
@@ -90,7 +99,11 @@ async fn remote_servers_in_both_protocol_eras() {
         assert_eq!(s.post_json("/api/installations", json!({"serverId": id}), Some(&bob)).await.status(), 201);
         for (a, b) in [(2, 3), (40, 2)] {
             let res: Value = s
-                .post_json("/mcp/call", json!({"serverId": name, "toolName": "add", "arguments": {"a": a, "b": b}}), Some(&bob))
+                .post_json(
+                    "/mcp/call",
+                    json!({"serverId": name, "toolName": "add", "arguments": {"a": a, "b": b}}),
+                    Some(&bob),
+                )
                 .await
                 .json()
                 .await
@@ -99,7 +112,12 @@ async fn remote_servers_in_both_protocol_eras() {
             assert_eq!(res["result"]["content"][0]["text"], (a + b).to_string(), "{name}");
         }
         let err = expect_error(
-            s.post_json("/mcp/call", json!({"serverId": name, "toolName": "add", "arguments": {"a": "two"}}), Some(&bob)).await,
+            s.post_json(
+                "/mcp/call",
+                json!({"serverId": name, "toolName": "add", "arguments": {"a": "two"}}),
+                Some(&bob),
+            )
+            .await,
             422,
             "invalid_field",
         )
@@ -137,11 +155,15 @@ async fn python_sdk_streamable_http_server_as_a_remote_upstream() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 
-    let s = TestServer::start_on_with(Backend::Sqlite, &["--outbound-allow-http", "--outbound-allow-loopback"]).await.unwrap();
+    let s = TestServer::start_on_with(Backend::Sqlite, &["--outbound-allow-http", "--outbound-allow-loopback"])
+        .await
+        .unwrap();
     let dev = s.register("dev@example.com", PASSWORD).await;
     let (_, key) = s.create_key(&dev, "deploy").await;
     let url = format!("http://127.0.0.1:{port}/mcp");
-    let res = s.post_json("/api/mcp/deploy", json!({"name": "pyfixture", "hostingType": "remote_mcp", "url": url}), Some(&key)).await;
+    let res = s
+        .post_json("/api/mcp/deploy", json!({"name": "pyfixture", "hostingType": "remote_mcp", "url": url}), Some(&key))
+        .await;
     let status = res.status();
     let deployed: Value = res.json().await.unwrap();
     assert_eq!(status, 201, "{deployed}");
@@ -154,14 +176,23 @@ async fn python_sdk_streamable_http_server_as_a_remote_upstream() {
     let bob = s.register("bob@example.com", PASSWORD).await;
     assert_eq!(s.post_json("/api/installations", json!({"serverId": id}), Some(&bob)).await.status(), 201);
     let res: Value = s
-        .post_json("/mcp/call", json!({"serverId": "pyfixture", "toolName": "sleep", "arguments": {"seconds": 0.05}}), Some(&bob))
+        .post_json(
+            "/mcp/call",
+            json!({"serverId": "pyfixture", "toolName": "sleep", "arguments": {"seconds": 0.05}}),
+            Some(&bob),
+        )
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(res["success"], true, "{res}");
     assert_eq!(res["result"]["content"][0]["text"], "slept 0.05");
-    let res: Value = s.post_json("/mcp/resource", json!({"serverId": "pyfixture", "uri": "fixture://greeting"}), Some(&bob)).await.json().await.unwrap();
+    let res: Value = s
+        .post_json("/mcp/resource", json!({"serverId": "pyfixture", "uri": "fixture://greeting"}), Some(&bob))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(res["result"]["contents"][0]["text"], "hello from the fixture", "{res}");
     s.stop().await;
 }

@@ -49,7 +49,11 @@ async fn story(backend: Backend) {
     let bob = db.update_user(bob.id, Some("admin"), None).await.unwrap().unwrap();
     assert_eq!((bob.role.as_str(), bob.subscription_tier.as_str()), ("admin", "pro"));
     assert!(matches!(db.update_user(bob.id, None, Some("platinum")).await, Err(DbError::MissingReference)));
-    assert_eq!(db.user_by_id(bob.id).await.unwrap().unwrap().subscription_tier, "pro", "a failed update changes nothing");
+    assert_eq!(
+        db.user_by_id(bob.id).await.unwrap().unwrap().subscription_tier,
+        "pro",
+        "a failed update changes nothing"
+    );
     assert!(db.update_user(uuid::Uuid::now_v7(), Some("user"), None).await.unwrap().is_none());
 
     // Sessions: live, extended, ended, expired.

@@ -133,7 +133,11 @@ pub fn short_date(rfc3339: &str) -> String {
     const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let date = rfc3339.get(..10).unwrap_or(rfc3339);
     let mut parts = date.split('-');
-    match (parts.next(), parts.next().and_then(|m| m.parse::<usize>().ok()), parts.next().and_then(|d| d.parse::<u32>().ok())) {
+    match (
+        parts.next(),
+        parts.next().and_then(|m| m.parse::<usize>().ok()),
+        parts.next().and_then(|d| d.parse::<u32>().ok()),
+    ) {
         (Some(y), Some(m @ 1..=12), Some(d)) => format!("{d} {} {y}", MONTHS[m - 1]),
         _ => rfc3339.to_string(),
     }
@@ -161,9 +165,12 @@ pub fn action_field_error<T: Send + Sync + 'static>(
 }
 
 /// The error not tied to a field.
-pub fn action_form_error<T: Send + Sync + 'static>(value: MappedSignal<Option<Result<T, FormError>>>) -> Signal<Option<String>> {
+pub fn action_form_error<T: Send + Sync + 'static>(
+    value: MappedSignal<Option<Result<T, FormError>>>,
+) -> Signal<Option<String>> {
     Signal::derive(move || {
-        value.with(|v| v.as_ref().and_then(|r| r.as_ref().err()).filter(|e| e.field.is_none()).map(|e| e.message.clone()))
+        value.with(|v| {
+            v.as_ref().and_then(|r| r.as_ref().err()).filter(|e| e.field.is_none()).map(|e| e.message.clone())
+        })
     })
 }
-

@@ -30,10 +30,7 @@ mod ssr {
 
     /// A form submitted by the browser itself (no JavaScript): it asks for HTML.
     pub fn is_plain_form_post(req: &Parts) -> bool {
-        req.headers
-            .get(http::header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("text/html"))
+        req.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"))
     }
 
     /// The flash cookie, percent-free: the value is URL-safe base64.

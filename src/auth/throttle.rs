@@ -135,7 +135,10 @@ mod tests {
 
     #[test]
     fn ipv6_grouped_by_slash_64() {
-        assert_eq!(address_key("2001:db8:1:2:aaaa::1".parse().unwrap()), address_key("2001:db8:1:2:bbbb::9".parse().unwrap()));
+        assert_eq!(
+            address_key("2001:db8:1:2:aaaa::1".parse().unwrap()),
+            address_key("2001:db8:1:2:bbbb::9".parse().unwrap())
+        );
         assert_eq!(address_key("::ffff:1.2.3.4".parse().unwrap()), "1.2.3.4");
     }
 }

@@ -84,8 +84,7 @@ impl Db {
     /// Every tier, cheapest first.
     pub async fn list_tiers(&self) -> DbResult<Vec<Tier>> {
         let sql = "SELECT * FROM subscription_tiers ORDER BY sort_order";
-        on_pool!(self, |pool| sqlx::query_as::<_, Tier>(sql).fetch_all(pool).await)
-            .map_err(DbError::classify)
+        on_pool!(self, |pool| sqlx::query_as::<_, Tier>(sql).fetch_all(pool).await).map_err(DbError::classify)
     }
 
     pub async fn tier(&self, id: &str) -> DbResult<Option<Tier>> {
@@ -96,7 +95,8 @@ impl Db {
 
     /// Creates or replaces a tier (administration; tests).
     pub async fn upsert_tier(&self, t: &Tier) -> DbResult<()> {
-        let sql = "INSERT INTO subscription_tiers (id, name, requests_per_minute, requests_per_month, max_installations,
+        let sql =
+            "INSERT INTO subscription_tiers (id, name, requests_per_minute, requests_per_month, max_installations,
                        can_publish, sort_order) VALUES ($1, $2, $3, $4, $5, $6, $7)
                    ON CONFLICT (id) DO UPDATE SET name = $2, requests_per_minute = $3, requests_per_month = $4,
                        max_installations = $5, can_publish = $6, sort_order = $7";
@@ -159,19 +159,13 @@ impl Db {
     /// Every user, oldest first.
     pub async fn list_users(&self) -> DbResult<Vec<User>> {
         let sql = concat!("SELECT ", user_columns!(), " FROM users ORDER BY created_at, id");
-        on_pool!(self, |pool| sqlx::query_as::<_, User>(sql).fetch_all(pool).await)
-            .map_err(DbError::classify)
+        on_pool!(self, |pool| sqlx::query_as::<_, User>(sql).fetch_all(pool).await).map_err(DbError::classify)
     }
 
     /// Changes a user's role and/or tier. `None` when the user does not
     /// exist; [`DbError::MissingReference`] for an unknown tier. The caller
     /// checks that the role is one of [`ROLES`] (the schema checks too).
-    pub async fn update_user(
-        &self,
-        id: Uuid,
-        role: Option<&str>,
-        tier: Option<&str>,
-    ) -> DbResult<Option<User>> {
+    pub async fn update_user(&self, id: Uuid, role: Option<&str>, tier: Option<&str>) -> DbResult<Option<User>> {
         let sql = concat!(
             "UPDATE users SET role = COALESCE($2, role), subscription_tier = COALESCE($3, subscription_tier),
                               updated_at = $4
@@ -249,16 +243,22 @@ impl Db {
     /// Moves a live session's expiry (renewal while in use).
     pub async fn extend_session(&self, session_id: Uuid, expires_at: DateTime<Utc>) -> DbResult<bool> {
         let sql = "UPDATE sessions SET expires_at = $2 WHERE id = $1";
-        let done = on_pool!(self, |pool| sqlx::query(sql).bind(session_id).bind(expires_at).execute(pool).await.map(|r| r.rows_affected()))
-            .map_err(DbError::classify)?;
+        let done = on_pool!(self, |pool| sqlx::query(sql)
+            .bind(session_id)
+            .bind(expires_at)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(DbError::classify)?;
         Ok(done == 1)
     }
 
     /// Ends a session (log out). `false` when there was none.
     pub async fn delete_session(&self, session_id: Uuid) -> DbResult<bool> {
         let sql = "DELETE FROM sessions WHERE id = $1";
-        let done = on_pool!(self, |pool| sqlx::query(sql).bind(session_id).execute(pool).await.map(|r| r.rows_affected()))
-            .map_err(DbError::classify)?;
+        let done =
+            on_pool!(self, |pool| sqlx::query(sql).bind(session_id).execute(pool).await.map(|r| r.rows_affected()))
+                .map_err(DbError::classify)?;
         Ok(done == 1)
     }
 
@@ -340,8 +340,13 @@ impl Db {
         let stale = row.last_used_at.is_none_or(|t| now - t >= LAST_USED_RESOLUTION);
         let last_used_at = if stale {
             let sql = "UPDATE api_keys SET last_used_at = $2 WHERE id = $1";
-            on_pool!(self, |pool| sqlx::query(sql).bind(row.key_id).bind(now).execute(pool).await.map(|r| r.rows_affected()))
-                .map_err(DbError::classify)?;
+            on_pool!(self, |pool| sqlx::query(sql)
+                .bind(row.key_id)
+                .bind(now)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected()))
+            .map_err(DbError::classify)?;
             Some(now)
         } else {
             row.last_used_at

@@ -293,8 +293,12 @@ impl Db {
     /// The owner's server of this name, if any.
     pub async fn server_by_owner_and_name(&self, owner_id: Uuid, name: &str) -> DbResult<Option<ServerRecord>> {
         let sql = "SELECT * FROM mcp_servers WHERE owner_id = $1 AND name = $2";
-        on_pool!(self, |pool| sqlx::query_as::<_, ServerRecord>(sql).bind(owner_id).bind(name).fetch_optional(pool).await)
-            .map_err(DbError::classify)
+        on_pool!(self, |pool| sqlx::query_as::<_, ServerRecord>(sql)
+            .bind(owner_id)
+            .bind(name)
+            .fetch_optional(pool)
+            .await)
+        .map_err(DbError::classify)
     }
 
     /// Active servers matching a marketplace query, one page.
@@ -338,18 +342,34 @@ impl Db {
             };
         }
         let rows = match (self, q.sort) {
-            (Db::Sqlite(pool), ServerSort::Popular) => run!(pool, listing!(
-                "EXISTS (SELECT 1 FROM json_each(s.tags) WHERE json_each.value = $3)",
-                "($5 IS NULL OR s.request_count < $5 OR (s.request_count = $5 AND s.id < $6)) ORDER BY s.request_count DESC, s.id DESC")),
-            (Db::Sqlite(pool), ServerSort::Newest) => run!(pool, listing!(
-                "EXISTS (SELECT 1 FROM json_each(s.tags) WHERE json_each.value = $3)",
-                "($6 IS NULL OR s.id < $6) AND ($5 IS NULL OR $5 = $5) ORDER BY s.id DESC")),
-            (Db::Postgres(pool), ServerSort::Popular) => run!(pool, listing!(
-                "s.tags ? $3::text",
-                "($5::bigint IS NULL OR s.request_count < $5 OR (s.request_count = $5 AND s.id < $6)) ORDER BY s.request_count DESC, s.id DESC")),
-            (Db::Postgres(pool), ServerSort::Newest) => run!(pool, listing!(
-                "s.tags ? $3::text",
-                "($6::uuid IS NULL OR s.id < $6) AND ($5::bigint IS NULL OR $5 = $5) ORDER BY s.id DESC")),
+            (Db::Sqlite(pool), ServerSort::Popular) => run!(
+                pool,
+                listing!(
+                    "EXISTS (SELECT 1 FROM json_each(s.tags) WHERE json_each.value = $3)",
+                    "($5 IS NULL OR s.request_count < $5 OR (s.request_count = $5 AND s.id < $6)) ORDER BY s.request_count DESC, s.id DESC"
+                )
+            ),
+            (Db::Sqlite(pool), ServerSort::Newest) => run!(
+                pool,
+                listing!(
+                    "EXISTS (SELECT 1 FROM json_each(s.tags) WHERE json_each.value = $3)",
+                    "($6 IS NULL OR s.id < $6) AND ($5 IS NULL OR $5 = $5) ORDER BY s.id DESC"
+                )
+            ),
+            (Db::Postgres(pool), ServerSort::Popular) => run!(
+                pool,
+                listing!(
+                    "s.tags ? $3::text",
+                    "($5::bigint IS NULL OR s.request_count < $5 OR (s.request_count = $5 AND s.id < $6)) ORDER BY s.request_count DESC, s.id DESC"
+                )
+            ),
+            (Db::Postgres(pool), ServerSort::Newest) => run!(
+                pool,
+                listing!(
+                    "s.tags ? $3::text",
+                    "($6::uuid IS NULL OR s.id < $6) AND ($5::bigint IS NULL OR $5 = $5) ORDER BY s.id DESC"
+                )
+            ),
         };
         rows.map_err(DbError::classify)
     }
@@ -370,8 +390,8 @@ impl Db {
     /// Whether a slug is taken.
     pub async fn slug_taken(&self, slug: &str) -> DbResult<bool> {
         let sql = "SELECT COUNT(*) FROM mcp_servers WHERE slug = $1";
-        let (n,): (i64,) = on_pool!(self, |pool| sqlx::query_as(sql).bind(slug).fetch_one(pool).await)
-            .map_err(DbError::classify)?;
+        let (n,): (i64,) =
+            on_pool!(self, |pool| sqlx::query_as(sql).bind(slug).fetch_one(pool).await).map_err(DbError::classify)?;
         Ok(n > 0)
     }
 
@@ -388,7 +408,8 @@ impl Db {
     }
 
     pub async fn server_tools(&self, server_id: Uuid) -> DbResult<Vec<ToolRecord>> {
-        let sql = "SELECT name, description, parameters, output_schema FROM mcp_tools WHERE server_id = $1 ORDER BY name";
+        let sql =
+            "SELECT name, description, parameters, output_schema FROM mcp_tools WHERE server_id = $1 ORDER BY name";
         on_pool!(self, |pool| sqlx::query_as::<_, ToolRecord>(sql).bind(server_id).fetch_all(pool).await)
             .map_err(DbError::classify)
     }
@@ -466,12 +487,20 @@ impl Db {
     /// One of the user's installations (another user's looks like none).
     pub async fn installation(&self, user_id: Uuid, id: Uuid) -> DbResult<Option<InstallationRecord>> {
         let sql = "SELECT * FROM user_mcp_installations WHERE id = $1 AND user_id = $2";
-        on_pool!(self, |pool| sqlx::query_as::<_, InstallationRecord>(sql).bind(id).bind(user_id).fetch_optional(pool).await)
-            .map_err(DbError::classify)
+        on_pool!(self, |pool| sqlx::query_as::<_, InstallationRecord>(sql)
+            .bind(id)
+            .bind(user_id)
+            .fetch_optional(pool)
+            .await)
+        .map_err(DbError::classify)
     }
 
     /// The user's installation of a server, if any.
-    pub async fn installation_for_server(&self, user_id: Uuid, server_id: Uuid) -> DbResult<Option<InstallationRecord>> {
+    pub async fn installation_for_server(
+        &self,
+        user_id: Uuid,
+        server_id: Uuid,
+    ) -> DbResult<Option<InstallationRecord>> {
         let sql = "SELECT * FROM user_mcp_installations WHERE user_id = $1 AND server_id = $2";
         on_pool!(self, |pool| sqlx::query_as::<_, InstallationRecord>(sql)
             .bind(user_id)
@@ -522,8 +551,13 @@ impl Db {
 
     pub async fn delete_installation(&self, user_id: Uuid, id: Uuid) -> DbResult<bool> {
         let sql = "DELETE FROM user_mcp_installations WHERE id = $1 AND user_id = $2";
-        let n = on_pool!(self, |pool| sqlx::query(sql).bind(id).bind(user_id).execute(pool).await.map(|r| r.rows_affected()))
-            .map_err(DbError::classify)?;
+        let n = on_pool!(self, |pool| sqlx::query(sql)
+            .bind(id)
+            .bind(user_id)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(DbError::classify)?;
         Ok(n == 1)
     }
 

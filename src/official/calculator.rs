@@ -40,7 +40,9 @@ impl Calculator {
         super::definitions(Self::tool_router())
     }
 
-    #[tool(description = "Evaluate an arithmetic expression exactly (decimal, not floating point). Supports + - * / % ^, parentheses, unary minus, sqrt, abs, round(x[, digits]), floor, ceil, min, max, ln, log10, exp, and the constants pi and e.")]
+    #[tool(
+        description = "Evaluate an arithmetic expression exactly (decimal, not floating point). Supports + - * / % ^, parentheses, unary minus, sqrt, abs, round(x[, digits]), floor, ceil, min, max, ln, log10, exp, and the constants pi and e."
+    )]
     async fn evaluate(&self, Parameters(args): Parameters<EvaluateArgs>) -> Result<CallToolResult, McpError> {
         Ok(match expr::evaluate(&args.expression) {
             Ok(value) => CallToolResult::success(vec![ContentBlock::text(value.to_string())]),

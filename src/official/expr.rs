@@ -24,7 +24,9 @@ pub enum ExprError {
     Unexpected { found: String, pos: usize },
     #[error("expected {expected} at position {pos}")]
     Expected { expected: &'static str, pos: usize },
-    #[error("unknown name '{0}' (functions: sqrt, abs, round, floor, ceil, min, max, ln, log10, exp; constants: pi, e)")]
+    #[error(
+        "unknown name '{0}' (functions: sqrt, abs, round, floor, ceil, min, max, ln, log10, exp; constants: pi, e)"
+    )]
     UnknownName(String),
     #[error("{name} takes {expected} argument(s), got {got}")]
     Arity { name: String, expected: &'static str, got: usize },
@@ -268,8 +270,14 @@ fn call(name: &str, args: &[Decimal]) -> Result<Decimal, ExprError> {
         "round" => {
             arity("1 or 2", matches!(args.len(), 1 | 2))?;
             let digits = match args.get(1) {
-                Some(d) if d.fract().is_zero() && (0..=28).contains(&d.to_i64().unwrap_or(-1)) => d.to_u32().unwrap_or(0),
-                Some(_) => return Err(ExprError::Domain("round's second argument is a whole number of digits, 0 to 28".into())),
+                Some(d) if d.fract().is_zero() && (0..=28).contains(&d.to_i64().unwrap_or(-1)) => {
+                    d.to_u32().unwrap_or(0)
+                }
+                Some(_) => {
+                    return Err(ExprError::Domain(
+                        "round's second argument is a whole number of digits, 0 to 28".into(),
+                    ));
+                }
                 None => 0,
             };
             Ok(args[0].round_dp_with_strategy(digits, RoundingStrategy::MidpointAwayFromZero))

@@ -6,12 +6,14 @@ use reqwest::{
     header::{ACCEPT, HeaderMap, HeaderValue},
 };
 use rmcp::{
-    ErrorData as McpError, ServerHandler,
+    ServerHandler,
     handler::server::{router::tool::ToolRouter, wrapper::Parameters},
-    model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig},
+    model::{Implementation, ServerCapabilities, ServerConfig},
     schemars, tool, tool_handler, tool_router,
 };
 use serde::Deserialize;
+
+use super::{ToolResult, tool_error};
 use serde_json::{Value, json};
 
 use super::http::{Answer, ApiClient, segment};
@@ -69,12 +71,6 @@ pub struct GitHub {
     tool_router: ToolRouter<Self>,
 }
 
-type ToolResult = Result<CallToolResult, McpError>;
-
-fn fail(message: impl Into<String>) -> ToolResult {
-    Ok(CallToolResult::error(vec![ContentBlock::text(message.into())]))
-}
-
 fn repo_view(r: &Value) -> Value {
     json!({"fullName": r["full_name"], "description": r["description"], "url": r["html_url"], "private": r["private"],
            "stars": r["stargazers_count"], "forks": r["forks_count"], "openIssues": r["open_issues_count"],
@@ -117,7 +113,10 @@ impl GitHub {
         let mut extra = HeaderMap::new();
         extra.insert(ACCEPT, HeaderValue::from_static("application/vnd.github+json"));
         extra.insert("x-github-api-version", HeaderValue::from_static("2022-11-28"));
-        Self { api: ApiClient::new(base.unwrap_or_else(|| API_URL.into()), "GITHUB_TOKEN", extra), tool_router: Self::tool_router() }
+        Self {
+            api: ApiClient::new(base.unwrap_or_else(|| API_URL.into()), "GITHUB_TOKEN", extra),
+            tool_router: Self::tool_router(),
+        }
     }
 
     pub fn tool_definitions() -> Vec<(String, String, Value)> {
@@ -138,10 +137,14 @@ impl GitHub {
         match self.get(&path, &[("per_page", per_page), ("sort", "updated".into())]).await {
             Ok(v) => {
                 let repos: Vec<Value> = v.as_array().map(|a| a.iter().map(repo_view).collect()).unwrap_or_default();
-                let text = repos.iter().map(|r| format!("{} ★{}", r["fullName"].as_str().unwrap_or("?"), r["stars"])).collect::<Vec<_>>().join("\n");
+                let text = repos
+                    .iter()
+                    .map(|r| format!("{} ★{}", r["fullName"].as_str().unwrap_or("?"), r["stars"]))
+                    .collect::<Vec<_>>()
+                    .join("\n");
                 done(if text.is_empty() { "no repositories".into() } else { text }, json!({"repositories": repos}))
             }
-            Err(e) => fail(e),
+            Err(e) => tool_error(e),
         }
     }
 
@@ -150,9 +153,12 @@ impl GitHub {
         match self.get(&format!("/repos/{}/{}", segment(&a.owner), segment(&a.repo)), &[]).await {
             Ok(v) => {
                 let r = repo_view(&v);
-                done(format!("{}: {}", r["fullName"].as_str().unwrap_or("?"), r["description"].as_str().unwrap_or("")), r)
+                done(
+                    format!("{}: {}", r["fullName"].as_str().unwrap_or("?"), r["description"].as_str().unwrap_or("")),
+                    r,
+                )
             }
-            Err(e) => fail(e),
+            Err(e) => tool_error(e),
         }
     }
 
@@ -160,15 +166,20 @@ impl GitHub {
     async fn list_issues(&self, Parameters(a): Parameters<ListIssues>) -> ToolResult {
         let state = a.state.unwrap_or_else(|| "open".into());
         if !["open", "closed", "all"].contains(&state.as_str()) {
-            return fail("state must be open, closed or all");
+            return tool_error("state must be open, closed or all");
         }
-        match self.get(&format!("/repos/{}/{}/issues", segment(&a.owner), segment(&a.repo)), &[("state", state)]).await {
+        match self.get(&format!("/repos/{}/{}/issues", segment(&a.owner), segment(&a.repo)), &[("state", state)]).await
+        {
             Ok(v) => {
                 let issues: Vec<Value> = v.as_array().map(|a| a.iter().map(issue_view).collect()).unwrap_or_default();
-                let text = issues.iter().map(|i| format!("#{} {}", i["number"], i["title"].as_str().unwrap_or(""))).collect::<Vec<_>>().join("\n");
+                let text = issues
+                    .iter()
+                    .map(|i| format!("#{} {}", i["number"], i["title"].as_str().unwrap_or("")))
+                    .collect::<Vec<_>>()
+                    .join("\n");
                 done(if text.is_empty() { "no issues".into() } else { text }, json!({"issues": issues}))
             }
-            Err(e) => fail(e),
+            Err(e) => tool_error(e),
         }
     }
 
@@ -177,16 +188,24 @@ impl GitHub {
         match self.get(&format!("/repos/{}/{}/issues/{}", segment(&a.owner), segment(&a.repo), a.number), &[]).await {
             Ok(v) => {
                 let i = issue_view(&v);
-                done(format!("#{} {} ({})", i["number"], i["title"].as_str().unwrap_or(""), i["state"].as_str().unwrap_or("")), i)
+                done(
+                    format!(
+                        "#{} {} ({})",
+                        i["number"],
+                        i["title"].as_str().unwrap_or(""),
+                        i["state"].as_str().unwrap_or("")
+                    ),
+                    i,
+                )
             }
-            Err(e) => fail(e),
+            Err(e) => tool_error(e),
         }
     }
 
     #[tool(description = "Open an issue.")]
     async fn create_issue(&self, Parameters(a): Parameters<NewIssue>) -> ToolResult {
         if a.title.trim().is_empty() {
-            return fail("the title must not be empty");
+            return tool_error("the title must not be empty");
         }
         let body = json!({"title": a.title, "body": a.body, "labels": a.labels.unwrap_or_default()});
         let path = format!("/repos/{}/{}/issues", segment(&a.owner), segment(&a.repo));
@@ -195,23 +214,28 @@ impl GitHub {
                 let i = issue_view(&v);
                 done(format!("opened #{}: {}", i["number"], i["url"].as_str().unwrap_or("")), i)
             }
-            Err(e) => fail(e),
+            Err(e) => tool_error(e),
         }
     }
 
     #[tool(description = "Search public repositories with GitHub's search syntax.")]
     async fn search_repositories(&self, Parameters(a): Parameters<Search>) -> ToolResult {
         if a.query.trim().is_empty() {
-            return fail("the query must not be empty");
+            return tool_error("the query must not be empty");
         }
         let per_page = a.per_page.unwrap_or(10).clamp(1, 100).to_string();
         match self.get("/search/repositories", &[("q", a.query), ("per_page", per_page)]).await {
             Ok(v) => {
-                let repos: Vec<Value> = v["items"].as_array().map(|a| a.iter().map(repo_view).collect()).unwrap_or_default();
-                let text = format!("{} results; top: {}", v["total_count"], repos.iter().filter_map(|r| r["fullName"].as_str()).collect::<Vec<_>>().join(", "));
+                let repos: Vec<Value> =
+                    v["items"].as_array().map(|a| a.iter().map(repo_view).collect()).unwrap_or_default();
+                let text = format!(
+                    "{} results; top: {}",
+                    v["total_count"],
+                    repos.iter().filter_map(|r| r["fullName"].as_str()).collect::<Vec<_>>().join(", ")
+                );
                 done(text, json!({"totalCount": v["total_count"], "repositories": repos}))
             }
-            Err(e) => fail(e),
+            Err(e) => tool_error(e),
         }
     }
 }

@@ -36,8 +36,15 @@ impl ApiClient {
         Self { base: base.trim_end_matches('/').to_string(), http, token, extra }
     }
 
-    pub async fn send(&self, method: Method, path: &str, query: &[(&str, String)], body: Option<&Value>) -> Result<Answer, String> {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).headers(self.extra.clone()).query(query);
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Answer, String> {
+        let mut req =
+            self.http.request(method, format!("{}{path}", self.base)).headers(self.extra.clone()).query(query);
         if let Some(token) = &self.token {
             req = req.bearer_auth(token);
         }
@@ -45,7 +52,11 @@ impl ApiClient {
             req = req.json(body);
         }
         let res = req.send().await.map_err(|e| {
-            if e.is_timeout() { "the service did not answer in time".to_string() } else { "the service could not be reached".to_string() }
+            if e.is_timeout() {
+                "the service did not answer in time".to_string()
+            } else {
+                "the service could not be reached".to_string()
+            }
         })?;
         let status = res.status().as_u16();
         let headers = res.headers().clone();

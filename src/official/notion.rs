@@ -7,12 +7,14 @@ use reqwest::{
     header::{HeaderMap, HeaderValue},
 };
 use rmcp::{
-    ErrorData as McpError, ServerHandler,
+    ServerHandler,
     handler::server::{router::tool::ToolRouter, wrapper::Parameters},
-    model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig},
+    model::{Implementation, ServerCapabilities, ServerConfig},
     schemars, tool, tool_handler, tool_router,
 };
 use serde::Deserialize;
+
+use super::{ToolResult, tool_error};
 use serde_json::{Value, json};
 
 use super::http::{Answer, ApiClient, segment};
@@ -46,12 +48,6 @@ pub struct NewPage {
 pub struct Notion {
     api: ApiClient,
     tool_router: ToolRouter<Self>,
-}
-
-type ToolResult = Result<CallToolResult, McpError>;
-
-fn fail(message: impl Into<String>) -> ToolResult {
-    Ok(CallToolResult::error(vec![ContentBlock::text(message.into())]))
 }
 
 fn check(a: Answer) -> Result<Value, String> {
@@ -92,7 +88,10 @@ impl Notion {
     pub fn new(base: Option<String>) -> Self {
         let mut extra = HeaderMap::new();
         extra.insert("notion-version", HeaderValue::from_static(NOTION_VERSION));
-        Self { api: ApiClient::new(base.unwrap_or_else(|| API_URL.into()), "NOTION_TOKEN", extra), tool_router: Self::tool_router() }
+        Self {
+            api: ApiClient::new(base.unwrap_or_else(|| API_URL.into()), "NOTION_TOKEN", extra),
+            tool_router: Self::tool_router(),
+        }
     }
 
     pub fn tool_definitions() -> Vec<(String, String, Value)> {
@@ -104,11 +103,19 @@ impl Notion {
         let body = json!({"query": a.query, "page_size": a.page_size.unwrap_or(10).clamp(1, 100)});
         match self.api.send(Method::POST, "/search", &[], Some(&body)).await.and_then(check) {
             Ok(v) => {
-                let results: Vec<Value> = v["results"].as_array().map(|r| r.iter().map(page_view).collect()).unwrap_or_default();
-                let text = results.iter().map(|p| format!("{} ({})", p["title"].as_str().unwrap_or(""), p["id"].as_str().unwrap_or(""))).collect::<Vec<_>>().join("\n");
-                Ok(super::with_structured(if text.is_empty() { "nothing found".into() } else { text }, json!({"results": results, "hasMore": v["has_more"]})))
+                let results: Vec<Value> =
+                    v["results"].as_array().map(|r| r.iter().map(page_view).collect()).unwrap_or_default();
+                let text = results
+                    .iter()
+                    .map(|p| format!("{} ({})", p["title"].as_str().unwrap_or(""), p["id"].as_str().unwrap_or("")))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                Ok(super::with_structured(
+                    if text.is_empty() { "nothing found".into() } else { text },
+                    json!({"results": results, "hasMore": v["has_more"]}),
+                ))
             }
-            Err(e) => fail(e),
+            Err(e) => tool_error(e),
         }
     }
 
@@ -117,16 +124,19 @@ impl Notion {
         match self.api.send(Method::GET, &format!("/pages/{}", segment(&a.page_id)), &[], None).await.and_then(check) {
             Ok(v) => {
                 let p = page_view(&v);
-                Ok(super::with_structured(format!("{} {}", p["title"].as_str().unwrap_or(""), p["url"].as_str().unwrap_or("")), p))
+                Ok(super::with_structured(
+                    format!("{} {}", p["title"].as_str().unwrap_or(""), p["url"].as_str().unwrap_or("")),
+                    p,
+                ))
             }
-            Err(e) => fail(e),
+            Err(e) => tool_error(e),
         }
     }
 
     #[tool(description = "Create a page under another page, with a title and an optional first paragraph.")]
     async fn create_page(&self, Parameters(a): Parameters<NewPage>) -> ToolResult {
         if a.title.trim().is_empty() {
-            return fail("the title must not be empty");
+            return tool_error("the title must not be empty");
         }
         let mut body = json!({
             "parent": {"page_id": a.parent_page_id},
@@ -141,7 +151,7 @@ impl Notion {
                 let p = page_view(&v);
                 Ok(super::with_structured(format!("created {}", p["url"].as_str().unwrap_or("")), p))
             }
-            Err(e) => fail(e),
+            Err(e) => tool_error(e),
         }
     }
 }

@@ -5,12 +5,14 @@
 
 use reqwest::{Method, header::HeaderMap};
 use rmcp::{
-    ErrorData as McpError, ServerHandler,
+    ServerHandler,
     handler::server::{router::tool::ToolRouter, wrapper::Parameters},
-    model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig},
+    model::{Implementation, ServerCapabilities, ServerConfig},
     schemars, tool, tool_handler, tool_router,
 };
 use serde::Deserialize;
+
+use super::{ToolResult, tool_error};
 use serde_json::{Value, json};
 
 use super::http::{Answer, ApiClient};
@@ -44,12 +46,6 @@ pub struct Slack {
     tool_router: ToolRouter<Self>,
 }
 
-type ToolResult = Result<CallToolResult, McpError>;
-
-fn fail(message: impl Into<String>) -> ToolResult {
-    Ok(CallToolResult::error(vec![ContentBlock::text(message.into())]))
-}
-
 fn check(a: Answer) -> Result<Value, String> {
     if a.status == 429 {
         let retry = a.headers.get("retry-after").and_then(|v| v.to_str().ok()).unwrap_or("a few");
@@ -72,7 +68,10 @@ fn check(a: Answer) -> Result<Value, String> {
 #[tool_router]
 impl Slack {
     pub fn new(base: Option<String>) -> Self {
-        Self { api: ApiClient::new(base.unwrap_or_else(|| API_URL.into()), "SLACK_BOT_TOKEN", HeaderMap::new()), tool_router: Self::tool_router() }
+        Self {
+            api: ApiClient::new(base.unwrap_or_else(|| API_URL.into()), "SLACK_BOT_TOKEN", HeaderMap::new()),
+            tool_router: Self::tool_router(),
+        }
     }
 
     pub fn tool_definitions() -> Vec<(String, String, Value)> {
@@ -89,17 +88,24 @@ impl Slack {
                     .as_array()
                     .map(|a| a.iter().map(|c| json!({"id": c["id"], "name": c["name"], "members": c["num_members"], "topic": c["topic"]["value"]})).collect())
                     .unwrap_or_default();
-                let text = channels.iter().map(|c| format!("#{} ({})", c["name"].as_str().unwrap_or("?"), c["id"].as_str().unwrap_or("?"))).collect::<Vec<_>>().join("\n");
-                Ok(super::with_structured(if text.is_empty() { "no channels".into() } else { text }, json!({"channels": channels})))
+                let text = channels
+                    .iter()
+                    .map(|c| format!("#{} ({})", c["name"].as_str().unwrap_or("?"), c["id"].as_str().unwrap_or("?")))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                Ok(super::with_structured(
+                    if text.is_empty() { "no channels".into() } else { text },
+                    json!({"channels": channels}),
+                ))
             }
-            Err(e) => fail(e),
+            Err(e) => tool_error(e),
         }
     }
 
     #[tool(description = "Post a message to a channel.")]
     async fn post_message(&self, Parameters(a): Parameters<PostMessage>) -> ToolResult {
         if a.text.trim().is_empty() {
-            return fail("the message text must not be empty");
+            return tool_error("the message text must not be empty");
         }
         let body = json!({"channel": a.channel, "text": a.text});
         match self.api.send(Method::POST, "/chat.postMessage", &[], Some(&body)).await.and_then(check) {
@@ -107,23 +113,35 @@ impl Slack {
                 format!("posted to {} at {}", v["channel"].as_str().unwrap_or("?"), v["ts"].as_str().unwrap_or("?")),
                 json!({"channel": v["channel"], "ts": v["ts"]}),
             )),
-            Err(e) => fail(e),
+            Err(e) => tool_error(e),
         }
     }
 
     #[tool(description = "Read a channel's most recent messages.")]
     async fn get_channel_history(&self, Parameters(a): Parameters<History>) -> ToolResult {
         let limit = a.limit.unwrap_or(20).clamp(1, 1000).to_string();
-        match self.api.send(Method::GET, "/conversations.history", &[("channel", a.channel), ("limit", limit)], None).await.and_then(check) {
+        match self
+            .api
+            .send(Method::GET, "/conversations.history", &[("channel", a.channel), ("limit", limit)], None)
+            .await
+            .and_then(check)
+        {
             Ok(v) => {
                 let messages: Vec<Value> = v["messages"]
                     .as_array()
                     .map(|a| a.iter().map(|m| json!({"user": m["user"], "text": m["text"], "ts": m["ts"]})).collect())
                     .unwrap_or_default();
-                let text = messages.iter().map(|m| format!("{}: {}", m["user"].as_str().unwrap_or("?"), m["text"].as_str().unwrap_or(""))).collect::<Vec<_>>().join("\n");
-                Ok(super::with_structured(if text.is_empty() { "no messages".into() } else { text }, json!({"messages": messages, "hasMore": v["has_more"]})))
+                let text = messages
+                    .iter()
+                    .map(|m| format!("{}: {}", m["user"].as_str().unwrap_or("?"), m["text"].as_str().unwrap_or("")))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                Ok(super::with_structured(
+                    if text.is_empty() { "no messages".into() } else { text },
+                    json!({"messages": messages, "hasMore": v["has_more"]}),
+                ))
             }
-            Err(e) => fail(e),
+            Err(e) => tool_error(e),
         }
     }
 }

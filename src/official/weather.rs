@@ -7,12 +7,14 @@
 use std::time::Duration;
 
 use rmcp::{
-    ErrorData as McpError, ServerHandler,
+    ServerHandler,
     handler::server::{router::tool::ToolRouter, wrapper::Parameters},
-    model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig},
+    model::{Implementation, ServerCapabilities, ServerConfig},
     schemars, tool, tool_handler, tool_router,
 };
 use serde::Deserialize;
+
+use super::{ToolResult, tool_error};
 use serde_json::{Value, json};
 
 pub const GEOCODING_URL: &str = "https://geocoding-api.open-meteo.com/v1/search";
@@ -52,12 +54,6 @@ struct Resolved {
     longitude: f64,
 }
 
-type ToolResult = Result<CallToolResult, McpError>;
-
-fn tool_error(message: impl Into<String>) -> ToolResult {
-    Ok(CallToolResult::error(vec![ContentBlock::text(message.into())]))
-}
-
 #[tool_router]
 impl Weather {
     pub fn new(geocoding_url: Option<String>, forecast_url: Option<String>) -> Self {
@@ -77,7 +73,9 @@ impl Weather {
         super::definitions(Self::tool_router())
     }
 
-    #[tool(description = "Current weather (temperature, feels-like, humidity, precipitation, wind, conditions) for a place name or coordinates.")]
+    #[tool(
+        description = "Current weather (temperature, feels-like, humidity, precipitation, wind, conditions) for a place name or coordinates."
+    )]
     async fn current_weather(&self, Parameters(place): Parameters<Place>) -> ToolResult {
         let place = match self.resolve(&place).await {
             Ok(p) => p,
@@ -86,7 +84,11 @@ impl Weather {
         let query = [
             ("latitude", place.latitude.to_string()),
             ("longitude", place.longitude.to_string()),
-            ("current", "temperature_2m,relative_humidity_2m,apparent_temperature,precipitation,weather_code,wind_speed_10m".into()),
+            (
+                "current",
+                "temperature_2m,relative_humidity_2m,apparent_temperature,precipitation,weather_code,wind_speed_10m"
+                    .into(),
+            ),
             ("timezone", "auto".into()),
         ];
         let body = match self.get(&self.forecast_url, &query).await {
@@ -98,12 +100,17 @@ impl Weather {
         let summary = format!(
             "{}: {} {}, feels like {} {}, {}, humidity {}{}, wind {} {}, precipitation {} {} (at {} local time)",
             place.name,
-            c["temperature_2m"], u["temperature_2m"].as_str().unwrap_or("°C"),
-            c["apparent_temperature"], u["apparent_temperature"].as_str().unwrap_or("°C"),
+            c["temperature_2m"],
+            u["temperature_2m"].as_str().unwrap_or("°C"),
+            c["apparent_temperature"],
+            u["apparent_temperature"].as_str().unwrap_or("°C"),
             describe(c["weather_code"].as_i64()),
-            c["relative_humidity_2m"], u["relative_humidity_2m"].as_str().unwrap_or("%"),
-            c["wind_speed_10m"], u["wind_speed_10m"].as_str().unwrap_or("km/h"),
-            c["precipitation"], u["precipitation"].as_str().unwrap_or("mm"),
+            c["relative_humidity_2m"],
+            u["relative_humidity_2m"].as_str().unwrap_or("%"),
+            c["wind_speed_10m"],
+            u["wind_speed_10m"].as_str().unwrap_or("km/h"),
+            c["precipitation"],
+            u["precipitation"].as_str().unwrap_or("mm"),
             c["time"].as_str().unwrap_or("?"),
         );
         let structured = json!({
@@ -114,7 +121,9 @@ impl Weather {
         Ok(super::with_structured(summary, structured))
     }
 
-    #[tool(description = "Daily forecast (conditions, high and low temperature, precipitation) for 1 to 16 days, for a place name or coordinates.")]
+    #[tool(
+        description = "Daily forecast (conditions, high and low temperature, precipitation) for 1 to 16 days, for a place name or coordinates."
+    )]
     async fn forecast(&self, Parameters(args): Parameters<ForecastArgs>) -> ToolResult {
         let days = args.days.unwrap_or(7);
         if !(1..=16).contains(&days) {
@@ -147,11 +156,16 @@ impl Weather {
             });
             lines.push(format!(
                 "{}: {}, {} to {} °C, {} mm",
-                date.as_str().unwrap_or("?"), row["conditions"].as_str().unwrap_or("?"), row["minC"], row["maxC"], row["precipitationMm"]
+                date.as_str().unwrap_or("?"),
+                row["conditions"].as_str().unwrap_or("?"),
+                row["minC"],
+                row["maxC"],
+                row["precipitationMm"]
             ));
             rows.push(row);
         }
-        let structured = json!({ "place": place.name, "latitude": place.latitude, "longitude": place.longitude, "days": rows });
+        let structured =
+            json!({ "place": place.name, "latitude": place.latitude, "longitude": place.longitude, "days": rows });
         Ok(super::with_structured(lines.join("\n"), structured))
     }
 }
@@ -167,7 +181,15 @@ impl Weather {
             }
             (Some(name), _, _) if !name.trim().is_empty() => {
                 let body = self
-                    .get(&self.geocoding_url, &[("name", name.trim().to_string()), ("count", "1".into()), ("language", "en".into()), ("format", "json".into())])
+                    .get(
+                        &self.geocoding_url,
+                        &[
+                            ("name", name.trim().to_string()),
+                            ("count", "1".into()),
+                            ("language", "en".into()),
+                            ("format", "json".into()),
+                        ],
+                    )
                     .await?;
                 // Open-Meteo omits `results` when nothing matches.
                 let hit = body["results"].get(0).ok_or_else(|| format!("no place called {name:?} was found"))?;
@@ -190,10 +212,17 @@ impl Weather {
     /// turned into a message.
     async fn get(&self, url: &str, query: &[(&str, String)]) -> Result<Value, String> {
         let response = self.http.get(url).query(query).send().await.map_err(|e| {
-            if e.is_timeout() { "the weather service did not answer in time".to_string() } else { "the weather service could not be reached".to_string() }
+            if e.is_timeout() {
+                "the weather service did not answer in time".to_string()
+            } else {
+                "the weather service could not be reached".to_string()
+            }
         })?;
         let status = response.status();
-        let body: Value = response.json().await.map_err(|_| format!("the weather service sent an unreadable answer (HTTP {status})"))?;
+        let body: Value = response
+            .json()
+            .await
+            .map_err(|_| format!("the weather service sent an unreadable answer (HTTP {status})"))?;
         if status.as_u16() == 429 {
             return Err("the weather service is rate limiting requests; try again in a minute".into());
         }

@@ -13,6 +13,31 @@ use serde_json::Value;
 use tempfile::TempDir;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
+/// Runs each named scenario (`async fn name(server: TestServer)`) once per
+/// database backend: SQLite always, PostgreSQL when
+/// `OMNIMCP_TEST_POSTGRES_URL` is set (as in CI). `flags` are extra
+/// command-line flags for the server, as a path or expression valid in a
+/// nested module (e.g. `super::DEV` or `&[]`).
+#[macro_export]
+macro_rules! on_both_databases {
+    (flags: $flags:expr; $($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test] async fn $name() {
+                let server = $crate::common::TestServer::start_on_with($crate::common::Backend::Sqlite, $flags).await.unwrap();
+                super::$name(server).await
+            } )*
+        }
+        mod postgres {
+            $( #[tokio::test] async fn $name() {
+                match $crate::common::TestServer::start_on_with($crate::common::Backend::Postgres, $flags).await {
+                    Some(server) => super::$name(server).await,
+                    None => eprintln!("skipped: OMNIMCP_TEST_POSTGRES_URL is not set"),
+                }
+            } )*
+        }
+    };
+}
+
 /// Which database a test runs against.
 #[derive(Clone, Copy, Debug)]
 pub enum Backend {
@@ -150,7 +175,8 @@ impl TestServer {
 
     /// Registers a user and returns its session token.
     pub async fn register(&self, email: &str, password: &str) -> String {
-        let res = self.post_json("/api/auth/register", serde_json::json!({"email": email, "password": password}), None).await;
+        let res =
+            self.post_json("/api/auth/register", serde_json::json!({"email": email, "password": password}), None).await;
         assert_eq!(res.status(), 201, "register {email}");
         res.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string()
     }

@@ -10,10 +10,7 @@ use crate::{
         action_form_error, icon, short_date, thousands,
     },
     model::{ApiKeyView, CreatedApiKey, UserView},
-    pages::{
-        placeholder::PageHeader,
-        shell::CurrentUser,
-    },
+    pages::{placeholder::PageHeader, shell::CurrentUser},
     server_fns::{CreateApiKey, RevokeApiKey, list_api_keys, take_new_api_key},
 };
 
