@@ -29,6 +29,7 @@ type Client = RunningService<RoleClient, ClientConfig>;
 #[derive(Default)]
 pub struct RemoteClients {
     clients: tokio::sync::Mutex<HashMap<Uuid, Arc<Client>>>,
+    connecting: std::sync::Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl RemoteClients {
@@ -89,14 +90,18 @@ impl RemoteClients {
     }
 
     async fn client(&self, outbound: &Outbound, server_id: Uuid, url: &str) -> Result<Arc<Client>, UpstreamError> {
-        let mut clients = self.clients.lock().await;
-        if let Some(c) = clients.get(&server_id) {
-            if !c.is_closed() {
-                return Ok(c.clone());
-            }
+        if let Some(c) = self.clients.lock().await.get(&server_id).filter(|c| !c.is_closed()) {
+            return Ok(c.clone());
+        }
+        // One handshake per server at a time, without holding the table:
+        // a slow server never delays calls to the others.
+        let gate = self.connecting.lock().expect("connecting lock").entry(server_id).or_default().clone();
+        let _connecting = gate.lock().await;
+        if let Some(c) = self.clients.lock().await.get(&server_id).filter(|c| !c.is_closed()) {
+            return Ok(c.clone());
         }
         let client = Arc::new(connect(outbound, url).await?);
-        clients.insert(server_id, client.clone());
+        self.clients.lock().await.insert(server_id, client.clone());
         Ok(client)
     }
 

@@ -64,6 +64,8 @@ struct Failures {
 
 pub struct Supervisor {
     children: tokio::sync::Mutex<HashMap<Key, Arc<Child>>>,
+    /// Per-key gates so that concurrent first calls start one process.
+    starting: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
     failures: Mutex<HashMap<Key, Failures>>,
     run_dir: PathBuf,
     /// What `@self` in a launch spec runs: the `omnimcp` binary.
@@ -88,6 +90,7 @@ impl Supervisor {
     ) -> Arc<Self> {
         let sup = Arc::new(Self {
             children: Default::default(),
+            starting: Default::default(),
             failures: Default::default(),
             run_dir,
             self_exe,
@@ -217,12 +220,15 @@ impl Supervisor {
         spec: &LaunchSpec,
         config: &Map<String, Value>,
     ) -> Result<Arc<Child>, UpstreamError> {
-        let mut children = self.children.lock().await;
-        if let Some(child) = children.get(&key) {
-            if !child.client.is_closed() {
-                return Ok(child.clone());
-            }
-            children.remove(&key);
+        if let Some(child) = self.live_child(&key).await {
+            return Ok(child);
+        }
+        // One start per key at a time, and no global lock held while a
+        // process starts: a slow server never delays calls to the others.
+        let gate = self.starting.lock().expect("starting lock").entry(key).or_default().clone();
+        let _starting = gate.lock().await;
+        if let Some(child) = self.live_child(&key).await {
+            return Ok(child);
         }
         if let Some(wait) = self.backoff_remaining(&key) {
             return Err(UpstreamError::Unavailable(format!(
@@ -230,6 +236,18 @@ impl Supervisor {
                 wait.as_millis()
             )));
         }
+        let started = match tokio::time::timeout(self.start_timeout, self.spawn(key, spec, config)).await {
+            Ok(Ok(child)) => Arc::new(child),
+            Ok(Err(e)) => {
+                self.record_failure(key);
+                return Err(e);
+            }
+            Err(_) => {
+                self.record_failure(key);
+                return Err(UpstreamError::Timeout);
+            }
+        };
+        let mut children = self.children.lock().await;
         if children.len() >= self.max_children {
             let lru = children.iter().min_by_key(|(_, c)| *c.last_used.lock().expect("child lock")).map(|(k, _)| *k);
             if let Some(k) = lru {
@@ -237,20 +255,20 @@ impl Supervisor {
                 tracing::info!(server_id = %k.0, "stopped the least recently used server process to stay under the cap");
             }
         }
-        match tokio::time::timeout(self.start_timeout, self.spawn(key, spec, config)).await {
-            Ok(Ok(child)) => {
-                let child = Arc::new(child);
-                children.insert(key, child.clone());
-                Ok(child)
+        children.insert(key, started.clone());
+        Ok(started)
+    }
+
+    /// The running child for a key, dropping a dead one.
+    async fn live_child(&self, key: &Key) -> Option<Arc<Child>> {
+        let mut children = self.children.lock().await;
+        match children.get(key) {
+            Some(child) if !child.client.is_closed() => Some(child.clone()),
+            Some(_) => {
+                children.remove(key);
+                None
             }
-            Ok(Err(e)) => {
-                self.record_failure(key);
-                Err(e)
-            }
-            Err(_) => {
-                self.record_failure(key);
-                Err(UpstreamError::Timeout)
-            }
+            None => None,
         }
     }
 
