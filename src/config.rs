@@ -178,6 +178,12 @@ pub struct Config {
     #[arg(long, env = "OMNIMCP_OFFICIAL_SERVERS_BIN", global = true)]
     pub official_servers_bin: Option<PathBuf>,
 
+    /// Host names (or host:port) the MCP endpoint answers to, besides
+    /// loopback and the public URL's host: protection against DNS
+    /// rebinding. Comma-separated in the environment.
+    #[arg(long = "allowed-host", env = "OMNIMCP_ALLOWED_HOSTS", value_delimiter = ',', global = true)]
+    pub allowed_hosts: Vec<String>,
+
     /// Directory with the built site (WASM, CSS, assets) that pages load.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site", global = true)]
     pub site_root: PathBuf,
@@ -197,6 +203,19 @@ impl Config {
             Some(url) => url.clone(),
             None => Secret::new(format!("sqlite://{}", self.data_dir.join("omnimcp.db").display())),
         }
+    }
+
+    /// Hosts the MCP endpoint accepts in `Host`: loopback, the public URL's
+    /// host, and any configured ones.
+    pub fn allowed_hosts(&self, bound: SocketAddr) -> Vec<String> {
+        let mut hosts = vec!["localhost".to_string(), "127.0.0.1".to_string(), "[::1]".to_string()];
+        if let Some(host) = self.public_url(bound).split("://").nth(1).and_then(|rest| rest.split(['/', ':']).next()) {
+            hosts.push(host.to_string());
+        }
+        hosts.extend(self.allowed_hosts.iter().cloned());
+        hosts.sort();
+        hosts.dedup();
+        hosts
     }
 
     /// The SSRF policy for outbound requests.

@@ -36,6 +36,12 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .nest("/api", api::router())
+        .route_service(
+            "/mcp",
+            tower::ServiceBuilder::new()
+                .layer(middleware::from_fn_with_state(state.clone(), crate::mcp::authenticate))
+                .service(crate::mcp::service(state.clone())),
+        )
         .route(
             "/mcp/call",
             axum::routing::post(api::mcp_call).layer(axum::extract::DefaultBodyLimit::max(api::BODY_LIMIT)),

@@ -16,6 +16,7 @@
 //! - [`web`]: the pages' bridge to `accounts` (the `app::backend::Backend`
 //!   implementation).
 //! - [`db`]: storage over SQLite or PostgreSQL, all SQL in one place.
+//! - [`mcp`]: the MCP endpoint `/mcp` LLM clients connect to.
 //! - [`gateway`]: the one pipeline every tool call runs through.
 //! - [`limits`]: per-minute rate limits and monthly quotas.
 //! - [`upstream`]: where a call goes: developer callbacks, platform-hosted
@@ -46,6 +47,7 @@ pub mod health;
 pub mod http;
 pub mod installations;
 pub mod limits;
+pub mod mcp;
 pub mod official;
 pub mod outbound;
 pub mod registry;

@@ -1,0 +1,233 @@
+//! The MCP endpoint `/mcp`: what an LLM client sees. One Streamable HTTP
+//! endpoint (rmcp's server, both protocol eras) per platform; each request
+//! is authenticated here and served for its own user.
+//!
+//! Tools are aggregated from the user's enabled installations under the
+//! name `{slug}.{tool}`: `.` never occurs in a slug or a tool name, so the
+//! split is unambiguous, and both halves are within MCP's tool-name rules.
+//! A name that would pass 64 characters is cut and given a short hash of
+//! the full name, so it stays unique and stable. The lists come from the
+//! registry (no upstream round trip), so a slow or broken upstream never
+//! breaks a list. Calls go through the same pipeline as `POST /mcp/call`
+//! ([`gateway::call_tool`](crate::gateway::call_tool)).
+
+use std::sync::Arc;
+
+use axum::{
+    extract::{Request, State},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use rmcp::{
+    ErrorData, RoleServer, ServerHandler,
+    model::{
+        CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorCode, Implementation,
+        ListToolsResult, PaginatedRequestParams, ResultType, ServerCapabilities, ServerConfig, Tool,
+    },
+    service::RequestContext,
+    transport::streamable_http_server::{
+        StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+    },
+};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::{
+    auth::{self, Principal},
+    error::ApiError,
+    state::AppState,
+    upstream::ToolOutcome,
+};
+
+/// Separates a server's slug from its tool's name.
+pub const SEPARATOR: char = '.';
+/// MCP's limit on tool names.
+const MAX_NAME: usize = 64;
+
+/// The rmcp service mounted at `/mcp`.
+pub fn service(state: AppState) -> StreamableHttpService<GatewayHandler, LocalSessionManager> {
+    let mut config = StreamableHttpServerConfig::default();
+    config.allowed_hosts = state.config.allowed_hosts(state.leptos.site_addr);
+    let handler = GatewayHandler { state };
+    StreamableHttpService::new(move || Ok(handler.clone()), Arc::new(LocalSessionManager::default()), config)
+}
+
+/// Middleware in front of `/mcp`: the caller must present an API key or a
+/// session token; the principal travels to the handler in the request's
+/// extensions.
+pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    match auth::authenticate(&state, request.headers()).await {
+        Ok(Some(principal)) => {
+            request.extensions_mut().insert(principal);
+            next.run(request).await
+        }
+        Ok(None) => {
+            ApiError::Unauthorized("send an API key as `Authorization: Bearer omni_...`".into()).into_response()
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Clone)]
+pub struct GatewayHandler {
+    state: AppState,
+}
+
+/// The public name of a server's tool.
+pub fn public_name(slug: &str, tool: &str) -> String {
+    let full = format!("{slug}{SEPARATOR}{tool}");
+    if full.len() <= MAX_NAME {
+        return full;
+    }
+    let hash: String = Sha256::digest(full.as_bytes())[..4].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{hash}", &full[..MAX_NAME - 9])
+}
+
+/// One tool as the client sees it, and where it really lives.
+struct Entry {
+    public: String,
+    server_id: Uuid,
+    tool: String,
+    definition: Tool,
+}
+
+fn principal(context: &RequestContext<RoleServer>) -> Result<Principal, ErrorData> {
+    context
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Principal>())
+        .cloned()
+        .ok_or_else(|| ErrorData::new(ErrorCode::INTERNAL_ERROR, "request is not authenticated", None))
+}
+
+impl GatewayHandler {
+    /// The user's tools across enabled installations, in a stable order.
+    async fn entries(&self, principal: &Principal) -> Result<Vec<Entry>, ErrorData> {
+        let internal = |e: ApiError| {
+            tracing::error!(error = %e, "could not list a user's tools");
+            ErrorData::new(ErrorCode::INTERNAL_ERROR, "could not list tools", None)
+        };
+        let installations = self.state.db.list_installations(principal.user.id).await.map_err(|e| internal(e.into()))?;
+        let mut out = Vec::new();
+        for inst in installations.into_iter().filter(|i| i.enabled) {
+            let Some(entry) = self.state.registry.server(inst.server_id).await.map_err(internal)? else { continue };
+            if entry.record.status != "active" {
+                continue;
+            }
+            for t in &entry.tools {
+                let public = public_name(&entry.record.slug, &t.name);
+                let schema: Map<String, Value> = t.parameters.0.as_object().cloned().unwrap_or_default();
+                let mut definition = Tool::new(public.clone(), t.description.clone(), Arc::new(schema));
+                if let Some(out_schema) = t.output_schema.as_ref().and_then(|o| o.0.as_object()) {
+                    definition.output_schema = Some(Arc::new(out_schema.clone()));
+                }
+                out.push(Entry { public, server_id: entry.record.id, tool: t.name.clone(), definition });
+            }
+        }
+        out.sort_by(|a, b| a.public.cmp(&b.public));
+        Ok(out)
+    }
+}
+
+/// An answer from the pipeline as an MCP tool result: MCP upstreams'
+/// results pass through as they are; callback results become text (and
+/// structured content when they are objects).
+fn to_result(outcome: ToolOutcome) -> CallToolResult {
+    let (value, is_error) = match outcome {
+        ToolOutcome::Ok(v) => (v, false),
+        ToolOutcome::ToolError(v) => (v, true),
+    };
+    if value.get("content").is_some_and(Value::is_array) {
+        if let Ok(mut result) = serde_json::from_value::<CallToolResult>(value.clone()) {
+            // Upstreams of the handshake era send no `resultType`; 2026-07-28
+            // clients require it.
+            result.result_type = Some(ResultType::COMPLETE);
+            return result;
+        }
+    }
+    let text = match &value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut result =
+        if is_error { CallToolResult::error(vec![ContentBlock::text(text)]) } else { CallToolResult::success(vec![ContentBlock::text(text)]) };
+    if value.is_object() && !is_error {
+        result.structured_content = Some(value);
+    }
+    result
+}
+
+/// Pipeline errors as JSON-RPC errors. Limits say when to retry.
+fn to_error(e: ApiError) -> ErrorData {
+    match e {
+        ApiError::TooManyRequests { message, retry_after_secs } => {
+            ErrorData::new(ErrorCode(-32029), message, Some(json!({ "retryAfterSeconds": retry_after_secs })))
+        }
+        ApiError::InvalidField { field, message } => {
+            ErrorData::invalid_params(format!("{field}: {message}"), Some(json!({ "field": field })))
+        }
+        ApiError::NotFound(message) => ErrorData::invalid_params(message, None),
+        ApiError::Forbidden(message) => ErrorData::new(ErrorCode(-32003), message, None),
+        ApiError::BadGateway(message) | ApiError::GatewayTimeout(message) => {
+            ErrorData::new(ErrorCode(-32002), format!("upstream server error: {message}"), None)
+        }
+        other => {
+            if let ApiError::Internal(err) = &other {
+                tracing::error!(error = format!("{err:#}"), "internal error in an MCP request");
+            }
+            ErrorData::new(ErrorCode::INTERNAL_ERROR, other.public_message(), None)
+        }
+    }
+}
+
+impl ServerHandler for GatewayHandler {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("omnimcp", env!("CARGO_PKG_VERSION")))
+            .with_instructions("Every tool of every MCP server you installed on OmniMCP, named `server.tool`.")
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let principal = principal(&context)?;
+        let entries = self.entries(&principal).await?;
+        Ok(ListToolsResult::with_all_items(entries.into_iter().map(|e| e.definition).collect()))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let principal = principal(&context)?;
+        let entries = self.entries(&principal).await?;
+        let Some(entry) = entries.iter().find(|e| e.public == request.name) else {
+            return Err(ErrorData::invalid_params(format!("unknown tool: {}", request.name), None));
+        };
+        let arguments = Value::Object(request.arguments.unwrap_or_default());
+        let server = entry.server_id.to_string();
+        match crate::gateway::call_tool(&self.state, &principal, &server, &entry.tool, arguments).await {
+            Ok((outcome, _rate)) => Ok(CallToolResponse::Complete(to_result(outcome))),
+            Err(e) => Err(to_error(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_prefixed_short_and_stable() {
+        assert_eq!(public_name("github", "list_repos"), "github.list_repos");
+        let long = public_name(&"s".repeat(40), &"t".repeat(40));
+        assert_eq!(long.len(), 64);
+        assert_eq!(long, public_name(&"s".repeat(40), &"t".repeat(40)));
+        assert_ne!(long, public_name(&"s".repeat(40), &format!("{}u", "t".repeat(39))));
+        assert!(long.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)));
+    }
+}

@@ -1,0 +1,66 @@
+//! The `/mcp` endpoint with a real MCP client nobody here wrote: the
+//! official Python SDK, in its default mode (which tries `server/discover`)
+//! and forced to the legacy `initialize` handshake.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::TestServer;
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "correct horse battery";
+
+fn python_client(url: &str, key: &str, mode: &str, tool: &str, args: Value) -> Value {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let python = root.join(".venv/bin/python");
+    assert!(python.exists(), "run .ci/run first: it creates .venv with the Python MCP SDK");
+    let out = std::process::Command::new(python)
+        .arg(root.join("tests/fixtures/mcp_client.py"))
+        .args([url, key, mode, tool, &args.to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "python client failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[tokio::test]
+async fn python_sdk_lists_and_calls_tools_in_both_eras() {
+    let s = TestServer::start().await;
+    let bob = s.register("bob@example.com", PASSWORD).await;
+    let (_, key) = s.create_key(&bob, "python").await;
+    let calc = s.state.db.server_by_slug("calculator").await.unwrap().unwrap();
+    assert_eq!(s.post_json("/api/installations", json!({"serverId": calc.id}), Some(&bob)).await.status(), 201);
+    let url = s.at("/mcp");
+
+    for mode in ["auto", "legacy"] {
+        let url = url.clone();
+        let key = key.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            python_client(&url, &key, mode, "calculator.evaluate", json!({"expression": "(2 + 3) * 4"}))
+        })
+        .await
+        .unwrap();
+        assert_eq!(out["tools"], json!(["calculator.evaluate"]), "{mode}: only installed servers' tools, prefixed: {out}");
+        assert_eq!(out["text"], json!(["20"]), "{mode}: {out}");
+        assert_eq!(out["isError"], false);
+    }
+
+    // A tool that is not installed, and a bad argument, are errors the client sees.
+    let (u, k) = (url.clone(), key.clone());
+    let out = tokio::task::spawn_blocking(move || python_client(&u, &k, "auto", "weather.forecast", json!({"location": "Paris"})))
+        .await
+        .unwrap();
+    assert!(out["error"].as_str().unwrap_or_default().contains("unknown tool"), "{out}");
+    let (u, k) = (url.clone(), key.clone());
+    let out = tokio::task::spawn_blocking(move || python_client(&u, &k, "legacy", "calculator.evaluate", json!({"expr": "1"})))
+        .await
+        .unwrap();
+    assert!(out["error"].as_str().unwrap_or_default().contains("arguments"), "{out}");
+
+    // Without a key: 401 with a challenge.
+    let res = s.client.post(&url).header("content-type", "application/json").body("{}").send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(res.headers().contains_key("www-authenticate"));
+    s.stop().await;
+}
