@@ -31,6 +31,17 @@ pub enum Command {
         #[arg(long = "api")]
         api: Vec<String>,
     },
+    /// Serve a platform's MCP endpoint on stdio, for desktop MCP clients
+    /// that launch programs (Claude Desktop, Cursor, ...).
+    Connect {
+        /// The platform's MCP endpoint, e.g. `https://omnimcp.example.com/mcp`.
+        #[arg(long, env = "OMNIMCP_URL", default_value = "http://127.0.0.1:3000/mcp")]
+        url: String,
+        /// An API key (`omni_...`). Prefer the environment variable: a flag is
+        /// visible to other users in the process list.
+        #[arg(long, env = "OMNIMCP_API_KEY", hide_env_values = true, value_parser = Secret::parse)]
+        api_key: Secret,
+    },
     /// Administer users from the command line (works while the server runs).
     #[command(subcommand)]
     Admin(AdminCommand),

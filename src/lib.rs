@@ -33,12 +33,14 @@
 //! - [`error`]: the API error type and its single mapping to HTTP.
 //! - [`state`]: [`state::AppState`], passed to every handler.
 //! - [`admin`]: the `omnimcp admin` command.
+//! - [`connect`]: `omnimcp connect`, the stdio bridge for desktop clients.
 
 pub mod accounts;
 pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod connect;
 pub mod crypto;
 pub mod db;
 pub mod error;

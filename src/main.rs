@@ -11,10 +11,17 @@ use omnimcp::{
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    // An official server's stdout is its MCP channel: it logs to stderr.
-    if let Some(Command::Official { name, api }) = &cli.command {
-        telemetry::init_stderr();
-        return omnimcp::official::run(name, api).await;
+    // Stdio servers: stdout is the MCP channel, so logs go to stderr.
+    match &cli.command {
+        Some(Command::Official { name, api }) => {
+            telemetry::init_stderr();
+            return omnimcp::official::run(name, api).await;
+        }
+        Some(Command::Connect { url, api_key }) => {
+            telemetry::init_stderr();
+            return omnimcp::connect::run(url, api_key.expose()).await;
+        }
+        _ => {}
     }
     telemetry::init(cli.config.log_format);
     match cli.command.unwrap_or(Command::Serve) {
@@ -32,7 +39,7 @@ async fn main() -> anyhow::Result<()> {
             http::serve(listener, state, http::shutdown_signal()).await?;
             tracing::info!("stopped");
         }
-        Command::Official { .. } => unreachable!("handled above"),
+        Command::Official { .. } | Command::Connect { .. } => unreachable!("handled above"),
         Command::Admin(command) => {
             secrets::ensure_data_dir(&cli.config.data_dir)?;
             let db = Db::connect(cli.config.database_url().expose()).await?;

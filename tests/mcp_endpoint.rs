@@ -64,3 +64,37 @@ async fn python_sdk_lists_and_calls_tools_in_both_eras() {
     assert!(res.headers().contains_key("www-authenticate"));
     s.stop().await;
 }
+
+/// `omnimcp connect`, launched by the Python SDK's stdio client the way a
+/// desktop client launches it, with the key in the environment.
+#[tokio::test]
+async fn connect_bridges_stdio_clients_to_the_endpoint() {
+    let s = TestServer::start().await;
+    let bob = s.register("bob@example.com", PASSWORD).await;
+    let (_, key) = s.create_key(&bob, "desktop").await;
+    let calc = s.state.db.server_by_slug("calculator").await.unwrap().unwrap();
+    assert_eq!(s.post_json("/api/installations", json!({"serverId": calc.id}), Some(&bob)).await.status(), 201);
+    let url = s.at("/mcp");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    for mode in ["auto", "legacy"] {
+        let (url, key, root) = (url.clone(), key.clone(), root.clone());
+        let out = tokio::task::spawn_blocking(move || {
+            let out = std::process::Command::new(root.join(".venv/bin/python"))
+                .arg(root.join("tests/fixtures/stdio_client.py"))
+                .args([mode, "calculator.evaluate", r#"{"expression": "0.1 + 0.2"}"#, "--"])
+                .arg(env!("CARGO_BIN_EXE_omnimcp"))
+                .args(["connect", "--url", &url])
+                .env("OMNIMCP_API_KEY", &key)
+                .env("OMNIMCP_PASS_ENV", "OMNIMCP_API_KEY")
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            serde_json::from_slice::<Value>(&out.stdout).unwrap()
+        })
+        .await
+        .unwrap();
+        assert_eq!(out["tools"], json!(["calculator.evaluate"]), "{mode}: {out}");
+        assert_eq!(out["text"], json!(["0.3"]), "{mode}: {out}");
+    }
+    s.stop().await;
+}
