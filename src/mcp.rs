@@ -22,7 +22,8 @@ use rmcp::{
     ErrorData, RoleServer, ServerHandler,
     model::{
         CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorCode, Implementation,
-        ListToolsResult, PaginatedRequestParams, ResultType, ServerCapabilities, ServerConfig, Tool,
+        ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
+        ReadResourceResult, Resource, ResourceContents, ResultType, ServerCapabilities, ServerConfig, Tool,
     },
     service::RequestContext,
     transport::streamable_http_server::{
@@ -84,6 +85,21 @@ pub fn public_name(slug: &str, tool: &str) -> String {
     format!("{}-{hash}", &full[..MAX_NAME - 9])
 }
 
+/// A resource's public URI: `omnimcp://{slug}/{original URI, form-encoded}`.
+/// Reversible, and a valid URI whatever the original looks like.
+pub fn public_uri(slug: &str, uri: &str) -> String {
+    let encoded: String = url::form_urlencoded::byte_serialize(uri.as_bytes()).collect();
+    format!("omnimcp://{slug}/{encoded}")
+}
+
+/// `(slug, original URI)` from a public URI.
+pub fn parse_public_uri(public: &str) -> Option<(String, String)> {
+    let rest = public.strip_prefix("omnimcp://")?;
+    let (slug, encoded) = rest.split_once('/')?;
+    let uri: String = url::form_urlencoded::parse(format!("u={encoded}").as_bytes()).next()?.1.into_owned();
+    Some((slug.to_string(), uri))
+}
+
 /// One tool as the client sees it, and where it really lives.
 struct Entry {
     public: String,
@@ -102,19 +118,28 @@ fn principal(context: &RequestContext<RoleServer>) -> Result<Principal, ErrorDat
 }
 
 impl GatewayHandler {
-    /// The user's tools across enabled installations, in a stable order.
-    async fn entries(&self, principal: &Principal) -> Result<Vec<Entry>, ErrorData> {
+    /// The servers of the user's enabled installations.
+    async fn servers(&self, principal: &Principal) -> Result<Vec<Arc<crate::registry::ServerEntry>>, ErrorData> {
         let internal = |e: ApiError| {
-            tracing::error!(error = %e, "could not list a user's tools");
-            ErrorData::new(ErrorCode::INTERNAL_ERROR, "could not list tools", None)
+            tracing::error!(error = %e, "could not list a user's servers");
+            ErrorData::new(ErrorCode::INTERNAL_ERROR, "could not list servers", None)
         };
         let installations = self.state.db.list_installations(principal.user.id).await.map_err(|e| internal(e.into()))?;
         let mut out = Vec::new();
         for inst in installations.into_iter().filter(|i| i.enabled) {
-            let Some(entry) = self.state.registry.server(inst.server_id).await.map_err(internal)? else { continue };
-            if entry.record.status != "active" {
-                continue;
+            if let Some(entry) = self.state.registry.server(inst.server_id).await.map_err(internal)? {
+                if entry.record.status == "active" {
+                    out.push(entry);
+                }
             }
+        }
+        Ok(out)
+    }
+
+    /// The user's tools across enabled installations, in a stable order.
+    async fn entries(&self, principal: &Principal) -> Result<Vec<Entry>, ErrorData> {
+        let mut out = Vec::new();
+        for entry in self.servers(principal).await? {
             for t in &entry.tools {
                 let public = public_name(&entry.record.slug, &t.name);
                 let schema: Map<String, Value> = t.parameters.0.as_object().cloned().unwrap_or_default();
@@ -158,6 +183,14 @@ fn to_result(outcome: ToolOutcome) -> CallToolResult {
     result
 }
 
+/// A readable message from an upstream's error value.
+fn error_text(v: &Value) -> String {
+    v.get("message").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    })
+}
+
 /// Pipeline errors as JSON-RPC errors. Limits say when to retry.
 fn to_error(e: ApiError) -> ErrorData {
     match e {
@@ -183,7 +216,7 @@ fn to_error(e: ApiError) -> ErrorData {
 
 impl ServerHandler for GatewayHandler {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_resources().build())
             .with_server_info(Implementation::new("omnimcp", env!("CARGO_PKG_VERSION")))
             .with_instructions("Every tool of every MCP server you installed on OmniMCP, named `server.tool`.")
     }
@@ -196,6 +229,70 @@ impl ServerHandler for GatewayHandler {
         let principal = principal(&context)?;
         let entries = self.entries(&principal).await?;
         Ok(ListToolsResult::with_all_items(entries.into_iter().map(|e| e.definition).collect()))
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        let principal = principal(&context)?;
+        let mut resources = Vec::new();
+        for entry in self.servers(&principal).await? {
+            for r in &entry.resources {
+                let mut resource = Resource::new(public_uri(&entry.record.slug, &r.uri), format!("{}{SEPARATOR}{}", entry.record.slug, r.name));
+                if !r.description.is_empty() {
+                    resource = resource.with_description(r.description.clone());
+                }
+                resource.mime_type = r.mime_type.clone();
+                resources.push(resource);
+            }
+        }
+        resources.sort_by(|a, b| a.uri.cmp(&b.uri));
+        Ok(ListResourcesResult::with_all_items(resources))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let principal = principal(&context)?;
+        let not_found = || ErrorData::resource_not_found(format!("unknown resource: {}", request.uri), None);
+        let (slug, uri) = parse_public_uri(&request.uri).ok_or_else(not_found)?;
+        let outcome = match crate::gateway::read_resource(&self.state, &principal, &slug, &uri).await {
+            Ok((outcome, _)) => outcome,
+            Err(ApiError::NotFound(_)) => return Err(not_found()),
+            Err(e) => return Err(to_error(e)),
+        };
+        let value = match outcome {
+            ToolOutcome::Ok(v) => v,
+            ToolOutcome::ToolError(e) => {
+                return Err(ErrorData::new(ErrorCode(-32002), format!("the server could not read it: {}", error_text(&e)), None));
+            }
+        };
+        // MCP upstreams answer `{contents: [...]}`; a callback may answer
+        // anything, which becomes one text content.
+        let mut result = serde_json::from_value::<ReadResourceResult>(value.clone()).unwrap_or_else(|_| {
+            let text = match &value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            ReadResourceResult::new(vec![ResourceContents::text(text, uri.clone())])
+        });
+        for content in &mut result.contents {
+            match content {
+                ResourceContents::TextResourceContents { uri: u, .. } | ResourceContents::BlobResourceContents { uri: u, .. } => {
+                    if *u == uri {
+                        *u = request.uri.clone();
+                    }
+                }
+                #[allow(unreachable_patterns)]
+                _ => {}
+            }
+        }
+        result.result_type = Some(ResultType::COMPLETE);
+        Ok(ReadResourceResponse::Complete(result))
     }
 
     async fn call_tool(
@@ -229,5 +326,15 @@ mod tests {
         assert_eq!(long, public_name(&"s".repeat(40), &"t".repeat(40)));
         assert_ne!(long, public_name(&"s".repeat(40), &format!("{}u", "t".repeat(39))));
         assert!(long.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)));
+    }
+
+    #[test]
+    fn resource_uris_round_trip() {
+        for uri in ["docs://readme", "file:///tmp/a b.txt", "test://template/{id}/data?x=1&y=%2F"] {
+            let public = public_uri("my-server", uri);
+            assert!(public.starts_with("omnimcp://my-server/"));
+            assert_eq!(parse_public_uri(&public), Some(("my-server".to_string(), uri.to_string())));
+        }
+        assert_eq!(parse_public_uri("docs://readme"), None);
     }
 }

@@ -98,3 +98,43 @@ async fn connect_bridges_stdio_clients_to_the_endpoint() {
     }
     s.stop().await;
 }
+
+/// Resources of installed servers appear under reversible `omnimcp://`
+/// URIs and are read through the pipeline, in both eras.
+#[tokio::test]
+async fn resources_are_listed_and_read_through_the_endpoint() {
+    let s = TestServer::start().await;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_omnimcp"))
+        .args(["--data-dir", &s.data_dir.display().to_string(), "--database-url", &s.database_url, "admin", "add-server"])
+        .args(["--slug", "fixture", "--name", "Fixture", "--command", &root.join(".venv/bin/python").display().to_string()])
+        .args(["--arg", &root.join("tests/fixtures/slow_server.py").display().to_string()])
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let bob = s.register("bob@example.com", PASSWORD).await;
+    let (_, key) = s.create_key(&bob, "python").await;
+    let fixture = s.state.db.server_by_slug("fixture").await.unwrap().unwrap();
+    assert_eq!(s.post_json("/api/installations", json!({"serverId": fixture.id}), Some(&bob)).await.status(), 201);
+    let public = omnimcp::mcp::public_uri("fixture", "fixture://greeting");
+    for mode in ["auto", "legacy"] {
+        let (url, key, uri) = (s.at("/mcp"), key.clone(), public.clone());
+        let out = tokio::task::spawn_blocking(move || {
+            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+            let out = std::process::Command::new(root.join(".venv/bin/python"))
+                .arg(root.join("tests/fixtures/mcp_client.py"))
+                .args([&url, &key, mode, "fixture.sleep", r#"{"seconds": 0.01}"#, &uri])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            serde_json::from_slice::<Value>(&out.stdout).unwrap()
+        })
+        .await
+        .unwrap();
+        assert_eq!(out["resources"], json!([public]), "{mode}: {out}");
+        assert_eq!(out["contents"], json!(["hello from the fixture"]), "{mode}: {out}");
+        assert_eq!(out["text"], json!(["slept 0.01"]), "{mode}: {out}");
+    }
+    s.stop().await;
+}
