@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::{AuthMethod, Principal, api_key, password},
-    db::{ApiKey, DbError, NewApiKey, Tier, User},
+    db::{ApiKey, DbError, KeyScope, NewApiKey, Tier, User},
     error::{ApiError, ApiResult},
     state::AppState,
 };
@@ -163,7 +163,7 @@ pub async fn list_keys(state: &AppState, user: &User) -> ApiResult<Vec<ApiKeyVie
     Ok(state.db.list_api_keys(user.id).await?.iter().map(key_view).collect())
 }
 
-pub async fn create_key(state: &AppState, user: &User, name: &str) -> ApiResult<CreatedApiKey> {
+pub async fn create_key(state: &AppState, user: &User, name: &str, scope: Option<KeyScope>) -> ApiResult<CreatedApiKey> {
     let name = name.trim();
     if name.is_empty() {
         return Err(ApiError::invalid("name", "give the key a name, e.g. the client that will use it"));
@@ -174,10 +174,24 @@ pub async fn create_key(state: &AppState, user: &User, name: &str) -> ApiResult<
     if state.db.list_api_keys(user.id).await?.len() >= MAX_KEYS_PER_USER {
         return Err(ApiError::invalid("name", format!("you already have {MAX_KEYS_PER_USER} keys; revoke one first")));
     }
+    if let Some(scope) = &scope {
+        for (i, id) in scope.installations.iter().flatten().enumerate() {
+            if state.db.installation(user.id, *id).await?.is_none() {
+                return Err(ApiError::invalid(&format!("scope.installations[{i}]"), "not one of your installations"));
+            }
+        }
+        for (i, tool) in scope.tools.iter().flatten().enumerate() {
+            let ok = tool.split_once('.').is_some_and(|(slug, name)| !slug.is_empty() && !name.is_empty()) && tool.len() <= 64;
+            if !ok {
+                return Err(ApiError::invalid(&format!("scope.tools[{i}]"), "use the tool's public name, `server.tool`"));
+            }
+        }
+    }
     let generated = api_key::generate();
     let key = state
         .db
         .create_api_key(NewApiKey {
+            scope: scope.as_ref(),
             user_id: user.id,
             name,
             prefix: &generated.display_prefix,
@@ -231,6 +245,7 @@ fn key_view(k: &ApiKey) -> ApiKeyView {
         prefix: k.prefix.clone(),
         created_at: rfc3339(k.created_at),
         last_used_at: k.last_used_at.map(rfc3339),
+        scope: k.scope.as_ref().and_then(|s| serde_json::to_value(&s.0).ok()),
     }
 }
 

@@ -114,6 +114,8 @@ struct Credentials {
 #[serde(deny_unknown_fields)]
 struct NewKey {
     name: String,
+    /// Optional reach: `{"installations": [...], "tools": ["slug.tool"]}`.
+    scope: Option<crate::db::KeyScope>,
 }
 
 /// Response to register and login: the user, the token for `Authorization:
@@ -166,7 +168,7 @@ async fn create_key(
     principal: Principal,
     ApiJson(body): ApiJson<NewKey>,
 ) -> ApiResult<impl IntoResponse> {
-    let created = accounts::create_key(&state, &principal.user, &body.name).await?;
+    let created = accounts::create_key(&state, &principal.user, &body.name, body.scope).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 

@@ -43,6 +43,20 @@ pub enum AuthMethod {
 pub struct Principal {
     pub user: User,
     pub method: AuthMethod,
+    /// A scoped API key's reach; `None` for sessions and unscoped keys.
+    pub scope: Option<crate::db::KeyScope>,
+}
+
+impl Principal {
+    /// Whether this caller may reach an installation at all.
+    pub fn may_use_installation(&self, installation: uuid::Uuid) -> bool {
+        self.scope.as_ref().and_then(|s| s.installations.as_ref()).is_none_or(|ids| ids.contains(&installation))
+    }
+
+    /// Whether this caller may call a tool, by its public name.
+    pub fn may_use_tool(&self, public_name: &str) -> bool {
+        self.scope.as_ref().and_then(|s| s.tools.as_ref()).is_none_or(|names| names.iter().any(|n| n == public_name))
+    }
 }
 
 impl FromRequestParts<AppState> for Principal {
@@ -106,7 +120,7 @@ async fn by_api_key(state: &AppState, key: &str) -> ApiResult<Principal> {
     let hash = api_key::hash(key);
     match state.db.api_key_by_hash(&hash).await? {
         Some((key, stored, user)) if api_key::hashes_match(&stored, &hash) => {
-            Ok(Principal { user, method: AuthMethod::ApiKey { key_id: key.id } })
+            Ok(Principal { user, method: AuthMethod::ApiKey { key_id: key.id }, scope: key.scope.map(|s| s.0) })
         }
         _ => Err(ApiError::Unauthorized("the API key is not valid or has been revoked".into())),
     }
@@ -116,7 +130,7 @@ async fn by_session_token(state: &AppState, token: &str) -> ApiResult<Principal>
     let claims = state.tokens.verify(token).map_err(|e| ApiError::Unauthorized(e.to_string()))?;
     match state.db.session_user(claims.sid).await? {
         Some(user) if user.id == claims.sub => {
-            Ok(Principal { user, method: AuthMethod::Session { session_id: claims.sid } })
+            Ok(Principal { user, method: AuthMethod::Session { session_id: claims.sid }, scope: None })
         }
         _ => Err(ApiError::Unauthorized("the session has ended; log in again".into())),
     }

@@ -154,7 +154,8 @@ async fn route(
     let entry = resolve_server(state, server_ref).await?.ok_or_else(unknown_server)?;
     let installation =
         state.db.installation_for_server(principal.user.id, entry.record.id).await?.ok_or_else(unknown_server)?;
-    if entry.record.status != "active" {
+    // A scoped key sees nothing outside its scope: not even that it exists.
+    if entry.record.status != "active" || !principal.may_use_installation(installation.id) {
         return Err(unknown_server());
     }
     log.server_id = Some(entry.record.id);
@@ -165,7 +166,7 @@ async fn route(
     }
     match &op {
         Operation::CallTool { tool, arguments } => {
-            if entry.tool(tool).is_none() {
+            if entry.tool(tool).is_none() || !principal.may_use_tool(&crate::mcp::public_name(&entry.record.slug, tool)) {
                 return Err(ApiError::NotFound(format!("the server has no tool named {tool:?}")));
             }
             if !arguments.is_object() {

@@ -126,7 +126,7 @@ impl GatewayHandler {
         };
         let installations = self.state.db.list_installations(principal.user.id).await.map_err(|e| internal(e.into()))?;
         let mut out = Vec::new();
-        for inst in installations.into_iter().filter(|i| i.enabled) {
+        for inst in installations.into_iter().filter(|i| i.enabled && principal.may_use_installation(i.id)) {
             if let Some(entry) = self.state.registry.server(inst.server_id).await.map_err(internal)? {
                 if entry.record.status == "active" {
                     out.push(entry);
@@ -142,6 +142,9 @@ impl GatewayHandler {
         for entry in self.servers(principal).await? {
             for t in &entry.tools {
                 let public = public_name(&entry.record.slug, &t.name);
+                if !principal.may_use_tool(&public) {
+                    continue;
+                }
                 let schema: Map<String, Value> = t.parameters.0.as_object().cloned().unwrap_or_default();
                 let mut definition = Tool::new(public.clone(), t.description.clone(), Arc::new(schema));
                 if let Some(out_schema) = t.output_schema.as_ref().and_then(|o| o.0.as_object()) {

@@ -99,7 +99,7 @@ impl Backend for WebBackend {
 
     async fn create_api_key(&self, req: &Parts, name: String) -> Result<CreatedApiKey, FormError> {
         let p = self.principal(req).await?;
-        accounts::create_key(&self.0, &p.user, &name).await.map_err(form_error)
+        accounts::create_key(&self.0, &p.user, &name, None).await.map_err(form_error)
     }
 
     async fn revoke_api_key(&self, req: &Parts, id: String) -> Result<(), FormError> {

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::TestServer;
+use common::{TestServer, expect_error};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery";
@@ -136,5 +136,60 @@ async fn resources_are_listed_and_read_through_the_endpoint() {
         assert_eq!(out["contents"], json!(["hello from the fixture"]), "{mode}: {out}");
         assert_eq!(out["text"], json!(["slept 0.01"]), "{mode}: {out}");
     }
+    s.stop().await;
+}
+
+/// A key scoped to some installations or tools (a "virtual server") sees
+/// and calls only those, through either door.
+#[tokio::test]
+async fn scoped_keys_see_and_call_only_their_scope() {
+    let s = TestServer::start().await;
+    let bob = s.register("bob@example.com", PASSWORD).await;
+    let mut inst = std::collections::HashMap::new();
+    for slug in ["calculator", "weather"] {
+        let id = s.state.db.server_by_slug(slug).await.unwrap().unwrap().id;
+        let res: Value = s.post_json("/api/installations", json!({"serverId": id}), Some(&bob)).await.json().await.unwrap();
+        inst.insert(slug, res["id"].as_str().unwrap().to_string());
+    }
+    let key_with = |scope: Value| {
+        let s = &s;
+        let bob = bob.clone();
+        async move {
+            let res = s.post_json("/api/keys", json!({"name": "scoped", "scope": scope}), Some(&bob)).await;
+            assert_eq!(res.status(), 201);
+            res.json::<Value>().await.unwrap()["key"].as_str().unwrap().to_string()
+        }
+    };
+    let calc_only = key_with(json!({"tools": ["calculator.evaluate"]})).await;
+    let weather_only = key_with(json!({"installations": [inst["weather"]]})).await;
+    let unscoped = s.create_key(&bob, "all").await.1;
+
+    let list = |key: String| {
+        let url = s.at("/mcp");
+        tokio::task::spawn_blocking(move || python_client(&url, &key, "auto", "calculator.evaluate", json!({"expression": "1+1"})))
+    };
+    let all = list(unscoped).await.unwrap();
+    assert_eq!(all["tools"], json!(["calculator.evaluate", "weather.current_weather", "weather.forecast"]));
+    let calc = list(calc_only.clone()).await.unwrap();
+    assert_eq!(calc["tools"], json!(["calculator.evaluate"]));
+    assert_eq!(calc["text"], json!(["2"]));
+    let weather = list(weather_only.clone()).await.unwrap();
+    assert_eq!(weather["tools"], json!(["weather.current_weather", "weather.forecast"]));
+    assert!(weather["error"].as_str().unwrap_or_default().contains("unknown tool"), "{weather}");
+
+    // The REST door enforces the same scope, and out-of-scope looks unknown.
+    let res = s.post_json("/mcp/call", json!({"serverId": "calculator", "toolName": "evaluate", "arguments": {"expression": "1"}}), Some(&weather_only)).await;
+    expect_error(res, 404, "not_found").await;
+    let res = s.post_json("/mcp/call", json!({"serverId": "calculator", "toolName": "evaluate", "arguments": {"expression": "1"}}), Some(&calc_only)).await;
+    assert_eq!(res.status(), 200);
+
+    // Scopes name only the owner's installations, and tools by public name.
+    let eve = s.register("eve@example.com", PASSWORD).await;
+    let res = s.post_json("/api/keys", json!({"name": "x", "scope": {"installations": [inst["weather"]]}}), Some(&eve)).await;
+    assert_eq!(expect_error(res, 422, "invalid_field").await["error"]["field"], "scope.installations[0]");
+    let res = s.post_json("/api/keys", json!({"name": "x", "scope": {"tools": ["evaluate"]}}), Some(&bob)).await;
+    assert_eq!(expect_error(res, 422, "invalid_field").await["error"]["field"], "scope.tools[0]");
+    let keys: Value = s.get("/api/keys", Some(&bob)).await.json().await.unwrap();
+    assert!(keys["keys"].as_array().unwrap().iter().any(|k| k["scope"] == json!({"tools": ["calculator.evaluate"]})));
     s.stop().await;
 }

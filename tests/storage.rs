@@ -78,12 +78,13 @@ async fn story(backend: Backend) {
     // API keys: stored as hashes, listed without them, used, revoked.
     let hash: [u8; 32] = Sha256::digest(b"omni_test-key").into();
     let key = db
-        .create_api_key(NewApiKey { user_id: ada.id, name: "laptop", prefix: "omni_test-ke", key_hash: &hash })
+        .create_api_key(NewApiKey { scope: None, user_id: ada.id, name: "laptop", prefix: "omni_test-ke", key_hash: &hash })
         .await
         .unwrap();
     assert!(key.last_used_at.is_none());
     assert!(matches!(
-        db.create_api_key(NewApiKey { user_id: bob.id, name: "dup", prefix: "omni_test-ke", key_hash: &hash }).await,
+        db.create_api_key(NewApiKey { scope: None, user_id: bob.id, name: "dup", prefix: "omni_test-ke", key_hash: &hash })
+            .await,
         Err(DbError::Conflict)
     ));
     let (found, stored, owner) = db.api_key_by_hash(&hash).await.unwrap().unwrap();
@@ -99,6 +100,17 @@ async fn story(backend: Backend) {
     assert!(!db.revoke_api_key(ada.id, key.id).await.unwrap());
     assert!(db.api_key_by_hash(&hash).await.unwrap().is_none());
     assert!(db.list_api_keys(ada.id).await.unwrap().is_empty());
+
+    // A scoped key keeps its scope.
+    let scope = omnimcp::db::KeyScope { installations: None, tools: Some(vec!["calculator.evaluate".into()]) };
+    let scoped_hash: [u8; 32] = Sha256::digest(b"omni_scoped").into();
+    let scoped = db
+        .create_api_key(NewApiKey { scope: Some(&scope), user_id: ada.id, name: "scoped", prefix: "omni_scoped", key_hash: &scoped_hash })
+        .await
+        .unwrap();
+    assert_eq!(scoped.scope.as_ref().map(|s| &s.0), Some(&scope));
+    let (found, _, _) = db.api_key_by_hash(&scoped_hash).await.unwrap().unwrap();
+    assert_eq!(found.scope.map(|s| s.0), Some(scope));
 
     db.close().await;
 }

@@ -40,6 +40,9 @@ pub struct ApiKeyView {
     pub created_at: String,
     /// RFC 3339; `None` until first used.
     pub last_used_at: Option<String>,
+    /// What the key may reach (`{installations?, tools?}`); `None`: everything.
+    #[serde(default)]
+    pub scope: Option<serde_json::Value>,
 }
 
 /// A newly created key: the only time its full text is ever shown.

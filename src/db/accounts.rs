@@ -46,7 +46,7 @@ pub struct Credentials {
 }
 
 /// An API key's metadata; the key itself is never stored.
-#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+#[derive(Debug, Clone, PartialEq, FromRow)]
 pub struct ApiKey {
     pub id: Uuid,
     pub user_id: Uuid,
@@ -55,10 +55,26 @@ pub struct ApiKey {
     pub prefix: String,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
+    /// What the key may reach; `None`: everything its owner installed.
+    pub scope: Option<sqlx::types::Json<KeyScope>>,
+}
+
+/// A key's reach (a "virtual server"). Each list, when present, is an
+/// allow-list; both must pass.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KeyScope {
+    /// Installation ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installations: Option<Vec<Uuid>>,
+    /// Public tool names (`slug.tool`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<String>>,
 }
 
 /// What `create_api_key` stores.
 pub struct NewApiKey<'a> {
+    pub scope: Option<&'a KeyScope>,
     pub user_id: Uuid,
     pub name: &'a str,
     pub prefix: &'a str,
@@ -273,9 +289,9 @@ impl Db {
     // ---- API keys -------------------------------------------------------
 
     pub async fn create_api_key(&self, key: NewApiKey<'_>) -> DbResult<ApiKey> {
-        let sql = "INSERT INTO api_keys (id, user_id, name, prefix, key_hash, created_at)
-                   VALUES ($1, $2, $3, $4, $5, $6)
-                   RETURNING id, user_id, name, prefix, created_at, last_used_at";
+        let sql = "INSERT INTO api_keys (id, user_id, name, prefix, key_hash, created_at, scope)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7)
+                   RETURNING id, user_id, name, prefix, created_at, last_used_at, scope";
         on_pool!(self, |pool| sqlx::query_as::<_, ApiKey>(sql)
             .bind(Uuid::now_v7())
             .bind(key.user_id)
@@ -283,6 +299,7 @@ impl Db {
             .bind(key.prefix)
             .bind(key.key_hash)
             .bind(Utc::now())
+            .bind(key.scope.map(sqlx::types::Json))
             .fetch_one(pool)
             .await)
         .map_err(DbError::classify)
@@ -290,7 +307,7 @@ impl Db {
 
     /// The user's keys that are not revoked, newest first.
     pub async fn list_api_keys(&self, user_id: Uuid) -> DbResult<Vec<ApiKey>> {
-        let sql = "SELECT id, user_id, name, prefix, created_at, last_used_at FROM api_keys
+        let sql = "SELECT id, user_id, name, prefix, created_at, last_used_at, scope FROM api_keys
                    WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id DESC";
         on_pool!(self, |pool| sqlx::query_as::<_, ApiKey>(sql).bind(user_id).fetch_all(pool).await)
             .map_err(DbError::classify)
@@ -322,12 +339,13 @@ impl Db {
             prefix: String,
             key_created_at: DateTime<Utc>,
             last_used_at: Option<DateTime<Utc>>,
+            scope: Option<sqlx::types::Json<KeyScope>>,
             key_hash: Vec<u8>,
             #[sqlx(flatten)]
             user: User,
         }
         let sql = "SELECT k.id AS key_id, k.name AS key_name, k.prefix, k.created_at AS key_created_at,
-                          k.last_used_at, k.key_hash,
+                          k.last_used_at, k.scope, k.key_hash,
                           u.id, u.email, u.role, u.subscription_tier, u.created_at
                    FROM api_keys k JOIN users u ON u.id = k.user_id
                    WHERE k.key_hash = $1 AND k.revoked_at IS NULL";
@@ -358,6 +376,7 @@ impl Db {
             prefix: row.prefix,
             created_at: row.key_created_at,
             last_used_at,
+            scope: row.scope,
         };
         Ok(Some((key, row.key_hash, row.user)))
     }
