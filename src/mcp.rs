@@ -54,14 +54,40 @@ pub fn service(state: AppState) -> StreamableHttpService<GatewayHandler, LocalSe
     StreamableHttpService::new(move || Ok(handler.clone()), Arc::new(LocalSessionManager::default()), config)
 }
 
+/// Largest JSON-RPC message accepted.
+pub const MAX_BODY: usize = 4 * 1024 * 1024;
+
+/// A JSON-RPC error response outside any request (parse errors, limits).
+fn jsonrpc_error(status: http::StatusCode, code: i32, message: String) -> Response {
+    (status, axum::Json(json!({"jsonrpc": "2.0", "id": null, "error": {"code": code, "message": message}}))).into_response()
+}
+
 /// Middleware in front of `/mcp`: the caller must present an API key or a
-/// session token; the principal travels to the handler in the request's
-/// extensions.
-pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+/// session token, and a POST body must be JSON within the size limit (a
+/// JSON-RPC parse error otherwise, not a transport's plain-text complaint).
+/// The principal travels to the handler in the request's extensions.
+pub async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
     match auth::authenticate(&state, request.headers()).await {
         Ok(Some(principal)) => {
-            request.extensions_mut().insert(principal);
-            next.run(request).await
+            let (mut parts, body) = request.into_parts();
+            parts.extensions.insert(principal);
+            if parts.method != http::Method::POST {
+                return next.run(Request::from_parts(parts, body)).await;
+            }
+            let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+                Ok(b) => b,
+                Err(_) => {
+                    return jsonrpc_error(
+                        http::StatusCode::PAYLOAD_TOO_LARGE,
+                        -32600,
+                        format!("the message is larger than {MAX_BODY} bytes"),
+                    );
+                }
+            };
+            if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+                return jsonrpc_error(http::StatusCode::BAD_REQUEST, -32700, format!("parse error: {e}"));
+            }
+            next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await
         }
         Ok(None) => {
             ApiError::Unauthorized("send an API key as `Authorization: Bearer omni_...`".into()).into_response()

@@ -193,3 +193,82 @@ async fn scoped_keys_see_and_call_only_their_scope() {
     assert!(keys["keys"].as_array().unwrap().iter().any(|k| k["scope"] == json!({"tools": ["calculator.evaluate"]})));
     s.stop().await;
 }
+
+/// The protocol's error paths, with raw HTTP in the legacy era.
+#[tokio::test]
+async fn protocol_errors_are_precise() {
+    let s = TestServer::start_on_with(common::Backend::Sqlite, &["--outbound-allow-http", "--outbound-allow-loopback", "--outbound-timeout-secs", "2"])
+        .await
+        .unwrap();
+    let bob = s.register("bob@example.com", PASSWORD).await;
+    let (key_id, key) = s.create_key(&bob, "raw").await;
+    // A developer-hosted server whose service is down.
+    let dead_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let deployed: Value = s
+        .post_json(
+            "/api/mcp/deploy",
+            json!({"name": "down", "hostingType": "developer_hosted", "callbackUrl": format!("http://127.0.0.1:{dead_port}"),
+                   "tools": [{"name": "ping"}]}),
+            Some(&key),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    s.post_json("/api/installations", json!({"serverId": deployed["serverId"]}), Some(&bob)).await;
+
+    let url = s.at("/mcp");
+    let post = |body: String, session: Option<String>, key: String| {
+        let (client, url) = (s.client.clone(), url.clone());
+        async move {
+            let mut req = client
+                .post(&url)
+                .bearer_auth(key)
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .body(body);
+            if let Some(id) = session {
+                req = req.header("mcp-session-id", id).header("mcp-protocol-version", "2025-11-25");
+            }
+            req.send().await.unwrap()
+        }
+    };
+    // The JSON-RPC message in an SSE or JSON answer.
+    let message = |text: String| -> Value {
+        let data = text.lines().filter_map(|l| l.strip_prefix("data: ")).filter(|d| d.starts_with('{')).last().map(str::to_string);
+        serde_json::from_str(&data.unwrap_or(text)).unwrap()
+    };
+
+    // Malformed JSON: a JSON-RPC parse error.
+    let res = post("{not json".into(), None, key.clone()).await;
+    assert_eq!(res.status(), 400);
+    assert_eq!(res.json::<Value>().await.unwrap()["error"]["code"], -32700);
+
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}});
+    let res = post(init.to_string(), None, key.clone()).await;
+    let session = res.headers()["mcp-session-id"].to_str().unwrap().to_string();
+    post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string(), Some(session.clone()), key.clone()).await;
+
+    // An unknown method.
+    let res = post(json!({"jsonrpc": "2.0", "id": 2, "method": "foo/bar", "params": {}}).to_string(), Some(session.clone()), key.clone()).await;
+    assert_eq!(message(res.text().await.unwrap())["error"]["code"], -32601);
+
+    // A call to a dead upstream: a clear JSON-RPC error, not a hang.
+    let call = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "down.ping", "arguments": {}}});
+    let res = post(call.to_string(), Some(session.clone()), key.clone()).await;
+    let msg = message(res.text().await.unwrap());
+    assert_eq!(msg["error"]["code"], -32002, "{msg}");
+    assert!(msg["error"]["message"].as_str().unwrap().contains("upstream server error"), "{msg}");
+
+    // A revoked key is refused, even with a live session.
+    s.client.delete(s.at(&format!("/api/keys/{key_id}"))).bearer_auth(&bob).send().await.unwrap();
+    let res = post(call.to_string(), Some(session), key.clone()).await;
+    assert_eq!(res.status(), 401);
+
+    // DNS rebinding: a Host that is not ours is refused.
+    let (_, fresh) = s.create_key(&bob, "fresh").await;
+    let res = s.client.post(&url).bearer_auth(fresh).header("host", "evil.example").header("content-type", "application/json").body("{}").send().await.unwrap();
+    assert_eq!(res.status(), 403);
+    s.stop().await;
+}
