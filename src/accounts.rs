@@ -163,7 +163,12 @@ pub async fn list_keys(state: &AppState, user: &User) -> ApiResult<Vec<ApiKeyVie
     Ok(state.db.list_api_keys(user.id).await?.iter().map(key_view).collect())
 }
 
-pub async fn create_key(state: &AppState, user: &User, name: &str, scope: Option<KeyScope>) -> ApiResult<CreatedApiKey> {
+pub async fn create_key(
+    state: &AppState,
+    user: &User,
+    name: &str,
+    scope: Option<KeyScope>,
+) -> ApiResult<CreatedApiKey> {
     let name = name.trim();
     if name.is_empty() {
         return Err(ApiError::invalid("name", "give the key a name, e.g. the client that will use it"));
@@ -181,9 +186,13 @@ pub async fn create_key(state: &AppState, user: &User, name: &str, scope: Option
             }
         }
         for (i, tool) in scope.tools.iter().flatten().enumerate() {
-            let ok = tool.split_once('.').is_some_and(|(slug, name)| !slug.is_empty() && !name.is_empty()) && tool.len() <= 64;
+            let ok = tool.split_once('.').is_some_and(|(slug, name)| !slug.is_empty() && !name.is_empty())
+                && tool.len() <= 64;
             if !ok {
-                return Err(ApiError::invalid(&format!("scope.tools[{i}]"), "use the tool's public name, `server.tool`"));
+                return Err(ApiError::invalid(
+                    &format!("scope.tools[{i}]"),
+                    "use the tool's public name, `server.tool`",
+                ));
             }
         }
     }

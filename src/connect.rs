@@ -26,7 +26,11 @@ struct Bridge {
 fn passthrough(e: ServiceError) -> ErrorData {
     match e {
         ServiceError::McpError(e) => e,
-        other => ErrorData::new(ErrorCode::INTERNAL_ERROR, format!("the OmniMCP platform could not be reached: {other}"), None),
+        other => ErrorData::new(
+            ErrorCode::INTERNAL_ERROR,
+            format!("the OmniMCP platform could not be reached: {other}"),
+            None,
+        ),
     }
 }
 

@@ -166,7 +166,8 @@ async fn route(
     }
     match &op {
         Operation::CallTool { tool, arguments } => {
-            if entry.tool(tool).is_none() || !principal.may_use_tool(&crate::mcp::public_name(&entry.record.slug, tool)) {
+            if entry.tool(tool).is_none() || !principal.may_use_tool(&crate::mcp::public_name(&entry.record.slug, tool))
+            {
                 return Err(ApiError::NotFound(format!("the server has no tool named {tool:?}")));
             }
             if !arguments.is_object() {

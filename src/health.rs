@@ -33,6 +33,8 @@ pub fn spawn(state: AppState, interval: Duration) -> tokio::task::JoinHandle<()>
 
 /// Checks every active server once, a few at a time.
 pub async fn check_all(state: &AppState) -> anyhow::Result<()> {
+    // Housekeeping on the same beat: forget MCP sessions that have closed.
+    state.notifier.prune();
     let servers = state.db.active_servers().await?;
     let semaphore = Arc::new(tokio::sync::Semaphore::new(8));
     let mut tasks = Vec::new();

@@ -165,6 +165,7 @@ pub async fn install(state: &AppState, user: &crate::db::User, req: NewInstallat
         Err(e) => return Err(e.into()),
     };
     tracing::info!(user_id = %user.id, server_id = %server.id, installation_id = %inst.id, "server installed");
+    state.notifier.lists_changed([user.id]);
     view(state, &inst, &server)
 }
 
@@ -215,10 +216,18 @@ pub async fn update(
     };
     let config = sealed.as_deref().map(|s| (s, state.sealer.current_key_id()));
     let inst = state.db.update_installation(user.id, id, config, req.enabled).await?.ok_or_else(not_found)?;
+    if req.enabled.is_some() {
+        state.notifier.lists_changed([user.id]);
+    }
     view(state, &inst, &server)
 }
 
 pub async fn uninstall(state: &AppState, user: &crate::db::User, id: &str) -> ApiResult<()> {
     let id = Uuid::parse_str(id).map_err(|_| not_found())?;
-    if state.db.delete_installation(user.id, id).await? { Ok(()) } else { Err(not_found()) }
+    if state.db.delete_installation(user.id, id).await? {
+        state.notifier.lists_changed([user.id]);
+        Ok(())
+    } else {
+        Err(not_found())
+    }
 }

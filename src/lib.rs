@@ -17,6 +17,7 @@
 //!   implementation).
 //! - [`db`]: storage over SQLite or PostgreSQL, all SQL in one place.
 //! - [`mcp`]: the MCP endpoint `/mcp` LLM clients connect to.
+//! - [`notify`]: list-changed notifications to open MCP sessions.
 //! - [`gateway`]: the one pipeline every tool call runs through.
 //! - [`limits`]: per-minute rate limits and monthly quotas.
 //! - [`upstream`]: where a call goes: developer callbacks, platform-hosted
@@ -50,6 +51,7 @@ pub mod http;
 pub mod installations;
 pub mod limits;
 pub mod mcp;
+pub mod notify;
 pub mod official;
 pub mod outbound;
 pub mod registry;
@@ -106,6 +108,7 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> anyhow::Result<Ap
         registry: registry::Registry::new(db.clone()),
         limiter: limits::Limiter::default(),
         remote: remote::RemoteClients::default(),
+        notifier: notify::Notifier::default(),
         supervisor: supervisor::Supervisor::new(
             config.data_dir.join("run"),
             match &config.official_servers_bin {

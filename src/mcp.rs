@@ -25,7 +25,7 @@ use rmcp::{
         ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
         ReadResourceResult, Resource, ResourceContents, ResultType, ServerCapabilities, ServerConfig, Tool,
     },
-    service::RequestContext,
+    service::{NotificationContext, RequestContext},
     transport::streamable_http_server::{
         StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
     },
@@ -59,7 +59,8 @@ pub const MAX_BODY: usize = 4 * 1024 * 1024;
 
 /// A JSON-RPC error response outside any request (parse errors, limits).
 fn jsonrpc_error(status: http::StatusCode, code: i32, message: String) -> Response {
-    (status, axum::Json(json!({"jsonrpc": "2.0", "id": null, "error": {"code": code, "message": message}}))).into_response()
+    (status, axum::Json(json!({"jsonrpc": "2.0", "id": null, "error": {"code": code, "message": message}})))
+        .into_response()
 }
 
 /// Middleware in front of `/mcp`: the caller must present an API key or a
@@ -150,7 +151,8 @@ impl GatewayHandler {
             tracing::error!(error = %e, "could not list a user's servers");
             ErrorData::new(ErrorCode::INTERNAL_ERROR, "could not list servers", None)
         };
-        let installations = self.state.db.list_installations(principal.user.id).await.map_err(|e| internal(e.into()))?;
+        let installations =
+            self.state.db.list_installations(principal.user.id).await.map_err(|e| internal(e.into()))?;
         let mut out = Vec::new();
         for inst in installations.into_iter().filter(|i| i.enabled && principal.may_use_installation(i.id)) {
             if let Some(entry) = self.state.registry.server(inst.server_id).await.map_err(internal)? {
@@ -204,8 +206,11 @@ fn to_result(outcome: ToolOutcome) -> CallToolResult {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    let mut result =
-        if is_error { CallToolResult::error(vec![ContentBlock::text(text)]) } else { CallToolResult::success(vec![ContentBlock::text(text)]) };
+    let mut result = if is_error {
+        CallToolResult::error(vec![ContentBlock::text(text)])
+    } else {
+        CallToolResult::success(vec![ContentBlock::text(text)])
+    };
     if value.is_object() && !is_error {
         result.structured_content = Some(value);
     }
@@ -245,9 +250,16 @@ fn to_error(e: ApiError) -> ErrorData {
 
 impl ServerHandler for GatewayHandler {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_resources().build())
-            .with_server_info(Implementation::new("omnimcp", env!("CARGO_PKG_VERSION")))
-            .with_instructions("Every tool of every MCP server you installed on OmniMCP, named `server.tool`.")
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .enable_resources()
+                .enable_resources_list_changed()
+                .build(),
+        )
+        .with_server_info(Implementation::new("omnimcp", env!("CARGO_PKG_VERSION")))
+        .with_instructions("Every tool of every MCP server you installed on OmniMCP, named `server.tool`.")
     }
 
     async fn list_tools(
@@ -260,6 +272,13 @@ impl ServerHandler for GatewayHandler {
         Ok(ListToolsResult::with_all_items(entries.into_iter().map(|e| e.definition).collect()))
     }
 
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        let principal = context.extensions.get::<http::request::Parts>().and_then(|p| p.extensions.get::<Principal>());
+        if let Some(principal) = principal {
+            self.state.notifier.register(principal.user.id, context.peer.clone());
+        }
+    }
+
     async fn list_resources(
         &self,
         _request: Option<PaginatedRequestParams>,
@@ -269,7 +288,10 @@ impl ServerHandler for GatewayHandler {
         let mut resources = Vec::new();
         for entry in self.servers(&principal).await? {
             for r in &entry.resources {
-                let mut resource = Resource::new(public_uri(&entry.record.slug, &r.uri), format!("{}{SEPARATOR}{}", entry.record.slug, r.name));
+                let mut resource = Resource::new(
+                    public_uri(&entry.record.slug, &r.uri),
+                    format!("{}{SEPARATOR}{}", entry.record.slug, r.name),
+                );
                 if !r.description.is_empty() {
                     resource = resource.with_description(r.description.clone());
                 }
@@ -297,7 +319,11 @@ impl ServerHandler for GatewayHandler {
         let value = match outcome {
             ToolOutcome::Ok(v) => v,
             ToolOutcome::ToolError(e) => {
-                return Err(ErrorData::new(ErrorCode(-32002), format!("the server could not read it: {}", error_text(&e)), None));
+                return Err(ErrorData::new(
+                    ErrorCode(-32002),
+                    format!("the server could not read it: {}", error_text(&e)),
+                    None,
+                ));
             }
         };
         // MCP upstreams answer `{contents: [...]}`; a callback may answer
@@ -311,7 +337,8 @@ impl ServerHandler for GatewayHandler {
         });
         for content in &mut result.contents {
             match content {
-                ResourceContents::TextResourceContents { uri: u, .. } | ResourceContents::BlobResourceContents { uri: u, .. } => {
+                ResourceContents::TextResourceContents { uri: u, .. }
+                | ResourceContents::BlobResourceContents { uri: u, .. } => {
                     if *u == uri {
                         *u = request.uri.clone();
                     }

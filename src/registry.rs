@@ -319,6 +319,9 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
     };
     state.registry.invalidate(upserted.id);
     state.remote.forget(upserted.id).await;
+    if !upserted.created {
+        state.notifier.lists_changed(state.db.installation_users(upserted.id).await?);
+    }
     tracing::info!(server_id = %upserted.id, slug = %slug, created = upserted.created, rotated = secret.is_some(), "server deployed");
     Ok((
         upserted.created,

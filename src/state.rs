@@ -12,6 +12,7 @@ use crate::{
     crypto::Sealer,
     db::Db,
     limits::Limiter,
+    notify::Notifier,
     outbound::Outbound,
     registry::Registry,
     remote::RemoteClients,
@@ -37,6 +38,8 @@ pub struct Inner {
     pub registry: Registry,
     /// Per-user rate limits and monthly quotas.
     pub limiter: Limiter,
+    /// Open MCP sessions to tell about list changes.
+    pub notifier: Notifier,
     /// Connections to remote MCP servers.
     pub remote: RemoteClients,
     /// Child processes of platform-hosted servers.

@@ -41,21 +41,29 @@ async fn python_sdk_lists_and_calls_tools_in_both_eras() {
         })
         .await
         .unwrap();
-        assert_eq!(out["tools"], json!(["calculator.evaluate"]), "{mode}: only installed servers' tools, prefixed: {out}");
+        assert_eq!(
+            out["tools"],
+            json!(["calculator.evaluate"]),
+            "{mode}: only installed servers' tools, prefixed: {out}"
+        );
         assert_eq!(out["text"], json!(["20"]), "{mode}: {out}");
         assert_eq!(out["isError"], false);
     }
 
     // A tool that is not installed, and a bad argument, are errors the client sees.
     let (u, k) = (url.clone(), key.clone());
-    let out = tokio::task::spawn_blocking(move || python_client(&u, &k, "auto", "weather.forecast", json!({"location": "Paris"})))
-        .await
-        .unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        python_client(&u, &k, "auto", "weather.forecast", json!({"location": "Paris"}))
+    })
+    .await
+    .unwrap();
     assert!(out["error"].as_str().unwrap_or_default().contains("unknown tool"), "{out}");
     let (u, k) = (url.clone(), key.clone());
-    let out = tokio::task::spawn_blocking(move || python_client(&u, &k, "legacy", "calculator.evaluate", json!({"expr": "1"})))
-        .await
-        .unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        python_client(&u, &k, "legacy", "calculator.evaluate", json!({"expr": "1"}))
+    })
+    .await
+    .unwrap();
     assert!(out["error"].as_str().unwrap_or_default().contains("arguments"), "{out}");
 
     // Without a key: 401 with a challenge.
@@ -106,8 +114,22 @@ async fn resources_are_listed_and_read_through_the_endpoint() {
     let s = TestServer::start().await;
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_omnimcp"))
-        .args(["--data-dir", &s.data_dir.display().to_string(), "--database-url", &s.database_url, "admin", "add-server"])
-        .args(["--slug", "fixture", "--name", "Fixture", "--command", &root.join(".venv/bin/python").display().to_string()])
+        .args([
+            "--data-dir",
+            &s.data_dir.display().to_string(),
+            "--database-url",
+            &s.database_url,
+            "admin",
+            "add-server",
+        ])
+        .args([
+            "--slug",
+            "fixture",
+            "--name",
+            "Fixture",
+            "--command",
+            &root.join(".venv/bin/python").display().to_string(),
+        ])
         .args(["--arg", &root.join("tests/fixtures/slow_server.py").display().to_string()])
         .env_remove("DATABASE_URL")
         .output()
@@ -148,7 +170,8 @@ async fn scoped_keys_see_and_call_only_their_scope() {
     let mut inst = std::collections::HashMap::new();
     for slug in ["calculator", "weather"] {
         let id = s.state.db.server_by_slug(slug).await.unwrap().unwrap().id;
-        let res: Value = s.post_json("/api/installations", json!({"serverId": id}), Some(&bob)).await.json().await.unwrap();
+        let res: Value =
+            s.post_json("/api/installations", json!({"serverId": id}), Some(&bob)).await.json().await.unwrap();
         inst.insert(slug, res["id"].as_str().unwrap().to_string());
     }
     let key_with = |scope: Value| {
@@ -166,7 +189,9 @@ async fn scoped_keys_see_and_call_only_their_scope() {
 
     let list = |key: String| {
         let url = s.at("/mcp");
-        tokio::task::spawn_blocking(move || python_client(&url, &key, "auto", "calculator.evaluate", json!({"expression": "1+1"})))
+        tokio::task::spawn_blocking(move || {
+            python_client(&url, &key, "auto", "calculator.evaluate", json!({"expression": "1+1"}))
+        })
     };
     let all = list(unscoped).await.unwrap();
     assert_eq!(all["tools"], json!(["calculator.evaluate", "weather.current_weather", "weather.forecast"]));
@@ -178,14 +203,27 @@ async fn scoped_keys_see_and_call_only_their_scope() {
     assert!(weather["error"].as_str().unwrap_or_default().contains("unknown tool"), "{weather}");
 
     // The REST door enforces the same scope, and out-of-scope looks unknown.
-    let res = s.post_json("/mcp/call", json!({"serverId": "calculator", "toolName": "evaluate", "arguments": {"expression": "1"}}), Some(&weather_only)).await;
+    let res = s
+        .post_json(
+            "/mcp/call",
+            json!({"serverId": "calculator", "toolName": "evaluate", "arguments": {"expression": "1"}}),
+            Some(&weather_only),
+        )
+        .await;
     expect_error(res, 404, "not_found").await;
-    let res = s.post_json("/mcp/call", json!({"serverId": "calculator", "toolName": "evaluate", "arguments": {"expression": "1"}}), Some(&calc_only)).await;
+    let res = s
+        .post_json(
+            "/mcp/call",
+            json!({"serverId": "calculator", "toolName": "evaluate", "arguments": {"expression": "1"}}),
+            Some(&calc_only),
+        )
+        .await;
     assert_eq!(res.status(), 200);
 
     // Scopes name only the owner's installations, and tools by public name.
     let eve = s.register("eve@example.com", PASSWORD).await;
-    let res = s.post_json("/api/keys", json!({"name": "x", "scope": {"installations": [inst["weather"]]}}), Some(&eve)).await;
+    let res =
+        s.post_json("/api/keys", json!({"name": "x", "scope": {"installations": [inst["weather"]]}}), Some(&eve)).await;
     assert_eq!(expect_error(res, 422, "invalid_field").await["error"]["field"], "scope.installations[0]");
     let res = s.post_json("/api/keys", json!({"name": "x", "scope": {"tools": ["evaluate"]}}), Some(&bob)).await;
     assert_eq!(expect_error(res, 422, "invalid_field").await["error"]["field"], "scope.tools[0]");
@@ -197,9 +235,12 @@ async fn scoped_keys_see_and_call_only_their_scope() {
 /// The protocol's error paths, with raw HTTP in the legacy era.
 #[tokio::test]
 async fn protocol_errors_are_precise() {
-    let s = TestServer::start_on_with(common::Backend::Sqlite, &["--outbound-allow-http", "--outbound-allow-loopback", "--outbound-timeout-secs", "2"])
-        .await
-        .unwrap();
+    let s = TestServer::start_on_with(
+        common::Backend::Sqlite,
+        &["--outbound-allow-http", "--outbound-allow-loopback", "--outbound-timeout-secs", "2"],
+    )
+    .await
+    .unwrap();
     let bob = s.register("bob@example.com", PASSWORD).await;
     let (key_id, key) = s.create_key(&bob, "raw").await;
     // A developer-hosted server whose service is down.
@@ -235,7 +276,12 @@ async fn protocol_errors_are_precise() {
     };
     // The JSON-RPC message in an SSE or JSON answer.
     let message = |text: String| -> Value {
-        let data = text.lines().filter_map(|l| l.strip_prefix("data: ")).filter(|d| d.starts_with('{')).last().map(str::to_string);
+        let data = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .filter(|d| d.starts_with('{'))
+            .last()
+            .map(str::to_string);
         serde_json::from_str(&data.unwrap_or(text)).unwrap()
     };
 
@@ -248,14 +294,25 @@ async fn protocol_errors_are_precise() {
         "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}});
     let res = post(init.to_string(), None, key.clone()).await;
     let session = res.headers()["mcp-session-id"].to_str().unwrap().to_string();
-    post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string(), Some(session.clone()), key.clone()).await;
+    post(
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string(),
+        Some(session.clone()),
+        key.clone(),
+    )
+    .await;
 
     // An unknown method.
-    let res = post(json!({"jsonrpc": "2.0", "id": 2, "method": "foo/bar", "params": {}}).to_string(), Some(session.clone()), key.clone()).await;
+    let res = post(
+        json!({"jsonrpc": "2.0", "id": 2, "method": "foo/bar", "params": {}}).to_string(),
+        Some(session.clone()),
+        key.clone(),
+    )
+    .await;
     assert_eq!(message(res.text().await.unwrap())["error"]["code"], -32601);
 
     // A call to a dead upstream: a clear JSON-RPC error, not a hang.
-    let call = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "down.ping", "arguments": {}}});
+    let call =
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "down.ping", "arguments": {}}});
     let res = post(call.to_string(), Some(session.clone()), key.clone()).await;
     let msg = message(res.text().await.unwrap());
     assert_eq!(msg["error"]["code"], -32002, "{msg}");
@@ -268,7 +325,54 @@ async fn protocol_errors_are_precise() {
 
     // DNS rebinding: a Host that is not ours is refused.
     let (_, fresh) = s.create_key(&bob, "fresh").await;
-    let res = s.client.post(&url).bearer_auth(fresh).header("host", "evil.example").header("content-type", "application/json").body("{}").send().await.unwrap();
+    let res = s
+        .client
+        .post(&url)
+        .bearer_auth(fresh)
+        .header("host", "evil.example")
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 403);
+    s.stop().await;
+}
+
+/// Installing a server while a client has a session open tells the client
+/// its lists changed; the next list shows the new tools.
+#[tokio::test]
+async fn open_sessions_hear_about_list_changes() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let s = TestServer::start().await;
+    let bob = s.register("bob@example.com", PASSWORD).await;
+    let (_, key) = s.create_key(&bob, "watcher").await;
+    let calc = s.state.db.server_by_slug("calculator").await.unwrap().unwrap();
+    assert_eq!(s.post_json("/api/installations", json!({"serverId": calc.id}), Some(&bob)).await.status(), 201);
+
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut child = tokio::process::Command::new(root.join(".venv/bin/python"))
+        .arg(root.join("tests/fixtures/notify_client.py"))
+        .args([&s.at("/mcp"), &key])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("ready"));
+    let user = s.state.db.user_by_email("bob@example.com").await.unwrap().unwrap();
+    assert_eq!(s.state.notifier.sessions(user.id), 1, "the session registered when it initialized");
+
+    let weather = s.state.db.server_by_slug("weather").await.unwrap().unwrap();
+    assert_eq!(s.post_json("/api/installations", json!({"serverId": weather.id}), Some(&bob)).await.status(), 201);
+    let out: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+    assert_eq!(out["before"], json!(["calculator.evaluate"]));
+    assert_eq!(out["after"], json!(["calculator.evaluate", "weather.current_weather", "weather.forecast"]));
+    assert_eq!(
+        out["seen"],
+        json!(["notifications/resources/list_changed", "notifications/tools/list_changed"]),
+        "{out}"
+    );
+    child.wait().await.unwrap();
     s.stop().await;
 }

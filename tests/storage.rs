@@ -78,13 +78,25 @@ async fn story(backend: Backend) {
     // API keys: stored as hashes, listed without them, used, revoked.
     let hash: [u8; 32] = Sha256::digest(b"omni_test-key").into();
     let key = db
-        .create_api_key(NewApiKey { scope: None, user_id: ada.id, name: "laptop", prefix: "omni_test-ke", key_hash: &hash })
+        .create_api_key(NewApiKey {
+            scope: None,
+            user_id: ada.id,
+            name: "laptop",
+            prefix: "omni_test-ke",
+            key_hash: &hash,
+        })
         .await
         .unwrap();
     assert!(key.last_used_at.is_none());
     assert!(matches!(
-        db.create_api_key(NewApiKey { scope: None, user_id: bob.id, name: "dup", prefix: "omni_test-ke", key_hash: &hash })
-            .await,
+        db.create_api_key(NewApiKey {
+            scope: None,
+            user_id: bob.id,
+            name: "dup",
+            prefix: "omni_test-ke",
+            key_hash: &hash
+        })
+        .await,
         Err(DbError::Conflict)
     ));
     let (found, stored, owner) = db.api_key_by_hash(&hash).await.unwrap().unwrap();
@@ -105,7 +117,13 @@ async fn story(backend: Backend) {
     let scope = omnimcp::db::KeyScope { installations: None, tools: Some(vec!["calculator.evaluate".into()]) };
     let scoped_hash: [u8; 32] = Sha256::digest(b"omni_scoped").into();
     let scoped = db
-        .create_api_key(NewApiKey { scope: Some(&scope), user_id: ada.id, name: "scoped", prefix: "omni_scoped", key_hash: &scoped_hash })
+        .create_api_key(NewApiKey {
+            scope: Some(&scope),
+            user_id: ada.id,
+            name: "scoped",
+            prefix: "omni_scoped",
+            key_hash: &scoped_hash,
+        })
         .await
         .unwrap();
     assert_eq!(scoped.scope.as_ref().map(|s| &s.0), Some(&scope));

@@ -510,6 +510,14 @@ impl Db {
         .map_err(DbError::classify)
     }
 
+    /// The users who installed a server (to tell them about changes).
+    pub async fn installation_users(&self, server_id: Uuid) -> DbResult<Vec<Uuid>> {
+        let sql = "SELECT user_id FROM user_mcp_installations WHERE server_id = $1";
+        let rows: Vec<(Uuid,)> = on_pool!(self, |pool| sqlx::query_as(sql).bind(server_id).fetch_all(pool).await)
+            .map_err(DbError::classify)?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
     /// How many users have installed a server.
     pub async fn installation_count(&self, server_id: Uuid) -> DbResult<i64> {
         let sql = "SELECT COUNT(*) FROM user_mcp_installations WHERE server_id = $1";
