@@ -48,4 +48,13 @@ impl Notifier {
             });
         }
     }
+
+    /// Forgets sessions whose peers are closed.
+    pub fn prune(&self) {
+        let mut peers = self.peers.lock().expect("notifier lock");
+        for list in peers.values_mut() {
+            list.retain(|p| !p.is_transport_closed());
+        }
+        peers.retain(|_, list| !list.is_empty());
+    }
 }
