@@ -195,6 +195,12 @@ pub struct Config {
     #[arg(long = "allowed-host", env = "OMNIMCP_ALLOWED_HOSTS", value_delimiter = ',', global = true)]
     pub allowed_hosts: Vec<String>,
 
+    /// Browser origins (`scheme://host:port`) allowed to call the MCP
+    /// endpoint, besides the public URL's and loopback's. Requests without
+    /// an `Origin` (non-browser clients) are not affected.
+    #[arg(long = "allowed-origin", env = "OMNIMCP_ALLOWED_ORIGINS", value_delimiter = ',', global = true)]
+    pub allowed_origins: Vec<String>,
+
     /// Directory with the built site (WASM, CSS, assets) that pages load.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site", global = true)]
     pub site_root: PathBuf,
@@ -227,6 +233,19 @@ impl Config {
         hosts.sort();
         hosts.dedup();
         hosts
+    }
+
+    /// Origins the MCP endpoint accepts from browsers: the public URL's,
+    /// loopback on any port, and any configured ones.
+    pub fn allowed_origins(&self, bound: SocketAddr) -> Vec<String> {
+        let mut origins = vec![
+            "http://localhost:*".to_string(),
+            "http://127.0.0.1:*".to_string(),
+            "http://[::1]:*".to_string(),
+            self.public_url(bound),
+        ];
+        origins.extend(self.allowed_origins.iter().cloned());
+        origins
     }
 
     /// The SSRF policy for outbound requests.

@@ -48,8 +48,11 @@ const MAX_NAME: usize = 64;
 
 /// The rmcp service mounted at `/mcp`.
 pub fn service(state: AppState) -> StreamableHttpService<GatewayHandler, LocalSessionManager> {
-    let mut config = StreamableHttpServerConfig::default();
-    config.allowed_hosts = state.config.allowed_hosts(state.leptos.site_addr);
+    let bound = state.leptos.site_addr;
+    let mut config = StreamableHttpServerConfig::default()
+        .with_allowed_origins(state.config.allowed_origins(bound))
+        .enforce_origin_validation();
+    config.allowed_hosts = state.config.allowed_hosts(bound);
     let handler = GatewayHandler { state };
     StreamableHttpService::new(move || Ok(handler.clone()), Arc::new(LocalSessionManager::default()), config)
 }
