@@ -7,28 +7,16 @@ use serde_json::{Map, Value, json};
 use sqlx::types::Json;
 
 use crate::{
-    config::AdminCommand,
+    config::{AddServerArgs, AdminCommand},
     db::{Db, DbError, ROLES, ServerDraft, ToolRecord},
     registry::{compile_schema, valid_name},
     supervisor::{LaunchSpec, Supervisor},
 };
 
-struct AddServer {
-    slug: String,
-    name: String,
-    description: String,
-    category: String,
-    command: String,
-    args: Vec<String>,
-    env_from_config: Vec<String>,
-    config_schema: Option<String>,
-    sample_config: String,
-}
-
 /// Registers a platform-hosted server after starting it once to list its
 /// tools (so a command that does not speak MCP is refused here, not at the
 /// first user's call).
-async fn add_server(db: &Db, data_dir: &std::path::Path, a: AddServer) -> anyhow::Result<()> {
+async fn add_server(db: &Db, data_dir: &std::path::Path, a: AddServerArgs) -> anyhow::Result<()> {
     if !valid_name(&a.slug) || a.slug.chars().any(|c| c.is_ascii_uppercase()) {
         anyhow::bail!("the slug must be 1-64 characters of a-z, 0-9, '_' and '-'");
     }
@@ -101,34 +89,7 @@ async fn add_server(db: &Db, data_dir: &std::path::Path, a: AddServer) -> anyhow
 
 pub async fn run(db: &Db, data_dir: &std::path::Path, command: AdminCommand) -> anyhow::Result<()> {
     match command {
-        AdminCommand::AddServer {
-            slug,
-            name,
-            description,
-            category,
-            command,
-            args,
-            env_from_config,
-            config_schema,
-            sample_config,
-        } => {
-            add_server(
-                db,
-                data_dir,
-                AddServer {
-                    slug,
-                    name,
-                    description,
-                    category,
-                    command,
-                    args,
-                    env_from_config,
-                    config_schema,
-                    sample_config,
-                },
-            )
-            .await?;
-        }
+        AdminCommand::AddServer(args) => add_server(db, data_dir, args).await?,
         AdminCommand::Users => {
             println!("{:<38} {:<32} {:<6} {}", "id", "email", "role", "tier");
             for u in db.list_users().await? {

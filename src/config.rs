@@ -52,33 +52,7 @@ pub enum AdminCommand {
     /// Register (or update) a platform-hosted MCP server: a command the
     /// platform runs as a child process speaking MCP over stdio. Its tools
     /// are discovered by starting it once.
-    AddServer {
-        /// Unique slug, e.g. `time`.
-        #[arg(long)]
-        slug: String,
-        /// Display name.
-        #[arg(long)]
-        name: String,
-        #[arg(long, default_value = "")]
-        description: String,
-        #[arg(long, default_value = "other")]
-        category: String,
-        /// The program to run (an absolute path is safest).
-        #[arg(long)]
-        command: String,
-        /// Arguments, repeatable: `--arg --local-timezone --arg UTC`.
-        #[arg(long = "arg", allow_hyphen_values = true)]
-        args: Vec<String>,
-        /// `VAR=field`: set the child's VAR from the installation config's field.
-        #[arg(long = "env-from-config")]
-        env_from_config: Vec<String>,
-        /// JSON Schema of the installation config (credentials), inline JSON.
-        #[arg(long)]
-        config_schema: Option<String>,
-        /// A config to start it with for tool discovery, inline JSON.
-        #[arg(long, default_value = "{}")]
-        sample_config: String,
-    },
+    AddServer(AddServerArgs),
     /// List users with their role and tier.
     Users,
     /// Change a user's role and/or subscription tier.
@@ -93,6 +67,36 @@ pub enum AdminCommand {
         #[arg(long)]
         tier: Option<String>,
     },
+}
+
+/// What `omnimcp admin add-server` takes.
+#[derive(Debug, Args)]
+pub struct AddServerArgs {
+    /// Unique slug, e.g. `time`.
+    #[arg(long)]
+    pub slug: String,
+    /// Display name.
+    #[arg(long)]
+    pub name: String,
+    #[arg(long, default_value = "")]
+    pub description: String,
+    #[arg(long, default_value = "other")]
+    pub category: String,
+    /// The program to run (an absolute path is safest).
+    #[arg(long)]
+    pub command: String,
+    /// Arguments, repeatable: `--arg --local-timezone --arg UTC`.
+    #[arg(long = "arg", allow_hyphen_values = true)]
+    pub args: Vec<String>,
+    /// `VAR=field`: set the child's VAR from the installation config's field.
+    #[arg(long = "env-from-config")]
+    pub env_from_config: Vec<String>,
+    /// JSON Schema of the installation config (credentials), inline JSON.
+    #[arg(long)]
+    pub config_schema: Option<String>,
+    /// A config to start it with for tool discovery, inline JSON.
+    #[arg(long, default_value = "{}")]
+    pub sample_config: String,
 }
 
 /// Settings shared by every command. Secrets are wrapped in [`Secret`], whose
