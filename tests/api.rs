@@ -286,14 +286,7 @@ async fn admin_command_changes_role_and_tier() {
     let s = TestServer::start().await;
     s.register("first@example.com", PASSWORD).await;
     let token = s.register("second@example.com", PASSWORD).await;
-    let admin = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_omnimcp"))
-            .args(["--data-dir", &s.data_dir.display().to_string(), "--database-url", &s.database_url, "admin"])
-            .args(args)
-            .env_remove("DATABASE_URL")
-            .output()
-            .unwrap()
-    };
+    let admin = |args: &[&str]| s.admin(args);
     let out = admin(&["set-user", "--email", "Second@example.com", "--role", "admin", "--tier", "pro"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let me: Value = s.get("/api/me", Some(&token)).await.json().await.unwrap();

@@ -113,27 +113,10 @@ async fn connect_bridges_stdio_clients_to_the_endpoint() {
 async fn resources_are_listed_and_read_through_the_endpoint() {
     let s = TestServer::start().await;
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_omnimcp"))
-        .args([
-            "--data-dir",
-            &s.data_dir.display().to_string(),
-            "--database-url",
-            &s.database_url,
-            "admin",
-            "add-server",
-        ])
-        .args([
-            "--slug",
-            "fixture",
-            "--name",
-            "Fixture",
-            "--command",
-            &root.join(".venv/bin/python").display().to_string(),
-        ])
-        .args(["--arg", &root.join("tests/fixtures/slow_server.py").display().to_string()])
-        .env_remove("DATABASE_URL")
-        .output()
-        .unwrap();
+    let python = root.join(".venv/bin/python").display().to_string();
+    let script = root.join("tests/fixtures/slow_server.py").display().to_string();
+    let out =
+        s.admin(&["add-server", "--slug", "fixture", "--name", "Fixture", "--command", &python, "--arg", &script]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let bob = s.register("bob@example.com", PASSWORD).await;
     let (_, key) = s.create_key(&bob, "python").await;

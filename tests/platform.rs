@@ -243,19 +243,9 @@ fn pid_with_home(pids: &[u32], home: &str) -> Option<u32> {
 async fn administrators_add_platform_hosted_servers_from_the_command_line() {
     let s = TestServer::start().await;
     let admin = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_omnimcp"))
-            .args([
-                "--data-dir",
-                &s.data_dir.display().to_string(),
-                "--database-url",
-                &s.database_url,
-                "admin",
-                "add-server",
-            ])
-            .args(args)
-            .env_remove("DATABASE_URL")
-            .output()
-            .unwrap()
+        let mut all = vec!["add-server"];
+        all.extend_from_slice(args);
+        s.admin(&all)
     };
     let time = venv_bin("mcp-server-time");
     let out = admin(&[

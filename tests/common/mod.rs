@@ -149,6 +149,17 @@ impl TestServer {
         self._dir.take()
     }
 
+    /// Runs `omnimcp admin ARGS...` against this server's data directory
+    /// and database, as an administrator would.
+    pub fn admin(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_omnimcp"))
+            .args(["--data-dir", &self.data_dir.display().to_string(), "--database-url", &self.database_url, "admin"])
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap()
+    }
+
     pub fn at(&self, path: &str) -> String {
         format!("{}{path}", self.url)
     }
