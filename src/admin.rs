@@ -4,11 +4,10 @@
 use std::{collections::HashMap, time::Duration};
 
 use serde_json::{Map, Value, json};
-use sqlx::types::Json;
 
 use crate::{
     config::{AddServerArgs, AdminCommand},
-    db::{Db, DbError, ROLES, ServerDraft, ToolRecord},
+    db::{Db, DbError, ROLES, ServerDraft},
     registry::{compile_schema, valid_name},
     supervisor::{LaunchSpec, Supervisor},
 };
@@ -46,8 +45,9 @@ async fn add_server(db: &Db, data_dir: &std::path::Path, a: AddServerArgs) -> an
         Duration::from_secs(60),
         1,
         Duration::from_secs(30),
+        None,
     );
-    let (tools, resources) = supervisor
+    let catalog = supervisor
         .discover(id, &launch, &sample)
         .await
         .map_err(|e| anyhow::anyhow!("could not list the server's tools: {e}"))?;
@@ -68,20 +68,10 @@ async fn add_server(db: &Db, data_dir: &std::path::Path, a: AddServerArgs) -> an
         webhook_secret_enc: None,
         remote_url: None,
         remote_headers_enc: None,
-        tools: tools
-            .iter()
-            .map(|t| ToolRecord {
-                name: t.name.to_string(),
-                description: t.description.as_deref().unwrap_or_default().to_string(),
-                parameters: Json(Value::Object(t.input_schema.as_ref().clone())),
-                output_schema: t.output_schema.as_ref().map(|o| Json(Value::Object(o.as_ref().clone()))),
-            })
-            .collect(),
-        resources: resources.iter().map(crate::registry::resource_record).collect(),
-        prompts: vec![],
+        items: crate::registry::items_from_catalog(&catalog),
     };
     db.upsert_server(&draft).await?;
-    let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    let names: Vec<&str> = draft.items.tools.iter().map(|t| t.name.as_str()).collect();
     println!("{}: platform-hosted server {id} with tools: {}", a.slug, names.join(", "));
     println!("A running platform serves a new server at once; restart it after changing an existing one.");
     Ok(())

@@ -1,7 +1,6 @@
-//! The call pipeline: every operation on an installed server (a tool call or
-//! a resource read), whichever front door it came in by (`POST /mcp/call`
-//! and `POST /mcp/resource` now, the MCP endpoint next), runs these steps in
-//! this order:
+//! The call pipeline: every operation on an installed server (a tool call, a
+//! resource read, a prompt), whichever front door it came in by (`/mcp`,
+//! `POST /mcp/call`, `POST /mcp/resource`), runs these steps in this order:
 //!
 //! 1. the caller is authenticated (by the front door: [`Principal`]);
 //! 2. tier limits: requests per minute and the monthly quota ([`Limiter`]);
@@ -32,27 +31,14 @@ use crate::{
     upstream::{ToolOutcome, Upstream, UpstreamError},
 };
 
+pub use crate::upstream::Operation;
+
 /// The rate-limit state to report in `X-RateLimit-*` headers.
 #[derive(Debug, Clone, Copy)]
 pub struct RateInfo {
     pub limit: i64,
     pub remaining: i64,
     pub reset_secs: u64,
-}
-
-/// What a caller asks of a server.
-pub enum Operation {
-    CallTool { tool: String, arguments: Value },
-    ReadResource { uri: String },
-}
-
-impl Operation {
-    fn request_type(&self) -> &'static str {
-        match self {
-            Operation::CallTool { .. } => "tools/call",
-            Operation::ReadResource { .. } => "resources/read",
-        }
-    }
 }
 
 /// Runs one tool call through every step.
@@ -64,6 +50,17 @@ pub async fn call_tool(
     arguments: Value,
 ) -> ApiResult<(ToolOutcome, RateInfo)> {
     execute(state, principal, server_ref, Operation::CallTool { tool: tool.to_string(), arguments }).await
+}
+
+/// Gets one prompt through every step.
+pub async fn get_prompt(
+    state: &AppState,
+    principal: &Principal,
+    server_ref: &str,
+    name: &str,
+    arguments: serde_json::Map<String, Value>,
+) -> ApiResult<(ToolOutcome, RateInfo)> {
+    execute(state, principal, server_ref, Operation::GetPrompt { name: name.to_string(), arguments }).await
 }
 
 /// Reads one resource through every step.
@@ -108,6 +105,7 @@ pub async fn execute(
         server_id: None,
         tool_name: match &op {
             Operation::CallTool { tool, .. } => Some(tool.chars().take(64).collect()),
+            Operation::GetPrompt { name, .. } => Some(name.chars().take(64).collect()),
             Operation::ReadResource { .. } => None,
         },
         request_type: op.request_type().into(),
@@ -186,17 +184,26 @@ async fn route(
             }
         }
         Operation::ReadResource { uri } => {
-            if !entry.resources.iter().any(|r| &r.uri == uri) {
+            if !entry.has_resource(uri) {
                 return Err(ApiError::NotFound(format!("the server has no resource {uri:?}")));
+            }
+        }
+        Operation::GetPrompt { name, arguments } => {
+            let prompt = entry.prompt(name).ok_or_else(|| ApiError::NotFound(format!("no prompt named {name:?}")))?;
+            for arg in prompt.arguments.0.as_array().into_iter().flatten() {
+                let required = arg.get("required").and_then(Value::as_bool) == Some(true);
+                let arg_name = arg.get("name").and_then(Value::as_str).unwrap_or_default();
+                if required && !arguments.contains_key(arg_name) {
+                    return Err(ApiError::invalid(
+                        &format!("arguments.{arg_name}"),
+                        format!("the prompt needs the argument {arg_name:?}"),
+                    ));
+                }
             }
         }
     }
     let upstream = upstream_for(state, &entry, &installation)?;
-    let answer = match op {
-        Operation::CallTool { tool, arguments } => upstream.call_tool(state, &tool, arguments).await,
-        Operation::ReadResource { uri } => upstream.read_resource(state, &uri).await,
-    };
-    answer.map_err(|e| {
+    upstream.execute(state, op).await.map_err(|e| {
         log.error_class = Some(e.class().into());
         tracing::warn!(server_id = %entry.record.id, error = %e, "upstream call failed");
         match e {

@@ -28,6 +28,7 @@
 //! - [`official`]: the official MCP servers built into this binary.
 //! - [`request_log`]: the batched request-log writer.
 //! - [`registry`]: deploying MCP servers, and the cache the router reads.
+//! - [`uri_template`]: which server a resource-template read belongs to.
 //! - [`installations`]: a user's servers and their encrypted configuration.
 //! - [`outbound`]: the SSRF-guarded HTTP client for user-supplied URLs.
 //! - [`crypto`]: AES-256-GCM sealing of credentials at rest.
@@ -62,6 +63,7 @@ pub mod state;
 pub mod supervisor;
 pub mod telemetry;
 pub mod upstream;
+pub mod uri_template;
 pub mod web;
 
 use std::net::SocketAddr;
@@ -101,13 +103,14 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> anyhow::Result<Ap
         .site_addr(bound)
         .build();
     seed_official_servers(&db, &config.official_api).await?;
-    Ok(AppState::new(Inner {
+    let (changes, changed) = tokio::sync::mpsc::unbounded_channel();
+    let state = AppState::new(Inner {
         tokens: TokenSigner::new(keys.jwt.expose(), ttl),
         sealer,
         outbound: outbound::Outbound::new(config.outbound_policy()),
         registry: registry::Registry::new(db.clone()),
         limiter: limits::Limiter::default(),
-        remote: remote::RemoteClients::default(),
+        remote: remote::RemoteClients::new(Some(changes.clone())),
         notifier: notify::Notifier::default(),
         supervisor: supervisor::Supervisor::new(
             config.data_dir.join("run"),
@@ -118,6 +121,7 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> anyhow::Result<Ap
             std::time::Duration::from_secs(config.process_idle_secs.max(1)),
             config.max_processes,
             std::time::Duration::from_secs(config.outbound_timeout_secs.max(1) * 3),
+            Some(changes),
         ),
         request_log: request_log::RequestLogWriter::start(db.clone()),
         keys,
@@ -127,7 +131,9 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> anyhow::Result<Ap
         public_url,
         leptos,
         config,
-    }))
+    });
+    registry::refresh_on_change(state.clone(), changed);
+    Ok(state)
 }
 
 /// Records the official servers as platform-hosted servers (on every start,
@@ -154,18 +160,19 @@ async fn seed_official_servers(db: &Db, api_urls: &[String]) -> anyhow::Result<(
             webhook_secret_enc: None,
             remote_url: None,
             remote_headers_enc: None,
-            tools: server
-                .tools
-                .iter()
-                .map(|(name, description, schema)| db::ToolRecord {
-                    name: name.clone(),
-                    description: description.clone(),
-                    parameters: sqlx::types::Json(schema.clone()),
-                    output_schema: None,
-                })
-                .collect(),
-            resources: vec![],
-            prompts: vec![],
+            items: db::ServerItems {
+                tools: server
+                    .tools
+                    .iter()
+                    .map(|(name, description, schema)| db::ToolRecord {
+                        name: name.clone(),
+                        description: description.clone(),
+                        parameters: sqlx::types::Json(schema.clone()),
+                        output_schema: None,
+                    })
+                    .collect(),
+                ..Default::default()
+            },
         };
         db.upsert_server(&draft).await?;
     }

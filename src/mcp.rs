@@ -18,14 +18,17 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use rmcp::{
     ErrorData, RoleServer, ServerHandler,
     model::{
-        CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorCode, Implementation,
-        ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
-        ReadResourceResult, Resource, ResourceContents, ResultType, ServerCapabilities, ServerConfig, Tool,
+        CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorCode, GetPromptRequestParams,
+        GetPromptResponse, GetPromptResult, Implementation, ListPromptsResult, ListResourceTemplatesResult,
+        ListResourcesResult, ListToolsResult, PaginatedRequestParams, Prompt, PromptArgument,
+        ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource, ResourceContents,
+        ResourceTemplate, ResultType, ServerCapabilities, ServerConfig, SubscriptionFilter, Tool,
     },
-    service::{NotificationContext, RequestContext},
+    service::{NotificationContext, RequestContext, SubscriptionContext},
     transport::streamable_http_server::{
         StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
     },
@@ -115,19 +118,79 @@ pub fn public_name(slug: &str, tool: &str) -> String {
     format!("{}-{hash}", &full[..MAX_NAME - 9])
 }
 
-/// A resource's public URI: `omnimcp://{slug}/{original URI, form-encoded}`.
+/// Bytes kept as they are in the encoded part of a public URI; the rest
+/// (including `/`, `:`, `?`, `&`, `%` and braces) is percent-encoded.
+const URI_KEEP: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+fn encode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, URI_KEEP).to_string()
+}
+
+/// A resource's public URI: `omnimcp://{slug}/{original URI, percent-encoded}`.
 /// Reversible, and a valid URI whatever the original looks like.
 pub fn public_uri(slug: &str, uri: &str) -> String {
-    let encoded: String = url::form_urlencoded::byte_serialize(uri.as_bytes()).collect();
-    format!("omnimcp://{slug}/{encoded}")
+    format!("omnimcp://{slug}/{}", encode(uri))
+}
+
+/// A resource template's public form: the literal text encoded as in
+/// [`public_uri`], the `{expressions}` left for the client to expand. The
+/// expansion then decodes (in [`parse_public_uri`]) to the URI the server's
+/// own template would have produced; values the client percent-encodes
+/// arrive decoded once, which is what the server would have seen had the
+/// client expanded its template directly and the server decoded it.
+pub fn public_uri_template(slug: &str, template: &str) -> String {
+    let mut out = format!("omnimcp://{slug}/");
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else { break };
+        out.push_str(&encode(&rest[..open]));
+        out.push_str(&rest[open..open + close + 1]);
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(&encode(rest));
+    out
 }
 
 /// `(slug, original URI)` from a public URI.
 pub fn parse_public_uri(public: &str) -> Option<(String, String)> {
     let rest = public.strip_prefix("omnimcp://")?;
     let (slug, encoded) = rest.split_once('/')?;
-    let uri: String = url::form_urlencoded::parse(format!("u={encoded}").as_bytes()).next()?.1.into_owned();
+    let uri = percent_encoding::percent_decode_str(encoded).decode_utf8().ok()?.into_owned();
     Some((slug.to_string(), uri))
+}
+
+/// How many items one page of a list holds.
+pub const PAGE_SIZE: usize = 100;
+
+/// One page of a sorted list. The cursor is the (encoded) key of the last
+/// item of the previous page, so pages stay consistent when items come and
+/// go between requests: nothing is skipped or repeated that did not change.
+fn page<T>(
+    items: Vec<T>,
+    key: impl Fn(&T) -> &str,
+    request: Option<PaginatedRequestParams>,
+) -> Result<(Vec<T>, Option<String>), ErrorData> {
+    let after = match request.and_then(|r| r.cursor) {
+        None => None,
+        Some(cursor) => Some(
+            URL_SAFE_NO_PAD
+                .decode(&cursor)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| ErrorData::invalid_params(format!("invalid cursor: {cursor}"), None))?,
+        ),
+    };
+    let mut rest: Vec<T> = match &after {
+        Some(after) => items.into_iter().filter(|i| key(i) > after.as_str()).collect(),
+        None => items,
+    };
+    if rest.len() <= PAGE_SIZE {
+        return Ok((rest, None));
+    }
+    rest.truncate(PAGE_SIZE);
+    let next = rest.last().map(|last| URL_SAFE_NO_PAD.encode(key(last)));
+    Ok((rest, next))
 }
 
 /// One tool as the client sees it, and where it really lives.
@@ -220,6 +283,16 @@ fn to_result(outcome: ToolOutcome) -> CallToolResult {
     result
 }
 
+/// An upstream server's own error answer, relayed: an MCP error keeps its
+/// code, message and data; anything else becomes a server error (-32002)
+/// with a readable message.
+fn upstream_error(v: &Value) -> ErrorData {
+    if let Ok(e) = serde_json::from_value::<ErrorData>(v.clone()) {
+        return e;
+    }
+    ErrorData::new(ErrorCode(-32002), format!("the server could not do it: {}", error_text(v)), None)
+}
+
 /// A readable message from an upstream's error value.
 fn error_text(v: &Value) -> String {
     v.get("message").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| match v {
@@ -255,10 +328,12 @@ impl ServerHandler for GatewayHandler {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
             ServerCapabilities::builder()
-                .enable_tools()
-                .enable_tool_list_changed()
+                .enable_prompts()
+                .enable_prompts_list_changed()
                 .enable_resources()
                 .enable_resources_list_changed()
+                .enable_tools()
+                .enable_tool_list_changed()
                 .build(),
         )
         .with_server_info(Implementation::new("omnimcp", env!("CARGO_PKG_VERSION")))
@@ -267,12 +342,15 @@ impl ServerHandler for GatewayHandler {
 
     async fn list_tools(
         &self,
-        _request: Option<PaginatedRequestParams>,
+        request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let principal = principal(&context)?;
-        let entries = self.entries(&principal).await?;
-        Ok(ListToolsResult::with_all_items(entries.into_iter().map(|e| e.definition).collect()))
+        let tools = self.entries(&principal).await?.into_iter().map(|e| e.definition).collect();
+        let (tools, next) = page(tools, |t: &Tool| t.name.as_ref(), request)?;
+        let mut result = ListToolsResult::with_all_items(tools);
+        result.next_cursor = next;
+        Ok(result)
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
@@ -284,17 +362,15 @@ impl ServerHandler for GatewayHandler {
 
     async fn list_resources(
         &self,
-        _request: Option<PaginatedRequestParams>,
+        request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
         let principal = principal(&context)?;
         let mut resources = Vec::new();
         for entry in self.servers(&principal).await? {
-            for r in &entry.resources {
-                let mut resource = Resource::new(
-                    public_uri(&entry.record.slug, &r.uri),
-                    format!("{}{SEPARATOR}{}", entry.record.slug, r.name),
-                );
+            for r in entry.resources.iter().filter(|r| !r.template) {
+                let slug = &entry.record.slug;
+                let mut resource = Resource::new(public_uri(slug, &r.uri), format!("{slug}{SEPARATOR}{}", r.name));
                 if !r.description.is_empty() {
                     resource = resource.with_description(r.description.clone());
                 }
@@ -303,7 +379,125 @@ impl ServerHandler for GatewayHandler {
             }
         }
         resources.sort_by(|a, b| a.uri.cmp(&b.uri));
-        Ok(ListResourcesResult::with_all_items(resources))
+        let (resources, next) = page(resources, |r: &Resource| r.uri.as_str(), request)?;
+        let mut result = ListResourcesResult::with_all_items(resources);
+        result.next_cursor = next;
+        Ok(result)
+    }
+
+    async fn list_resource_templates(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        let principal = principal(&context)?;
+        let mut templates = Vec::new();
+        for entry in self.servers(&principal).await? {
+            for r in entry.resources.iter().filter(|r| r.template) {
+                let slug = &entry.record.slug;
+                let mut template =
+                    ResourceTemplate::new(public_uri_template(slug, &r.uri), format!("{slug}{SEPARATOR}{}", r.name));
+                if !r.description.is_empty() {
+                    template = template.with_description(r.description.clone());
+                }
+                template.mime_type = r.mime_type.clone();
+                templates.push(template);
+            }
+        }
+        templates.sort_by(|a, b| a.uri_template.cmp(&b.uri_template));
+        let (templates, next) = page(templates, |t: &ResourceTemplate| t.uri_template.as_str(), request)?;
+        let mut result = ListResourceTemplatesResult::with_all_items(templates);
+        result.next_cursor = next;
+        Ok(result)
+    }
+
+    async fn list_prompts(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        let principal = principal(&context)?;
+        let mut prompts = Vec::new();
+        for entry in self.servers(&principal).await? {
+            for p in &entry.prompts {
+                let public = public_name(&entry.record.slug, &p.name);
+                if !principal.may_use_tool(&public) {
+                    continue;
+                }
+                let arguments: Vec<PromptArgument> = p
+                    .arguments
+                    .0
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|a| {
+                        let mut arg = PromptArgument::new(a.get("name")?.as_str()?);
+                        arg.description =
+                            a.get("description").and_then(Value::as_str).filter(|d| !d.is_empty()).map(Into::into);
+                        arg.required = a.get("required").and_then(Value::as_bool);
+                        Some(arg)
+                    })
+                    .collect();
+                let description = (!p.description.is_empty()).then(|| p.description.clone());
+                prompts.push(Prompt::new(public, description, Some(arguments)));
+            }
+        }
+        prompts.sort_by(|a, b| a.name.cmp(&b.name));
+        let (prompts, next) = page(prompts, |p: &Prompt| p.name.as_str(), request)?;
+        let mut result = ListPromptsResult::with_all_items(prompts);
+        result.next_cursor = next;
+        Ok(result)
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let principal = principal(&context)?;
+        let unknown = || ErrorData::invalid_params(format!("unknown prompt: {}", request.name), None);
+        let mut target = None;
+        for entry in self.servers(&principal).await? {
+            if let Some(p) = entry.prompts.iter().find(|p| public_name(&entry.record.slug, &p.name) == request.name) {
+                target = Some((entry.record.id, p.name.clone()));
+                break;
+            }
+        }
+        let (server_id, name) = target.filter(|_| principal.may_use_tool(&request.name)).ok_or_else(unknown)?;
+        let arguments = request.arguments.clone().unwrap_or_default();
+        let outcome =
+            match crate::gateway::get_prompt(&self.state, &principal, &server_id.to_string(), &name, arguments).await {
+                Ok((outcome, _)) => outcome,
+                Err(ApiError::NotFound(_)) => return Err(unknown()),
+                Err(e) => return Err(to_error(e)),
+            };
+        match outcome {
+            ToolOutcome::Ok(value) => {
+                let mut result: GetPromptResult = serde_json::from_value(value).map_err(|e| {
+                    ErrorData::new(ErrorCode(-32002), format!("the server answered with an invalid prompt: {e}"), None)
+                })?;
+                result.result_type = Some(ResultType::COMPLETE);
+                Ok(GetPromptResponse::Complete(result))
+            }
+            ToolOutcome::ToolError(e) => Err(upstream_error(&e)),
+        }
+    }
+
+    fn accepted_subscription_filter(&self, _requested: &SubscriptionFilter) -> Option<SubscriptionFilter> {
+        // Every list change; resource subscriptions are not relayed yet.
+        let mut accepted = SubscriptionFilter::new();
+        accepted.tools_list_changed = Some(true);
+        accepted.resources_list_changed = Some(true);
+        accepted.prompts_list_changed = Some(true);
+        Some(accepted)
+    }
+
+    async fn listen(&self, subscription: SubscriptionContext) -> Result<(), ErrorData> {
+        let principal = principal(subscription.request_context())?;
+        let id = self.state.notifier.listen(principal.user.id, subscription.sink().clone());
+        subscription.cancelled().await;
+        self.state.notifier.stop_listening(principal.user.id, id);
+        Ok(())
     }
 
     async fn read_resource(
@@ -321,13 +515,7 @@ impl ServerHandler for GatewayHandler {
         };
         let value = match outcome {
             ToolOutcome::Ok(v) => v,
-            ToolOutcome::ToolError(e) => {
-                return Err(ErrorData::new(
-                    ErrorCode(-32002),
-                    format!("the server could not read it: {}", error_text(&e)),
-                    None,
-                ));
-            }
+            ToolOutcome::ToolError(e) => return Err(upstream_error(&e)),
         };
         // MCP upstreams answer `{contents: [...]}`; a callback may answer
         // anything, which becomes one text content.
@@ -388,8 +576,31 @@ mod tests {
     }
 
     #[test]
+    fn template_expansions_decode_to_the_servers_uri() {
+        let public = public_uri_template("fx", "test://template/{id}/data");
+        assert_eq!(public, "omnimcp://fx/test%3A%2F%2Ftemplate%2F{id}%2Fdata");
+        let expanded = public.replace("{id}", "42");
+        assert_eq!(parse_public_uri(&expanded), Some(("fx".into(), "test://template/42/data".into())));
+        let query = public_uri_template("fx", "api://search{?q,limit}").replace("{?q,limit}", "?q=a%20b&limit=2");
+        assert_eq!(parse_public_uri(&query), Some(("fx".into(), "api://search?q=a b&limit=2".into())));
+    }
+
+    #[test]
+    fn pages_follow_the_cursor() {
+        let items: Vec<String> = (0..250).map(|i| format!("t{i:03}")).collect();
+        let (first, cursor) = page(items.clone(), |s| s.as_str(), None).unwrap();
+        assert_eq!(first.len(), PAGE_SIZE);
+        let request = |c: Option<String>| Some(PaginatedRequestParams::default().with_cursor(c));
+        let (second, cursor) = page(items.clone(), |s| s.as_str(), request(cursor)).unwrap();
+        assert_eq!(second[0], "t100");
+        let (third, cursor) = page(items.clone(), |s| s.as_str(), request(cursor)).unwrap();
+        assert_eq!((third.len(), third.last().unwrap().as_str(), cursor), (50, "t249", None));
+        assert!(page(items, |s| s.as_str(), request(Some("%%%".into()))).is_err());
+    }
+
+    #[test]
     fn resource_uris_round_trip() {
-        for uri in ["docs://readme", "file:///tmp/a b.txt", "test://template/{id}/data?x=1&y=%2F"] {
+        for uri in ["docs://readme", "file:///tmp/a b+c.txt", "test://template/{id}/data?x=1&y=%2F"] {
             let public = public_uri("my-server", uri);
             assert!(public.starts_with("omnimcp://my-server/"));
             assert_eq!(parse_public_uri(&public), Some(("my-server".to_string(), uri.to_string())));

@@ -1,60 +1,116 @@
-//! Change notifications to open MCP sessions: when a user's set of tools or
-//! resources changes (install, uninstall, enable, disable, a redeploy of a
-//! server they installed), each of their open legacy sessions gets
-//! `notifications/tools/list_changed` and `notifications/resources/list_changed`.
-//! Sessions are registered when the client completes the handshake; a
-//! session whose peer is gone is dropped on the next send. (The 2026-07-28
-//! `subscriptions/listen` streams are not wired yet.)
+//! Change notifications to connected MCP clients: when a user's set of
+//! tools, resources or prompts changes (install, uninstall, enable,
+//! disable, a redeploy of a server they installed, or an upstream server's
+//! own announcement), every one of their clients hears of it:
+//!
+//! - legacy sessions (2025-11-25 and earlier) get
+//!   `notifications/{tools,resources,prompts}/list_changed` on their
+//!   session; a session is registered when the client completes the
+//!   handshake and dropped once its peer is gone;
+//! - 2026-07-28 clients, which have no session, get the same notifications
+//!   on their open `subscriptions/listen` streams (rmcp's sink adds the
+//!   subscription id); a stream is registered for as long as its request
+//!   is open.
 
-use std::{collections::HashMap, sync::Mutex};
+use std::{
+    collections::HashMap,
+    sync::{
+        Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+};
 
-use rmcp::{Peer, RoleServer};
+use rmcp::{
+    Peer, RoleServer,
+    model::{
+        PromptListChangedNotification, ResourceListChangedNotification, ServerNotification, ToolListChangedNotification,
+    },
+    service::SubscriptionSink,
+};
 use uuid::Uuid;
 
 #[derive(Default)]
+struct Listeners {
+    sessions: Vec<Peer<RoleServer>>,
+    streams: Vec<(u64, SubscriptionSink)>,
+}
+
+#[derive(Default)]
 pub struct Notifier {
-    peers: Mutex<HashMap<Uuid, Vec<Peer<RoleServer>>>>,
+    users: Mutex<HashMap<Uuid, Listeners>>,
+    next_stream: AtomicU64,
 }
 
 impl Notifier {
-    /// Remembers an initialized session of a user.
+    /// Remembers an initialized legacy session of a user.
     pub fn register(&self, user: Uuid, peer: Peer<RoleServer>) {
-        self.peers.lock().expect("notifier lock").entry(user).or_default().push(peer);
+        self.users.lock().expect("notifier lock").entry(user).or_default().sessions.push(peer);
     }
 
-    /// Open sessions of a user (diagnostics, tests).
+    /// Remembers an open `subscriptions/listen` stream; the id forgets it.
+    pub fn listen(&self, user: Uuid, sink: SubscriptionSink) -> u64 {
+        let id = self.next_stream.fetch_add(1, Ordering::Relaxed);
+        self.users.lock().expect("notifier lock").entry(user).or_default().streams.push((id, sink));
+        id
+    }
+
+    /// Forgets a stream whose request ended.
+    pub fn stop_listening(&self, user: Uuid, id: u64) {
+        let mut users = self.users.lock().expect("notifier lock");
+        if let Some(l) = users.get_mut(&user) {
+            l.streams.retain(|(i, _)| *i != id);
+        }
+    }
+
+    /// Open sessions and streams of a user (diagnostics, tests).
     pub fn sessions(&self, user: Uuid) -> usize {
-        self.peers.lock().expect("notifier lock").get(&user).map_or(0, Vec::len)
+        self.users.lock().expect("notifier lock").get(&user).map_or(0, |l| l.sessions.len() + l.streams.len())
     }
 
-    /// Tells every open session of these users that their lists changed.
-    /// Sends run in the background: a slow client never delays the change.
+    /// Tells every open session and stream of these users that their lists
+    /// changed. Sends run in the background: a slow client never delays
+    /// the change.
     pub fn lists_changed(&self, users: impl IntoIterator<Item = Uuid>) {
-        let targets: Vec<Peer<RoleServer>> = {
-            let mut peers = self.peers.lock().expect("notifier lock");
-            let mut out = Vec::new();
+        let (mut sessions, mut streams) = (Vec::new(), Vec::new());
+        {
+            let mut all = self.users.lock().expect("notifier lock");
             for user in users {
-                if let Some(list) = peers.get_mut(&user) {
-                    list.retain(|p| !p.is_transport_closed());
-                    out.extend(list.iter().cloned());
+                if let Some(l) = all.get_mut(&user) {
+                    l.sessions.retain(|p| !p.is_transport_closed());
+                    sessions.extend(l.sessions.iter().cloned());
+                    streams.extend(l.streams.iter().map(|(_, s)| s.clone()));
                 }
             }
-            out
-        };
-        for peer in targets {
+        }
+        for peer in sessions {
             tokio::spawn(async move {
                 let _ = peer.notify_tool_list_changed().await;
                 let _ = peer.notify_resource_list_changed().await;
+                let _ = peer.notify_prompt_list_changed().await;
+            });
+        }
+        for sink in streams {
+            tokio::spawn(async move {
+                let changes = [
+                    ServerNotification::ToolListChangedNotification(ToolListChangedNotification::default()),
+                    ServerNotification::ResourceListChangedNotification(ResourceListChangedNotification::default()),
+                    ServerNotification::PromptListChangedNotification(PromptListChangedNotification::default()),
+                ];
+                for change in changes {
+                    // A category the client did not ask for is refused by
+                    // the sink; that is the filter working, not an error.
+                    let _ = sink.send(change).await;
+                }
             });
         }
     }
 
     /// Forgets sessions whose peers are closed.
     pub fn prune(&self) {
-        let mut peers = self.peers.lock().expect("notifier lock");
-        for list in peers.values_mut() {
-            list.retain(|p| !p.is_transport_closed());
+        let mut users = self.users.lock().expect("notifier lock");
+        for l in users.values_mut() {
+            l.sessions.retain(|p| !p.is_transport_closed());
         }
-        peers.retain(|_, list| !list.is_empty());
+        users.retain(|_, l| !l.sessions.is_empty() || !l.streams.is_empty());
     }
 }

@@ -21,9 +21,10 @@ use uuid::Uuid;
 
 use crate::{
     auth::{AuthMethod, Principal},
-    db::{Db, DbError, PromptRecord, ResourceRecord, ServerDraft, ServerRecord, ToolRecord},
+    db::{Db, DbError, PromptRecord, ResourceRecord, ServerDraft, ServerItems, ServerRecord, ToolRecord},
     error::{ApiError, ApiResult},
     state::AppState,
+    upstream::Catalog,
 };
 
 /// A deploy request, as the seed's SDK sends it (camelCase).
@@ -66,7 +67,10 @@ pub struct ToolSpec {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ResourceSpec {
-    pub uri: String,
+    /// One resource's URI, or
+    pub uri: Option<String>,
+    /// an RFC 6570 template (`notes://{id}`) for many.
+    pub uri_template: Option<String>,
     pub name: String,
     #[serde(default)]
     pub description: String,
@@ -225,46 +229,47 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
         });
     }
     // A remote server that is deployed without tools has them (and its
-    // resources) discovered: the server itself is the authority on what it
-    // offers.
-    let mut discovered_resources = Vec::new();
+    // resources and prompts) discovered: the server itself is the
+    // authority on what it offers.
+    let mut discovered = ServerItems::default();
     if req.hosting_type == "remote_mcp" && tools.is_empty() {
         let url = remote_url.as_deref().expect("checked above");
-        let (discovered, resources) = crate::remote::RemoteClients::discover(&state.outbound, url)
+        let catalog = crate::remote::RemoteClients::discover(&state.outbound, url)
             .await
             .map_err(|e| invalid("url".into(), format!("could not list the server's tools: {e}")))?;
-        discovered_resources = resources.iter().map(resource_record).collect();
-        for t in discovered.into_iter().take(MAX_TOOLS) {
-            let schema = Value::Object(t.input_schema.as_ref().clone());
-            if !valid_name(&t.name) || compile_schema(&schema).is_err() {
-                tracing::warn!(tool = %t.name, "skipping a remote tool whose name or schema this platform cannot serve");
-                continue;
-            }
-            tools.push(ToolRecord {
-                name: t.name.to_string(),
-                description: t.description.as_deref().unwrap_or_default().to_string(),
-                parameters: Json(schema),
-                output_schema: t.output_schema.as_ref().map(|o| Json(Value::Object(o.as_ref().clone()))),
-            });
-        }
+        discovered = items_from_catalog(&catalog);
+        tools = std::mem::take(&mut discovered.tools);
     }
     let mut resources = Vec::new();
     for (i, r) in req.resources.iter().enumerate() {
-        if r.uri.is_empty() || r.uri.len() > 2048 || !r.uri.contains(':') {
-            return Err(invalid(format!("resources[{i}].uri"), "use an absolute URI such as docs://readme"));
+        let (uri, template) = match (&r.uri, &r.uri_template) {
+            (Some(uri), None) => (uri, false),
+            (None, Some(t)) => (t, true),
+            _ => return Err(invalid(format!("resources[{i}]"), "give either uri or uriTemplate")),
+        };
+        let field = if template { "uriTemplate" } else { "uri" };
+        if uri.is_empty() || uri.len() > 2048 || !uri.contains(':') {
+            return Err(invalid(format!("resources[{i}].{field}"), "use an absolute URI such as docs://readme"));
+        }
+        if template && !crate::uri_template::is_valid(uri) {
+            return Err(invalid(
+                format!("resources[{i}].uriTemplate"),
+                "use an RFC 6570 template such as notes://{id}",
+            ));
         }
         if r.name.is_empty() || r.name.len() > 128 {
             return Err(invalid(format!("resources[{i}].name"), "use 1-128 characters"));
         }
         resources.push(ResourceRecord {
-            uri: r.uri.clone(),
+            uri: uri.clone(),
             name: r.name.clone(),
             description: r.description.clone(),
             mime_type: r.mime_type.clone(),
+            template,
         });
     }
     if resources.is_empty() {
-        resources = discovered_resources;
+        resources = std::mem::take(&mut discovered.resources);
     }
     let mut prompts = Vec::new();
     for (i, p) in req.prompts.iter().enumerate() {
@@ -276,6 +281,9 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
             description: p.description.clone(),
             arguments: Json(serde_json::to_value(&p.arguments).map_err(anyhow::Error::from)?),
         });
+    }
+    if prompts.is_empty() {
+        prompts = discovered.prompts;
     }
 
     let existing = state.db.server_by_owner_and_name(principal.user.id, &req.name).await?;
@@ -303,9 +311,7 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
         webhook_secret_enc: secret.as_ref().map(|s| state.sealer.seal(s.as_bytes(), &webhook_aad(id))),
         remote_url,
         remote_headers_enc: None,
-        tools,
-        resources,
-        prompts,
+        items: ServerItems { tools, resources, prompts },
     };
     let upserted = match state.db.upsert_server(&draft).await {
         Ok(u) => u,
@@ -329,14 +335,100 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
     ))
 }
 
-/// The registry's record of a resource an MCP server lists.
-pub fn resource_record(r: &rmcp::model::Resource) -> ResourceRecord {
-    ResourceRecord {
+/// The registry's records of what an MCP server lists. Tools whose name or
+/// input schema this platform cannot serve are left out with a warning
+/// (the rest of the server still works).
+pub fn items_from_catalog(catalog: &Catalog) -> ServerItems {
+    let mut tools = Vec::new();
+    for t in catalog.tools.iter().take(MAX_TOOLS) {
+        let schema = Value::Object(t.input_schema.as_ref().clone());
+        if !valid_name(&t.name) || compile_schema(&schema).is_err() {
+            tracing::warn!(tool = %t.name, "skipping a tool whose name or schema this platform cannot serve");
+            continue;
+        }
+        tools.push(ToolRecord {
+            name: t.name.to_string(),
+            description: t.description.as_deref().unwrap_or_default().to_string(),
+            parameters: Json(schema),
+            output_schema: t.output_schema.as_ref().map(|o| Json(Value::Object(o.as_ref().clone()))),
+        });
+    }
+    let resources = catalog.resources.iter().map(|r| ResourceRecord {
         uri: r.uri.clone(),
         name: r.name.clone(),
         description: r.description.clone().unwrap_or_default(),
         mime_type: r.mime_type.clone(),
-    }
+        template: false,
+    });
+    let templates =
+        catalog.templates.iter().filter(|t| crate::uri_template::is_valid(&t.uri_template)).map(|t| ResourceRecord {
+            uri: t.uri_template.clone(),
+            name: t.name.clone(),
+            description: t.description.clone().unwrap_or_default(),
+            mime_type: t.mime_type.clone(),
+            template: true,
+        });
+    let prompts = catalog
+        .prompts
+        .iter()
+        .filter(|p| valid_name(&p.name))
+        .map(|p| {
+            let arguments: Vec<PromptArgument> = p
+                .arguments
+                .iter()
+                .flatten()
+                .map(|a| PromptArgument {
+                    name: a.name.clone(),
+                    description: a.description.clone().unwrap_or_default(),
+                    required: a.required.unwrap_or(false),
+                })
+                .collect();
+            PromptRecord {
+                name: p.name.clone(),
+                description: p.description.clone().unwrap_or_default(),
+                arguments: Json(serde_json::to_value(arguments).unwrap_or_else(|_| json!([]))),
+            }
+        })
+        .collect();
+    ServerItems { tools, resources: resources.chain(templates).collect(), prompts }
+}
+
+/// Re-lists the servers that said their lists changed (a legacy-era
+/// `notifications/*/list_changed`, or one on a `subscriptions/listen`
+/// stream), stores the new lists, and tells the users who installed them.
+/// Bursts are coalesced: a server that announces ten changes at once is
+/// re-listed once.
+pub fn refresh_on_change(state: AppState, mut changed: tokio::sync::mpsc::UnboundedReceiver<Uuid>) {
+    tokio::spawn(async move {
+        while let Some(first) = changed.recv().await {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            let mut ids = std::collections::BTreeSet::from([first]);
+            while let Ok(more) = changed.try_recv() {
+                ids.insert(more);
+            }
+            for id in ids {
+                if let Err(e) = refresh(&state, id).await {
+                    tracing::warn!(server_id = %id, error = %e, "could not re-list a server after it announced a change");
+                }
+            }
+        }
+    });
+}
+
+async fn refresh(state: &AppState, id: Uuid) -> anyhow::Result<()> {
+    let catalog = match state.supervisor.catalog(id).await {
+        Some(c) => c,
+        None => match state.remote.catalog(id).await {
+            Some(c) => c,
+            None => return Ok(()),
+        },
+    }?;
+    let items = items_from_catalog(&catalog);
+    state.db.replace_items(id, &items).await?;
+    state.registry.invalidate(id);
+    state.notifier.lists_changed(state.db.installation_users(id).await?);
+    tracing::info!(server_id = %id, tools = items.tools.len(), "re-listed a server after it announced a change");
+    Ok(())
 }
 
 /// A slug from the name, lower-cased, with a short suffix if taken.
@@ -369,6 +461,16 @@ pub struct ServerEntry {
 impl ServerEntry {
     pub fn tool(&self, name: &str) -> Option<&ToolRecord> {
         self.tools.iter().find(|t| t.name == name)
+    }
+
+    /// Whether a read of `uri` belongs to this server: one of its resources,
+    /// or an expansion of one of its templates.
+    pub fn has_resource(&self, uri: &str) -> bool {
+        self.resources.iter().any(|r| if r.template { crate::uri_template::matches(&r.uri, uri) } else { r.uri == uri })
+    }
+
+    pub fn prompt(&self, name: &str) -> Option<&PromptRecord> {
+        self.prompts.iter().find(|p| p.name == name)
     }
 
     /// The compiled input schema of a tool.

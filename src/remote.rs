@@ -12,81 +12,67 @@ use std::{collections::HashMap, sync::Arc};
 
 use rmcp::{
     ClientServiceExt, RoleClient,
-    model::{CallToolRequestParams, ClientConfig, ProtocolVersion, Resource, Tool},
+    model::ProtocolVersion,
     service::{ClientLifecycleMode, RunningService},
     transport::{StreamableHttpClientTransport, streamable_http_client::StreamableHttpClientTransportConfig},
 };
-use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::{
     outbound::Outbound,
-    upstream::{ToolOutcome, UpstreamError},
+    upstream::{
+        Catalog, ChangeReporter, ChangeSender, Operation, PeerFailure, ToolOutcome, UpstreamError, listen_for_changes,
+        run_on_peer,
+    },
 };
 
-type Client = RunningService<RoleClient, ClientConfig>;
+type Client = RunningService<RoleClient, ChangeReporter>;
 
-#[derive(Default)]
 pub struct RemoteClients {
     clients: tokio::sync::Mutex<HashMap<Uuid, Arc<Client>>>,
     connecting: std::sync::Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+    changes: Option<ChangeSender>,
 }
 
 impl RemoteClients {
-    /// Connects to a remote server (without caching) and lists its tools
-    /// and resources: for deploy-time discovery.
-    pub async fn discover(outbound: &Outbound, url: &str) -> Result<(Vec<Tool>, Vec<Resource>), UpstreamError> {
-        let client = connect(outbound, url).await?;
-        let tools = client.peer().list_all_tools().await.map_err(|e| UpstreamError::BadResponse(e.to_string()));
-        let resources = client.peer().list_all_resources().await.unwrap_or_default();
+    /// Where remote servers' own list changes are reported.
+    pub fn new(changes: Option<ChangeSender>) -> Self {
+        Self { clients: Default::default(), connecting: Default::default(), changes }
+    }
+
+    /// Connects to a remote server (without caching) and lists everything
+    /// it offers: for deploy-time discovery.
+    pub async fn discover(outbound: &Outbound, url: &str) -> Result<Catalog, UpstreamError> {
+        let client = connect(outbound, url, ChangeReporter::new(Uuid::nil(), None)).await?;
+        let catalog = Catalog::list(client.peer()).await;
         let _ = client.cancel().await;
-        Ok((tools?, resources))
+        catalog
     }
 
-    pub async fn call_tool(
+    /// Runs one operation on the server, over its kept connection.
+    pub async fn execute(
         &self,
         outbound: &Outbound,
         server_id: Uuid,
         url: &str,
-        tool: &str,
-        arguments: Value,
+        op: Operation,
     ) -> Result<ToolOutcome, UpstreamError> {
         let client = self.client(outbound, server_id, url).await?;
-        let args = match arguments {
-            Value::Object(m) => m,
-            _ => Map::new(),
-        };
-        let call = client.peer().call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(args));
-        match tokio::time::timeout(outbound.policy().timeout, call).await {
-            Ok(Ok(result)) => Ok(crate::supervisor::outcome(result)),
-            Ok(Err(e)) => {
+        match run_on_peer(client.peer(), op, outbound.policy().timeout).await {
+            Ok(outcome) => Ok(outcome),
+            Err(PeerFailure::Timeout) => Err(UpstreamError::Timeout),
+            Err(PeerFailure::Broken(e)) => {
                 self.clients.lock().await.remove(&server_id);
                 Err(UpstreamError::Unavailable(format!("the remote server failed: {e}")))
             }
-            Err(_) => Err(UpstreamError::Timeout),
         }
     }
 
-    pub async fn read_resource(
-        &self,
-        outbound: &Outbound,
-        server_id: Uuid,
-        url: &str,
-        uri: &str,
-    ) -> Result<ToolOutcome, UpstreamError> {
-        let client = self.client(outbound, server_id, url).await?;
-        let read = client.peer().read_resource(rmcp::model::ReadResourceRequestParams::new(uri.to_string()));
-        match tokio::time::timeout(outbound.policy().timeout, read).await {
-            Ok(Ok(result)) => Ok(ToolOutcome::Ok(serde_json::to_value(&result).unwrap_or(Value::Null))),
-            Ok(Err(rmcp::ServiceError::McpError(e))) => {
-                Ok(ToolOutcome::ToolError(serde_json::to_value(&e).unwrap_or(Value::Null)))
-            }
-            Ok(Err(e)) => {
-                self.clients.lock().await.remove(&server_id);
-                Err(UpstreamError::Unavailable(format!("the remote server failed: {e}")))
-            }
-            Err(_) => Err(UpstreamError::Timeout),
-        }
+    /// Lists everything a server offers over its kept connection (after it
+    /// said its lists changed); `None` when there is no connection.
+    pub async fn catalog(&self, server_id: Uuid) -> Option<Result<Catalog, UpstreamError>> {
+        let client = self.clients.lock().await.get(&server_id).filter(|c| !c.is_closed()).cloned()?;
+        Some(Catalog::list(client.peer()).await)
     }
 
     async fn client(&self, outbound: &Outbound, server_id: Uuid, url: &str) -> Result<Arc<Client>, UpstreamError> {
@@ -100,7 +86,9 @@ impl RemoteClients {
         if let Some(c) = self.clients.lock().await.get(&server_id).filter(|c| !c.is_closed()) {
             return Ok(c.clone());
         }
-        let client = Arc::new(connect(outbound, url).await?);
+        let client = connect(outbound, url, ChangeReporter::new(server_id, self.changes.clone())).await?;
+        listen_for_changes(&client, server_id, self.changes.clone());
+        let client = Arc::new(client);
         self.clients.lock().await.insert(server_id, client.clone());
         Ok(client)
     }
@@ -111,7 +99,7 @@ impl RemoteClients {
     }
 }
 
-async fn connect(outbound: &Outbound, url: &str) -> Result<Client, UpstreamError> {
+async fn connect(outbound: &Outbound, url: &str, reporter: ChangeReporter) -> Result<Client, UpstreamError> {
     // Scheme, credentials and literal addresses are checked here; names are
     // checked by the guarded resolver when the client connects.
     outbound.validate_url(url).await.map_err(|e| UpstreamError::Unavailable(e.to_string()))?;
@@ -119,13 +107,13 @@ async fn connect(outbound: &Outbound, url: &str) -> Result<Client, UpstreamError
         preferred_versions: vec![ProtocolVersion::V_2026_07_28],
         legacy_version: Some(ProtocolVersion::V_2025_11_25),
     };
-    match handshake(outbound, url, auto).await {
+    match handshake(outbound, url, auto, reporter.clone()).await {
         Ok(client) => Ok(client),
         // A server may answer `server/discover` yet offer only older
         // versions; rmcp's probe then gives up instead of falling back, so
         // the legacy handshake gets its own try.
         Err(first @ UpstreamError::Unavailable(_)) => {
-            match handshake(outbound, url, ClientLifecycleMode::Initialize).await {
+            match handshake(outbound, url, ClientLifecycleMode::Initialize, reporter).await {
                 Ok(client) => Ok(client),
                 Err(_) => Err(first),
             }
@@ -134,12 +122,17 @@ async fn connect(outbound: &Outbound, url: &str) -> Result<Client, UpstreamError
     }
 }
 
-async fn handshake(outbound: &Outbound, url: &str, lifecycle: ClientLifecycleMode) -> Result<Client, UpstreamError> {
+async fn handshake(
+    outbound: &Outbound,
+    url: &str,
+    lifecycle: ClientLifecycleMode,
+    reporter: ChangeReporter,
+) -> Result<Client, UpstreamError> {
     let transport = StreamableHttpClientTransport::with_client(
         outbound.http_client(),
         StreamableHttpClientTransportConfig::with_uri(url.to_string()),
     );
-    let handshake = ClientConfig::default().serve_with_lifecycle(transport, lifecycle);
+    let handshake = reporter.serve_with_lifecycle(transport, lifecycle);
     match tokio::time::timeout(outbound.policy().timeout + std::time::Duration::from_secs(10), handshake).await {
         Ok(Ok(client)) => Ok(client),
         Ok(Err(e)) => Err(UpstreamError::Unavailable(format!("the MCP handshake failed: {e}"))),

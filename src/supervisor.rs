@@ -21,19 +21,16 @@ use std::{
     time::{Duration, Instant},
 };
 
-use rmcp::{
-    RoleClient, ServiceExt,
-    model::{CallToolRequestParams, CallToolResult, Resource, Tool},
-    service::RunningService,
-    transport::TokioChildProcess,
-};
+use rmcp::{RoleClient, ServiceExt, service::RunningService, transport::TokioChildProcess};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use uuid::Uuid;
 
-use crate::upstream::{ToolOutcome, UpstreamError};
+use crate::upstream::{
+    Catalog, ChangeReporter, ChangeSender, Operation, PeerFailure, ToolOutcome, UpstreamError, run_on_peer,
+};
 
 /// How to start a platform-hosted server (`mcp_servers.launch_spec`).
 #[derive(Debug, Clone, Deserialize)]
@@ -51,7 +48,7 @@ pub struct LaunchSpec {
 type Key = (Uuid, [u8; 32]);
 
 struct Child {
-    client: RunningService<RoleClient, ()>,
+    client: RunningService<RoleClient, ChangeReporter>,
     pid: Option<u32>,
     last_used: Mutex<Instant>,
 }
@@ -76,6 +73,9 @@ pub struct Supervisor {
     start_timeout: Duration,
     /// Time allowed for one call.
     call_timeout: Duration,
+    /// Where children's own list changes are reported (see
+    /// [`crate::upstream::ChangeReporter`]).
+    changes: Option<ChangeSender>,
 }
 
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -87,6 +87,7 @@ impl Supervisor {
         idle_timeout: Duration,
         max_children: usize,
         call_timeout: Duration,
+        changes: Option<ChangeSender>,
     ) -> Arc<Self> {
         let sup = Arc::new(Self {
             children: Default::default(),
@@ -98,6 +99,7 @@ impl Supervisor {
             max_children: max_children.max(1),
             start_timeout: Duration::from_secs(15),
             call_timeout,
+            changes,
         });
         // The sweeper holds a weak reference: it ends with the supervisor.
         let weak = Arc::downgrade(&sup);
@@ -112,83 +114,53 @@ impl Supervisor {
         sup
     }
 
-    /// Calls a tool on the server's child for this config, starting it if
-    /// needed.
-    pub async fn call_tool(
+    /// Runs an operation on the server's child for this config, starting
+    /// it if needed.
+    pub async fn execute(
         &self,
         server_id: Uuid,
         spec: &LaunchSpec,
         config: &Map<String, Value>,
-        tool: &str,
-        arguments: Value,
+        op: Operation,
     ) -> Result<ToolOutcome, UpstreamError> {
         let key = key(server_id, config);
         let child = self.child(key, spec, config).await?;
         *child.last_used.lock().expect("child lock") = Instant::now();
-        let args = match arguments {
-            Value::Object(m) => m,
-            _ => Map::new(),
-        };
-        let call = child.client.peer().call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(args));
-        match tokio::time::timeout(self.call_timeout, call).await {
-            Ok(Ok(result)) => {
+        match run_on_peer(child.client.peer(), op, self.call_timeout).await {
+            Ok(outcome) => {
                 self.failures.lock().expect("failures lock").remove(&key);
-                Ok(outcome(result))
+                Ok(outcome)
             }
-            Ok(Err(e)) => {
-                // A dead process, or a protocol error: either way this child
-                // is not trusted with the next call.
-                tracing::warn!(%server_id, pid = ?child.pid, error = %e, "platform-hosted server failed during a call");
-                self.discard(key, &child).await;
-                Err(UpstreamError::Unavailable(
-                    "the server process stopped during the call; it restarts on the next call".into(),
-                ))
-            }
-            Err(_) => Err(UpstreamError::Timeout),
-        }
-    }
-
-    /// Reads a resource from the server's child for this config.
-    pub async fn read_resource(
-        &self,
-        server_id: Uuid,
-        spec: &LaunchSpec,
-        config: &Map<String, Value>,
-        uri: &str,
-    ) -> Result<ToolOutcome, UpstreamError> {
-        let key = key(server_id, config);
-        let child = self.child(key, spec, config).await?;
-        *child.last_used.lock().expect("child lock") = Instant::now();
-        let read = child.client.peer().read_resource(rmcp::model::ReadResourceRequestParams::new(uri.to_string()));
-        match tokio::time::timeout(self.call_timeout, read).await {
-            Ok(Ok(result)) => Ok(ToolOutcome::Ok(serde_json::to_value(&result).unwrap_or(Value::Null))),
-            Ok(Err(rmcp::ServiceError::McpError(e))) => {
-                Ok(ToolOutcome::ToolError(serde_json::to_value(&e).unwrap_or(Value::Null)))
-            }
-            Ok(Err(e)) => {
-                tracing::warn!(%server_id, pid = ?child.pid, error = %e, "platform-hosted server failed during a read");
+            Err(PeerFailure::Timeout) => Err(UpstreamError::Timeout),
+            Err(PeerFailure::Broken(e)) => {
+                // A dead process, or a broken stream: either way this child
+                // is not trusted with the next request.
+                tracing::warn!(%server_id, pid = ?child.pid, error = %e, "platform-hosted server failed during a request");
                 self.discard(key, &child).await;
                 Err(UpstreamError::Unavailable(
                     "the server process stopped during the request; it restarts on the next one".into(),
                 ))
             }
-            Err(_) => Err(UpstreamError::Timeout),
         }
     }
 
-    /// Lists a server's tools and resources by starting it (used when
-    /// registering one). A server without resources has an empty list.
+    /// Lists everything a server offers by starting it (used when
+    /// registering one).
     pub async fn discover(
         &self,
         server_id: Uuid,
         spec: &LaunchSpec,
         config: &Map<String, Value>,
-    ) -> Result<(Vec<Tool>, Vec<Resource>), UpstreamError> {
+    ) -> Result<Catalog, UpstreamError> {
         let child = self.child(key(server_id, config), spec, config).await?;
-        let tools =
-            child.client.peer().list_all_tools().await.map_err(|e| UpstreamError::BadResponse(e.to_string()))?;
-        let resources = child.client.peer().list_all_resources().await.unwrap_or_default();
-        Ok((tools, resources))
+        Catalog::list(child.client.peer()).await
+    }
+
+    /// Lists everything a server offers from one of its running children
+    /// (after it said its lists changed); `None` when none is running.
+    pub async fn catalog(&self, server_id: Uuid) -> Option<Result<Catalog, UpstreamError>> {
+        let child = self.children.lock().await.iter().find(|((s, _), _)| *s == server_id).map(|(_, c)| c.clone())?;
+        Some(Catalog::list(child.client.peer()).await)
     }
 
     /// Asks one running child of the server to list its tools: `None` when
@@ -306,11 +278,12 @@ impl Supervisor {
                 }
             });
         }
-        let client = ()
+        let client = ChangeReporter::new(server_id, self.changes.clone())
             .serve(transport)
             .await
             .map_err(|e| UpstreamError::Unavailable(format!("the server did not complete the MCP handshake: {e}")))?;
         tracing::info!(%server_id, pid, "started a platform-hosted server process");
+        crate::upstream::listen_for_changes(&client, server_id, self.changes.clone());
         Ok(Child { client, pid, last_used: Mutex::new(Instant::now()) })
     }
 
@@ -370,12 +343,4 @@ fn hex8(hash: &[u8; 32]) -> String {
 
 fn display(p: &Path) -> String {
     p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()
-}
-
-/// An MCP tool result as the REST door reports it: the result object
-/// itself (content, structured content), or a tool error.
-pub(crate) fn outcome(result: CallToolResult) -> ToolOutcome {
-    let is_error = result.is_error == Some(true);
-    let value = serde_json::to_value(&result).unwrap_or(Value::Null);
-    if is_error { ToolOutcome::ToolError(value) } else { ToolOutcome::Ok(value) }
 }

@@ -359,3 +359,53 @@ async fn open_sessions_hear_about_list_changes() {
     child.wait().await.unwrap();
     s.stop().await;
 }
+
+/// Beyond tools: prompts (listed with their arguments, fetched through the
+/// pipeline), resource templates (listed in their public form, an
+/// expansion read from the server), pages of a long tool list, and an
+/// upstream's own announcement that its tools changed reaching a client of
+/// either era (a session notification, or a `subscriptions/listen` event).
+#[tokio::test]
+async fn prompts_templates_pages_and_upstream_changes_reach_clients() {
+    let s = TestServer::start().await;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let python = root.join(".venv/bin/python").display().to_string();
+    let script = root.join("tests/fixtures/catalog_server.py").display().to_string();
+    let out = s.admin(&["add-server", "--slug", "cat", "--name", "Catalog", "--command", &python, "--arg", &script]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let bob = s.register("bob@example.com", PASSWORD).await;
+    let (_, key) = s.create_key(&bob, "python").await;
+    let cat = s.state.db.server_by_slug("cat").await.unwrap().unwrap();
+    assert_eq!(s.post_json("/api/installations", json!({"serverId": cat.id}), Some(&bob)).await.status(), 201);
+
+    for mode in ["legacy", "auto"] {
+        let (url, key) = (s.at("/mcp"), key.clone());
+        let out = tokio::task::spawn_blocking(move || {
+            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+            let out = std::process::Command::new(root.join(".venv/bin/python"))
+                .arg(root.join("tests/fixtures/catalog_client.py"))
+                .args([&url, &key, mode])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{mode}: {}", String::from_utf8_lossy(&out.stderr));
+            serde_json::from_slice::<Value>(&out.stdout).unwrap()
+        })
+        .await
+        .unwrap();
+        assert_eq!(out["pages"], 2, "{mode}: more than {} tools take two pages: {out}", omnimcp::mcp::PAGE_SIZE);
+        assert!(out["tools"].as_u64().unwrap() >= 121, "{mode}: {out}");
+        assert_eq!(out["tools"], out["unique"], "{mode}: no tool twice across pages: {out}");
+        assert_eq!(out["prompts"], json!([{"name": "cat.review", "args": [["code", true], ["focus", false]]}]));
+        assert_eq!(out["prompt_text"], json!(["Review this code for bugs:\nx = 1"]), "{mode}: {out}");
+        assert!(out["missing_arg"].as_str().unwrap().contains("code"), "{mode}: {out}");
+        assert_eq!(out["templates"], json!([omnimcp::mcp::public_uri_template("cat", "notes://{note_id}")]));
+        assert_eq!(out["read"], json!(["note 42"]), "{mode}: {out}");
+        assert_eq!(out["read_uri"], json!([omnimcp::mcp::public_uri("cat", "notes://42")]), "{mode}: {out}");
+        assert_eq!(out["heard"], true, "{mode}: the upstream's change reached the client: {out}");
+        assert_eq!(out["extra_listed"], true, "{mode}: {out}");
+    }
+    // The new tool was stored, so the marketplace shows it too.
+    let tools = s.state.db.server_tools(cat.id).await.unwrap();
+    assert!(tools.iter().any(|t| t.name == "extra"));
+    s.stop().await;
+}

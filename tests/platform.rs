@@ -9,12 +9,8 @@ mod common;
 use std::{path::PathBuf, time::Duration};
 
 use common::{TestServer, expect_error};
-use omnimcp::{
-    db::{ServerDraft, ToolRecord},
-    supervisor::LaunchSpec,
-};
+use omnimcp::{db::ServerDraft, supervisor::LaunchSpec};
 use serde_json::{Map, Value, json};
-use sqlx::types::Json;
 use uuid::Uuid;
 
 const PASSWORD: &str = "correct horse battery";
@@ -45,7 +41,7 @@ async fn register_process_server(
     let id = Uuid::now_v7();
     let launch: LaunchSpec = serde_json::from_value(spec.clone()).unwrap();
     let config: Map<String, Value> = serde_json::from_value(sample_config).unwrap();
-    let (tools, resources) =
+    let catalog =
         s.state.supervisor.discover(id, &launch, &config).await.expect("the server starts and lists its tools");
     let draft = ServerDraft {
         id,
@@ -63,17 +59,7 @@ async fn register_process_server(
         webhook_secret_enc: None,
         remote_url: None,
         remote_headers_enc: None,
-        tools: tools
-            .into_iter()
-            .map(|t| ToolRecord {
-                name: t.name.to_string(),
-                description: t.description.map(|d| d.to_string()).unwrap_or_default(),
-                parameters: Json(Value::Object(t.input_schema.as_ref().clone())),
-                output_schema: None,
-            })
-            .collect(),
-        resources: resources.iter().map(omnimcp::registry::resource_record).collect(),
-        prompts: vec![],
+        items: omnimcp::registry::items_from_catalog(&catalog),
     };
     s.state.db.upsert_server(&draft).await.unwrap();
     s.state.registry.invalidate(id);
@@ -213,7 +199,7 @@ async fn children_get_a_minimal_environment_per_config_and_restart_after_a_crash
     assert!(killed.success());
     let res = slow_call.await.unwrap();
     let err = expect_error(res, 502, "upstream_error").await;
-    assert!(err["error"]["message"].as_str().unwrap().contains("stopped during the call"), "{err}");
+    assert!(err["error"]["message"].as_str().unwrap().contains("stopped during the request"), "{err}");
 
     // ...then a restart and a successful next call, in a new process.
     let again = whoami(bob.clone()).await;

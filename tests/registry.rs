@@ -225,9 +225,7 @@ async fn configs_are_validated_and_encrypted(s: TestServer) {
             webhook_secret_enc: None,
             remote_url: None,
             remote_headers_enc: None,
-            tools: vec![],
-            resources: vec![],
-            prompts: vec![],
+            items: Default::default(),
         })
         .await
         .unwrap();

@@ -51,6 +51,16 @@ pub struct ResourceRecord {
     pub name: String,
     pub description: String,
     pub mime_type: Option<String>,
+    /// `uri` is an RFC 6570 template, not one resource.
+    pub template: bool,
+}
+
+/// A server's items: what its tools, resources and prompts are.
+#[derive(Debug, Clone, Default)]
+pub struct ServerItems {
+    pub tools: Vec<ToolRecord>,
+    pub resources: Vec<ResourceRecord>,
+    pub prompts: Vec<PromptRecord>,
 }
 
 #[derive(Debug, Clone, PartialEq, FromRow)]
@@ -80,9 +90,7 @@ pub struct ServerDraft {
     pub webhook_secret_enc: Option<Vec<u8>>,
     pub remote_url: Option<String>,
     pub remote_headers_enc: Option<Vec<u8>>,
-    pub tools: Vec<ToolRecord>,
-    pub resources: Vec<ResourceRecord>,
-    pub prompts: Vec<PromptRecord>,
+    pub items: ServerItems,
 }
 
 /// The outcome of [`Db::upsert_server`].
@@ -155,7 +163,90 @@ pub fn month_start(t: DateTime<Utc>) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(t.year(), t.month(), 1, 0, 0, 0).single().expect("first of the month exists")
 }
 
+/// Deletes a server's tools, resources and prompts inside the caller's
+/// transaction. (Macros, because the two engines' transactions are
+/// different types.)
+macro_rules! delete_items {
+    ($tx:ident, $id:expr) => {
+        for sql in [
+            "DELETE FROM mcp_tools WHERE server_id = $1",
+            "DELETE FROM mcp_resources WHERE server_id = $1",
+            "DELETE FROM mcp_prompts WHERE server_id = $1",
+        ] {
+            sqlx::query(sql).bind($id).execute(&mut *$tx).await.map_err(DbError::classify)?;
+        }
+    };
+}
+
+/// Writes a server's tools, resources and prompts inside the caller's
+/// transaction.
+macro_rules! write_items {
+    ($tx:ident, $id:expr, $items:expr) => {
+        for t in &$items.tools {
+            sqlx::query(
+                "INSERT INTO mcp_tools (id, server_id, name, description, parameters, output_schema)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(Uuid::now_v7())
+            .bind($id)
+            .bind(&t.name)
+            .bind(&t.description)
+            .bind(&t.parameters)
+            .bind(&t.output_schema)
+            .execute(&mut *$tx)
+            .await
+            .map_err(DbError::classify)?;
+        }
+        for r in &$items.resources {
+            sqlx::query(
+                "INSERT INTO mcp_resources (id, server_id, uri, name, description, mime_type, template)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(Uuid::now_v7())
+            .bind($id)
+            .bind(&r.uri)
+            .bind(&r.name)
+            .bind(&r.description)
+            .bind(&r.mime_type)
+            .bind(r.template)
+            .execute(&mut *$tx)
+            .await
+            .map_err(DbError::classify)?;
+        }
+        for p in &$items.prompts {
+            sqlx::query(
+                "INSERT INTO mcp_prompts (id, server_id, name, description, arguments) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(Uuid::now_v7())
+            .bind($id)
+            .bind(&p.name)
+            .bind(&p.description)
+            .bind(&p.arguments)
+            .execute(&mut *$tx)
+            .await
+            .map_err(DbError::classify)?;
+        }
+    };
+}
+
 impl Db {
+    /// Replaces a server's tools, resources and prompts (when the server
+    /// says its lists changed), in one transaction.
+    pub async fn replace_items(&self, id: Uuid, items: &ServerItems) -> DbResult<()> {
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await.map_err(DbError::classify)?;
+            delete_items!(tx, id);
+            write_items!(tx, id, items);
+            sqlx::query("UPDATE mcp_servers SET updated_at = $2 WHERE id = $1")
+                .bind(id)
+                .bind(Utc::now())
+                .execute(&mut *tx)
+                .await
+                .map_err(DbError::classify)?;
+            tx.commit().await.map_err(DbError::classify)
+        })
+    }
+
     /// Creates the server, or updates the caller's server of the same name
     /// (same owner), replacing its tools, resources and prompts, all in one
     /// transaction. The webhook secret changes only when the draft has one.
@@ -201,14 +292,7 @@ impl Db {
                     .execute(&mut *tx)
                     .await
                     .map_err(DbError::classify)?;
-                    for table in ["mcp_tools", "mcp_resources", "mcp_prompts"] {
-                        let sql = match table {
-                            "mcp_tools" => "DELETE FROM mcp_tools WHERE server_id = $1",
-                            "mcp_resources" => "DELETE FROM mcp_resources WHERE server_id = $1",
-                            _ => "DELETE FROM mcp_prompts WHERE server_id = $1",
-                        };
-                        sqlx::query(sql).bind(id).execute(&mut *tx).await.map_err(DbError::classify)?;
-                    }
+                    delete_items!(tx, id);
                     (id, false)
                 }
                 None => {
@@ -242,49 +326,7 @@ impl Db {
                     (id, true)
                 }
             };
-            for t in &d.tools {
-                sqlx::query(
-                    "INSERT INTO mcp_tools (id, server_id, name, description, parameters, output_schema)
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(Uuid::now_v7())
-                .bind(id)
-                .bind(&t.name)
-                .bind(&t.description)
-                .bind(&t.parameters)
-                .bind(&t.output_schema)
-                .execute(&mut *tx)
-                .await
-                .map_err(DbError::classify)?;
-            }
-            for r in &d.resources {
-                sqlx::query(
-                    "INSERT INTO mcp_resources (id, server_id, uri, name, description, mime_type)
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(Uuid::now_v7())
-                .bind(id)
-                .bind(&r.uri)
-                .bind(&r.name)
-                .bind(&r.description)
-                .bind(&r.mime_type)
-                .execute(&mut *tx)
-                .await
-                .map_err(DbError::classify)?;
-            }
-            for p in &d.prompts {
-                sqlx::query(
-                    "INSERT INTO mcp_prompts (id, server_id, name, description, arguments) VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(Uuid::now_v7())
-                .bind(id)
-                .bind(&p.name)
-                .bind(&p.description)
-                .bind(&p.arguments)
-                .execute(&mut *tx)
-                .await
-                .map_err(DbError::classify)?;
-            }
+            write_items!(tx, id, d.items);
             tx.commit().await.map_err(DbError::classify)?;
             Ok(Upserted { id, created })
         })
@@ -415,7 +457,8 @@ impl Db {
     }
 
     pub async fn server_resources(&self, server_id: Uuid) -> DbResult<Vec<ResourceRecord>> {
-        let sql = "SELECT uri, name, description, mime_type FROM mcp_resources WHERE server_id = $1 ORDER BY uri";
+        let sql =
+            "SELECT uri, name, description, mime_type, template FROM mcp_resources WHERE server_id = $1 ORDER BY uri";
         on_pool!(self, |pool| sqlx::query_as::<_, ResourceRecord>(sql).bind(server_id).fetch_all(pool).await)
             .map_err(DbError::classify)
     }
