@@ -470,10 +470,10 @@ fn prompt_arguments(schema: &JsonObject) -> Vec<PromptArgumentSpec> {
 /// and an object is also the structured content.
 pub(crate) fn to_call_tool_result(value: Value) -> rmcp::model::CallToolResult {
     use rmcp::model::{CallToolResult, ContentBlock};
-    if value.get("content").is_some_and(Value::is_array) {
-        if let Ok(result) = serde_json::from_value::<CallToolResult>(value.clone()) {
-            return result;
-        }
+    if value.get("content").is_some_and(Value::is_array)
+        && let Ok(result) = serde_json::from_value::<CallToolResult>(value.clone())
+    {
+        return result;
     }
     let text: Cow<'_, str> = match &value {
         Value::String(s) => Cow::Borrowed(s),

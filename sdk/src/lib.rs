@@ -92,6 +92,11 @@ use tokio::net::{TcpListener, ToSocketAddrs};
 
 use definitions::Definitions;
 
+/// The README's code compiles: its quick start is a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 /// The platform URL used when neither [`OmniMcp::platform_url`] nor
 /// `OMNIMCP_URL` says otherwise: a platform on this machine, as
 /// `omnimcp serve` starts it.
@@ -441,6 +446,22 @@ impl OmniMcp {
         let app = self.router()?;
         let listener = TcpListener::bind(addr).await?;
         LocalServer::start(listener, app).await
+    }
+
+    /// As [`OmniMcp::bind_local`], on a listener you bound yourself: bind
+    /// first to learn the port (`127.0.0.1:0`), deploy that URL, then serve
+    /// with the secret the deploy returned.
+    ///
+    /// ```no_run
+    /// # async fn run(server: omnimcp_sdk::OmniMcp) -> Result<(), omnimcp_sdk::Error> {
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let url = format!("http://{}", listener.local_addr()?);
+    /// server.deploy(&url).await?;
+    /// let running = server.serve_listener(listener).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn serve_listener(&self, listener: TcpListener) -> Result<LocalServer, Error> {
+        LocalServer::start(listener, self.router()?).await
     }
 
     /// Serves the callback protocol on `addr` (`POST /tools/{name}`,

@@ -62,8 +62,9 @@ pub(crate) fn router(state: LocalState) -> Router {
         .with_state(Arc::new(state))
 }
 
-/// Refuses unsigned, wrongly signed or stale requests.
-fn authenticate(state: &LocalState, headers: &HeaderMap, body: &[u8]) -> Result<(), Response> {
+/// Refuses unsigned, wrongly signed or stale requests (with the 401
+/// answer as the error).
+fn authenticate(state: &LocalState, headers: &HeaderMap, body: &[u8]) -> Result<(), Box<Response>> {
     if state.insecure {
         return Ok(());
     }
@@ -86,8 +87,8 @@ fn authenticate(state: &LocalState, headers: &HeaderMap, body: &[u8]) -> Result<
     })
 }
 
-fn refuse(message: String) -> Response {
-    (StatusCode::UNAUTHORIZED, Json(json!({ "error": message }))).into_response()
+fn refuse(message: String) -> Box<Response> {
+    Box::new((StatusCode::UNAUTHORIZED, Json(json!({ "error": message }))).into_response())
 }
 
 fn success(result: Value) -> Response {
@@ -108,9 +109,10 @@ fn call_failure(error: CallError) -> Response {
 }
 
 /// The `arguments` of a `{"arguments": {...}}` body; absent means `{}`.
-fn arguments(body: &[u8]) -> Result<Value, Response> {
-    let bad =
-        |why: &str| failure(StatusCode::BAD_REQUEST, format!("the body must be {{\"arguments\": {{...}}}}: {why}"));
+fn arguments(body: &[u8]) -> Result<Value, Box<Response>> {
+    let bad = |why: &str| {
+        Box::new(failure(StatusCode::BAD_REQUEST, format!("the body must be {{\"arguments\": {{...}}}}: {why}")))
+    };
     let value: Value = serde_json::from_slice(body).map_err(|e| bad(&format!("not JSON ({e})")))?;
     let Value::Object(mut object) = value else { return Err(bad("not a JSON object")) };
     match object.remove("arguments") {
@@ -122,11 +124,11 @@ fn arguments(body: &[u8]) -> Result<Value, Response> {
 
 async fn call_tool(State(state): State<Shared>, Path(name): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
     if let Err(refused) = authenticate(&state, &headers, &body) {
-        return refused;
+        return *refused;
     }
     let arguments = match arguments(&body) {
         Ok(a) => a,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     tracing::debug!(tool = %name, "tool call");
     match state.defs.call_tool(&name, arguments).await {
@@ -142,11 +144,11 @@ async fn get_prompt(
     body: Bytes,
 ) -> Response {
     if let Err(refused) = authenticate(&state, &headers, &body) {
-        return refused;
+        return *refused;
     }
     let arguments = match arguments(&body) {
         Ok(a) => a,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     match state.defs.get_prompt(&name, arguments).await {
         Ok(reply) => success(reply.to_json()),
@@ -165,7 +167,7 @@ async fn read_resource(
     Query(query): Query<ResourceQuery>,
 ) -> Response {
     if let Err(refused) = authenticate(&state, &headers, b"") {
-        return refused;
+        return *refused;
     }
     let Some(uri) = query.uri else {
         return failure(StatusCode::BAD_REQUEST, "the uri query parameter is missing".into());
@@ -178,7 +180,7 @@ async fn read_resource(
 
 async fn health(State(state): State<Shared>, headers: HeaderMap) -> Response {
     if let Err(refused) = authenticate(&state, &headers, b"") {
-        return refused;
+        return *refused;
     }
     Json(json!({ "status": "ok" })).into_response()
 }
