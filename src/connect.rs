@@ -2,15 +2,18 @@
 //! forwards to a platform's `/mcp`, for desktop clients that can only
 //! launch programs (Claude Desktop, Cursor, ...). It speaks whichever era
 //! the platform does (discover first, `initialize` as the fallback) and
-//! passes lists, calls and their errors through unchanged.
+//! passes lists (tools, resources, templates, prompts), calls, reads and
+//! their errors through unchanged.
 
 use std::sync::Arc;
 
 use rmcp::{
     ClientServiceExt, ErrorData, RoleClient, RoleServer, ServerHandler, ServiceError, ServiceExt,
     model::{
-        CallToolRequestParams, CallToolResponse, ClientConfig, ErrorCode, Implementation, ListToolsResult,
-        PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerConfig,
+        CallToolRequestParams, CallToolResponse, ClientConfig, ErrorCode, GetPromptRequestParams, GetPromptResponse,
+        Implementation, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
+        PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
+        ServerConfig,
     },
     service::{ClientLifecycleMode, RequestContext, RunningService},
     transport::{StreamableHttpClientTransport, stdio, streamable_http_client::StreamableHttpClientTransportConfig},
@@ -36,7 +39,7 @@ fn passthrough(e: ServiceError) -> ErrorData {
 
 impl ServerHandler for Bridge {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        ServerConfig::new(ServerCapabilities::builder().enable_prompts().enable_resources().enable_tools().build())
             .with_server_info(Implementation::new("omnimcp-connect", env!("CARGO_PKG_VERSION")))
     }
 
@@ -54,6 +57,46 @@ impl ServerHandler for Bridge {
         _context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         self.upstream.peer().call_tool(request).await.map(CallToolResponse::Complete).map_err(passthrough)
+    }
+
+    async fn list_resources(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        self.upstream.peer().list_resources(request).await.map_err(passthrough)
+    }
+
+    async fn list_resource_templates(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        self.upstream.peer().list_resource_templates(request).await.map_err(passthrough)
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        self.upstream.peer().read_resource(request).await.map(ReadResourceResponse::Complete).map_err(passthrough)
+    }
+
+    async fn list_prompts(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        self.upstream.peer().list_prompts(request).await.map_err(passthrough)
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        self.upstream.peer().get_prompt_once(request).await.map_err(passthrough)
     }
 }
 

@@ -1,0 +1,430 @@
+//! The gateway benchmark: what does OmniMCP cost on top of calling an MCP
+//! server directly? Run on demand (it is not a test):
+//!
+//! ```text
+//! cargo bench --bench gateway                 # 3 s per scenario
+//! BENCH_SECS=10 BENCH_CONCURRENCY=1,8,32 cargo bench --bench gateway
+//! ```
+//!
+//! In one run it starts the real `omnimcp` binary (release build, SQLite,
+//! request logging on as in production) and two upstreams: the official
+//! Calculator as a platform-hosted stdio child, and a trivial rmcp
+//! Streamable HTTP server in a separate process, registered as a remote
+//! MCP server. Then, for each upstream, protocol era (2025-11-25
+//! `initialize`, 2026-07-28 `server/discover`) and concurrency, N rmcp
+//! clients call a trivial tool in a loop, first against the upstream
+//! directly and then through the gateway's `/mcp`, and it prints calls/s
+//! and p50/p90/p99 latency for both, the gateway's CPU time per call
+//! (from /proc, user + system) and its resident memory, idle and with
+//! 1,000 open legacy sessions.
+//!
+//! The benchmark runs as the platform's own user would: it registers,
+//! creates an API key, installs both servers through the REST API. Only the
+//! tier's rate limit is lifted (a benchmark tier inserted into the
+//! database), since the point is to measure the gateway, not the limiter's
+//! refusals.
+
+use std::{
+    borrow::Cow,
+    process::Stdio,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use rmcp::{
+    ClientServiceExt, RoleClient, ServerHandler,
+    handler::server::{router::tool::ToolRouter, wrapper::Parameters},
+    model::{
+        CallToolRequestParams, CallToolResult, ClientConfig, ContentBlock, ProtocolVersion, ServerCapabilities,
+        ServerConfig,
+    },
+    service::{ClientLifecycleMode, RunningService},
+    schemars, tool, tool_handler, tool_router,
+    transport::{
+        StreamableHttpClientTransport, TokioChildProcess,
+        streamable_http_client::StreamableHttpClientTransportConfig,
+        streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager},
+    },
+};
+use serde_json::{Map, Value, json};
+
+type Client = RunningService<RoleClient, ClientConfig>;
+
+// ---- the HTTP upstream (run in its own process) ------------------------
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+struct EchoArgs {
+    text: String,
+}
+
+#[derive(Clone)]
+struct Echo {
+    tool_router: ToolRouter<Self>,
+}
+
+#[tool_router]
+impl Echo {
+    #[tool(description = "Echo the text back")]
+    async fn echo(&self, Parameters(EchoArgs { text }): Parameters<EchoArgs>) -> Result<CallToolResult, rmcp::ErrorData> {
+        Ok(CallToolResult::success(vec![ContentBlock::text(text)]))
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for Echo {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+    }
+
+    fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
+        Cow::Owned(vec![ProtocolVersion::V_2026_07_28, ProtocolVersion::V_2025_11_25])
+    }
+}
+
+async fn run_http_upstream() {
+    let service: StreamableHttpService<Echo, LocalSessionManager> = StreamableHttpService::new(
+        || Ok(Echo { tool_router: Echo::tool_router() }),
+        Default::default(),
+        StreamableHttpServerConfig::default(),
+    );
+    let app = axum::Router::new().nest_service("/mcp", service);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    println!("http://{}/mcp", listener.local_addr().unwrap());
+    axum::serve(listener, app).await.unwrap();
+}
+
+// ---- clients ------------------------------------------------------------
+
+#[derive(Clone, Copy, PartialEq)]
+enum Era {
+    Legacy,
+    Modern,
+}
+
+impl Era {
+    fn name(self) -> &'static str {
+        match self {
+            Era::Legacy => "2025-11-25",
+            Era::Modern => "2026-07-28",
+        }
+    }
+
+    fn lifecycle(self) -> ClientLifecycleMode {
+        match self {
+            Era::Legacy => ClientLifecycleMode::Initialize,
+            Era::Modern => ClientLifecycleMode::Discover { preferred_versions: vec![ProtocolVersion::V_2026_07_28] },
+        }
+    }
+}
+
+async fn http_client(url: &str, key: Option<&str>, era: Era) -> Client {
+    let mut config = StreamableHttpClientTransportConfig::with_uri(url.to_string());
+    if let Some(key) = key {
+        config = config.auth_header(key.to_string());
+    }
+    let transport = StreamableHttpClientTransport::with_client(reqwest::Client::new(), config);
+    ClientConfig::default().serve_with_lifecycle(transport, era.lifecycle()).await.expect("MCP handshake")
+}
+
+async fn stdio_client(omnimcp: &str, era: Era) -> Client {
+    let mut cmd = tokio::process::Command::new(omnimcp);
+    cmd.args(["official", "calculator"]).stderr(Stdio::null());
+    let transport = TokioChildProcess::new(cmd).expect("start the calculator");
+    ClientConfig::default().serve_with_lifecycle(transport, era.lifecycle()).await.expect("MCP handshake")
+}
+
+/// One call's request, by tool name.
+fn request(tool: &str) -> CallToolRequestParams {
+    let args: Map<String, Value> = if tool.ends_with("evaluate") {
+        json!({"expression": "1 + 1"}).as_object().unwrap().clone()
+    } else {
+        json!({"text": "hi"}).as_object().unwrap().clone()
+    };
+    CallToolRequestParams::new(tool.to_string()).with_arguments(args)
+}
+
+struct Outcome {
+    calls: usize,
+    errors: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl Outcome {
+    fn rate(&self) -> f64 {
+        self.calls as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn percentile(&self, p: f64) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let i = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies[i]
+    }
+}
+
+/// N workers, each on its own client, calling `tool` in a loop for `secs`.
+async fn drive(clients: &[Arc<Client>], tool: &str, secs: Duration) -> Outcome {
+    // Warm-up: connections, the gateway's caches, the child process.
+    for c in clients {
+        let _ = c.peer().call_tool(request(tool)).await;
+    }
+    let start = Instant::now();
+    let deadline = start + secs;
+    let workers: Vec<_> = clients
+        .iter()
+        .map(|c| {
+            let (c, tool) = (c.clone(), tool.to_string());
+            tokio::spawn(async move {
+                let (mut lat, mut errors) = (Vec::new(), 0usize);
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    match c.peer().call_tool(request(&tool)).await {
+                        Ok(r) if r.is_error != Some(true) => lat.push(t.elapsed()),
+                        _ => errors += 1,
+                    }
+                }
+                (lat, errors)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for w in workers {
+        let (l, e) = w.await.unwrap();
+        latencies.extend(l);
+        errors += e;
+    }
+    let elapsed = start.elapsed();
+    latencies.sort();
+    Outcome { calls: latencies.len(), errors, elapsed, latencies }
+}
+
+// ---- the gateway process --------------------------------------------------
+
+/// CPU time (user + system) a process has used so far.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may contain spaces) start at ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
+    let ticks: u64 = fields.get(11).and_then(|u| u.parse().ok()).unwrap_or(0)
+        + fields.get(12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    // Linux reports in clock ticks of 1/100 s on every common configuration.
+    Duration::from_millis(ticks * 10)
+}
+
+fn rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Platform {
+    child: tokio::process::Child,
+    base: String,
+    key: String,
+}
+
+async fn start_platform(omnimcp: &str, data: &std::path::Path) -> Platform {
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let child = tokio::process::Command::new(omnimcp)
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--outbound-allow-http", "--outbound-allow-loopback"])
+        .arg("--data-dir")
+        .arg(data)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start omnimcp");
+    let http = reqwest::Client::new();
+    for _ in 0..200 {
+        if http.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let creds = json!({"email": "bench@example.com", "password": "correct horse battery"});
+    let res: Value = http.post(format!("{base}/api/auth/register")).json(&creds).send().await.unwrap().json().await.unwrap();
+    let token = res["token"].as_str().expect("registered").to_string();
+    let key: Value = http
+        .post(format!("{base}/api/keys"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "bench"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = key["key"].as_str().expect("API key").to_string();
+
+    // Lift the rate limit: a benchmark tier, set with the admin command.
+    let db_url = format!("sqlite://{}", data.join("omnimcp.db").display());
+    let pool = sqlx::SqlitePool::connect(&db_url).await.expect("open the platform's database");
+    sqlx::query("INSERT INTO subscription_tiers VALUES ('bench', 'Benchmark', 1000000000, 1000000000, 100, 1, 9)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let out = std::process::Command::new(omnimcp)
+        .args(["admin", "set-user", "--email", "bench@example.com", "--tier", "bench", "--data-dir"])
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    Platform { child, base, key }
+}
+
+async fn install(p: &Platform, server_id: &str) {
+    let res = reqwest::Client::new()
+        .post(format!("{}/api/installations", p.base))
+        .bearer_auth(&p.key)
+        .json(&json!({"serverId": server_id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+}
+
+// ---- the run ----------------------------------------------------------------
+
+fn ms(d: Duration) -> String {
+    format!("{:.3}", d.as_secs_f64() * 1000.0)
+}
+
+#[tokio::main]
+async fn main() {
+    if std::env::args().nth(1).as_deref() == Some("upstream-http") {
+        return run_http_upstream().await;
+    }
+    let omnimcp = env!("CARGO_BIN_EXE_omnimcp");
+    let secs = Duration::from_secs(std::env::var("BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(3));
+    let concurrency: Vec<usize> = std::env::var("BENCH_CONCURRENCY")
+        .unwrap_or_else(|_| "1,16".into())
+        .split(',')
+        .filter_map(|n| n.trim().parse().ok())
+        .collect();
+
+    // The HTTP upstream, in its own process.
+    let mut upstream = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .arg("upstream-http")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let upstream_url = {
+        use tokio::io::AsyncBufReadExt;
+        let mut lines = tokio::io::BufReader::new(upstream.stdout.take().unwrap()).lines();
+        lines.next_line().await.unwrap().expect("the upstream prints its URL")
+    };
+
+    let data = tempfile::tempdir().unwrap();
+    let platform = start_platform(omnimcp, data.path()).await;
+    let pid = platform.child.id().expect("gateway pid");
+    let http = reqwest::Client::new();
+    let servers: Value =
+        http.get(format!("{}/api/servers?q=calculator", platform.base)).send().await.unwrap().json().await.unwrap();
+    let calculator = servers["servers"][0]["id"].as_str().expect("the Calculator is listed").to_string();
+    install(&platform, &calculator).await;
+    let deployed: Value = http
+        .post(format!("{}/api/mcp/deploy", platform.base))
+        .bearer_auth(&platform.key)
+        .json(&json!({"name": "echo", "hostingType": "remote_mcp", "url": upstream_url}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    install(&platform, deployed["serverId"].as_str().expect("deployed")).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let idle_rss = rss_mb(pid);
+
+    println!("OmniMCP gateway benchmark: {} s per scenario, release build, SQLite, request log on", secs.as_secs());
+    println!(
+        "{:<6} {:<10} {:>4}  {:>10} {:>8} {:>8} {:>8}  {:>10} {:>8} {:>8} {:>8}  {:>6} {:>9} {:>7}",
+        "up", "era", "N", "direct/s", "p50 ms", "p90 ms", "p99 ms", "gateway/s", "p50 ms", "p90 ms", "p99 ms", "ratio",
+        "+p50 ms", "µs CPU"
+    );
+    let gateway_url = format!("{}/mcp", platform.base);
+    for upstream_kind in ["stdio", "http"] {
+        for era in [Era::Legacy, Era::Modern] {
+            for &n in &concurrency {
+                // Direct: the stdio server shares one connection between the
+                // workers, exactly as the gateway shares its one child.
+                let direct_clients: Vec<Arc<Client>> = if upstream_kind == "stdio" {
+                    let c = Arc::new(stdio_client(omnimcp, era).await);
+                    (0..n).map(|_| c.clone()).collect()
+                } else {
+                    let mut v = Vec::new();
+                    for _ in 0..n {
+                        v.push(Arc::new(http_client(&upstream_url, None, era).await));
+                    }
+                    v
+                };
+                let direct_tool = if upstream_kind == "stdio" { "evaluate" } else { "echo" };
+                let direct = drive(&direct_clients, direct_tool, secs).await;
+                drop(direct_clients);
+
+                let mut clients = Vec::new();
+                for _ in 0..n {
+                    clients.push(Arc::new(http_client(&gateway_url, Some(&platform.key), era).await));
+                }
+                let tool = if upstream_kind == "stdio" { "calculator.evaluate" } else { "echo.echo" };
+                // Warm up before counting CPU, so start-up costs are not billed.
+                let _ = clients[0].peer().call_tool(request(tool)).await;
+                let cpu_before = cpu_time(pid);
+                let through = drive(&clients, tool, secs).await;
+                let cpu = cpu_time(pid).saturating_sub(cpu_before);
+                drop(clients);
+                let cpu_per_call = cpu.as_secs_f64() * 1e6 / (through.calls + n).max(1) as f64;
+                println!(
+                    "{:<6} {:<10} {:>4}  {:>10.0} {:>8} {:>8} {:>8}  {:>10.0} {:>8} {:>8} {:>8}  {:>5.0}% {:>9} {:>7.0}{}",
+                    upstream_kind,
+                    era.name(),
+                    n,
+                    direct.rate(),
+                    ms(direct.percentile(0.5)),
+                    ms(direct.percentile(0.9)),
+                    ms(direct.percentile(0.99)),
+                    through.rate(),
+                    ms(through.percentile(0.5)),
+                    ms(through.percentile(0.9)),
+                    ms(through.percentile(0.99)),
+                    100.0 * through.rate() / direct.rate().max(1e-9),
+                    ms(through.percentile(0.5).saturating_sub(direct.percentile(0.5))),
+                    cpu_per_call,
+                    if direct.errors + through.errors > 0 {
+                        format!("  ({} direct / {} gateway errors)", direct.errors, through.errors)
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+        }
+    }
+
+    let loaded_rss = rss_mb(pid);
+    // Memory with 1,000 open legacy sessions.
+    let sessions = std::env::var("BENCH_SESSIONS").ok().and_then(|s| s.parse().ok()).unwrap_or(1000usize);
+    let mut open = Vec::with_capacity(sessions);
+    for _ in 0..sessions {
+        open.push(http_client(&gateway_url, Some(&platform.key), Era::Legacy).await);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let sessions_rss = rss_mb(pid);
+    println!(
+        "gateway RSS: {idle_rss:.1} MB idle, {loaded_rss:.1} MB after the load, {sessions_rss:.1} MB with {sessions} open legacy sessions"
+    );
+    drop(open);
+}
