@@ -15,8 +15,10 @@
 //! clients call a trivial tool in a loop, first against the upstream
 //! directly and then through the gateway's `/mcp`, and it prints calls/s
 //! and p50/p90/p99 latency for both, the gateway's CPU time per call
-//! (from /proc, user + system) and its resident memory, idle and with
-//! 1,000 open legacy sessions.
+//! (`gw µs`, from /proc, user + system), the upstream's own CPU per call
+//! when called directly (`up µs`: what one MCP server hop costs, for
+//! comparison) and the gateway's resident memory, idle and with 1,000 open
+//! legacy sessions.
 //!
 //! The benchmark runs as the platform's own user would: it registers,
 //! creates an API key, installs both servers through the REST API. Only the
@@ -90,6 +92,10 @@ async fn run_http_upstream() {
     let app = axum::Router::new().nest_service("/mcp", service);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     println!("http://{}/mcp", listener.local_addr().unwrap());
+    // As the gateway does (see `http::serve`): no Nagle on streamed answers.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app).await.unwrap();
 }
 
@@ -126,11 +132,13 @@ async fn http_client(url: &str, key: Option<&str>, era: Era) -> Client {
     ClientConfig::default().serve_with_lifecycle(transport, era.lifecycle()).await.expect("MCP handshake")
 }
 
-async fn stdio_client(omnimcp: &str, era: Era) -> Client {
+/// A client of a Calculator child process, and the child's pid.
+async fn stdio_client(omnimcp: &str, era: Era) -> (Client, u32) {
     let mut cmd = tokio::process::Command::new(omnimcp);
     cmd.args(["official", "calculator"]).stderr(Stdio::null());
     let transport = TokioChildProcess::new(cmd).expect("start the calculator");
-    ClientConfig::default().serve_with_lifecycle(transport, era.lifecycle()).await.expect("MCP handshake")
+    let pid = transport.id().expect("child pid");
+    (ClientConfig::default().serve_with_lifecycle(transport, era.lifecycle()).await.expect("MCP handshake"), pid)
 }
 
 /// One call's request, by tool name.
@@ -322,6 +330,7 @@ async fn main() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
+    let upstream_pid = upstream.id().expect("upstream pid");
     let upstream_url = {
         use tokio::io::AsyncBufReadExt;
         let mut lines = tokio::io::BufReader::new(upstream.stdout.take().unwrap()).lines();
@@ -352,9 +361,9 @@ async fn main() {
 
     println!("OmniMCP gateway benchmark: {} s per scenario, release build, SQLite, request log on", secs.as_secs());
     println!(
-        "{:<6} {:<10} {:>4}  {:>10} {:>8} {:>8} {:>8}  {:>10} {:>8} {:>8} {:>8}  {:>6} {:>9} {:>7}",
+        "{:<6} {:<10} {:>4}  {:>10} {:>8} {:>8} {:>8}  {:>10} {:>8} {:>8} {:>8}  {:>6} {:>8} {:>7} {:>7}",
         "up", "era", "N", "direct/s", "p50 ms", "p90 ms", "p99 ms", "gateway/s", "p50 ms", "p90 ms", "p99 ms", "ratio",
-        "+p50 ms", "µs CPU"
+        "+p50 ms", "gw µs", "up µs"
     );
     let gateway_url = format!("{}/mcp", platform.base);
     for upstream_kind in ["stdio", "http"] {
@@ -362,19 +371,26 @@ async fn main() {
             for &n in &concurrency {
                 // Direct: the stdio server shares one connection between the
                 // workers, exactly as the gateway shares its one child.
-                let direct_clients: Vec<Arc<Client>> = if upstream_kind == "stdio" {
-                    let c = Arc::new(stdio_client(omnimcp, era).await);
-                    (0..n).map(|_| c.clone()).collect()
+                let (direct_clients, upstream_pid): (Vec<Arc<Client>>, u32) = if upstream_kind == "stdio" {
+                    let (c, pid) = stdio_client(omnimcp, era).await;
+                    let c = Arc::new(c);
+                    ((0..n).map(|_| c.clone()).collect(), pid)
                 } else {
                     let mut v = Vec::new();
                     for _ in 0..n {
                         v.push(Arc::new(http_client(&upstream_url, None, era).await));
                     }
-                    v
+                    (v, upstream_pid)
                 };
                 let direct_tool = if upstream_kind == "stdio" { "evaluate" } else { "echo" };
+                // The upstream's own CPU per call: the cost of one MCP server
+                // hop, the floor under the gateway's (which is a server hop
+                // plus a client hop plus the pipeline).
+                let upstream_before = cpu_time(upstream_pid);
                 let direct = drive(&direct_clients, direct_tool, secs).await;
+                let upstream_cpu = cpu_time(upstream_pid).saturating_sub(upstream_before);
                 drop(direct_clients);
+                let upstream_per_call = upstream_cpu.as_secs_f64() * 1e6 / direct.calls.max(1) as f64;
 
                 let mut clients = Vec::new();
                 for _ in 0..n {
@@ -389,7 +405,7 @@ async fn main() {
                 drop(clients);
                 let cpu_per_call = cpu.as_secs_f64() * 1e6 / (through.calls + n).max(1) as f64;
                 println!(
-                    "{:<6} {:<10} {:>4}  {:>10.0} {:>8} {:>8} {:>8}  {:>10.0} {:>8} {:>8} {:>8}  {:>5.0}% {:>9} {:>7.0}{}",
+                    "{:<6} {:<10} {:>4}  {:>10.0} {:>8} {:>8} {:>8}  {:>10.0} {:>8} {:>8} {:>8}  {:>5.0}% {:>8} {:>7.0} {:>7.0}{}",
                     upstream_kind,
                     era.name(),
                     n,
@@ -404,6 +420,7 @@ async fn main() {
                     100.0 * through.rate() / direct.rate().max(1e-9),
                     ms(through.percentile(0.5).saturating_sub(direct.percentile(0.5))),
                     cpu_per_call,
+                    upstream_per_call,
                     if direct.errors + through.errors > 0 {
                         format!("  ({} direct / {} gateway errors)", direct.errors, through.errors)
                     } else {

@@ -215,6 +215,7 @@ pub async fn revoke_key(state: &AppState, user: &User, key_id: &str) -> ApiResul
     let not_found = || ApiError::NotFound("no such API key".into());
     let id = Uuid::parse_str(key_id).map_err(|_| not_found())?;
     if state.db.revoke_api_key(user.id, id).await? {
+        state.caches.api_keys.remove_where(|_, cached| cached.0.id == id);
         tracing::info!(user_id = %user.id, key_id = %id, "API key revoked");
         Ok(())
     } else {

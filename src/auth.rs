@@ -118,12 +118,25 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
 
 async fn by_api_key(state: &AppState, key: &str) -> ApiResult<Principal> {
     let hash = api_key::hash(key);
-    match state.db.api_key_by_hash(&hash).await? {
-        Some((key, stored, user)) if api_key::hashes_match(&stored, &hash) => {
-            Ok(Principal { user, method: AuthMethod::ApiKey { key_id: key.id }, scope: key.scope.map(|s| s.0) })
-        }
-        _ => Err(ApiError::Unauthorized("the API key is not valid or has been revoked".into())),
-    }
+    // Only keys that matched in the database are cached; a revoked key is
+    // removed from the cache by `accounts::revoke_key`.
+    let found = match state.caches.api_keys.get(&hash) {
+        Some(hit) => hit,
+        None => match state.db.api_key_by_hash(&hash).await? {
+            Some((key, stored, user)) if api_key::hashes_match(&stored, &hash) => {
+                let found = std::sync::Arc::new((key, user));
+                state.caches.api_keys.put(hash, found.clone());
+                found
+            }
+            _ => return Err(ApiError::Unauthorized("the API key is not valid or has been revoked".into())),
+        },
+    };
+    let (key, user) = found.as_ref();
+    Ok(Principal {
+        user: user.clone(),
+        method: AuthMethod::ApiKey { key_id: key.id },
+        scope: key.scope.as_ref().map(|s| s.0.clone()),
+    })
 }
 
 async fn by_session_token(state: &AppState, token: &str) -> ApiResult<Principal> {

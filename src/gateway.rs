@@ -81,7 +81,7 @@ pub async fn execute(
     op: Operation,
 ) -> ApiResult<(ToolOutcome, RateInfo)> {
     let user = &principal.user;
-    let tier = state.db.tier(&user.subscription_tier).await?.ok_or_else(|| anyhow::anyhow!("unknown tier"))?;
+    let tier = tier(state, &user.subscription_tier).await?;
     let rate = match state.limiter.check(&state.db, user.id, &tier).await? {
         Decision::Allowed { limit, remaining, reset_secs } => RateInfo { limit, remaining, reset_secs },
         Decision::RateLimited { limit, retry_after_secs } => {
@@ -127,6 +127,17 @@ pub async fn execute(
     result.map(|outcome| (outcome, rate))
 }
 
+/// A tier, through the cache (see [`crate::cache`]).
+async fn tier(state: &AppState, id: &str) -> ApiResult<std::sync::Arc<crate::db::Tier>> {
+    if let Some(hit) = state.caches.tiers.get(&id.to_string()) {
+        return Ok(hit);
+    }
+    let tier = state.db.tier(id).await?.ok_or_else(|| anyhow::anyhow!("unknown tier {id}"))?;
+    let tier = std::sync::Arc::new(tier);
+    state.caches.tiers.put(id.to_string(), tier.clone());
+    Ok(tier)
+}
+
 fn unknown_server() -> ApiError {
     ApiError::NotFound("no such server among your installations".into())
 }
@@ -150,8 +161,9 @@ async fn route(
     log: &mut RequestLog,
 ) -> ApiResult<ToolOutcome> {
     let entry = resolve_server(state, server_ref).await?.ok_or_else(unknown_server)?;
+    let installations = crate::installations::of_user(state, principal.user.id).await?;
     let installation =
-        state.db.installation_for_server(principal.user.id, entry.record.id).await?.ok_or_else(unknown_server)?;
+        installations.iter().find(|i| i.server_id == entry.record.id).ok_or_else(unknown_server)?.clone();
     // A scoped key sees nothing outside its scope: not even that it exists.
     if entry.record.status != "active" || !principal.may_use_installation(installation.id) {
         return Err(unknown_server());

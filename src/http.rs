@@ -111,6 +111,13 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let app = router(state.clone());
     let health = crate::health::spawn(state.clone(), Duration::from_secs(state.config.health_interval_secs.max(1)));
+    // No Nagle: a streamed (SSE) answer is several small writes, and
+    // waiting for the peer's delayed ACK between them adds ~40 ms a call.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await?;

@@ -6,6 +6,8 @@
 //! in full again: fields the schema marks secret (`writeOnly`, or
 //! `format: password`) come back only as "set".
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -165,6 +167,7 @@ pub async fn install(state: &AppState, user: &crate::db::User, req: NewInstallat
         Err(e) => return Err(e.into()),
     };
     tracing::info!(user_id = %user.id, server_id = %server.id, installation_id = %inst.id, "server installed");
+    state.caches.installations.remove(&user.id);
     state.notifier.lists_changed([user.id]);
     view(state, &inst, &server)
 }
@@ -216,6 +219,7 @@ pub async fn update(
     };
     let config = sealed.as_deref().map(|s| (s, state.sealer.current_key_id()));
     let inst = state.db.update_installation(user.id, id, config, req.enabled).await?.ok_or_else(not_found)?;
+    state.caches.installations.remove(&user.id);
     if req.enabled.is_some() {
         state.notifier.lists_changed([user.id]);
     }
@@ -225,9 +229,20 @@ pub async fn update(
 pub async fn uninstall(state: &AppState, user: &crate::db::User, id: &str) -> ApiResult<()> {
     let id = Uuid::parse_str(id).map_err(|_| not_found())?;
     if state.db.delete_installation(user.id, id).await? {
+        state.caches.installations.remove(&user.id);
         state.notifier.lists_changed([user.id]);
         Ok(())
     } else {
         Err(not_found())
     }
+}
+
+/// A user's installations, through the cache (see [`crate::cache`]).
+pub async fn of_user(state: &AppState, user: Uuid) -> ApiResult<Arc<Vec<InstallationRecord>>> {
+    if let Some(hit) = state.caches.installations.get(&user) {
+        return Ok(hit);
+    }
+    let list = Arc::new(state.db.list_installations(user).await?);
+    state.caches.installations.put(user, list.clone());
+    Ok(list)
 }

@@ -37,10 +37,15 @@
 //! - [`admin`]: the `omnimcp admin` command.
 //! - [`connect`]: `omnimcp connect`, the stdio bridge for desktop clients.
 
+// Release builds type-check the whole page tree without `erase_components`
+// (debug builds through cargo-leptos set it); its depth passes the default.
+#![recursion_limit = "256"]
+
 pub mod accounts;
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod cache;
 pub mod config;
 pub mod connect;
 pub mod crypto;
@@ -110,6 +115,7 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> anyhow::Result<Ap
         outbound: outbound::Outbound::new(config.outbound_policy()),
         registry: registry::Registry::new(db.clone()),
         limiter: limits::Limiter::default(),
+        caches: cache::Caches::default(),
         remote: remote::RemoteClients::new(Some(changes.clone())),
         notifier: notify::Notifier::default(),
         supervisor: supervisor::Supervisor::new(

@@ -35,7 +35,6 @@ use rmcp::{
 };
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 use crate::{
     auth::{self, Principal},
@@ -193,14 +192,6 @@ fn page<T>(
     Ok((rest, next))
 }
 
-/// One tool as the client sees it, and where it really lives.
-struct Entry {
-    public: String,
-    server_id: Uuid,
-    tool: String,
-    definition: Tool,
-}
-
 fn principal(context: &RequestContext<RoleServer>) -> Result<Principal, ErrorData> {
     context
         .extensions
@@ -218,9 +209,9 @@ impl GatewayHandler {
             ErrorData::new(ErrorCode::INTERNAL_ERROR, "could not list servers", None)
         };
         let installations =
-            self.state.db.list_installations(principal.user.id).await.map_err(|e| internal(e.into()))?;
+            crate::installations::of_user(&self.state, principal.user.id).await.map_err(internal)?;
         let mut out = Vec::new();
-        for inst in installations.into_iter().filter(|i| i.enabled && principal.may_use_installation(i.id)) {
+        for inst in installations.iter().filter(|i| i.enabled && principal.may_use_installation(i.id)) {
             if let Some(entry) = self.state.registry.server(inst.server_id).await.map_err(internal)? {
                 if entry.record.status == "active" {
                     out.push(entry);
@@ -231,7 +222,7 @@ impl GatewayHandler {
     }
 
     /// The user's tools across enabled installations, in a stable order.
-    async fn entries(&self, principal: &Principal) -> Result<Vec<Entry>, ErrorData> {
+    async fn tools(&self, principal: &Principal) -> Result<Vec<Tool>, ErrorData> {
         let mut out = Vec::new();
         for entry in self.servers(principal).await? {
             for t in &entry.tools {
@@ -244,10 +235,10 @@ impl GatewayHandler {
                 if let Some(out_schema) = t.output_schema.as_ref().and_then(|o| o.0.as_object()) {
                     definition.output_schema = Some(Arc::new(out_schema.clone()));
                 }
-                out.push(Entry { public, server_id: entry.record.id, tool: t.name.clone(), definition });
+                out.push(definition);
             }
         }
-        out.sort_by(|a, b| a.public.cmp(&b.public));
+        out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }
 }
@@ -346,7 +337,7 @@ impl ServerHandler for GatewayHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let principal = principal(&context)?;
-        let tools = self.entries(&principal).await?.into_iter().map(|e| e.definition).collect();
+        let tools = self.tools(&principal).await?;
         let (tools, next) = page(tools, |t: &Tool| t.name.as_ref(), request)?;
         let mut result = ListToolsResult::with_all_items(tools);
         result.next_cursor = next;
@@ -548,13 +539,22 @@ impl ServerHandler for GatewayHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let principal = principal(&context)?;
-        let entries = self.entries(&principal).await?;
-        let Some(entry) = entries.iter().find(|e| e.public == request.name) else {
+        // Resolve the one name asked for, without building every tool's
+        // definition (`entries` clones each input schema).
+        let mut target = None;
+        for server in self.servers(&principal).await? {
+            let slug = &server.record.slug;
+            if let Some(t) = server.tools.iter().find(|t| public_name(slug, &t.name) == request.name) {
+                target = Some((server.record.id, t.name.clone()));
+                break;
+            }
+        }
+        let Some((server_id, tool)) = target.filter(|_| principal.may_use_tool(&request.name)) else {
             return Err(ErrorData::invalid_params(format!("unknown tool: {}", request.name), None));
         };
         let arguments = Value::Object(request.arguments.unwrap_or_default());
-        let server = entry.server_id.to_string();
-        match crate::gateway::call_tool(&self.state, &principal, &server, &entry.tool, arguments).await {
+        let server = server_id.to_string();
+        match crate::gateway::call_tool(&self.state, &principal, &server, &tool, arguments).await {
             Ok((outcome, _rate)) => Ok(CallToolResponse::Complete(to_result(outcome))),
             Err(e) => Err(to_error(e)),
         }

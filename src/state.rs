@@ -36,6 +36,8 @@ pub struct Inner {
     pub outbound: Outbound,
     /// MCP servers, cached in front of the database.
     pub registry: Registry,
+    /// API keys, installations and tiers, cached for the request path.
+    pub caches: crate::cache::Caches,
     /// Per-user rate limits and monthly quotas.
     pub limiter: Limiter,
     /// Open MCP sessions to tell about list changes.

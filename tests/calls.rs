@@ -285,6 +285,8 @@ async fn limits_answer_429_with_headers(s: TestServer) {
     };
     s.state.db.upsert_tier(&tiny).await.unwrap();
     s.state.db.update_user(user.id, None, Some("tiny")).await.unwrap();
+    // Changed behind the platform's back: drop what it cached.
+    s.state.caches.clear();
 
     for _ in 0..2 {
         assert_eq!(call(&s, &bob, "forecasts", "forecast", json!({"city": "a"})).await.status(), 200);
@@ -300,6 +302,7 @@ async fn limits_answer_429_with_headers(s: TestServer) {
         Tier { id: "capped".into(), name: "Capped".into(), requests_per_minute: 100, requests_per_month: 3, ..tiny };
     s.state.db.upsert_tier(&capped).await.unwrap();
     s.state.db.update_user(user.id, None, Some("capped")).await.unwrap();
+    s.state.caches.clear();
     assert_eq!(call(&s, &bob, "forecasts", "forecast", json!({"city": "a"})).await.status(), 200);
     let res = call(&s, &bob, "forecasts", "forecast", json!({"city": "a"})).await;
     assert!(res.headers().contains_key("retry-after"));

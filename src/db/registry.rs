@@ -229,6 +229,9 @@ macro_rules! write_items {
     };
 }
 
+/// Request-log rows written by one `INSERT` statement.
+const LOG_ROWS_PER_STATEMENT: usize = 100;
+
 impl Db {
     /// Replaces a server's tools, resources and prompts (when the server
     /// says its lists changed), in one transaction.
@@ -628,23 +631,27 @@ impl Db {
         }
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await.map_err(DbError::classify)?;
-            for r in rows {
-                sqlx::query(
+            // Many rows per statement: one round trip to the database per
+            // chunk, not per call (the benchmark's gateway CPU per call
+            // counted them). 9 parameters a row stays far under both
+            // engines' limits.
+            for chunk in rows.chunks(LOG_ROWS_PER_STATEMENT) {
+                let mut insert = sqlx::QueryBuilder::new(
                     "INSERT INTO request_logs (id, user_id, server_id, tool_name, request_type, status, error_class,
-                        response_time_ms, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(r.id)
-                .bind(r.user_id)
-                .bind(r.server_id)
-                .bind(&r.tool_name)
-                .bind(&r.request_type)
-                .bind(&r.status)
-                .bind(&r.error_class)
-                .bind(r.response_time_ms)
-                .bind(r.created_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(DbError::classify)?;
+                        response_time_ms, created_at) ",
+                );
+                insert.push_values(chunk, |mut row, r| {
+                    row.push_bind(r.id)
+                        .push_bind(r.user_id)
+                        .push_bind(r.server_id)
+                        .push_bind(&r.tool_name)
+                        .push_bind(&r.request_type)
+                        .push_bind(&r.status)
+                        .push_bind(&r.error_class)
+                        .push_bind(r.response_time_ms)
+                        .push_bind(r.created_at);
+                });
+                insert.build().execute(&mut *tx).await.map_err(DbError::classify)?;
             }
             for (server, n) in &per_server {
                 sqlx::query("UPDATE mcp_servers SET request_count = request_count + $2 WHERE id = $1")
