@@ -18,7 +18,10 @@ async fn main() -> anyhow::Result<()> {
             return omnimcp::official::run(name, api).await;
         }
         Some(Command::Connect { url, api_key }) => {
-            telemetry::init_stderr();
+            // rmcp's service layer reports every ordinary shutdown ("fail to
+            // close sink") and repeats connection failures we already explain;
+            // desktop clients show stderr to users, so keep it to our words.
+            telemetry::init_stderr_with("warn,rmcp::service=off");
             return omnimcp::connect::run(url, api_key.expose()).await;
         }
         _ => {}

@@ -23,7 +23,12 @@ pub fn init(format: LogFormat) {
 /// Logging for a child MCP server: stdout carries the protocol, so logs go
 /// to stderr, which the platform forwards to its own log.
 pub fn init_stderr() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    init_stderr_with("warn");
+}
+
+/// As [`init_stderr`], with another default filter (`RUST_LOG` still wins).
+pub fn init_stderr_with(default: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::registry()
         .with(filter)
         .with(fmt::layer().with_writer(std::io::stderr).with_ansi(false))
