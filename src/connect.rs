@@ -3,27 +3,84 @@
 //! launch programs (Claude Desktop, Cursor, ...). It speaks whichever era
 //! the platform does (discover first, `initialize` as the fallback) and
 //! passes lists (tools, resources, templates, prompts), calls, reads and
-//! their errors through unchanged.
+//! their errors through unchanged, and the platform's list-changed
+//! notifications on to the desktop client (in either era on each side).
 
 use std::sync::Arc;
 
 use rmcp::{
-    ClientServiceExt, ErrorData, RoleClient, RoleServer, ServerHandler, ServiceError, ServiceExt,
+    ClientHandler, ClientServiceExt, ErrorData, RoleClient, RoleServer, ServerHandler, ServiceError, ServiceExt,
     model::{
-        CallToolRequestParams, CallToolResponse, ClientConfig, ErrorCode, GetPromptRequestParams, GetPromptResponse,
+        CallToolRequestParams, CallToolResponse, ClientCapabilities, ClientConfig, ErrorCode, GetPromptRequestParams, GetPromptResponse,
         Implementation, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
         PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
-        ServerConfig,
+        ServerConfig, SubscriptionFilter,
     },
-    service::{ClientLifecycleMode, RequestContext, RunningService},
+    service::{ClientLifecycleMode, NotificationContext, RequestContext, RunningService, SubscriptionContext},
     transport::{StreamableHttpClientTransport, stdio, streamable_http_client::StreamableHttpClientTransportConfig},
 };
 
-type Upstream = RunningService<RoleClient, ClientConfig>;
+use crate::notify::Notifier;
+
+type Upstream = RunningService<RoleClient, Forwarder>;
+
+/// The desktop client's sessions and listen streams (one process serves one
+/// client, so all of them belong to the same "user").
+const CLIENT: uuid::Uuid = uuid::Uuid::nil();
 
 #[derive(Clone)]
 struct Bridge {
     upstream: Arc<Upstream>,
+    listeners: Arc<Notifier>,
+}
+
+/// Our client side toward the platform: its list changes (a session
+/// notification in the 2025-11-25 era, an event on a `subscriptions/listen`
+/// stream in 2026-07-28) are passed on to the desktop client, on its
+/// session or its own listen stream.
+#[derive(Clone)]
+struct Forwarder {
+    listeners: Arc<Notifier>,
+}
+
+impl ClientHandler for Forwarder {
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(
+            ClientCapabilities::default(),
+            Implementation::new("omnimcp-connect", env!("CARGO_PKG_VERSION")),
+        )
+    }
+
+    async fn on_tool_list_changed(&self, _: NotificationContext<RoleClient>) {
+        self.listeners.lists_changed([CLIENT]);
+    }
+
+    async fn on_resource_list_changed(&self, _: NotificationContext<RoleClient>) {
+        self.listeners.lists_changed([CLIENT]);
+    }
+
+    async fn on_prompt_list_changed(&self, _: NotificationContext<RoleClient>) {
+        self.listeners.lists_changed([CLIENT]);
+    }
+}
+
+/// On a 2026-07-28 connection the platform sends list changes only on a
+/// listen stream: keep one open and pass on what it says.
+fn forward_listen_stream(upstream: &Upstream, listeners: Arc<Notifier>) {
+    let peer = upstream.peer().clone();
+    if peer.peer_info().is_none_or(|info| info.protocol_version < ProtocolVersion::V_2026_07_28) {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut filter = SubscriptionFilter::new();
+        filter.tools_list_changed = Some(true);
+        filter.resources_list_changed = Some(true);
+        filter.prompts_list_changed = Some(true);
+        let Ok(mut subscription) = peer.listen(filter).await else { return };
+        while let Ok(Some(_)) = subscription.next().await {
+            listeners.lists_changed([CLIENT]);
+        }
+    });
 }
 
 fn passthrough(e: ServiceError) -> ErrorData {
@@ -39,8 +96,36 @@ fn passthrough(e: ServiceError) -> ErrorData {
 
 impl ServerHandler for Bridge {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_prompts().enable_resources().enable_tools().build())
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_prompts()
+                .enable_prompts_list_changed()
+                .enable_resources()
+                .enable_resources_list_changed()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .build(),
+        )
             .with_server_info(Implementation::new("omnimcp-connect", env!("CARGO_PKG_VERSION")))
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        self.listeners.register(CLIENT, context.peer.clone());
+    }
+
+    fn accepted_subscription_filter(&self, _requested: &SubscriptionFilter) -> Option<SubscriptionFilter> {
+        let mut accepted = SubscriptionFilter::new();
+        accepted.tools_list_changed = Some(true);
+        accepted.resources_list_changed = Some(true);
+        accepted.prompts_list_changed = Some(true);
+        Some(accepted)
+    }
+
+    async fn listen(&self, subscription: SubscriptionContext) -> Result<(), ErrorData> {
+        let id = self.listeners.listen(CLIENT, subscription.sink().clone());
+        subscription.cancelled().await;
+        self.listeners.stop_listening(CLIENT, id);
+        Ok(())
     }
 
     async fn list_tools(
@@ -100,10 +185,16 @@ impl ServerHandler for Bridge {
     }
 }
 
-async fn open(url: &str, api_key: &str, lifecycle: ClientLifecycleMode) -> anyhow::Result<Upstream> {
+async fn open(
+    url: &str,
+    api_key: &str,
+    lifecycle: ClientLifecycleMode,
+    listeners: &Arc<Notifier>,
+) -> anyhow::Result<Upstream> {
     let config = StreamableHttpClientTransportConfig::with_uri(url.to_string()).auth_header(api_key.to_string());
     let transport = StreamableHttpClientTransport::with_client(reqwest::Client::new(), config);
-    Ok(ClientConfig::default().serve_with_lifecycle(transport, lifecycle).await?)
+    let forwarder = Forwarder { listeners: listeners.clone() };
+    Ok(forwarder.serve_with_lifecycle(transport, lifecycle).await?)
 }
 
 pub async fn run(url: &str, api_key: &str) -> anyhow::Result<()> {
@@ -111,14 +202,16 @@ pub async fn run(url: &str, api_key: &str) -> anyhow::Result<()> {
         preferred_versions: vec![ProtocolVersion::V_2026_07_28],
         legacy_version: Some(ProtocolVersion::V_2025_11_25),
     };
-    let upstream = match open(url, api_key, auto).await {
+    let listeners = Arc::new(Notifier::default());
+    let upstream = match open(url, api_key, auto, &listeners).await {
         Ok(u) => u,
-        Err(first) => open(url, api_key, ClientLifecycleMode::Initialize)
+        Err(first) => open(url, api_key, ClientLifecycleMode::Initialize, &listeners)
             .await
             .map_err(|_| first.context(format!("could not connect to {url}")))?,
     };
     tracing::info!(url, "connected; serving MCP on stdio");
-    let bridge = Bridge { upstream: Arc::new(upstream) };
+    forward_listen_stream(&upstream, listeners.clone());
+    let bridge = Bridge { upstream: Arc::new(upstream), listeners };
     bridge.serve(stdio()).await?.waiting().await?;
     Ok(())
 }

@@ -407,5 +407,30 @@ async fn prompts_templates_pages_and_upstream_changes_reach_clients() {
     // The new tool was stored, so the marketplace shows it too.
     let tools = s.state.db.server_tools(cat.id).await.unwrap();
     assert!(tools.iter().any(|t| t.name == "extra"));
+
+    // A desktop client behind `omnimcp connect` hears of changes too, in
+    // either era on its side.
+    for mode in ["legacy", "auto"] {
+        let (url, key) = (s.at("/mcp"), key.clone());
+        let out = tokio::task::spawn_blocking(move || {
+            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+            let out = std::process::Command::new(root.join(".venv/bin/python"))
+                .arg(root.join("tests/fixtures/stdio_client.py"))
+                .args([mode, "cat.grow", "{}", "--"])
+                .arg(env!("CARGO_BIN_EXE_omnimcp"))
+                .args(["connect", "--url", &url])
+                .env("OMNIMCP_API_KEY", &key)
+                .env("OMNIMCP_PASS_ENV", "OMNIMCP_API_KEY")
+                .env("WATCH_LIST_CHANGES", "1")
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            serde_json::from_slice::<Value>(&out.stdout).unwrap()
+        })
+        .await
+        .unwrap();
+        assert_eq!(out["text"], json!(["grown"]), "{mode}: {out}");
+        assert_eq!(out["heard"], true, "{mode}: the change reached the desktop client: {out}");
+    }
     s.stop().await;
 }
