@@ -11,10 +11,10 @@ use std::sync::Arc;
 use rmcp::{
     ClientHandler, ClientServiceExt, ErrorData, RoleClient, RoleServer, ServerHandler, ServiceError, ServiceExt,
     model::{
-        CallToolRequestParams, CallToolResponse, ClientCapabilities, ClientConfig, ErrorCode, GetPromptRequestParams, GetPromptResponse,
-        Implementation, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
-        PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
-        ServerConfig, SubscriptionFilter,
+        CallToolRequestParams, CallToolResponse, ClientCapabilities, ClientConfig, ErrorCode, GetPromptRequestParams,
+        GetPromptResponse, Implementation, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
+        ListToolsResult, PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse,
+        ServerCapabilities, ServerConfig, SubscriptionFilter,
     },
     service::{ClientLifecycleMode, NotificationContext, RequestContext, RunningService, SubscriptionContext},
     transport::{StreamableHttpClientTransport, stdio, streamable_http_client::StreamableHttpClientTransportConfig},
@@ -106,7 +106,7 @@ impl ServerHandler for Bridge {
                 .enable_tool_list_changed()
                 .build(),
         )
-            .with_server_info(Implementation::new("omnimcp-connect", env!("CARGO_PKG_VERSION")))
+        .with_server_info(Implementation::new("omnimcp-connect", env!("CARGO_PKG_VERSION")))
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
