@@ -1,22 +1,34 @@
 //! The pages' side of the server: [`WebBackend`] implements the `app`
-//! crate's [`Backend`] trait on top of `accounts`, so every server function
-//! runs the same code as the matching REST endpoint.
+//! crate's [`Backend`] trait on top of `accounts`, `installations`, the
+//! registry, the gateway and the storage functions, so every server
+//! function runs the same code as the matching REST endpoint.
 
-use std::net::SocketAddr;
+use std::{collections::HashMap, net::SocketAddr};
 
 use app::{
     backend::{Backend, SignedIn},
-    model::{ApiKeyView, CreatedApiKey, FormError, UserView},
+    model::{
+        ApiKeyView, CreatedApiKey, FormError, InstallationView, MarketplacePage, MarketplaceQuery, PromptView,
+        ResourceView, ServerDetail, ServerSummary, ToolView, UserView,
+    },
 };
 use axum::extract::ConnectInfo;
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use http::request::Parts;
+use serde_json::{Map, Value};
+use uuid::Uuid;
 
 use crate::{
     accounts,
     auth::{self, Principal, session_clear_cookie, session_set_cookie},
+    db::{ServerQuery, ServerRecord, ServerSort},
     error::ApiError,
+    installations::{self, NewInstallation},
     state::AppState,
 };
+
+/// Servers on one marketplace page (three rows of three on a wide screen).
+const MARKETPLACE_PAGE: i64 = 12;
 
 pub struct WebBackend(pub AppState);
 
@@ -45,6 +57,115 @@ fn sentence(message: &str) -> String {
         out.push('.');
     }
     out
+}
+
+/// Config errors name the field the form shows (`config.token`). The
+/// schema check reports a missing required property on the object itself
+/// (`config`, `"token" is a required property`); the form shows it next
+/// to that property's input instead.
+fn config_form_error(err: ApiError) -> FormError {
+    let mut e = form_error(err);
+    if e.field.as_deref() == Some("config") {
+        if let Some(name) = e.message.strip_prefix('"').and_then(|m| m.split_once("\" is a required property")) {
+            e.field = Some(format!("config.{}", name.0));
+            e.message = "Enter a value: this setting is required.".into();
+        }
+    }
+    e
+}
+
+/// The marketplace query of a page's URL, checked as `GET /api/servers`
+/// checks its parameters, with the same cursor format.
+fn server_query(q: &MarketplaceQuery) -> Result<ServerQuery, ApiError> {
+    let text = |v: &Option<String>| v.as_ref().map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let sort = match text(&q.sort).as_deref() {
+        None | Some("popular") => ServerSort::Popular,
+        Some("newest") => ServerSort::Newest,
+        Some(_) => return Err(ApiError::invalid("sort", "use popular or newest")),
+    };
+    let hosting_type = text(&q.hosting_type);
+    if hosting_type.as_deref().is_some_and(|h| !["platform_hosted", "developer_hosted", "remote_mcp"].contains(&h)) {
+        return Err(ApiError::invalid("hostingType", "use platform_hosted, developer_hosted or remote_mcp"));
+    }
+    let after = match text(&q.cursor) {
+        None => None,
+        Some(c) => {
+            let bad = || ApiError::invalid("cursor", "this page link is out of date; start from the first page");
+            let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?).map_err(|_| bad())?;
+            let (count, id) = raw.split_once(':').ok_or_else(bad)?;
+            Some((count.parse::<i64>().map_err(|_| bad())?, Uuid::parse_str(id).map_err(|_| bad())?))
+        }
+    };
+    Ok(ServerQuery {
+        text: text(&q.q),
+        category: text(&q.category),
+        tag: None,
+        hosting_type,
+        sort,
+        after,
+        limit: MARKETPLACE_PAGE + 1,
+    })
+}
+
+fn summary(s: &ServerRecord, install_count: i64) -> ServerSummary {
+    ServerSummary {
+        id: s.id.to_string(),
+        slug: s.slug.clone(),
+        name: s.name.clone(),
+        description: s.description.clone(),
+        category: s.category.clone(),
+        tags: s.tags.0.clone(),
+        version: s.version.clone(),
+        hosting_type: s.hosting_type.clone(),
+        health_status: s.health_status.clone(),
+        request_count: s.request_count,
+        install_count,
+    }
+}
+
+/// Turns a form's text values into the JSON the server's config schema
+/// describes: numbers and booleans parsed, empty inputs left out (so a
+/// required one is reported missing, and a blank secret keeps its saved
+/// value on an update), unchecked checkboxes `false`. Values that do not
+/// parse stay text, and the schema check names the field.
+fn config_from_form(schema: Option<&Value>, form: HashMap<String, String>) -> Option<Value> {
+    let props = schema.and_then(|s| s.get("properties")).and_then(Value::as_object);
+    let kind = |name: &str| {
+        props.and_then(|p| p.get(name)).and_then(|p| p.get("type")).and_then(|t| match t {
+            Value::String(t) => Some(t.as_str()),
+            Value::Array(ts) => ts.iter().filter_map(Value::as_str).find(|t| *t != "null"),
+            _ => None,
+        })
+    };
+    let mut config = Map::new();
+    for (name, text) in form {
+        let text = text.trim();
+        if text.is_empty() {
+            continue;
+        }
+        let value = match kind(&name) {
+            Some("integer") => text.parse::<i64>().map(Value::from).ok(),
+            Some("number") => text.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number),
+            Some("boolean") => Some(Value::Bool(matches!(text, "on" | "true"))),
+            Some("object" | "array") => serde_json::from_str(text).ok(),
+            _ => None,
+        };
+        config.insert(name, value.unwrap_or_else(|| Value::String(text.to_string())));
+    }
+    for (name, p) in props.into_iter().flatten() {
+        if p.get("type").and_then(Value::as_str) == Some("boolean") && !config.contains_key(name) {
+            config.insert(name.clone(), Value::Bool(false));
+        }
+    }
+    match (schema, config.is_empty()) {
+        (None, true) => None,
+        _ => Some(Value::Object(config)),
+    }
+}
+
+/// The API's view as the page's model: the same JSON, so the two cannot drift.
+fn installation_model(view: installations::InstallationView) -> Result<InstallationView, FormError> {
+    serde_json::to_value(view).and_then(serde_json::from_value).map_err(|e| form_error(anyhow::Error::from(e).into()))
 }
 
 impl WebBackend {
@@ -105,5 +226,97 @@ impl Backend for WebBackend {
     async fn revoke_api_key(&self, req: &Parts, id: String) -> Result<(), FormError> {
         let p = self.principal(req).await?;
         accounts::revoke_key(&self.0, &p.user, &id).await.map_err(form_error)
+    }
+
+    async fn marketplace(&self, _req: &Parts, query: MarketplaceQuery) -> Result<MarketplacePage, FormError> {
+        let q = server_query(&query).map_err(form_error)?;
+        let mut rows = self.0.db.list_servers(&q).await.map_err(|e| form_error(e.into()))?;
+        let next_cursor = if rows.len() as i64 > MARKETPLACE_PAGE {
+            rows.truncate(MARKETPLACE_PAGE as usize);
+            rows.last().map(|r| URL_SAFE_NO_PAD.encode(format!("{}:{}", r.server.request_count, r.server.id)))
+        } else {
+            None
+        };
+        let categories = self.0.db.server_categories().await.map_err(|e| form_error(e.into()))?;
+        Ok(MarketplacePage {
+            servers: rows.iter().map(|r| summary(&r.server, r.install_count)).collect(),
+            next_cursor,
+            categories,
+        })
+    }
+
+    async fn server_detail(&self, req: &Parts, id: String) -> Result<ServerDetail, FormError> {
+        let not_found = || form_error(ApiError::NotFound("no such server".into()));
+        let id = Uuid::parse_str(&id).map_err(|_| not_found())?;
+        let entry = self.0.registry.server(id).await.map_err(form_error)?.ok_or_else(not_found)?;
+        let s = &entry.record;
+        if s.status != "active" {
+            return Err(not_found());
+        }
+        let installs = self.0.db.installation_count(id).await.map_err(|e| form_error(e.into()))?;
+        let installation_id = match auth::authenticate(&self.0, &req.headers).await {
+            Ok(Some(p)) => self
+                .0
+                .db
+                .installation_for_server(p.user.id, id)
+                .await
+                .map_err(|e| form_error(e.into()))?
+                .map(|i| i.id.to_string()),
+            _ => None,
+        };
+        Ok(ServerDetail {
+            summary: summary(s, installs),
+            config_schema: s.config_schema.as_ref().map(|c| c.0.clone()),
+            tools: entry
+                .tools
+                .iter()
+                .map(|t| ToolView {
+                    name: t.name.clone(),
+                    description: t.description.clone(),
+                    input_schema: t.parameters.0.clone(),
+                })
+                .collect(),
+            resources: entry
+                .resources
+                .iter()
+                .map(|r| ResourceView {
+                    uri: r.uri.clone(),
+                    name: r.name.clone(),
+                    description: r.description.clone(),
+                    mime_type: r.mime_type.clone(),
+                })
+                .collect(),
+            prompts: entry
+                .prompts
+                .iter()
+                .map(|p| PromptView {
+                    name: p.name.clone(),
+                    description: p.description.clone(),
+                    arguments: p.arguments.0.clone(),
+                })
+                .collect(),
+            installation_id,
+        })
+    }
+
+    async fn install_server(
+        &self,
+        req: &Parts,
+        server_id: String,
+        config: HashMap<String, String>,
+    ) -> Result<InstallationView, FormError> {
+        let p = self.principal(req).await?;
+        // The schema says how to read the form's text values; an unknown id
+        // is left to `install`, which reports it.
+        let server = match Uuid::parse_str(&server_id) {
+            Ok(id) => self.0.registry.server(id).await.map_err(form_error)?,
+            Err(_) => None,
+        };
+        let schema = server.as_ref().and_then(|s| s.record.config_schema.as_ref()).map(|s| &s.0);
+        let config = config_from_form(schema, config);
+        let view = installations::install(&self.0, &p.user, NewInstallation { server_id, config })
+            .await
+            .map_err(config_form_error)?;
+        installation_model(view)
     }
 }

@@ -6,11 +6,13 @@
 //! it with the request's parts. The REST API and the pages therefore share
 //! one implementation of every operation.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use http::request::Parts;
 
-use crate::model::{ApiKeyView, CreatedApiKey, FormError, UserView};
+use crate::model::{
+    ApiKeyView, CreatedApiKey, FormError, InstallationView, MarketplacePage, MarketplaceQuery, ServerDetail, UserView,
+};
 
 /// A signed-in result: the user and the `Set-Cookie` value for the session.
 pub struct SignedIn {
@@ -29,6 +31,18 @@ pub trait Backend: Send + Sync + 'static {
     async fn list_api_keys(&self, req: &Parts) -> Result<Vec<ApiKeyView>, FormError>;
     async fn create_api_key(&self, req: &Parts, name: String) -> Result<CreatedApiKey, FormError>;
     async fn revoke_api_key(&self, req: &Parts, id: String) -> Result<(), FormError>;
+    /// One page of the marketplace (`GET /api/servers`).
+    async fn marketplace(&self, req: &Parts, query: MarketplaceQuery) -> Result<MarketplacePage, FormError>;
+    /// A server's page (`GET /api/servers/{id}`) and the caller's installation of it.
+    async fn server_detail(&self, req: &Parts, id: String) -> Result<ServerDetail, FormError>;
+    /// Installs a server (`POST /api/installations`) with a config form's
+    /// text values, read as the server's config schema describes.
+    async fn install_server(
+        &self,
+        req: &Parts,
+        server_id: String,
+        config: HashMap<String, String>,
+    ) -> Result<InstallationView, FormError>;
 }
 
 /// How the server provides the backend to pages and server functions.

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::model::FormError;
+use crate::model::{FormError, SchemaField};
 
 /// SVG paths of the icons we use (24x24, stroke), after Heroicons (MIT).
 pub mod icon {
@@ -16,6 +16,10 @@ pub mod icon {
     pub const KEY: &str = "M15.75 5.25a3 3 0 013 3m3 0a6 6 0 01-7.029 5.912c-.563-.097-1.159.026-1.563.43L10.5 17.25H8.25v2.25H6v2.25H2.25v-2.818c0-.597.237-1.17.659-1.591l6.499-6.499c.404-.404.527-1 .43-1.563A6 6 0 1121.75 8.25z";
     pub const LOGOUT: &str = "M15.75 9V5.25A2.25 2.25 0 0013.5 3h-6a2.25 2.25 0 00-2.25 2.25v13.5A2.25 2.25 0 007.5 21h6a2.25 2.25 0 002.25-2.25V15m3 0l3-3m0 0l-3-3m3 3H9";
     pub const CHECK: &str = "M4.5 12.75l6 6 9-13.5";
+    pub const SEARCH: &str = "M21 21l-5.197-5.197m0 0A7.5 7.5 0 105.196 5.196a7.5 7.5 0 0010.607 10.607z";
+    pub const ARROW_LEFT: &str = "M10.5 19.5L3 12m0 0l7.5-7.5M3 12h18";
+    pub const ARROW_RIGHT: &str = "M13.5 4.5L21 12m0 0l-7.5 7.5M21 12H3";
+    pub const LOCK: &str = "M16.5 10.5V6.75a4.5 4.5 0 10-9 0v3.75m-.75 11.25h10.5a2.25 2.25 0 002.25-2.25v-6.75a2.25 2.25 0 00-2.25-2.25H6.75a2.25 2.25 0 00-2.25 2.25v6.75a2.25 2.25 0 002.25 2.25z";
     pub const WARNING: &str = "M12 9v3.75m-9.303 3.376c-.866 1.5.217 3.374 1.948 3.374h14.71c1.73 0 2.813-1.874 1.948-3.374L13.949 3.378c-.866-1.5-3.032-1.5-3.898 0L2.697 16.126zM12 15.75h.007v.008H12v-.008z";
 }
 
@@ -127,6 +131,27 @@ pub const BUTTON_PRIMARY: &str = "inline-flex items-center justify-center gap-2 
 pub const BUTTON_SECONDARY: &str = "inline-flex items-center justify-center gap-2 rounded-lg bg-white px-3 py-2 text-sm font-medium text-slate-700 shadow-sm ring-1 ring-inset ring-slate-300 transition hover:bg-slate-50 focus-visible:outline focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-indigo-600";
 pub const BUTTON_DANGER: &str = "inline-flex items-center justify-center gap-1.5 rounded-lg px-3 py-1.5 text-sm font-medium text-rose-700 ring-1 ring-inset ring-rose-200 transition hover:bg-rose-50 focus-visible:outline focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-rose-600";
 
+/// A button that copies `text` to the clipboard once the page is hydrated
+/// (before that, the text beside it is selectable).
+#[component]
+pub fn CopyButton(#[prop(into)] text: String, #[prop(into)] label: String) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    let copy = move |_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(w) = web_sys::window() {
+            let _ = w.navigator().clipboard().write_text(&text);
+            copied.set(true);
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = &text;
+    };
+    view! {
+        <button type="button" class=BUTTON_SECONDARY on:click=copy aria-label=label>
+            {move || if copied.get() { "Copied" } else { "Copy" }}
+        </button>
+    }
+}
+
 /// "3 Nov 2026" from an RFC 3339 timestamp (server and browser agree, so
 /// hydration matches).
 pub fn short_date(rfc3339: &str) -> String {
@@ -156,12 +181,18 @@ pub fn thousands(n: i64) -> String {
     if n < 0 { format!("-{out}") } else { out }
 }
 
+/// "1 install", "1,204 installs".
+pub fn count_of(n: i64, noun: &str) -> String {
+    format!("{} {noun}{}", thousands(n), if n == 1 { "" } else { "s" })
+}
+
 /// The error for one field, from an action's last result.
 pub fn action_field_error<T: Send + Sync + 'static>(
     value: MappedSignal<Option<Result<T, FormError>>>,
-    field: &'static str,
+    field: impl Into<String>,
 ) -> Signal<Option<String>> {
-    Signal::derive(move || value.with(|v| v.as_ref().and_then(|r| r.as_ref().err()).and_then(|e| e.for_field(field))))
+    let field = field.into();
+    Signal::derive(move || value.with(|v| v.as_ref().and_then(|r| r.as_ref().err()).and_then(|e| e.for_field(&field))))
 }
 
 /// The error not tied to a field.
@@ -173,4 +204,194 @@ pub fn action_form_error<T: Send + Sync + 'static>(
             v.as_ref().and_then(|r| r.as_ref().err()).filter(|e| e.field.is_none()).map(|e| e.message.clone())
         })
     })
+}
+
+/// "Platform", "Developer-hosted" or "Remote MCP" for a hosting type.
+pub fn hosting_label(hosting_type: &str) -> &'static str {
+    match hosting_type {
+        "platform_hosted" => "Platform-hosted",
+        "developer_hosted" => "Developer-hosted",
+        "remote_mcp" => "Remote MCP",
+        _ => "Other",
+    }
+}
+
+/// A server's health as a coloured dot and a word.
+#[component]
+pub fn HealthBadge(#[prop(into)] status: String) -> impl IntoView {
+    let (dot, text, label) = match status.as_str() {
+        "healthy" => ("bg-emerald-500", "text-emerald-700", "Healthy"),
+        "unhealthy" => ("bg-rose-500", "text-rose-700", "Unhealthy"),
+        _ => ("bg-slate-300", "text-slate-500", "Not checked yet"),
+    };
+    view! {
+        <span class=format!("inline-flex items-center gap-1.5 text-xs font-medium {text}") data-health=status.clone()>
+            <span class=format!("h-2 w-2 rounded-full {dot}") aria-hidden="true"></span>
+            {label}
+        </span>
+    }
+}
+
+/// A small grey label (category, hosting type, version).
+#[component]
+pub fn Chip(#[prop(into)] text: String) -> impl IntoView {
+    view! {
+        <span class="inline-flex items-center rounded-md bg-slate-100 px-2 py-0.5 text-xs font-medium text-slate-600 ring-1 ring-inset ring-slate-200">{text}</span>
+    }
+}
+
+/// The first letter of a name on a coloured tile, as a server's mark.
+#[component]
+pub fn ServerMark(#[prop(into)] name: String, #[prop(optional)] large: bool) -> impl IntoView {
+    const TILES: [&str; 6] = [
+        "from-indigo-500 to-violet-500",
+        "from-sky-500 to-indigo-500",
+        "from-emerald-500 to-teal-500",
+        "from-amber-500 to-orange-500",
+        "from-fuchsia-500 to-pink-500",
+        "from-violet-500 to-fuchsia-500",
+    ];
+    let tile = TILES[name.bytes().map(usize::from).sum::<usize>() % TILES.len()];
+    let size = if large { "h-14 w-14 text-2xl" } else { "h-10 w-10 text-base" };
+    let initial = name.chars().next().unwrap_or('?').to_uppercase().to_string();
+    view! {
+        <span class=format!("inline-flex shrink-0 items-center justify-center rounded-xl bg-gradient-to-br font-semibold text-white shadow-sm {tile} {size}") aria-hidden="true">
+            {initial}
+        </span>
+    }
+}
+
+/// A dashed box saying there is nothing here yet, and what to do about it.
+#[component]
+pub fn EmptyState(
+    #[prop(into)] title: String,
+    #[prop(into)] message: String,
+    #[prop(into)] icon_path: String,
+    #[prop(into, optional)] test_id: String,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
+    view! {
+        <div class="rounded-2xl border border-dashed border-slate-300 bg-white px-6 py-12 text-center" data-testid=test_id>
+            <span class="mx-auto inline-flex h-12 w-12 items-center justify-center rounded-xl bg-indigo-50 text-indigo-600">
+                <Icon path=icon_path class="h-6 w-6" />
+            </span>
+            <p class="mt-4 text-sm font-semibold text-slate-900">{title}</p>
+            <p class="mx-auto mt-1 max-w-md text-sm text-slate-500">{message}</p>
+            {children.map(|c| view! { <div class="mt-6">{c()}</div> })}
+        </div>
+    }
+}
+
+/// A failed load, in words.
+#[component]
+pub fn LoadError(#[prop(into)] what: String, error: FormError) -> impl IntoView {
+    view! {
+        <div class="flex items-start gap-2 rounded-xl border border-rose-200 bg-rose-50 px-4 py-3 text-sm text-rose-800" role="alert" data-testid="load-error">
+            <Icon path=icon::WARNING class="mt-0.5 h-4 w-4 shrink-0" />
+            <span>{format!("Could not load {what}: {}", error.message)}</span>
+        </div>
+    }
+}
+
+const INPUT: &str = "block w-full rounded-lg border bg-white px-3.5 py-2.5 text-sm shadow-sm outline-none transition placeholder:text-slate-400 focus:ring-4";
+
+fn input_class(error: Option<String>) -> String {
+    if error.is_some() {
+        format!("{INPUT} border-rose-400 focus:border-rose-500 focus:ring-rose-100")
+    } else {
+        format!("{INPUT} border-slate-300 focus:border-indigo-500 focus:ring-indigo-100")
+    }
+}
+
+/// One input of a config form generated from a JSON Schema property. It
+/// posts as `config[name]`; secrets are masked and never pre-filled
+/// (`secret_saved` says a value exists and a blank input keeps it).
+#[component]
+pub fn ConfigField(
+    field: SchemaField,
+    /// The saved value (never given for secrets).
+    #[prop(default = None)]
+    value: Option<String>,
+    #[prop(optional)] secret_saved: bool,
+    #[prop(into)] error: Signal<Option<String>>,
+    /// Keeps ids unique when one page has several forms.
+    #[prop(into, optional)]
+    form_id: String,
+) -> impl IntoView {
+    let id = format!("config-{form_id}{}", field.name);
+    let err_id = format!("{id}-error");
+    let name = format!("config[{}]", field.name);
+    let value = value.or_else(|| {
+        field
+            .default
+            .as_ref()
+            .filter(|_| !field.secret)
+            .map(|d| d.as_str().map(str::to_string).unwrap_or_else(|| d.to_string()))
+    });
+    let hint = match (field.secret, secret_saved) {
+        (true, true) => "Saved and encrypted. Leave blank to keep it; it is never shown again.".to_string(),
+        (true, false) => "Stored encrypted and never shown again.".to_string(),
+        _ => String::new(),
+    };
+    let label = view! {
+        <label for=id.clone() class="flex items-center gap-1.5 text-sm font-medium text-slate-700">
+            {field.label.clone()}
+            {field.required.then(|| view! { <span class="text-rose-600" aria-hidden="true">"*"</span><span class="sr-only">"(required)"</span> })}
+            {field.secret.then(|| view! { <Icon path=icon::LOCK class="h-3.5 w-3.5 text-slate-400" /> })}
+        </label>
+    };
+    let control = if field.kind == "boolean" {
+        let checked = value.as_deref() == Some("true");
+        view! {
+            <input id=id.clone() name=name type="checkbox" checked=checked value="true" aria-describedby=err_id.clone()
+                class="h-4 w-4 rounded border-slate-300 text-indigo-600 focus:ring-indigo-500" />
+        }
+        .into_any()
+    } else if !field.choices.is_empty() {
+        let current = value.clone().unwrap_or_default();
+        view! {
+            <select id=id.clone() name=name aria-describedby=err_id.clone() aria-invalid=move || error.get().is_some().to_string()
+                class=move || input_class(error.get())>
+                {(!field.required).then(|| view! { <option value="">"Not set"</option> })}
+                {field.choices.iter().map(|c| view! { <option value=c.clone() selected={*c == current}>{c.clone()}</option> }).collect_view()}
+            </select>
+        }
+        .into_any()
+    } else if matches!(field.kind.as_str(), "object" | "array") {
+        view! {
+            <textarea id=id.clone() name=name rows="3" aria-describedby=err_id.clone() placeholder="JSON"
+                aria-invalid=move || error.get().is_some().to_string()
+                class=move || format!("{} font-mono", input_class(error.get()))>{value.clone().unwrap_or_default()}</textarea>
+        }
+        .into_any()
+    } else {
+        let kind = match (field.secret, field.kind.as_str()) {
+            (true, _) => "password",
+            (false, "integer" | "number") => "number",
+            _ => "text",
+        };
+        let placeholder = if secret_saved { "••••••••  (saved)" } else { "" };
+        view! {
+            <input id=id.clone() name=name type=kind
+                value={if field.secret { None } else { value.clone() }}
+                step={(field.kind == "number").then_some("any")}
+                placeholder=placeholder
+                autocomplete={if field.secret { "off" } else { "on" }}
+                spellcheck="false"
+                aria-describedby=err_id.clone()
+                aria-invalid=move || error.get().is_some().to_string()
+                class=move || input_class(error.get()) />
+        }
+        .into_any()
+    };
+    let description = field.description.clone();
+    view! {
+        <div class="space-y-1.5">
+            {label}
+            {control}
+            {(!description.is_empty()).then(|| view! { <p class="text-xs text-slate-500">{description.clone()}</p> })}
+            {(!hint.is_empty()).then(|| view! { <p class="text-xs text-slate-500">{hint.clone()}</p> })}
+            <p id=err_id class="min-h-4 text-xs font-medium text-rose-600" role="alert">{move || error.get()}</p>
+        </div>
+    }
 }

@@ -30,7 +30,8 @@ use leptos_router::{
 
 use pages::{
     auth::{LoginPage, RegisterPage},
-    placeholder::{BuilderPage, DashboardPage, DeveloperPage, InstalledPage, MarketplacePage, NotFound},
+    marketplace::{MarketplacePage, ServerPage},
+    placeholder::{BuilderPage, DashboardPage, DeveloperPage, InstalledPage, NotFound},
     settings::SettingsPage,
     shell::{AppShell, Home},
 };
@@ -70,6 +71,7 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=AppShell ssr=SsrMode::Async>
                     <Route path=path!("/dashboard") view=DashboardPage />
                     <Route path=path!("/marketplace") view=MarketplacePage />
+                    <Route path=path!("/marketplace/:id") view=ServerPage />
                     <Route path=path!("/installed") view=InstalledPage />
                     <Route path=path!("/developer") view=DeveloperPage />
                     <Route path=path!("/settings") view=SettingsPage />

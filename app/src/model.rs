@@ -98,3 +98,201 @@ impl leptos::server_fn::error::FromServerFnError for FormError {
         }
     }
 }
+
+/// A server as the marketplace lists it (the same fields as `GET /api/servers`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerSummary {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub category: String,
+    pub tags: Vec<String>,
+    pub version: String,
+    /// `platform_hosted`, `developer_hosted` or `remote_mcp`.
+    pub hosting_type: String,
+    /// `healthy`, `unhealthy` or `unknown`.
+    pub health_status: String,
+    pub request_count: i64,
+    pub install_count: i64,
+}
+
+/// What the marketplace page asks for; every field is optional, as in the
+/// page's URL (`/marketplace?q=&category=&hostingType=&sort=&cursor=`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MarketplaceQuery {
+    pub q: Option<String>,
+    pub category: Option<String>,
+    pub hosting_type: Option<String>,
+    /// `popular` (the default) or `newest`.
+    pub sort: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// One page of the marketplace.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MarketplacePage {
+    pub servers: Vec<ServerSummary>,
+    pub next_cursor: Option<String>,
+    /// Every category of an active server, for the filter.
+    pub categories: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolView {
+    pub name: String,
+    pub description: String,
+    pub input_schema: serde_json::Value,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceView {
+    pub uri: String,
+    pub name: String,
+    pub description: String,
+    pub mime_type: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PromptView {
+    pub name: String,
+    pub description: String,
+    /// `[{name, description?, required?}]`.
+    pub arguments: serde_json::Value,
+}
+
+/// A server's page: what it offers, how to configure it, and whether the
+/// signed-in user has installed it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerDetail {
+    #[serde(flatten)]
+    pub summary: ServerSummary,
+    /// The JSON Schema an installation's config must match; `None`: no config.
+    pub config_schema: Option<serde_json::Value>,
+    pub tools: Vec<ToolView>,
+    pub resources: Vec<ResourceView>,
+    pub prompts: Vec<PromptView>,
+    /// The caller's installation of this server, if any.
+    pub installation_id: Option<String>,
+}
+
+/// An installation as `GET /api/installations` shows it: secrets only by name.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstallationView {
+    pub id: String,
+    pub server_id: String,
+    pub server_name: String,
+    pub server_slug: String,
+    pub enabled: bool,
+    /// Non-secret settings as saved.
+    pub config: serde_json::Map<String, serde_json::Value>,
+    /// Secret fields that have a value (their values are never returned).
+    pub secrets_set: Vec<String>,
+    pub created_at: String,
+}
+
+/// One field of a config form, read from a JSON Schema property.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SchemaField {
+    pub name: String,
+    pub label: String,
+    pub description: String,
+    /// `string`, `integer`, `number`, `boolean`, `object`, `array`.
+    pub kind: String,
+    pub required: bool,
+    /// Write-only (`writeOnly: true` or `format: password`): a masked input
+    /// whose value is never shown again.
+    pub secret: bool,
+    /// Allowed values, when the schema lists them.
+    pub choices: Vec<String>,
+    pub default: Option<serde_json::Value>,
+}
+
+/// The fields of an object schema's properties, in the schema's order
+/// (serde_json keeps insertion order only with `preserve_order`, so
+/// required fields come first, then the rest by name).
+pub fn schema_fields(schema: &serde_json::Value) -> Vec<SchemaField> {
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(|r| r.as_array())
+        .map(|r| r.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    let Some(props) = schema.get("properties").and_then(|p| p.as_object()) else { return vec![] };
+    let mut fields: Vec<SchemaField> = props
+        .iter()
+        .map(|(name, p)| {
+            let kind = match p.get("type") {
+                Some(serde_json::Value::String(t)) => t.clone(),
+                // ["string", "null"] and the like: the first non-null type.
+                Some(serde_json::Value::Array(ts)) => {
+                    ts.iter().filter_map(|t| t.as_str()).find(|t| *t != "null").unwrap_or("string").to_string()
+                }
+                _ => "string".to_string(),
+            };
+            SchemaField {
+                name: name.clone(),
+                label: p.get("title").and_then(|t| t.as_str()).map(str::to_string).unwrap_or_else(|| humanize(name)),
+                description: p.get("description").and_then(|d| d.as_str()).unwrap_or_default().to_string(),
+                kind,
+                required: required.contains(&name.as_str()),
+                secret: p.get("writeOnly").and_then(|w| w.as_bool()) == Some(true)
+                    || p.get("format").and_then(|f| f.as_str()) == Some("password"),
+                choices: p
+                    .get("enum")
+                    .and_then(|e| e.as_array())
+                    .map(|e| {
+                        e.iter().map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).collect()
+                    })
+                    .unwrap_or_default(),
+                default: p.get("default").cloned(),
+            }
+        })
+        .collect();
+    fields.sort_by_key(|f| !f.required);
+    fields
+}
+
+/// `api_base_url` -> "Api base url".
+fn humanize(name: &str) -> String {
+    let spaced = name.replace(['_', '-'], " ");
+    let mut chars = spaced.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_fields_read_types_secrets_and_required() {
+        let schema = serde_json::json!({
+            "type": "object",
+            "properties": {
+                "region": {"type": "string", "enum": ["eu", "us"]},
+                "token": {"type": "string", "title": "Token", "writeOnly": true},
+                "max_items": {"type": ["integer", "null"], "default": 10},
+            },
+            "required": ["token"],
+        });
+        let fields = schema_fields(&schema);
+        assert_eq!(fields[0].name, "token");
+        assert!(fields[0].required && fields[0].secret);
+        let max = fields.iter().find(|f| f.name == "max_items").unwrap();
+        assert_eq!((max.kind.as_str(), max.label.as_str()), ("integer", "Max items"));
+        let region = fields.iter().find(|f| f.name == "region").unwrap();
+        assert_eq!(region.choices, vec!["eu", "us"]);
+        assert!(schema_fields(&serde_json::json!({"type": "object"})).is_empty());
+    }
+}

@@ -4,9 +4,11 @@
 //!
 //! All live under `/_fn/` so that `/api/` belongs to the REST API alone.
 
+use std::collections::HashMap;
+
 use leptos::prelude::*;
 
-use crate::model::{ApiKeyView, CreatedApiKey, FormError, UserView};
+use crate::model::{ApiKeyView, CreatedApiKey, FormError, InstallationView, MarketplacePage, ServerDetail, UserView};
 
 #[cfg(feature = "ssr")]
 mod ssr {
@@ -129,4 +131,36 @@ pub async fn take_new_api_key() -> Result<Option<CreatedApiKey>, FormError> {
 pub async fn revoke_api_key(id: String) -> Result<(), FormError> {
     let (req, backend) = ssr::context()?;
     backend.revoke_api_key(&req, id).await
+}
+
+/// One page of the marketplace. The filters are separate arguments, each
+/// optional, so an unfiltered call encodes as nothing at all.
+#[server(prefix = "/_fn", endpoint = "marketplace")]
+pub async fn marketplace(
+    q: Option<String>,
+    category: Option<String>,
+    hosting_type: Option<String>,
+    sort: Option<String>,
+    cursor: Option<String>,
+) -> Result<MarketplacePage, FormError> {
+    let (req, backend) = ssr::context()?;
+    backend.marketplace(&req, crate::model::MarketplaceQuery { q, category, hosting_type, sort, cursor }).await
+}
+
+#[server(prefix = "/_fn", endpoint = "server")]
+pub async fn get_server(id: String) -> Result<ServerDetail, FormError> {
+    let (req, backend) = ssr::context()?;
+    backend.server_detail(&req, id).await
+}
+
+/// Installs a server. The config arrives as the form's fields
+/// `config[name]`; a plain form post is sent back to the server's page,
+/// which then shows it installed.
+#[server(prefix = "/_fn", endpoint = "install_server")]
+pub async fn install_server(
+    server_id: String,
+    config: Option<HashMap<String, String>>,
+) -> Result<InstallationView, FormError> {
+    let (req, backend) = ssr::context()?;
+    backend.install_server(&req, server_id, config.unwrap_or_default()).await
 }

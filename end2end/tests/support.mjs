@@ -12,8 +12,9 @@ export const ROOT = resolve(import.meta.dirname, '..', '..');
 export const ARTIFACTS = join(ROOT, 'end2end', 'artifacts');
 mkdirSync(ARTIFACTS, { recursive: true });
 
-/** Starts the server; resolves to { url, stop, log } once it listens. */
-export async function startServer() {
+/** Starts the server; resolves to { url, stop, log } once it listens.
+ * `extraArgs` are more `omnimcp` flags (e.g. `--outbound-allow-loopback`). */
+export async function startServer(extraArgs = []) {
   const dir = mkdtempSync(join(tmpdir(), 'omnimcp-e2e-'));
   const bin = process.env.OMNIMCP_BIN ?? join(ROOT, 'target', 'debug', 'omnimcp');
   const env = { ...process.env, RUST_LOG: 'info' };
@@ -23,6 +24,7 @@ export async function startServer() {
     '--data-dir', join(dir, 'data'),
     '--database-url', `sqlite://${join(dir, 'e2e.db')}`,
     '--site-root', join(ROOT, 'target', 'site'),
+    ...extraArgs,
   ], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   const url = await new Promise((resolveUrl, reject) => {
@@ -62,4 +64,35 @@ export async function hydrated(page) {
 
 export async function shot(page, name) {
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+/** A JSON request to the REST API; resolves to { status, body }. */
+export async function api(server, path, { token, method, body } = {}) {
+  const headers = {};
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${server.url}${path}`, {
+    method: method ?? (body === undefined ? 'GET' : 'POST'),
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+/** Registers an account through the API; resolves to { token, key }
+ * (a session token and a fresh API key). */
+export async function registerUser(server, email, password = 'correct horse battery') {
+  const reg = await api(server, '/api/auth/register', { body: { email, password } });
+  if (reg.status !== 201) throw new Error(`register ${email}: ${reg.status} ${JSON.stringify(reg.body)}`);
+  const created = await api(server, '/api/keys', { token: reg.body.token, body: { name: 'e2e' } });
+  return { token: reg.body.token, key: created.body.key };
+}
+
+/** A browser context signed in with a session token (as the login form
+ * would leave it). `options` go to `browser.newContext`. */
+export async function signedInContext(browser, server, token, options = {}) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, ...options });
+  await context.addCookies([{ name: 'omni_session', value: token, url: server.url }]);
+  return context;
 }

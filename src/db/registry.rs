@@ -711,3 +711,16 @@ impl Db {
         Ok(n)
     }
 }
+
+// ---- pages ---------------------------------------------------------------
+
+impl Db {
+    /// Every category of an active server, sorted (the marketplace filter).
+    pub async fn server_categories(&self) -> DbResult<Vec<String>> {
+        let sql =
+            "SELECT DISTINCT category FROM mcp_servers WHERE status = 'active' AND category <> '' ORDER BY category";
+        let rows: Vec<(String,)> =
+            on_pool!(self, |pool| sqlx::query_as(sql).fetch_all(pool).await).map_err(DbError::classify)?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+}

@@ -55,18 +55,6 @@ pub fn DashboardPage() -> impl IntoView {
 }
 
 #[component]
-pub fn MarketplacePage() -> impl IntoView {
-    view! {
-        <ComingSoon
-            title="Marketplace"
-            description="Browse and install MCP servers."
-            icon_path=icon::MARKETPLACE
-            items=vec!["Official GitHub, Slack, Notion, Weather and Calculator servers", "Community servers with health and install counts", "One-click install with encrypted credentials"]
-        />
-    }
-}
-
-#[component]
 pub fn InstalledPage() -> impl IntoView {
     view! {
         <ComingSoon

@@ -6,8 +6,8 @@ use leptos_meta::Title;
 
 use crate::{
     components::{
-        BUTTON_DANGER, BUTTON_PRIMARY, BUTTON_SECONDARY, Card, Field, FormAlert, Icon, action_field_error,
-        action_form_error, icon, short_date, thousands,
+        BUTTON_DANGER, BUTTON_PRIMARY, Card, CopyButton, Field, FormAlert, Icon, action_field_error, action_form_error,
+        icon, short_date, thousands,
     },
     model::{ApiKeyView, CreatedApiKey, UserView},
     pages::{placeholder::PageHeader, shell::CurrentUser},
@@ -126,19 +126,8 @@ fn ApiKeys() -> impl IntoView {
 /// The one-time display of a new key, with a copy button.
 #[component]
 fn NewKey(key: Signal<Option<CreatedApiKey>>) -> impl IntoView {
-    let copied = RwSignal::new(false);
     view! {
         {move || key.get().map(|k| {
-            let text = k.key.clone();
-            let copy = move |_| {
-                #[cfg(feature = "hydrate")]
-                if let Some(w) = web_sys::window() {
-                    let _ = w.navigator().clipboard().write_text(&text);
-                    copied.set(true);
-                }
-                #[cfg(not(feature = "hydrate"))]
-                let _ = &text;
-            };
             view! {
                 <div class="mt-5 rounded-xl border border-emerald-200 bg-emerald-50 p-4" data-testid="new-key" role="status">
                     <div class="flex items-center gap-2 text-sm font-semibold text-emerald-900">
@@ -151,9 +140,7 @@ fn NewKey(key: Signal<Option<CreatedApiKey>>) -> impl IntoView {
                         <input id="new-key-value" readonly value=k.key.clone() data-testid="new-key-value"
                             class="block w-full rounded-lg border border-emerald-300 bg-white px-3 py-2 font-mono text-sm text-slate-900"
                             onfocus="this.select()" />
-                        <button type="button" class=BUTTON_SECONDARY on:click=copy>
-                            {move || if copied.get() { "Copied" } else { "Copy" }}
-                        </button>
+                        <CopyButton text=k.key.clone() label="Copy the new key" />
                     </div>
                 </div>
             }
