@@ -8,8 +8,8 @@ use std::{collections::HashMap, net::SocketAddr};
 use app::{
     backend::{Backend, SignedIn},
     model::{
-        ApiKeyView, CreatedApiKey, FormError, InstallationView, MarketplacePage, MarketplaceQuery, PromptView,
-        ResourceView, ServerDetail, ServerSummary, ToolView, UserView,
+        ApiKeyView, CreatedApiKey, FormError, InstallationView, InstalledOverview, InstalledServer, MarketplacePage,
+        MarketplaceQuery, PromptView, ResourceView, ServerDetail, ServerSummary, ToolView, TryResult, UserView,
     },
 };
 use axum::extract::ConnectInfo;
@@ -23,7 +23,7 @@ use crate::{
     auth::{self, Principal, session_clear_cookie, session_set_cookie},
     db::{ServerQuery, ServerRecord, ServerSort},
     error::ApiError,
-    installations::{self, NewInstallation},
+    installations::{self, InstallationUpdate, NewInstallation},
     state::AppState,
 };
 
@@ -318,5 +318,78 @@ impl Backend for WebBackend {
             .await
             .map_err(config_form_error)?;
         installation_model(view)
+    }
+
+    async fn installed(&self, req: &Parts) -> Result<InstalledOverview, FormError> {
+        let p = self.principal(req).await?;
+        let list = installations::list(&self.0, &p.user).await.map_err(form_error)?;
+        let since = chrono::Utc::now() - chrono::Duration::days(30);
+        let usage = self.0.db.usage_by_server(p.user.id, since).await.map_err(|e| form_error(e.into()))?;
+        let mut servers = Vec::with_capacity(list.len());
+        for view in list {
+            let entry = self.0.registry.server(view.server_id).await.map_err(form_error)?;
+            let (calls_30d, errors_30d) =
+                usage.iter().find(|u| u.0 == view.server_id).map(|u| (u.1, u.2)).unwrap_or_default();
+            servers.push(InstalledServer {
+                health_status: entry.as_ref().map(|e| e.record.health_status.clone()).unwrap_or_default(),
+                config_schema: entry.as_ref().and_then(|e| e.record.config_schema.as_ref()).map(|c| c.0.clone()),
+                tools: entry.as_ref().map(|e| e.tools.iter().map(|t| t.name.clone()).collect()).unwrap_or_default(),
+                installation: installation_model(view)?,
+                calls_30d,
+                errors_30d,
+            });
+        }
+        Ok(InstalledOverview { servers, endpoint_url: format!("{}/mcp", self.0.public_url) })
+    }
+
+    async fn update_installation(
+        &self,
+        req: &Parts,
+        id: String,
+        config: Option<HashMap<String, String>>,
+        enabled: Option<bool>,
+    ) -> Result<InstallationView, FormError> {
+        let p = self.principal(req).await?;
+        let config = match config {
+            None => None,
+            Some(form) => {
+                let current = installations::get(&self.0, &p.user, &id).await.map_err(form_error)?;
+                let entry = self.0.registry.server(current.server_id).await.map_err(form_error)?;
+                let schema = entry.as_ref().and_then(|e| e.record.config_schema.as_ref()).map(|s| &s.0);
+                // An empty form for a server without a schema changes nothing.
+                config_from_form(schema, form).or(Some(Value::Object(Map::new())))
+            }
+        };
+        let view = installations::update(&self.0, &p.user, &id, InstallationUpdate { config, enabled })
+            .await
+            .map_err(config_form_error)?;
+        installation_model(view)
+    }
+
+    async fn uninstall(&self, req: &Parts, id: String) -> Result<(), FormError> {
+        let p = self.principal(req).await?;
+        installations::uninstall(&self.0, &p.user, &id).await.map_err(form_error)
+    }
+
+    async fn try_tool(
+        &self,
+        req: &Parts,
+        server: String,
+        tool: String,
+        arguments: String,
+    ) -> Result<TryResult, FormError> {
+        let p = self.principal(req).await?;
+        let arguments: Value = match arguments.trim() {
+            "" => Value::Object(Map::new()),
+            text => serde_json::from_str(text)
+                .map_err(|e| form_error(ApiError::invalid("arguments", format!("not valid JSON: {e}"))))?,
+        };
+        let (outcome, _) =
+            crate::gateway::call_tool(&self.0, &p, &server, &tool, arguments).await.map_err(form_error)?;
+        let (success, value) = match outcome {
+            crate::upstream::ToolOutcome::Ok(v) => (true, v),
+            crate::upstream::ToolOutcome::ToolError(v) => (false, v),
+        };
+        Ok(TryResult { success, output: serde_json::to_string_pretty(&value).unwrap_or_default() })
     }
 }

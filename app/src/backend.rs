@@ -11,7 +11,8 @@ use std::{collections::HashMap, sync::Arc};
 use http::request::Parts;
 
 use crate::model::{
-    ApiKeyView, CreatedApiKey, FormError, InstallationView, MarketplacePage, MarketplaceQuery, ServerDetail, UserView,
+    ApiKeyView, CreatedApiKey, FormError, InstallationView, InstalledOverview, MarketplacePage, MarketplaceQuery,
+    ServerDetail, TryResult, UserView,
 };
 
 /// A signed-in result: the user and the `Set-Cookie` value for the session.
@@ -43,6 +44,27 @@ pub trait Backend: Send + Sync + 'static {
         server_id: String,
         config: HashMap<String, String>,
     ) -> Result<InstallationView, FormError>;
+    /// The user's installations with health and usage, and their endpoint URL.
+    async fn installed(&self, req: &Parts) -> Result<InstalledOverview, FormError>;
+    /// `PATCH /api/installations/{id}` with a config form's text values
+    /// (blank secrets keep their saved values) and/or `enabled`.
+    async fn update_installation(
+        &self,
+        req: &Parts,
+        id: String,
+        config: Option<HashMap<String, String>>,
+        enabled: Option<bool>,
+    ) -> Result<InstallationView, FormError>;
+    async fn uninstall(&self, req: &Parts, id: String) -> Result<(), FormError>;
+    /// One tool call through the gateway's pipeline (limits, logging), as
+    /// `POST /mcp/call` makes it.
+    async fn try_tool(
+        &self,
+        req: &Parts,
+        server: String,
+        tool: String,
+        arguments: String,
+    ) -> Result<TryResult, FormError>;
 }
 
 /// How the server provides the backend to pages and server functions.

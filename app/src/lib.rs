@@ -30,8 +30,9 @@ use leptos_router::{
 
 use pages::{
     auth::{LoginPage, RegisterPage},
+    installed::InstalledPage,
     marketplace::{MarketplacePage, ServerPage},
-    placeholder::{BuilderPage, DashboardPage, DeveloperPage, InstalledPage, NotFound},
+    placeholder::{BuilderPage, DashboardPage, DeveloperPage, NotFound},
     settings::SettingsPage,
     shell::{AppShell, Home},
 };

@@ -200,6 +200,39 @@ pub struct InstallationView {
     pub created_at: String,
 }
 
+/// An installed server with what the `/installed` page shows beside it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstalledServer {
+    pub installation: InstallationView,
+    pub health_status: String,
+    pub config_schema: Option<serde_json::Value>,
+    /// Tool names, without the slug.
+    pub tools: Vec<String>,
+    /// The user's calls to this server in the last 30 days, and how many failed.
+    pub calls_30d: i64,
+    pub errors_30d: i64,
+}
+
+/// The `/installed` page: the user's servers and their MCP endpoint.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstalledOverview {
+    pub servers: Vec<InstalledServer>,
+    /// `{public URL}/mcp`.
+    pub endpoint_url: String,
+}
+
+/// What an MCP client gets back from one tool call on the "try it" panel.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TryResult {
+    /// `false` when the tool itself reported an error.
+    pub success: bool,
+    /// The result (or the tool's error), pretty-printed JSON.
+    pub output: String,
+}
+
 /// One field of a config form, read from a JSON Schema property.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SchemaField {

@@ -8,7 +8,10 @@ use std::collections::HashMap;
 
 use leptos::prelude::*;
 
-use crate::model::{ApiKeyView, CreatedApiKey, FormError, InstallationView, MarketplacePage, ServerDetail, UserView};
+use crate::model::{
+    ApiKeyView, CreatedApiKey, FormError, InstallationView, InstalledOverview, MarketplacePage, ServerDetail,
+    TryResult, UserView,
+};
 
 #[cfg(feature = "ssr")]
 mod ssr {
@@ -163,4 +166,51 @@ pub async fn install_server(
 ) -> Result<InstallationView, FormError> {
     let (req, backend) = ssr::context()?;
     backend.install_server(&req, server_id, config.unwrap_or_default()).await
+}
+
+#[server(prefix = "/_fn", endpoint = "installed")]
+pub async fn installed() -> Result<InstalledOverview, FormError> {
+    let (req, backend) = ssr::context()?;
+    backend.installed(&req).await
+}
+
+#[server(prefix = "/_fn", endpoint = "set_installation_enabled")]
+pub async fn set_installation_enabled(id: String, enabled: bool) -> Result<InstallationView, FormError> {
+    let (req, backend) = ssr::context()?;
+    backend.update_installation(&req, id, None, Some(enabled)).await
+}
+
+/// Saves an installation's config from its form (`config[name]` fields).
+#[server(prefix = "/_fn", endpoint = "update_installation_config")]
+pub async fn update_installation_config(
+    id: String,
+    config: Option<HashMap<String, String>>,
+) -> Result<InstallationView, FormError> {
+    let (req, backend) = ssr::context()?;
+    // The page has one form per installation: errors name the one they
+    // belong to (`{id}/config.token`, or `{id}` for the form as a whole).
+    backend.update_installation(&req, id.clone(), Some(config.unwrap_or_default()), None).await.map_err(|mut e| {
+        e.field = Some(match e.field.take() {
+            Some(f) => format!("{id}/{f}"),
+            None => id,
+        });
+        e
+    })
+}
+
+#[server(prefix = "/_fn", endpoint = "uninstall")]
+pub async fn uninstall(id: String) -> Result<(), FormError> {
+    let (req, backend) = ssr::context()?;
+    backend.uninstall(&req, id).await
+}
+
+/// Calls a tool from the "try it" panel. `tool` is `slug.name`, as MCP
+/// clients see it; `arguments` is a JSON object's text.
+#[server(prefix = "/_fn", endpoint = "try_tool")]
+pub async fn try_tool(tool: String, arguments: String) -> Result<TryResult, FormError> {
+    let (req, backend) = ssr::context()?;
+    let Some((server, name)) = tool.split_once('.') else {
+        return Err(FormError { field: Some("tool".into()), ..FormError::new("invalid_field", "Choose a tool.") });
+    };
+    backend.try_tool(&req, server.to_string(), name.to_string(), arguments).await
 }

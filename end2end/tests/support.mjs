@@ -63,6 +63,8 @@ export async function hydrated(page) {
 }
 
 export async function shot(page, name) {
+  // From the top, so the sticky header and fixed sidebar sit where they belong.
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
 

@@ -723,4 +723,14 @@ impl Db {
             on_pool!(self, |pool| sqlx::query_as(sql).fetch_all(pool).await).map_err(DbError::classify)?;
         Ok(rows.into_iter().map(|r| r.0).collect())
     }
+
+    /// The user's calls and failed calls per server since `since`.
+    pub async fn usage_by_server(&self, user_id: Uuid, since: DateTime<Utc>) -> DbResult<Vec<(Uuid, i64, i64)>> {
+        // Timestamps compare in SQL as in `count_requests_since`.
+        let sql = "SELECT server_id, COUNT(*), COALESCE(SUM(CASE WHEN status = 'ok' THEN 0 ELSE 1 END), 0)
+                   FROM request_logs WHERE user_id = $1 AND created_at >= $2 AND server_id IS NOT NULL
+                   GROUP BY server_id";
+        on_pool!(self, |pool| sqlx::query_as(sql).bind(user_id).bind(since).fetch_all(pool).await)
+            .map_err(DbError::classify)
+    }
 }

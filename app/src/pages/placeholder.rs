@@ -55,18 +55,6 @@ pub fn DashboardPage() -> impl IntoView {
 }
 
 #[component]
-pub fn InstalledPage() -> impl IntoView {
-    view! {
-        <ComingSoon
-            title="Installed"
-            description="The servers your MCP endpoint exposes."
-            icon_path=icon::INSTALLED
-            items=vec!["Enable, disable and configure installations", "Copyable configurations for Claude Desktop, Cursor and VS Code", "Try a tool right from the browser"]
-        />
-    }
-}
-
-#[component]
 pub fn DeveloperPage() -> impl IntoView {
     view! {
         <ComingSoon
