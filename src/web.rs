@@ -8,8 +8,9 @@ use std::{collections::HashMap, net::SocketAddr};
 use app::{
     backend::{Backend, SignedIn},
     model::{
-        ApiKeyView, CreatedApiKey, FormError, InstallationView, InstalledOverview, InstalledServer, MarketplacePage,
-        MarketplaceQuery, PromptView, ResourceView, ServerDetail, ServerSummary, ToolView, TryResult, UserView,
+        ApiKeyView, CreatedApiKey, DashboardView, DayUsage, FormError, InstallationView, InstalledOverview,
+        InstalledServer, MarketplacePage, MarketplaceQuery, PromptView, RecentRequest, ResourceView, ServerDetail,
+        ServerHealth, ServerSummary, ServerUsage, ToolView, TryResult, UserView,
     },
 };
 use axum::extract::ConnectInfo;
@@ -391,5 +392,98 @@ impl Backend for WebBackend {
             crate::upstream::ToolOutcome::ToolError(v) => (false, v),
         };
         Ok(TryResult { success, output: serde_json::to_string_pretty(&value).unwrap_or_default() })
+    }
+
+    async fn dashboard(&self, req: &Parts) -> Result<DashboardView, FormError> {
+        use chrono::{Duration, Utc};
+        let p = self.principal(req).await?;
+        let db = &self.0.db;
+        let internal = |e: crate::db::DbError| form_error(e.into());
+        let now = Utc::now();
+        let today = now.date_naive();
+        let today_start = today.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
+        let since = today_start - Duration::days(29);
+        let tier = db.tier(&p.user.subscription_tier).await.map_err(internal)?;
+
+        let by_day = db.daily_usage(p.user.id, since).await.map_err(internal)?;
+        let daily: Vec<DayUsage> = (0..30)
+            .map(|i| {
+                let date = (today - Duration::days(29 - i)).format("%Y-%m-%d").to_string();
+                let (calls, errors) = by_day.iter().find(|d| d.0 == date).map(|d| (d.1, d.2)).unwrap_or_default();
+                DayUsage { date, calls, errors }
+            })
+            .collect();
+        let calls_30d: i64 = daily.iter().map(|d| d.calls).sum();
+        let errors_30d: i64 = daily.iter().map(|d| d.errors).sum();
+        // Nearest-rank percentiles over the same 30 days.
+        let percentile = |q: f64| ((calls_30d as f64 * q).ceil() as i64 - 1).max(0);
+        let (p50_ms, p95_ms) = if calls_30d == 0 {
+            (None, None)
+        } else {
+            (
+                db.response_time_at(p.user.id, since, percentile(0.50)).await.map_err(internal)?,
+                db.response_time_at(p.user.id, since, percentile(0.95)).await.map_err(internal)?,
+            )
+        };
+
+        let mut servers = Vec::new();
+        for view in installations::list(&self.0, &p.user).await.map_err(form_error)? {
+            let health = self.0.registry.server(view.server_id).await.map_err(form_error)?;
+            servers.push(ServerHealth {
+                server_id: view.server_id.to_string(),
+                name: view.server_name.clone(),
+                slug: view.server_slug.clone(),
+                health_status: health.map(|e| e.record.health_status.clone()).unwrap_or_default(),
+                enabled: view.enabled,
+            });
+        }
+        // Names of every server in the usage and the recent calls (one
+        // registry read each; servers called but since uninstalled included).
+        let usage = db.usage_by_server(p.user.id, since).await.map_err(internal)?;
+        let logs = db.recent_request_logs(p.user.id, 10).await.map_err(internal)?;
+        let mut names: HashMap<Uuid, (String, String)> = HashMap::new();
+        for id in usage.iter().map(|u| u.0).chain(logs.iter().filter_map(|l| l.server_id)) {
+            if !names.contains_key(&id) {
+                let found = self.0.registry.server(id).await.map_err(form_error)?;
+                let name = found.map(|e| (e.record.name.clone(), e.record.slug.clone())).unwrap_or_default();
+                names.insert(id, name);
+            }
+        }
+        let mut per_server: Vec<ServerUsage> = usage
+            .into_iter()
+            .map(|(id, calls, errors)| {
+                let (name, slug) = names.get(&id).cloned().unwrap_or_default();
+                ServerUsage { name, slug, calls, errors }
+            })
+            .collect();
+        per_server.sort_by(|a, b| b.calls.cmp(&a.calls).then_with(|| a.name.cmp(&b.name)));
+        let recent = logs
+            .into_iter()
+            .map(|log| RecentRequest {
+                at: log.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                server: log.server_id.and_then(|id| names.get(&id)).map(|n| n.1.clone()).unwrap_or_default(),
+                tool: log.tool_name,
+                request_type: log.request_type,
+                status: log.status,
+                error_class: log.error_class,
+                response_time_ms: log.response_time_ms,
+            })
+            .collect();
+        Ok(DashboardView {
+            calls_today: daily.last().map(|d| d.calls).unwrap_or_default(),
+            calls_this_month: db
+                .count_requests_since(p.user.id, crate::db::month_start(now))
+                .await
+                .map_err(internal)?,
+            monthly_quota: tier.map(|t| t.requests_per_month).unwrap_or_default(),
+            calls_30d,
+            errors_30d,
+            p50_ms,
+            p95_ms,
+            daily,
+            per_server,
+            recent,
+            servers,
+        })
     }
 }

@@ -11,8 +11,8 @@ use std::{collections::HashMap, sync::Arc};
 use http::request::Parts;
 
 use crate::model::{
-    ApiKeyView, CreatedApiKey, FormError, InstallationView, InstalledOverview, MarketplacePage, MarketplaceQuery,
-    ServerDetail, TryResult, UserView,
+    ApiKeyView, CreatedApiKey, DashboardView, FormError, InstallationView, InstalledOverview, MarketplacePage,
+    MarketplaceQuery, ServerDetail, TryResult, UserView,
 };
 
 /// A signed-in result: the user and the `Set-Cookie` value for the session.
@@ -58,6 +58,8 @@ pub trait Backend: Send + Sync + 'static {
     async fn uninstall(&self, req: &Parts, id: String) -> Result<(), FormError>;
     /// One tool call through the gateway's pipeline (limits, logging), as
     /// `POST /mcp/call` makes it.
+    /// The user's usage analytics and the health of their servers.
+    async fn dashboard(&self, req: &Parts) -> Result<DashboardView, FormError>;
     async fn try_tool(
         &self,
         req: &Parts,

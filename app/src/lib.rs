@@ -30,9 +30,10 @@ use leptos_router::{
 
 use pages::{
     auth::{LoginPage, RegisterPage},
+    dashboard::DashboardPage,
     installed::InstalledPage,
     marketplace::{MarketplacePage, ServerPage},
-    placeholder::{BuilderPage, DashboardPage, DeveloperPage, NotFound},
+    placeholder::{BuilderPage, DeveloperPage, NotFound},
     settings::SettingsPage,
     shell::{AppShell, Home},
 };

@@ -233,6 +233,74 @@ pub struct TryResult {
     pub output: String,
 }
 
+/// One UTC day of the user's calls.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DayUsage {
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    pub calls: i64,
+    pub errors: i64,
+}
+
+/// The user's calls to one server over the last 30 days.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerUsage {
+    pub name: String,
+    pub slug: String,
+    pub calls: i64,
+    pub errors: i64,
+}
+
+/// One row of the request log, as the user sees it (never arguments).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecentRequest {
+    /// RFC 3339.
+    pub at: String,
+    /// The server's slug; empty when the server is gone.
+    pub server: String,
+    pub tool: Option<String>,
+    /// `tool`, `resource`, `prompt`...
+    pub request_type: String,
+    /// `ok` or `error`.
+    pub status: String,
+    pub error_class: Option<String>,
+    pub response_time_ms: i64,
+}
+
+/// An installed server's health, for the dashboard.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerHealth {
+    pub server_id: String,
+    pub name: String,
+    pub slug: String,
+    pub health_status: String,
+    pub enabled: bool,
+}
+
+/// Everything `/dashboard` shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DashboardView {
+    pub calls_today: i64,
+    pub calls_this_month: i64,
+    pub monthly_quota: i64,
+    pub calls_30d: i64,
+    pub errors_30d: i64,
+    pub p50_ms: Option<i64>,
+    pub p95_ms: Option<i64>,
+    /// The last 30 UTC days, oldest first, today last.
+    pub daily: Vec<DayUsage>,
+    /// Most used first.
+    pub per_server: Vec<ServerUsage>,
+    /// Newest first.
+    pub recent: Vec<RecentRequest>,
+    pub servers: Vec<ServerHealth>,
+}
+
 /// One field of a config form, read from a JSON Schema property.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SchemaField {

@@ -1,6 +1,7 @@
 //! One module per page; `shell` is the signed-in layout around them.
 
 pub mod auth;
+pub mod dashboard;
 pub mod installed;
 pub mod marketplace;
 pub mod placeholder;

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use leptos::prelude::*;
 
 use crate::model::{
-    ApiKeyView, CreatedApiKey, FormError, InstallationView, InstalledOverview, MarketplacePage, ServerDetail,
-    TryResult, UserView,
+    ApiKeyView, CreatedApiKey, DashboardView, FormError, InstallationView, InstalledOverview, MarketplacePage,
+    ServerDetail, TryResult, UserView,
 };
 
 #[cfg(feature = "ssr")]
@@ -213,4 +213,10 @@ pub async fn try_tool(tool: String, arguments: String) -> Result<TryResult, Form
         return Err(FormError { field: Some("tool".into()), ..FormError::new("invalid_field", "Choose a tool.") });
     };
     backend.try_tool(&req, server.to_string(), name.to_string(), arguments).await
+}
+
+#[server(prefix = "/_fn", endpoint = "dashboard")]
+pub async fn dashboard() -> Result<DashboardView, FormError> {
+    let (req, backend) = ssr::context()?;
+    backend.dashboard(&req).await
 }

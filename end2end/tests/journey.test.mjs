@@ -55,6 +55,10 @@ test('register, install Calculator, create a key, call it through /mcp, see it o
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Create account' }).click();
   await page.waitForURL('**/dashboard');
+  await page.getByTestId('get-started').waitFor();
+  await page.getByTestId('daily-empty').waitFor();
+  await page.getByTestId('recent-empty').waitFor();
+  await shot(page, '36-dashboard-empty');
 
   await page.getByRole('link', { name: 'Installed' }).first().click();
   await page.getByTestId('installed-empty').waitFor();
@@ -92,6 +96,20 @@ test('register, install Calculator, create a key, call it through /mcp, see it o
   await waitForLoggedCall(page, `${server.url}/installed`, 'usage', /^1 call in the last 30 days/);
   await hydrated(page);
   await shot(page, '31-installed');
+
+  // The dashboard shows the call: today's count, the chart, the log, health.
+  await page.getByRole('link', { name: 'Dashboard' }).first().click();
+  await page.getByTestId('recent-row').first().waitFor();
+  assert.match(await page.getByTestId('calls-today').textContent(), /Calls today\s*1(?!\d)/);
+  assert.match(await page.getByTestId('recent-row').first().textContent(), /calculator\.evaluate.*OK/);
+  assert.equal(await page.locator('[data-testid="daily-chart"] g[data-calls="1"]').count(), 1, 'one bar, today');
+  assert.equal(await page.locator('[data-testid="server-chart"] g[data-slug="calculator"]').count(), 1);
+  await page.getByTestId('health').filter({ hasText: 'Calculator' }).waitFor();
+  assert.equal(await page.getByTestId('get-started').count(), 0);
+  await shot(page, '37-dashboard');
+  await page.getByRole('link', { name: 'Installed' }).first().click();
+  await page.getByTestId('installation').first().waitFor();
+  await hydrated(page);
 
   // Try it: the panel calls through the same pipeline; errors are shown.
   await page.getByLabel('Arguments (JSON)').fill('{"expression": "6*7"}');
@@ -166,7 +184,7 @@ test('the signed-in pages fit a phone screen', async () => {
   await api(server, '/api/installations', { token: user.token, body: { serverId: calculator.id } });
   const context = await signedInContext(browser, server, user.token, { viewport: { width: 390, height: 844 } });
   const page = await context.newPage();
-  for (const path of ['/installed']) {
+  for (const path of ['/installed', '/dashboard']) {
     await page.goto(`${server.url}${path}`);
     await hydrated(page);
     assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), `${path}: no sideways scrolling`);

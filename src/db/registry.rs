@@ -733,4 +733,35 @@ impl Db {
         on_pool!(self, |pool| sqlx::query_as(sql).bind(user_id).bind(since).fetch_all(pool).await)
             .map_err(DbError::classify)
     }
+
+    /// The user's calls and failed calls per UTC day since `since`, as
+    /// `(YYYY-MM-DD, calls, errors)`, oldest first.
+    pub async fn daily_usage(&self, user_id: Uuid, since: DateTime<Utc>) -> DbResult<Vec<(String, i64, i64)>> {
+        // The day of a timestamp is the one dialect difference: SQLite
+        // stores RFC 3339 UTC text (its first ten characters are the day),
+        // PostgreSQL a TIMESTAMPTZ.
+        const SQLITE: &str = "SELECT substr(created_at, 1, 10) AS day, COUNT(*),
+                   COALESCE(SUM(CASE WHEN status = 'ok' THEN 0 ELSE 1 END), 0)
+                   FROM request_logs WHERE user_id = $1 AND created_at >= $2 GROUP BY day ORDER BY day";
+        const POSTGRES: &str = "SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, COUNT(*),
+                   COALESCE(SUM(CASE WHEN status = 'ok' THEN 0 ELSE 1 END), 0)
+                   FROM request_logs WHERE user_id = $1 AND created_at >= $2 GROUP BY day ORDER BY day";
+        match self {
+            Db::Sqlite(pool) => sqlx::query_as(SQLITE).bind(user_id).bind(since).fetch_all(pool).await,
+            Db::Postgres(pool) => sqlx::query_as(POSTGRES).bind(user_id).bind(since).fetch_all(pool).await,
+        }
+        .map_err(DbError::classify)
+    }
+
+    /// The response time at `rank` (0-based, fastest first) among the
+    /// user's calls since `since`: percentiles without a dialect's
+    /// percentile function.
+    pub async fn response_time_at(&self, user_id: Uuid, since: DateTime<Utc>, rank: i64) -> DbResult<Option<i64>> {
+        let sql = "SELECT response_time_ms FROM request_logs WHERE user_id = $1 AND created_at >= $2
+                   ORDER BY response_time_ms LIMIT 1 OFFSET $3";
+        let row: Option<(i64,)> =
+            on_pool!(self, |pool| sqlx::query_as(sql).bind(user_id).bind(since).bind(rank).fetch_optional(pool).await)
+                .map_err(DbError::classify)?;
+        Ok(row.map(|r| r.0))
+    }
 }

@@ -43,18 +43,6 @@ fn ComingSoon(
 }
 
 #[component]
-pub fn DashboardPage() -> impl IntoView {
-    view! {
-        <ComingSoon
-            title="Dashboard"
-            description="Your usage at a glance."
-            icon_path=icon::DASHBOARD
-            items=vec!["Calls today and this month against your quota", "Error rate and latency percentiles", "Health of your installed servers"]
-        />
-    }
-}
-
-#[component]
 pub fn DeveloperPage() -> impl IntoView {
     view! {
         <ComingSoon
