@@ -8,9 +8,9 @@ use std::{collections::HashMap, net::SocketAddr};
 use app::{
     backend::{Backend, SignedIn},
     model::{
-        ApiKeyView, CreatedApiKey, DashboardView, DayUsage, FormError, InstallationView, InstalledOverview,
-        InstalledServer, MarketplacePage, MarketplaceQuery, PromptView, RecentRequest, ResourceView, ServerDetail,
-        ServerHealth, ServerSummary, ServerUsage, ToolView, TryResult, UserView,
+        ApiKeyView, CreatedApiKey, DashboardView, DayUsage, DeployedServer, DeveloperView, FormError, InstallationView,
+        InstalledOverview, InstalledServer, MarketplacePage, MarketplaceQuery, PromptView, RecentRequest, ResourceView,
+        ServerDetail, ServerHealth, ServerSummary, ServerUsage, ToolView, TryResult, UserView,
     },
 };
 use axum::extract::ConnectInfo;
@@ -484,6 +484,51 @@ impl Backend for WebBackend {
             per_server,
             recent,
             servers,
+        })
+    }
+
+    async fn developer(&self, req: &Parts) -> Result<DeveloperView, FormError> {
+        let p = self.principal(req).await?;
+        let db = &self.0.db;
+        let internal = |e: crate::db::DbError| form_error(e.into());
+        let since = chrono::Utc::now() - chrono::Duration::days(30);
+        let tier = db.tier(&p.user.subscription_tier).await.map_err(internal)?;
+        let mut servers = Vec::new();
+        for s in db.servers_of_owner(p.user.id).await.map_err(internal)? {
+            let installs = db.installation_count(s.id).await.map_err(internal)?;
+            let (calls_30d, errors_30d) = db.server_usage_since(s.id, since).await.map_err(internal)?;
+            let tools = db.server_tools(s.id).await.map_err(internal)?.into_iter().map(|t| t.name).collect();
+            let recent = db
+                .recent_server_calls(s.id, 5)
+                .await
+                .map_err(internal)?
+                .into_iter()
+                .map(|(tool, request_type, status, error_class, response_time_ms, at)| RecentRequest {
+                    at: at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    server: s.slug.clone(),
+                    tool,
+                    request_type,
+                    status,
+                    error_class,
+                    response_time_ms,
+                })
+                .collect();
+            servers.push(DeployedServer {
+                summary: summary(&s, installs),
+                endpoint: s.callback_url.clone().or_else(|| s.remote_url.clone()),
+                last_health_check_at: s
+                    .last_health_check_at
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                tools,
+                calls_30d,
+                errors_30d,
+                recent,
+            });
+        }
+        Ok(DeveloperView {
+            servers,
+            can_publish: tier.is_some_and(|t| t.can_publish),
+            deploy_url: format!("{}/api/mcp/deploy", self.0.public_url),
         })
     }
 }

@@ -11,8 +11,8 @@ use std::{collections::HashMap, sync::Arc};
 use http::request::Parts;
 
 use crate::model::{
-    ApiKeyView, CreatedApiKey, DashboardView, FormError, InstallationView, InstalledOverview, MarketplacePage,
-    MarketplaceQuery, ServerDetail, TryResult, UserView,
+    ApiKeyView, CreatedApiKey, DashboardView, DeveloperView, FormError, InstallationView, InstalledOverview,
+    MarketplacePage, MarketplaceQuery, ServerDetail, TryResult, UserView,
 };
 
 /// A signed-in result: the user and the `Set-Cookie` value for the session.
@@ -60,6 +60,8 @@ pub trait Backend: Send + Sync + 'static {
     /// `POST /mcp/call` makes it.
     /// The user's usage analytics and the health of their servers.
     async fn dashboard(&self, req: &Parts) -> Result<DashboardView, FormError>;
+    /// The servers the user published, with health and traffic.
+    async fn developer(&self, req: &Parts) -> Result<DeveloperView, FormError>;
     async fn try_tool(
         &self,
         req: &Parts,

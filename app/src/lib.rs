@@ -31,9 +31,10 @@ use leptos_router::{
 use pages::{
     auth::{LoginPage, RegisterPage},
     dashboard::DashboardPage,
+    developer::DeveloperPage,
     installed::InstalledPage,
     marketplace::{MarketplacePage, ServerPage},
-    placeholder::{BuilderPage, DeveloperPage, NotFound},
+    placeholder::{BuilderPage, NotFound},
     settings::SettingsPage,
     shell::{AppShell, Home},
 };

@@ -100,7 +100,7 @@ impl leptos::server_fn::error::FromServerFnError for FormError {
 }
 
 /// A server as the marketplace lists it (the same fields as `GET /api/servers`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServerSummary {
     pub id: String,
@@ -299,6 +299,34 @@ pub struct DashboardView {
     /// Newest first.
     pub recent: Vec<RecentRequest>,
     pub servers: Vec<ServerHealth>,
+}
+
+/// A server the signed-in developer published, with its traffic.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeployedServer {
+    pub summary: ServerSummary,
+    /// Where calls go: the callback URL or the remote server's URL.
+    pub endpoint: Option<String>,
+    /// RFC 3339; `None` until checked.
+    pub last_health_check_at: Option<String>,
+    pub tools: Vec<String>,
+    /// Calls from every user in the last 30 days, and how many failed.
+    pub calls_30d: i64,
+    pub errors_30d: i64,
+    /// Newest first; `server` is the slug, users are never named.
+    pub recent: Vec<RecentRequest>,
+}
+
+/// The `/developer` page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeveloperView {
+    pub servers: Vec<DeployedServer>,
+    /// Whether the user's plan may publish.
+    pub can_publish: bool,
+    /// `{public URL}/api/mcp/deploy`.
+    pub deploy_url: String,
 }
 
 /// One field of a config form, read from a JSON Schema property.

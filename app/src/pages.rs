@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod dashboard;
+pub mod developer;
 pub mod installed;
 pub mod marketplace;
 pub mod placeholder;

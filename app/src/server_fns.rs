@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use leptos::prelude::*;
 
 use crate::model::{
-    ApiKeyView, CreatedApiKey, DashboardView, FormError, InstallationView, InstalledOverview, MarketplacePage,
-    ServerDetail, TryResult, UserView,
+    ApiKeyView, CreatedApiKey, DashboardView, DeveloperView, FormError, InstallationView, InstalledOverview,
+    MarketplacePage, ServerDetail, TryResult, UserView,
 };
 
 #[cfg(feature = "ssr")]
@@ -219,4 +219,10 @@ pub async fn try_tool(tool: String, arguments: String) -> Result<TryResult, Form
 pub async fn dashboard() -> Result<DashboardView, FormError> {
     let (req, backend) = ssr::context()?;
     backend.dashboard(&req).await
+}
+
+#[server(prefix = "/_fn", endpoint = "developer")]
+pub async fn developer() -> Result<DeveloperView, FormError> {
+    let (req, backend) = ssr::context()?;
+    backend.developer(&req).await
 }

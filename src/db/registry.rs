@@ -764,4 +764,33 @@ impl Db {
                 .map_err(DbError::classify)?;
         Ok(row.map(|r| r.0))
     }
+
+    /// The servers a developer owns, by name.
+    pub async fn servers_of_owner(&self, owner_id: Uuid) -> DbResult<Vec<ServerRecord>> {
+        let sql = "SELECT * FROM mcp_servers WHERE owner_id = $1 ORDER BY name";
+        on_pool!(self, |pool| sqlx::query_as::<_, ServerRecord>(sql).bind(owner_id).fetch_all(pool).await)
+            .map_err(DbError::classify)
+    }
+
+    /// Calls to a server from every user since `since`, and how many failed.
+    pub async fn server_usage_since(&self, server_id: Uuid, since: DateTime<Utc>) -> DbResult<(i64, i64)> {
+        let sql = "SELECT COUNT(*), COALESCE(SUM(CASE WHEN status = 'ok' THEN 0 ELSE 1 END), 0)
+                   FROM request_logs WHERE server_id = $1 AND created_at >= $2";
+        on_pool!(self, |pool| sqlx::query_as(sql).bind(server_id).bind(since).fetch_one(pool).await)
+            .map_err(DbError::classify)
+    }
+
+    /// A server's latest calls from every user, newest first, without who
+    /// made them: `(tool, request type, status, error class, ms, at)`.
+    #[allow(clippy::type_complexity)]
+    pub async fn recent_server_calls(
+        &self,
+        server_id: Uuid,
+        limit: i64,
+    ) -> DbResult<Vec<(Option<String>, String, String, Option<String>, i64, DateTime<Utc>)>> {
+        let sql = "SELECT tool_name, request_type, status, error_class, response_time_ms, created_at
+                   FROM request_logs WHERE server_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2";
+        on_pool!(self, |pool| sqlx::query_as(sql).bind(server_id).bind(limit).fetch_all(pool).await)
+            .map_err(DbError::classify)
+    }
 }

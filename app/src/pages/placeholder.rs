@@ -43,18 +43,6 @@ fn ComingSoon(
 }
 
 #[component]
-pub fn DeveloperPage() -> impl IntoView {
-    view! {
-        <ComingSoon
-            title="Developer"
-            description="The MCP servers you publish."
-            icon_path=icon::DEVELOPER
-            items=vec!["Deploy with the Rust SDK or the deploy API", "Health, request counts and recent calls", "Webhook secret rotation"]
-        />
-    }
-}
-
-#[component]
 pub fn BuilderPage() -> impl IntoView {
     view! {
         <ComingSoon
