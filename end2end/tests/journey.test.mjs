@@ -192,3 +192,21 @@ test('the signed-in pages fit a phone screen', async () => {
   }
   await context.close();
 });
+
+test('signed-out visitors and ended sessions are sent to log in', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  for (const path of ['/dashboard', '/marketplace', '/installed', '/developer']) {
+    await page.goto(`${server.url}${path}`);
+    await page.waitForURL('**/login');
+  }
+  // A session that has ended (logged out elsewhere) is the same as none.
+  const user = await registerUser(server, 'ended@example.com');
+  await context.addCookies([{ name: 'omni_session', value: user.token, url: server.url }]);
+  await page.goto(`${server.url}/installed`);
+  await page.getByTestId('installed-empty').waitFor();
+  assert.equal((await api(server, '/api/auth/logout', { token: user.token, method: 'POST' })).status, 204);
+  await page.goto(`${server.url}/installed`);
+  await page.waitForURL('**/login');
+  await context.close();
+});

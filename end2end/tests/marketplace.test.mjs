@@ -175,6 +175,26 @@ test('the marketplace and a server page fit a phone screen', async () => {
   await context.close();
 });
 
+test('keyboard only: search, open a server and install it', async () => {
+  const other = await registerUser(server, 'keys@example.com');
+  const context = await signedInContext(browser, server, other.token);
+  const page = await context.newPage();
+  await page.goto(`${server.url}/marketplace`);
+  await hydrated(page);
+  await page.getByLabel('Search').focus();
+  await page.keyboard.type('weather');
+  await page.keyboard.press('Enter');
+  await page.waitForURL(/q=weather/);
+  await cards(page).first().filter({ hasText: 'Weather' }).waitFor();
+  await page.getByRole('link', { name: 'Weather' }).focus();
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: 'Weather', level: 1 }).waitFor();
+  await page.getByRole('button', { name: 'Install' }).focus();
+  await page.keyboard.press('Enter');
+  await page.getByTestId('installed').waitFor();
+  await context.close();
+});
+
 test('an unknown server is a designed 404', async () => {
   const context = await signedInContext(browser, server, user.token);
   const page = await context.newPage();
