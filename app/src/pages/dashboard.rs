@@ -171,7 +171,7 @@ fn DailyChart(days: Vec<DayUsage>) -> impl IntoView {
     const W: f64 = 720.0;
     const H: f64 = 220.0;
     const LEFT: f64 = 40.0;
-    const BOTTOM: f64 = 24.0;
+    const BOTTOM: f64 = 4.0;
     const TOP: f64 = 8.0;
     let top = nice_max(days.iter().map(|d| d.calls).max().unwrap_or(0));
     let plot_h = H - BOTTOM - TOP;
@@ -179,18 +179,11 @@ fn DailyChart(days: Vec<DayUsage>) -> impl IntoView {
     let y = move |v: i64| TOP + plot_h - (v as f64 / top as f64) * plot_h;
     let total: i64 = days.iter().map(|d| d.calls).sum();
     let grid = if top >= 2 { vec![0, top / 2, top] } else { vec![0, top] };
-    // First, middle and last day; the outer labels align to the plot's edges.
-    let last = days.len().saturating_sub(1);
-    let labels: Vec<(f64, &str, String)> = [(0, "start"), (days.len() / 2, "middle"), (last, "end")]
+    // First, middle and last day, in HTML under the chart so they stay
+    // legible when the SVG shrinks on a phone.
+    let labels: Vec<String> = [0, days.len() / 2, days.len().saturating_sub(1)]
         .into_iter()
-        .filter_map(|(i, anchor)| {
-            let x = match anchor {
-                "start" => LEFT + slot * i as f64,
-                "end" => LEFT + slot * (i as f64 + 1.0),
-                _ => LEFT + slot * (i as f64 + 0.5),
-            };
-            days.get(i).map(|d| (x, anchor, day_label(&d.date)))
-        })
+        .filter_map(|i| days.get(i).map(|d| day_label(&d.date)))
         .collect();
     view! {
         <svg viewBox=format!("0 0 {W} {H}") class="mt-4 h-auto w-full" role="img" aria-labelledby="daily-title daily-desc" data-testid="daily-chart">
@@ -215,10 +208,10 @@ fn DailyChart(days: Vec<DayUsage>) -> impl IntoView {
                     </g>
                 }
             }).collect_view()}
-            {labels.into_iter().map(|(x, anchor, label)| view! {
-                <text x=x y={H - 6.0} text-anchor=anchor class="fill-slate-400 text-[11px]">{label}</text>
-            }).collect_view()}
         </svg>
+        <div class="mt-1 flex justify-between pl-[5.5%] text-xs text-slate-400" aria-hidden="true">
+            {labels.into_iter().map(|label| view! { <span>{label}</span> }).collect_view()}
+        </div>
         <table class="sr-only">
             <caption>"Calls per day"</caption>
             <thead><tr><th scope="col">"Day"</th><th scope="col">"Calls"</th><th scope="col">"Failed"</th></tr></thead>
