@@ -135,6 +135,30 @@ pub async fn login(state: &AppState, email: &str, password: &str, client: Option
     }
 }
 
+/// Changes the signed-in user's password: the current one must match, the
+/// new one meets the registration policy. Every session of the user ends
+/// (the database does it with the update, so a stolen session dies too);
+/// the caller gets a fresh session to stay signed in.
+pub async fn change_password(state: &AppState, user: &User, current: &str, new: &str) -> ApiResult<SignedIn> {
+    let creds =
+        if current.len() > MAX_PASSWORD_BYTES { None } else { state.db.credentials_by_email(&user.email).await? };
+    let ok = password::verify(current.to_string(), creds.as_ref().map(|c| c.password_hash.clone())).await?;
+    if !ok {
+        tracing::info!(user_id = %user.id, "password change with a wrong current password");
+        return Err(ApiError::invalid("current_password", "the current password is incorrect"));
+    }
+    check_password(new, &user.email).map_err(|e| match e {
+        ApiError::InvalidField { message, .. } => ApiError::invalid("new_password", message),
+        other => other,
+    })?;
+    let hash = password::hash(new.to_string()).await?;
+    if !state.db.set_password_hash(user.id, &hash).await? {
+        return Err(ApiError::NotFound("no such user".into()));
+    }
+    tracing::info!(user_id = %user.id, "password changed; all sessions ended");
+    start_session(state, user.clone()).await
+}
+
 async fn start_session(state: &AppState, user: User) -> ApiResult<SignedIn> {
     let now = Utc::now();
     let session = state.db.create_session(user.id, now + state.tokens.ttl).await?;

@@ -36,11 +36,13 @@ pub fn router() -> Router<AppState> {
         .route("/auth/login", post(login))
         .route("/auth/logout", post(logout))
         .route("/me", get(me))
+        .route("/me/password", post(change_password))
         .route("/keys", get(list_keys).post(create_key))
         .route("/keys/{id}", delete(revoke_key))
         .route("/mcp/deploy", post(deploy))
         .route("/servers", get(list_servers))
         .route("/servers/{id}", get(server_detail))
+        .route("/servers/{id}/rotate-secret", post(rotate_secret))
         .route("/installations", get(list_installations).post(install))
         .route("/installations/{id}", get(get_installation).patch(update_installation).delete(uninstall))
         .fallback(|| async { ApiError::NotFound("no such API endpoint".into()) })
@@ -157,6 +159,39 @@ async fn logout(State(state): State<AppState>, principal: Principal) -> ApiResul
 
 async fn me(State(state): State<AppState>, principal: Principal) -> ApiResult<impl IntoResponse> {
     Ok(Json(accounts::profile(&state, &principal.user).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+/// `POST /api/me/password`: 204. Every session of the user ends; a browser
+/// caller gets a new session cookie so it stays signed in.
+async fn change_password(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<PasswordChange>,
+) -> ApiResult<Response> {
+    let signed = accounts::change_password(&state, &principal.user, &body.current_password, &body.new_password).await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if matches!(principal.method, crate::auth::AuthMethod::Session { .. }) {
+        let cookie = HeaderValue::from_str(&session_set_cookie(&state, &signed.token)).map_err(anyhow::Error::from)?;
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+/// `POST /api/servers/{id}/rotate-secret`: 200 `{webhookSecret}`, shown once.
+async fn rotate_secret(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let secret = crate::registry::rotate_webhook_secret(&state, &principal, &id).await?;
+    Ok(Json(json!({ "webhookSecret": secret })))
 }
 
 async fn list_keys(State(state): State<AppState>, principal: Principal) -> ApiResult<impl IntoResponse> {

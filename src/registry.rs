@@ -139,6 +139,32 @@ pub fn webhook_aad(server_id: Uuid) -> String {
     format!("server-webhook:{server_id}")
 }
 
+/// Issues a new webhook secret for one of the caller's developer-hosted
+/// servers, sealed exactly as `deploy` seals it; the old one stops working.
+/// Someone else's server answers as if it did not exist.
+pub async fn rotate_webhook_secret(state: &AppState, principal: &Principal, server_id: &str) -> ApiResult<String> {
+    let not_found = || ApiError::NotFound("no such server".into());
+    let id = Uuid::parse_str(server_id).map_err(|_| not_found())?;
+    let server = state.db.server(id).await?.ok_or_else(not_found)?;
+    if server.owner_id != Some(principal.user.id) {
+        return Err(not_found());
+    }
+    if server.hosting_type != "developer_hosted" {
+        return Err(ApiError::Conflict {
+            code: "not_developer_hosted",
+            message: "only developer-hosted servers have a webhook secret".into(),
+        });
+    }
+    let secret = new_webhook_secret();
+    let sealed = state.sealer.seal(secret.as_bytes(), &webhook_aad(id));
+    if !state.db.set_webhook_secret(id, &sealed).await? {
+        return Err(not_found());
+    }
+    state.registry.invalidate(id);
+    tracing::info!(server_id = %id, user_id = %principal.user.id, "webhook secret rotated");
+    Ok(secret)
+}
+
 /// Validates everything, then creates or updates the caller's server.
 pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest) -> ApiResult<(bool, DeployResponse)> {
     if !matches!(principal.method, AuthMethod::ApiKey { .. }) {

@@ -23,6 +23,7 @@ on_both_databases!(flags: &[];     account_and_key_lifecycle,
     login_is_throttled_per_account,
     keys_are_private_to_their_owner,
     browser_session_cookie_and_renewal,
+    password_change_checks_and_ends_sessions,
 );
 
 async fn account_and_key_lifecycle(s: TestServer) {
@@ -321,4 +322,54 @@ async fn pages_render_and_gate() {
         s.client.get(s.at("/settings")).header(header::COOKIE, format!("omni_session={token}")).send().await.unwrap();
     assert_eq!(res.status(), 200);
     assert!(res.text().await.unwrap().contains("page@example.com"));
+}
+
+async fn password_change_checks_and_ends_sessions(s: TestServer) {
+    let token = s.register("pw@example.com", PASSWORD).await;
+    let other = s
+        .post_json("/api/auth/login", json!({"email": "pw@example.com", "password": PASSWORD}), None)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let change = |current: &str, new: &str| json!({"currentPassword": current, "newPassword": new});
+
+    // A wrong current password is a field error and changes nothing.
+    let body = expect_error(
+        s.post_json("/api/me/password", change("not my password", "a new long password"), Some(&token)).await,
+        422,
+        "invalid_field",
+    )
+    .await;
+    assert_eq!(body["error"]["field"], "current_password");
+    // A weak new password gets the registration policy's answer.
+    let body = expect_error(
+        s.post_json("/api/me/password", change(PASSWORD, "short"), Some(&token)).await,
+        422,
+        "invalid_field",
+    )
+    .await;
+    assert_eq!(body["error"]["field"], "new_password");
+    assert_eq!(s.get("/api/me", Some(&other)).await.status(), 200, "failed attempts end no session");
+
+    // Success: 204 with a fresh cookie; every old session ends.
+    let res = s.post_json("/api/me/password", change(PASSWORD, "a new long password"), Some(&token)).await;
+    assert_eq!(res.status(), 204);
+    let cookie = res.headers().get(header::SET_COOKIE).unwrap().to_str().unwrap().to_string();
+    assert!(cookie.starts_with("omni_session="), "{cookie}");
+    let fresh = cookie.trim_start_matches("omni_session=").split(';').next().unwrap().to_string();
+    assert_eq!(s.get("/api/me", Some(&fresh)).await.status(), 200);
+    expect_error(s.get("/api/me", Some(&other)).await, 401, "unauthorized").await;
+    expect_error(s.get("/api/me", Some(&token)).await, 401, "unauthorized").await;
+
+    // The old password no longer logs in; the new one does.
+    let old = s.post_json("/api/auth/login", json!({"email": "pw@example.com", "password": PASSWORD}), None).await;
+    expect_error(old, 401, "unauthorized").await;
+    let new = s
+        .post_json("/api/auth/login", json!({"email": "pw@example.com", "password": "a new long password"}), None)
+        .await;
+    assert_eq!(new.status(), 200);
 }

@@ -11,7 +11,7 @@ const PASSWORD: &str = "correct horse battery";
 /// Development flags: callbacks on loopback over plain http are allowed.
 const DEV: &[&str] = &["--outbound-allow-http", "--outbound-allow-loopback"];
 
-on_both_databases!(flags: super::DEV; marketplace_search_filter_sort_and_pages, deploy_update_and_rotate, bad_deploys_are_refused_and_write_nothing, installations_are_private_and_limited, configs_are_validated_and_encrypted);
+on_both_databases!(flags: super::DEV; marketplace_search_filter_sort_and_pages, deploy_update_and_rotate, rotate_secret_endpoint, bad_deploys_are_refused_and_write_nothing, installations_are_private_and_limited, configs_are_validated_and_encrypted);
 
 /// A user with an API key: (session token, key).
 async fn developer(s: &TestServer, email: &str) -> (String, String) {
@@ -35,6 +35,45 @@ fn weather(tools: Value) -> Value {
 fn forecast_tool() -> Value {
     json!({"name": "forecast", "description": "Forecast for a city",
            "inputSchema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}})
+}
+
+async fn rotate_secret_endpoint(s: TestServer) {
+    let (token, key) = developer(&s, "rot@example.com").await;
+    let first: Value =
+        s.post_json("/api/mcp/deploy", weather(json!([forecast_tool()])), Some(&key)).await.json().await.unwrap();
+    let id = first["serverId"].as_str().unwrap().to_string();
+    let old = first["webhookSecret"].as_str().unwrap().to_string();
+    let path = format!("/api/servers/{id}/rotate-secret");
+
+    // With a session (the page's way) and with an API key: a new secret each time, sealed to the row.
+    let mut seen = vec![old.clone()];
+    for auth in [&token, &key] {
+        let res = s.post_json(&path, json!({}), Some(auth)).await;
+        assert_eq!(res.status(), 200);
+        let body: Value = res.json().await.unwrap();
+        let secret = body["webhookSecret"].as_str().unwrap().to_string();
+        assert!(secret.starts_with("whsec_") && !seen.contains(&secret));
+        let record = s.state.db.server(id.parse().unwrap()).await.unwrap().unwrap();
+        let opened = s
+            .state
+            .sealer
+            .open(&record.webhook_secret_enc.unwrap(), &omnimcp::registry::webhook_aad(record.id))
+            .unwrap();
+        assert_eq!(opened, secret.as_bytes());
+        seen.push(secret);
+    }
+
+    // Someone else's server, or no server at all: 404 alike.
+    let (other_token, other_key) = developer(&s, "nosy@example.com").await;
+    expect_error(s.post_json(&path, json!({}), Some(&other_token)).await, 404, "not_found").await;
+    expect_error(s.post_json(&path, json!({}), Some(&other_key)).await, 404, "not_found").await;
+    expect_error(s.post_json("/api/servers/not-a-uuid/rotate-secret", json!({}), Some(&key)).await, 404, "not_found")
+        .await;
+    expect_error(s.post_json(&path, json!({}), None).await, 401, "unauthorized").await;
+    let record = s.state.db.server(id.parse().unwrap()).await.unwrap().unwrap();
+    let opened =
+        s.state.sealer.open(&record.webhook_secret_enc.unwrap(), &omnimcp::registry::webhook_aad(record.id)).unwrap();
+    assert_eq!(opened, seen.last().unwrap().as_bytes(), "refused rotations change nothing");
 }
 
 async fn deploy_update_and_rotate(s: TestServer) {
