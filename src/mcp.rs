@@ -214,8 +214,7 @@ impl GatewayHandler {
             tracing::error!(error = %e, "could not list a user's servers");
             ErrorData::new(ErrorCode::INTERNAL_ERROR, "could not list servers", None)
         };
-        let installations =
-            crate::installations::of_user(&self.state, principal.user.id).await.map_err(internal)?;
+        let installations = crate::installations::of_user(&self.state, principal.user.id).await.map_err(internal)?;
         let mut out = Vec::new();
         for inst in installations.iter().filter(|i| i.enabled && principal.may_use_installation(i.id)) {
             if let Some(entry) = self.state.registry.server(inst.server_id).await.map_err(internal)? {

@@ -10,7 +10,7 @@ use app::{
     model::{
         ApiKeyView, CreatedApiKey, DashboardView, DayUsage, DeployedServer, DeveloperView, FormError, InstallationView,
         InstalledOverview, InstalledServer, MarketplacePage, MarketplaceQuery, PromptView, RecentRequest, ResourceView,
-        ServerDetail, ServerHealth, ServerSummary, ServerUsage, ToolView, TryResult, UserView,
+        RotatedSecret, ServerDetail, ServerHealth, ServerSummary, ServerUsage, ToolView, TryResult, UserView,
     },
 };
 use axum::extract::ConnectInfo;
@@ -217,6 +217,19 @@ impl Backend for WebBackend {
     async fn list_api_keys(&self, req: &Parts) -> Result<Vec<ApiKeyView>, FormError> {
         let p = self.principal(req).await?;
         accounts::list_keys(&self.0, &p.user).await.map_err(form_error)
+    }
+
+    async fn change_password(&self, req: &Parts, current: String, new: String) -> Result<SignedIn, FormError> {
+        let p = self.principal(req).await?;
+        let signed = accounts::change_password(&self.0, &p.user, &current, &new).await.map_err(form_error)?;
+        self.signed_in(signed).await
+    }
+
+    async fn rotate_webhook_secret(&self, req: &Parts, server_id: String) -> Result<RotatedSecret, FormError> {
+        let p = self.principal(req).await?;
+        let webhook_secret =
+            crate::registry::rotate_webhook_secret(&self.0, &p, &server_id).await.map_err(form_error)?;
+        Ok(RotatedSecret { server_id, webhook_secret })
     }
 
     async fn create_api_key(&self, req: &Parts, name: String) -> Result<CreatedApiKey, FormError> {

@@ -12,7 +12,7 @@ use http::request::Parts;
 
 use crate::model::{
     ApiKeyView, CreatedApiKey, DashboardView, DeveloperView, FormError, InstallationView, InstalledOverview,
-    MarketplacePage, MarketplaceQuery, ServerDetail, TryResult, UserView,
+    MarketplacePage, MarketplaceQuery, RotatedSecret, ServerDetail, TryResult, UserView,
 };
 
 /// A signed-in result: the user and the `Set-Cookie` value for the session.
@@ -29,6 +29,12 @@ pub trait Backend: Send + Sync + 'static {
     async fn logout(&self, req: &Parts) -> Result<String, FormError>;
     /// The signed-in user, or `None` for an anonymous request.
     async fn current_user(&self, req: &Parts) -> Result<Option<UserView>, FormError>;
+    /// Changes the password (`POST /api/me/password`); every session ends and
+    /// the caller gets a new one (its `Set-Cookie` in the result).
+    async fn change_password(&self, req: &Parts, current: String, new: String) -> Result<SignedIn, FormError>;
+    /// Issues a new webhook secret for one of the caller's developer-hosted
+    /// servers (`POST /api/servers/{id}/rotate-secret`).
+    async fn rotate_webhook_secret(&self, req: &Parts, server_id: String) -> Result<RotatedSecret, FormError>;
     async fn list_api_keys(&self, req: &Parts) -> Result<Vec<ApiKeyView>, FormError>;
     async fn create_api_key(&self, req: &Parts, name: String) -> Result<CreatedApiKey, FormError>;
     async fn revoke_api_key(&self, req: &Parts, id: String) -> Result<(), FormError>;

@@ -152,6 +152,37 @@ pub fn CopyButton(#[prop(into)] text: String, #[prop(into)] label: String) -> im
     }
 }
 
+/// A secret shown this once (a new API key, a rotated webhook secret):
+/// read-only, selected on focus, with a copy button. `id` names the input
+/// and prefixes the test ids (`{id}`, `{id}-value`).
+#[component]
+pub fn ShownOnce(
+    #[prop(into)] id: String,
+    #[prop(into)] title: String,
+    #[prop(into)] message: String,
+    #[prop(into)] label: String,
+    #[prop(into)] value: String,
+    #[prop(optional, into)] data_server_id: Option<String>,
+) -> impl IntoView {
+    let input_id = format!("{id}-value");
+    view! {
+        <div class="mt-5 rounded-xl border border-emerald-200 bg-emerald-50 p-4" data-testid=id.clone() data-server-id=data_server_id role="status">
+            <div class="flex items-center gap-2 text-sm font-semibold text-emerald-900">
+                <Icon path=icon::CHECK class="h-4 w-4" />
+                {title}
+            </div>
+            <p class="mt-1 text-sm text-emerald-800">{message}</p>
+            <div class="mt-3 flex gap-2">
+                <label for=input_id.clone() class="sr-only">{label.clone()}</label>
+                <input id=input_id.clone() readonly value=value.clone() data-testid=input_id
+                    class="block w-full rounded-lg border border-emerald-300 bg-white px-3 py-2 font-mono text-sm text-slate-900"
+                    onfocus="this.select()" />
+                <CopyButton text=value label=format!("Copy the {}", label.to_lowercase()) />
+            </div>
+        </div>
+    }
+}
+
 /// "3 Nov 2026" from an RFC 3339 timestamp (server and browser agree, so
 /// hydration matches).
 pub fn short_date(rfc3339: &str) -> String {

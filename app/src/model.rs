@@ -45,6 +45,14 @@ pub struct ApiKeyView {
     pub scope: Option<serde_json::Value>,
 }
 
+/// A webhook secret just rotated from /developer: shown this once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RotatedSecret {
+    pub server_id: String,
+    pub webhook_secret: String,
+}
+
 /// A newly created key: the only time its full text is ever shown.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

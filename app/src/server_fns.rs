@@ -10,7 +10,7 @@ use leptos::prelude::*;
 
 use crate::model::{
     ApiKeyView, CreatedApiKey, DashboardView, DeveloperView, FormError, InstallationView, InstalledOverview,
-    MarketplacePage, ServerDetail, TryResult, UserView,
+    MarketplacePage, RotatedSecret, ServerDetail, TryResult, UserView,
 };
 
 #[cfg(feature = "ssr")]
@@ -32,6 +32,8 @@ mod ssr {
     }
 
     const FLASH_COOKIE: &str = "omni_new_key";
+    /// The flash cookie carrying a just-rotated webhook secret.
+    pub const SECRET_FLASH_COOKIE: &str = "omni_new_secret";
 
     /// A form submitted by the browser itself (no JavaScript): it asks for HTML.
     pub fn is_plain_form_post(req: &Parts) -> bool {
@@ -40,12 +42,20 @@ mod ssr {
 
     /// The flash cookie, percent-free: the value is URL-safe base64.
     pub fn flash_cookie(value: &str, max_age: u32) -> String {
+        named_flash_cookie(FLASH_COOKIE, value, max_age)
+    }
+
+    pub fn named_flash_cookie(name: &str, value: &str, max_age: u32) -> String {
         use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
         let value = URL_SAFE_NO_PAD.encode(value);
-        format!("{FLASH_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}")
+        format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}")
     }
 
     pub fn flash_value(req: &Parts) -> Option<String> {
+        named_flash_value(req, FLASH_COOKIE)
+    }
+
+    pub fn named_flash_value(req: &Parts, cookie: &str) -> Option<String> {
         use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
         req.headers
             .get_all(http::header::COOKIE)
@@ -53,7 +63,7 @@ mod ssr {
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(';'))
             .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, value)| *name == FLASH_COOKIE && !value.is_empty())
+            .find(|(name, value)| *name == cookie && !value.is_empty())
             .and_then(|(_, value)| URL_SAFE_NO_PAD.decode(value).ok())
             .and_then(|bytes| String::from_utf8(bytes).ok())
     }
@@ -127,6 +137,43 @@ pub async fn take_new_api_key() -> Result<Option<CreatedApiKey>, FormError> {
     let (req, _) = ssr::context()?;
     let Some(value) = ssr::flash_value(&req) else { return Ok(None) };
     ssr::set_cookie(&ssr::flash_cookie("", 0));
+    Ok(serde_json::from_str(&value).ok())
+}
+
+/// Changes the password. Every session ends, this one gets a new cookie;
+/// both a plain form post and a hydrated page land back on /settings with
+/// `?password=changed`, which the page announces.
+#[server(prefix = "/_fn", endpoint = "change_password")]
+pub async fn change_password(current_password: String, new_password: String) -> Result<(), FormError> {
+    let (req, backend) = ssr::context()?;
+    let signed = backend.change_password(&req, current_password, new_password).await?;
+    ssr::set_cookie(&signed.set_cookie);
+    leptos_axum::redirect("/settings?password=changed");
+    Ok(())
+}
+
+/// Rotates a developer-hosted server's webhook secret. Like a new API key,
+/// a plain form post hands the secret to the next render in a short-lived
+/// HttpOnly flash cookie (see `take_rotated_secret`).
+#[server(prefix = "/_fn", endpoint = "rotate_webhook_secret")]
+pub async fn rotate_webhook_secret(server_id: String) -> Result<RotatedSecret, FormError> {
+    let (req, backend) = ssr::context()?;
+    let rotated = backend.rotate_webhook_secret(&req, server_id).await?;
+    if ssr::is_plain_form_post(&req) {
+        if let Ok(json) = serde_json::to_string(&rotated) {
+            ssr::set_cookie(&ssr::named_flash_cookie(ssr::SECRET_FLASH_COOKIE, &json, 120));
+        }
+    }
+    Ok(rotated)
+}
+
+/// The secret rotated by a plain form post just before this render, if
+/// any; reading it deletes it.
+#[server(prefix = "/_fn", endpoint = "take_rotated_secret")]
+pub async fn take_rotated_secret() -> Result<Option<RotatedSecret>, FormError> {
+    let (req, _) = ssr::context()?;
+    let Some(value) = ssr::named_flash_value(&req, ssr::SECRET_FLASH_COOKIE) else { return Ok(None) };
+    ssr::set_cookie(&ssr::named_flash_cookie(ssr::SECRET_FLASH_COOKIE, "", 0));
     Ok(serde_json::from_str(&value).ok())
 }
 

@@ -133,3 +133,49 @@ test('forms work without JavaScript (before hydration)', async () => {
   assert.equal(await page.getByTestId('new-key').count(), 0, 'shown once, also without JavaScript');
   await context.close();
 });
+
+test('change the password on /settings, then log in with the new one', async () => {
+  const reg = await fetch(`${server.url}/api/auth/register`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: 'pw@example.com', password: PASSWORD }),
+  });
+  assert.equal(reg.status, 201);
+  const { token } = await reg.json();
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  await context.addCookies([{ name: 'omni_session', value: token, url: server.url }]);
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${server.url}/settings`);
+  await hydrated(page);
+
+  // Errors next to the fields: a wrong current password, then a weak new one.
+  await page.getByLabel('Current password').fill('not my password');
+  await page.getByLabel('New password').fill('a brand new password');
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await page.locator('#field-current_password-error').filter({ hasText: 'incorrect' }).waitFor();
+  await page.getByLabel('Current password').fill(PASSWORD);
+  await page.getByLabel('New password').fill('short');
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await page.locator('#field-new_password-error').filter({ hasText: '10 characters' }).waitFor();
+
+  await page.getByLabel('New password').fill('a brand new password');
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await page.getByTestId('password-changed').waitFor();
+  await shot(page, '10-settings-password-changed');
+  // This browser stays signed in; the old session token is ended.
+  await page.goto(`${server.url}/settings`);
+  await page.getByLabel('Current password').waitFor();
+  assert.equal(await apiMe(token), 401, 'the old session ended');
+  assert.deepEqual(errors, [], 'no script errors');
+  await context.close();
+
+  const fresh = await browser.newPage();
+  await fresh.goto(`${server.url}/login`);
+  await hydrated(fresh);
+  await fresh.getByLabel('Email address').fill('pw@example.com');
+  await fresh.getByLabel('Password').fill('a brand new password');
+  await fresh.getByRole('button', { name: 'Log in' }).click();
+  await fresh.waitForURL('**/dashboard');
+  await fresh.close();
+});

@@ -1,6 +1,7 @@
 // A developer's journey: deploy a callback server through the API, see it
 // on /developer and in the marketplace, see another user's calls to it,
-// and rotate its webhook secret (shown once, in the deploy answer).
+// and rotate its webhook secret (shown once: in the deploy answer, or on
+// /developer with the Rotate secret button).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -108,6 +109,26 @@ test('deploy, see it on /developer and in the marketplace, see calls, rotate the
   // Calls still work with the new secret.
   const after = await api(server, '/mcp/call', { token: user.key, body: { serverId: 'greeter', toolName: 'hello', arguments: { name: 'Lin' } } });
   assert.equal(after.body.result.greeting, 'Hello, Lin!');
+
+  // Rotation from /developer, without a redeploy: the new secret is shown once.
+  await page.goto(`${server.url}/developer`);
+  await hydrated(page);
+  assert.equal(await page.getByTestId('new-secret').count(), 0);
+  await page.getByRole('button', { name: 'Rotate the webhook secret of greeter' }).click();
+  const shown = await page.getByTestId('new-secret-value').inputValue();
+  assert.match(shown, /^whsec_/);
+  assert.notEqual(shown, rotated.body.webhookSecret);
+  await shot(page, '43-developer-secret-rotated');
+  await page.reload();
+  await hydrated(page);
+  assert.equal(await page.getByTestId('new-secret').count(), 0, 'shown once');
+  assert.ok(!(await page.content()).includes(shown), 'the secret is not on the page again');
+  // Through the API too; another user's rotation finds nothing.
+  const viaApi = await api(server, `/api/servers/${deployed.body.serverId}/rotate-secret`, { token: dev.key, body: {} });
+  assert.equal(viaApi.status, 200);
+  assert.notEqual(viaApi.body.webhookSecret, shown);
+  const foreign = await api(server, `/api/servers/${deployed.body.serverId}/rotate-secret`, { token: user.key, body: {} });
+  assert.equal(foreign.status, 404);
   assert.deepEqual(errors, [], 'no script errors');
   await context.close();
 });

@@ -6,11 +6,12 @@ use leptos_meta::Title;
 
 use crate::{
     components::{
-        Card, Chip, EmptyState, HealthBadge, LoadError, ServerMark, count_of, hosting_label, icon, short_date,
+        BUTTON_DANGER, Card, Chip, EmptyState, FormAlert, HealthBadge, LoadError, ServerMark, ShownOnce,
+        action_form_error, count_of, hosting_label, icon, short_date,
     },
-    model::{DeployedServer, DeveloperView},
+    model::{DeployedServer, DeveloperView, RotatedSecret},
     pages::placeholder::PageHeader,
-    server_fns::developer,
+    server_fns::{RotateWebhookSecret, developer, take_rotated_secret},
 };
 
 #[component]
@@ -45,6 +46,10 @@ fn deploy_snippet(url: &str) -> String {
 #[component]
 fn Servers(data: DeveloperView) -> impl IntoView {
     let snippet = deploy_snippet(&data.deploy_url);
+    let rotate = ServerAction::<RotateWebhookSecret>::new();
+    // A secret rotated by a plain form post (before hydration) arrives here.
+    let flashed = Resource::new(|| (), |_| take_rotated_secret());
+    let rotated_value = rotate.value();
     view! {
         <div class="space-y-6">
             {(!data.can_publish).then(|| view! {
@@ -59,23 +64,46 @@ fn Servers(data: DeveloperView) -> impl IntoView {
             } else {
                 view! {
                     <ul class="space-y-4" data-testid="deployed">
-                        {data.servers.into_iter().map(|s| view! { <Deployed server=s /> }).collect_view()}
+                        {data.servers.into_iter().map(|s| view! { <Deployed server=s rotate=rotate /> }).collect_view()}
                     </ul>
+                    <FormAlert message=action_form_error(rotated_value) />
+                    <Suspense>
+                        {move || Suspend::new(async move {
+                            let flashed = flashed.await.ok().flatten();
+                            let secret = Signal::derive(move || {
+                                rotated_value.get().and_then(Result::ok).or_else(|| flashed.clone())
+                            });
+                            view! { <NewSecret secret=secret /> }
+                        })}
+                    </Suspense>
                 }.into_any()
             }}
-            <Card title="Deploy a server" description="With an API key from Settings. The webhook secret is in the answer to the first deploy only: keep it; your service checks every call's signature with it.">
+            <Card title="Deploy a server" description="With an API key from Settings. The webhook secret is in the answer to the first deploy only: keep it; your service checks every call with it.">
                 <pre class="overflow-x-auto rounded-lg bg-slate-950 p-4 font-mono text-xs leading-5 text-slate-100"><code>{snippet}</code></pre>
                 <p class="mt-3 text-sm text-slate-600">
-                    "To rotate the webhook secret, deploy again with "<code class="rounded bg-slate-100 px-1 font-mono text-xs">"\"rotateSecret\": true"</code>
-                    ": the answer carries the new secret, shown once, and the old one stops working at once."
+                    "To rotate a webhook secret, use a server's “Rotate secret” button above (or "
+                    <code class="rounded bg-slate-100 px-1 font-mono text-xs">"POST /api/servers/{id}/rotate-secret"</code>
+                    "): the new secret is shown once, and the old one stops working at once."
                 </p>
             </Card>
         </div>
     }
 }
 
+/// The one-time display of a rotated webhook secret.
 #[component]
-fn Deployed(server: DeployedServer) -> impl IntoView {
+fn NewSecret(secret: Signal<Option<RotatedSecret>>) -> impl IntoView {
+    view! {
+        {move || secret.get().map(|r| view! {
+            <ShownOnce id="new-secret" title="New webhook secret" data_server_id=r.server_id
+                message="Copy it into your service now: it will not be shown again, and the old secret no longer works."
+                label="New webhook secret" value=r.webhook_secret />
+        })}
+    }
+}
+
+#[component]
+fn Deployed(server: DeployedServer, rotate: ServerAction<RotateWebhookSecret>) -> impl IntoView {
     let s = server.summary.clone();
     let error_rate = if server.calls_30d > 0 {
         format!("{:.1}%", server.errors_30d as f64 * 100.0 / server.calls_30d as f64)
@@ -106,6 +134,15 @@ fn Deployed(server: DeployedServer) -> impl IntoView {
                     </p>
                     {server.endpoint.clone().map(|e| view! { <p class="mt-1 break-all font-mono text-xs text-slate-600">{e}</p> })}
                 </div>
+                {(s.hosting_type == "developer_hosted").then(|| {
+                    let (id, label) = (s.id.clone(), format!("Rotate the webhook secret of {}", s.name));
+                    view! {
+                    <ActionForm action=rotate>
+                        <input type="hidden" name="server_id" value=id />
+                        <button type="submit" class=BUTTON_DANGER aria-label=label>"Rotate secret"</button>
+                    </ActionForm>
+                    }
+                })}
             </div>
             <dl class="mt-4 grid grid-cols-2 gap-3 sm:grid-cols-4">
                 {stats.into_iter().map(|(k, v)| view! {

@@ -6,12 +6,12 @@ use leptos_meta::Title;
 
 use crate::{
     components::{
-        BUTTON_DANGER, BUTTON_PRIMARY, Card, CopyButton, Field, FormAlert, Icon, action_field_error, action_form_error,
+        BUTTON_DANGER, BUTTON_PRIMARY, Card, Field, FormAlert, Icon, ShownOnce, action_field_error, action_form_error,
         icon, short_date, thousands,
     },
     model::{ApiKeyView, CreatedApiKey, UserView},
     pages::{placeholder::PageHeader, shell::CurrentUser},
-    server_fns::{CreateApiKey, RevokeApiKey, list_api_keys, take_new_api_key},
+    server_fns::{ChangePassword, CreateApiKey, RevokeApiKey, list_api_keys, take_new_api_key},
 };
 
 #[component]
@@ -32,6 +32,7 @@ pub fn SettingsPage() -> impl IntoView {
                 })}
             </Suspense>
             <ApiKeys />
+            <PasswordChange />
         </div>
     }
 }
@@ -123,27 +124,41 @@ fn ApiKeys() -> impl IntoView {
     }
 }
 
-/// The one-time display of a new key, with a copy button.
+/// Changing the password: works as a plain form post; success lands on
+/// `/settings?password=changed`.
+#[component]
+fn PasswordChange() -> impl IntoView {
+    let change = ServerAction::<ChangePassword>::new();
+    let value = change.value();
+    let query = leptos_router::hooks::use_query_map();
+    let changed = move || query.with(|q| q.get("password").as_deref() == Some("changed"));
+    view! {
+        <Card title="Change password" description="You stay signed in here; every other session is signed out.">
+            <ActionForm action=change attr:class="space-y-4 max-w-md" attr:novalidate=true>
+                <Field name="current_password" label="Current password" kind="password" autocomplete="current-password" required=true error=action_field_error(value, "current_password") />
+                <Field name="new_password" label="New password" kind="password" autocomplete="new-password" hint="At least 10 characters." required=true error=action_field_error(value, "new_password") />
+                <button type="submit" class=BUTTON_PRIMARY disabled=move || change.pending().get()>
+                    {move || if change.pending().get() { "Changing…" } else { "Change password" }}
+                </button>
+            </ActionForm>
+            <FormAlert message=action_form_error(value) />
+            <Show when=changed>
+                <p class="mt-4 rounded-lg bg-emerald-50 px-4 py-3 text-sm text-emerald-800" role="status" data-testid="password-changed">
+                    "Password changed. Other sessions have been signed out."
+                </p>
+            </Show>
+        </Card>
+    }
+}
+
+/// The one-time display of a new key.
 #[component]
 fn NewKey(key: Signal<Option<CreatedApiKey>>) -> impl IntoView {
     view! {
-        {move || key.get().map(|k| {
-            view! {
-                <div class="mt-5 rounded-xl border border-emerald-200 bg-emerald-50 p-4" data-testid="new-key" role="status">
-                    <div class="flex items-center gap-2 text-sm font-semibold text-emerald-900">
-                        <Icon path=icon::CHECK class="h-4 w-4" />
-                        {format!("Key “{}” created", k.meta.name)}
-                    </div>
-                    <p class="mt-1 text-sm text-emerald-800">"Copy it now: for your security it will not be shown again."</p>
-                    <div class="mt-3 flex gap-2">
-                        <label for="new-key-value" class="sr-only">"New API key"</label>
-                        <input id="new-key-value" readonly value=k.key.clone() data-testid="new-key-value"
-                            class="block w-full rounded-lg border border-emerald-300 bg-white px-3 py-2 font-mono text-sm text-slate-900"
-                            onfocus="this.select()" />
-                        <CopyButton text=k.key.clone() label="Copy the new key" />
-                    </div>
-                </div>
-            }
+        {move || key.get().map(|k| view! {
+            <ShownOnce id="new-key" title=format!("Key “{}” created", k.meta.name)
+                message="Copy it now: for your security it will not be shown again."
+                label="New API key" value=k.key />
         })}
     }
 }
