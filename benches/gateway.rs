@@ -40,12 +40,15 @@ use rmcp::{
         CallToolRequestParams, CallToolResult, ClientConfig, ContentBlock, ProtocolVersion, ServerCapabilities,
         ServerConfig,
     },
+    schemars,
     service::{ClientLifecycleMode, RunningService},
-    schemars, tool, tool_handler, tool_router,
+    tool, tool_handler, tool_router,
     transport::{
         StreamableHttpClientTransport, TokioChildProcess,
         streamable_http_client::StreamableHttpClientTransportConfig,
-        streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager},
+        streamable_http_server::{
+            StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+        },
     },
 };
 use serde_json::{Map, Value, json};
@@ -67,7 +70,10 @@ struct Echo {
 #[tool_router]
 impl Echo {
     #[tool(description = "Echo the text back")]
-    async fn echo(&self, Parameters(EchoArgs { text }): Parameters<EchoArgs>) -> Result<CallToolResult, rmcp::ErrorData> {
+    async fn echo(
+        &self,
+        Parameters(EchoArgs { text }): Parameters<EchoArgs>,
+    ) -> Result<CallToolResult, rmcp::ErrorData> {
         Ok(CallToolResult::success(vec![ContentBlock::text(text)]))
     }
 }
@@ -262,7 +268,8 @@ async fn start_platform(omnimcp: &str, data: &std::path::Path) -> Platform {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let creds = json!({"email": "bench@example.com", "password": "correct horse battery"});
-    let res: Value = http.post(format!("{base}/api/auth/register")).json(&creds).send().await.unwrap().json().await.unwrap();
+    let res: Value =
+        http.post(format!("{base}/api/auth/register")).json(&creds).send().await.unwrap().json().await.unwrap();
     let token = res["token"].as_str().expect("registered").to_string();
     let key: Value = http
         .post(format!("{base}/api/keys"))
@@ -362,8 +369,21 @@ async fn main() {
     println!("OmniMCP gateway benchmark: {} s per scenario, release build, SQLite, request log on", secs.as_secs());
     println!(
         "{:<6} {:<10} {:>4}  {:>10} {:>8} {:>8} {:>8}  {:>10} {:>8} {:>8} {:>8}  {:>6} {:>8} {:>7} {:>7}",
-        "up", "era", "N", "direct/s", "p50 ms", "p90 ms", "p99 ms", "gateway/s", "p50 ms", "p90 ms", "p99 ms", "ratio",
-        "+p50 ms", "gw µs", "up µs"
+        "up",
+        "era",
+        "N",
+        "direct/s",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "gateway/s",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "ratio",
+        "+p50 ms",
+        "gw µs",
+        "up µs"
     );
     let gateway_url = format!("{}/mcp", platform.base);
     for upstream_kind in ["stdio", "http"] {
