@@ -204,6 +204,12 @@ pub async fn create_key(
         return Err(ApiError::invalid("name", format!("you already have {MAX_KEYS_PER_USER} keys; revoke one first")));
     }
     if let Some(scope) = &scope {
+        if scope.unprefixed && scope.installations.as_ref().is_none_or(|ids| ids.len() != 1) {
+            return Err(ApiError::invalid(
+                "scope.unprefixed",
+                "names can go without their server prefix only for a key scoped to exactly one installation",
+            ));
+        }
         for (i, id) in scope.installations.iter().flatten().enumerate() {
             if state.db.installation(user.id, *id).await?.is_none() {
                 return Err(ApiError::invalid(&format!("scope.installations[{i}]"), "not one of your installations"));

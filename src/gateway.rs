@@ -106,7 +106,10 @@ pub async fn execute(
         tool_name: match &op {
             Operation::CallTool { tool, .. } => Some(tool.chars().take(64).collect()),
             Operation::GetPrompt { name, .. } => Some(name.chars().take(64).collect()),
-            Operation::ReadResource { .. } => None,
+            Operation::ReadResource { .. }
+            | Operation::Complete { .. }
+            | Operation::Subscribe { .. }
+            | Operation::Unsubscribe { .. } => None,
         },
         request_type: op.request_type().into(),
         status: "error".into(),
@@ -195,9 +198,14 @@ async fn route(
                 }
             }
         }
-        Operation::ReadResource { uri } => {
+        Operation::ReadResource { uri } | Operation::Subscribe { uri } | Operation::Unsubscribe { uri } => {
             if !entry.has_resource(uri) {
                 return Err(ApiError::NotFound(format!("the server has no resource {uri:?}")));
+            }
+        }
+        Operation::Complete { params } => {
+            if let rmcp::model::Reference::Prompt(p) = &params.r#ref {
+                entry.prompt(&p.name).ok_or_else(|| ApiError::NotFound(format!("no prompt named {:?}", p.name)))?;
             }
         }
         Operation::GetPrompt { name, arguments } => {

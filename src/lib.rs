@@ -61,6 +61,7 @@ pub mod notify;
 pub mod official;
 pub mod outbound;
 pub mod registry;
+pub mod relay;
 pub mod remote;
 pub mod request_log;
 pub mod secrets;

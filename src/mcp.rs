@@ -11,6 +11,11 @@
 //! breaks a list. Calls go through the same pipeline as `POST /mcp/call`
 //! ([`gateway::call_tool`](crate::gateway::call_tool)).
 
+// Sampling, roots, logging and resources/subscribe are deprecated by
+// SEP-2577 (2026-07-28) but are how clients of the 2025-11-25 era work:
+// the gateway carries them for those clients.
+#![allow(deprecated)]
+
 use std::sync::Arc;
 
 use axum::{
@@ -22,11 +27,12 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use rmcp::{
     ErrorData, RoleServer, ServerHandler,
     model::{
-        CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorCode, GetPromptRequestParams,
-        GetPromptResponse, GetPromptResult, Implementation, ListPromptsResult, ListResourceTemplatesResult,
-        ListResourcesResult, ListToolsResult, PaginatedRequestParams, Prompt, PromptArgument,
-        ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource, ResourceContents,
-        ResourceTemplate, ResultType, ServerCapabilities, ServerConfig, SubscriptionFilter, Tool,
+        CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult, ContentBlock,
+        ErrorCode, GetPromptRequestParams, GetPromptResponse, GetPromptResult, Implementation, ListPromptsResult,
+        ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams, Prompt,
+        PromptArgument, ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
+        Reference, Resource, ResourceContents, ResourceTemplate, ResultType, ServerCapabilities, ServerConfig,
+        SetLevelRequestParams, SubscribeRequestParams, SubscriptionFilter, Tool, UnsubscribeRequestParams,
     },
     service::{NotificationContext, RequestContext, SubscriptionContext},
     transport::streamable_http_server::{
@@ -39,8 +45,9 @@ use sha2::{Digest, Sha256};
 use crate::{
     auth::{self, Principal},
     error::ApiError,
+    relay::{Caller, with_caller},
     state::AppState,
-    upstream::ToolOutcome,
+    upstream::{Operation, ToolOutcome},
 };
 
 /// Separates a server's slug from its tool's name.
@@ -79,6 +86,13 @@ fn jsonrpc_error(status: http::StatusCode, code: i32, message: String) -> Respon
 /// JSON-RPC parse error otherwise, not a transport's plain-text complaint).
 /// The principal travels to the handler in the request's extensions.
 pub async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    // DNS rebinding is refused before anything else, credentials or not.
+    let bound = state.leptos.site_addr;
+    if let Some(refusal) =
+        rebinding_refusal(request.headers(), &state.config.allowed_hosts(bound), &state.config.allowed_origins(bound))
+    {
+        return jsonrpc_error(http::StatusCode::FORBIDDEN, -32600, refusal);
+    }
     match auth::authenticate(&state, request.headers()).await {
         Ok(Some(principal)) => {
             let (mut parts, body) = request.into_parts();
@@ -106,6 +120,38 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
         }
         Err(e) => e.into_response(),
     }
+}
+
+/// Why a request's `Host` or `Origin` is refused (DNS rebinding), if it is.
+/// Hosts are compared without their port; an allowed origin ending in `:*`
+/// allows any port.
+fn rebinding_refusal(headers: &http::HeaderMap, hosts: &[String], origins: &[String]) -> Option<String> {
+    if let Some(host) = headers.get(http::header::HOST) {
+        let host = host.to_str().unwrap_or_default().to_ascii_lowercase();
+        let name = match host.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().map(|h| format!("[{h}]")).unwrap_or_default(),
+            None => host.split(':').next().unwrap_or_default().to_string(),
+        };
+        if !hosts.iter().any(|h| h.eq_ignore_ascii_case(&name)) {
+            return Some(format!("the Host header {host:?} is not allowed (see --allowed-host)"));
+        }
+    }
+    if let Some(origin) = headers.get(http::header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or_default().to_ascii_lowercase();
+        let allowed = origins.iter().any(|o| match o.strip_suffix(":*") {
+            Some(base) => {
+                origin == base.to_ascii_lowercase()
+                    || origin
+                        .strip_prefix(&format!("{}:", base.to_ascii_lowercase()))
+                        .is_some_and(|port| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
+            }
+            None => origin == o.trim_end_matches('/').to_ascii_lowercase(),
+        });
+        if !allowed {
+            return Some(format!("the Origin {origin:?} is not allowed (see --allowed-origin)"));
+        }
+    }
+    None
 }
 
 #[derive(Clone)]
@@ -207,6 +253,94 @@ fn principal(context: &RequestContext<RoleServer>) -> Result<Principal, ErrorDat
         .ok_or_else(|| ErrorData::new(ErrorCode::INTERNAL_ERROR, "request is not authenticated", None))
 }
 
+/// The caller of an MCP request, for the relay (see [`crate::relay`]).
+fn caller(principal: &Principal, context: &RequestContext<RoleServer>) -> Caller {
+    let session = context
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|p| p.headers.get("mcp-session-id"))
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let modern = context.meta.protocol_version().is_some_and(|v| v >= ProtocolVersion::V_2026_07_28);
+    let meta = modern.then(|| {
+        let mut forwarded = rmcp::model::RequestMetaObject::default();
+        if let Some(caps) = context.meta.client_capabilities() {
+            forwarded.set_client_capabilities(caps);
+        }
+        if let Some(level) = context.meta.log_level() {
+            forwarded.set_log_level(level);
+        }
+        forwarded
+    });
+    Caller {
+        user: principal.user.id,
+        peer: context.peer.clone(),
+        request_id: context.id.clone(),
+        session,
+        cancel: context.ct.clone(),
+        progress_token: context.meta.get_progress_token(),
+        modern,
+        meta,
+        input_responses: None,
+        request_state: None,
+        public_uri: None,
+    }
+}
+
+/// How a caller sees names: `slug.name` and `omnimcp://slug/...` URIs
+/// (the default), or, for an API key scoped to one installation with
+/// `"unprefixed": true`, the server's own names and URIs unchanged.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Naming {
+    Prefixed,
+    Bare,
+}
+
+impl Naming {
+    fn of(principal: &Principal, servers: &[Arc<crate::registry::ServerEntry>]) -> Self {
+        let bare = principal.scope.as_ref().is_some_and(|s| s.unprefixed);
+        if bare && servers.len() <= 1 { Naming::Bare } else { Naming::Prefixed }
+    }
+
+    /// A tool's or a prompt's name.
+    fn name(self, slug: &str, name: &str) -> String {
+        match self {
+            Naming::Prefixed => public_name(slug, name),
+            Naming::Bare => name.to_string(),
+        }
+    }
+
+    /// A resource's display name.
+    fn resource_name(self, slug: &str, name: &str) -> String {
+        match self {
+            Naming::Prefixed => format!("{slug}{SEPARATOR}{name}"),
+            Naming::Bare => name.to_string(),
+        }
+    }
+
+    fn uri(self, slug: &str, uri: &str) -> String {
+        match self {
+            Naming::Prefixed => public_uri(slug, uri),
+            Naming::Bare => uri.to_string(),
+        }
+    }
+
+    fn template(self, slug: &str, template: &str) -> String {
+        match self {
+            Naming::Prefixed => public_uri_template(slug, template),
+            Naming::Bare => template.to_string(),
+        }
+    }
+
+    /// `(slug, the server's URI)` from the URI the client sent.
+    fn parse_uri(self, servers: &[Arc<crate::registry::ServerEntry>], uri: &str) -> Option<(String, String)> {
+        match self {
+            Naming::Prefixed => parse_public_uri(uri),
+            Naming::Bare => servers.first().map(|s| (s.record.slug.clone(), uri.to_string())),
+        }
+    }
+}
+
 impl GatewayHandler {
     /// The servers of the user's enabled installations.
     async fn servers(&self, principal: &Principal) -> Result<Vec<Arc<crate::registry::ServerEntry>>, ErrorData> {
@@ -226,17 +360,44 @@ impl GatewayHandler {
         Ok(out)
     }
 
+    /// `resources/subscribe` and `resources/unsubscribe` (legacy era): the
+    /// upstream is asked once per resource; its updates reach every
+    /// subscribed client under the URI that client used.
+    async fn subscription(
+        &self,
+        public: String,
+        subscribe: bool,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let principal = principal(&context)?;
+        let message = format!("unknown resource: {public}");
+        let not_found = || ErrorData::resource_not_found(message.clone(), None);
+        let servers = self.servers(&principal).await?;
+        let (slug, uri) = Naming::of(&principal, &servers).parse_uri(&servers, &public).ok_or_else(not_found)?;
+        let mut caller = caller(&principal, &context);
+        caller.public_uri = Some(public);
+        let op = if subscribe { Operation::Subscribe { uri } } else { Operation::Unsubscribe { uri } };
+        match with_caller(caller, crate::gateway::execute(&self.state, &principal, &slug, op)).await {
+            Ok((ToolOutcome::Ok(_), _)) => Ok(()),
+            Ok((ToolOutcome::ToolError(e), _)) => Err(upstream_error(&e)),
+            Err(ApiError::NotFound(_)) => Err(not_found()),
+            Err(e) => Err(to_error(e)),
+        }
+    }
+
     /// The user's tools across enabled installations, in a stable order.
     async fn tools(&self, principal: &Principal) -> Result<Vec<Tool>, ErrorData> {
         let mut out = Vec::new();
-        for entry in self.servers(principal).await? {
+        let servers = self.servers(principal).await?;
+        let naming = Naming::of(principal, &servers);
+        for entry in servers {
             for t in &entry.tools {
-                let public = public_name(&entry.record.slug, &t.name);
-                if !principal.may_use_tool(&public) {
+                if !principal.may_use_tool(&public_name(&entry.record.slug, &t.name)) {
                     continue;
                 }
                 let schema: Map<String, Value> = t.parameters.0.as_object().cloned().unwrap_or_default();
-                let mut definition = Tool::new(public.clone(), t.description.clone(), Arc::new(schema));
+                let name = naming.name(&entry.record.slug, &t.name);
+                let mut definition = Tool::new(name, t.description.clone(), Arc::new(schema));
                 if let Some(out_schema) = t.output_schema.as_ref().and_then(|o| o.0.as_object()) {
                     definition.output_schema = Some(Arc::new(out_schema.clone()));
                 }
@@ -277,6 +438,31 @@ fn to_result(outcome: ToolOutcome) -> CallToolResult {
         result.structured_content = Some(value);
     }
     result
+}
+
+/// Whether an upstream's answer is a 2026-07-28 input-required result (the
+/// server needs the client's input, then the same request again).
+fn input_required(v: &Value) -> bool {
+    v.get("resultType").and_then(Value::as_str) == Some("input_required")
+}
+
+/// An input-required result, relayed unchanged: its requests are the
+/// client's to answer, its state is the server's own.
+fn parse_input_required(v: Value) -> Result<rmcp::model::InputRequiredResult, ErrorData> {
+    serde_json::from_value(v).map_err(|e| {
+        ErrorData::new(
+            ErrorCode(-32002),
+            format!("the server answered with an invalid input-required result: {e}"),
+            None,
+        )
+    })
+}
+
+/// Whether a server's error is a JSON-RPC error object (a code in the range
+/// JSON-RPC reserves, and a message) rather than a tool's own error value.
+fn jsonrpc_error_object(v: &Value) -> bool {
+    let code = v.get("code").and_then(Value::as_i64);
+    code.is_some_and(|c| (-32768..=-32000).contains(&c)) && v.get("message").is_some_and(Value::is_string)
 }
 
 /// An upstream server's own error answer, relayed: an MCP error keeps its
@@ -324,10 +510,13 @@ impl ServerHandler for GatewayHandler {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
             ServerCapabilities::builder()
+                .enable_logging()
+                .enable_completions()
                 .enable_prompts()
                 .enable_prompts_list_changed()
                 .enable_resources()
                 .enable_resources_list_changed()
+                .enable_resources_subscribe()
                 .enable_tools()
                 .enable_tool_list_changed()
                 .build(),
@@ -363,10 +552,12 @@ impl ServerHandler for GatewayHandler {
     ) -> Result<ListResourcesResult, ErrorData> {
         let principal = principal(&context)?;
         let mut resources = Vec::new();
-        for entry in self.servers(&principal).await? {
+        let servers = self.servers(&principal).await?;
+        let naming = Naming::of(&principal, &servers);
+        for entry in servers {
             for r in entry.resources.iter().filter(|r| !r.template) {
                 let slug = &entry.record.slug;
-                let mut resource = Resource::new(public_uri(slug, &r.uri), format!("{slug}{SEPARATOR}{}", r.name));
+                let mut resource = Resource::new(naming.uri(slug, &r.uri), naming.resource_name(slug, &r.name));
                 if !r.description.is_empty() {
                     resource = resource.with_description(r.description.clone());
                 }
@@ -388,11 +579,13 @@ impl ServerHandler for GatewayHandler {
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
         let principal = principal(&context)?;
         let mut templates = Vec::new();
-        for entry in self.servers(&principal).await? {
+        let servers = self.servers(&principal).await?;
+        let naming = Naming::of(&principal, &servers);
+        for entry in servers {
             for r in entry.resources.iter().filter(|r| r.template) {
                 let slug = &entry.record.slug;
                 let mut template =
-                    ResourceTemplate::new(public_uri_template(slug, &r.uri), format!("{slug}{SEPARATOR}{}", r.name));
+                    ResourceTemplate::new(naming.template(slug, &r.uri), naming.resource_name(slug, &r.name));
                 if !r.description.is_empty() {
                     template = template.with_description(r.description.clone());
                 }
@@ -414,12 +607,14 @@ impl ServerHandler for GatewayHandler {
     ) -> Result<ListPromptsResult, ErrorData> {
         let principal = principal(&context)?;
         let mut prompts = Vec::new();
-        for entry in self.servers(&principal).await? {
+        let servers = self.servers(&principal).await?;
+        let naming = Naming::of(&principal, &servers);
+        for entry in servers {
             for p in &entry.prompts {
-                let public = public_name(&entry.record.slug, &p.name);
-                if !principal.may_use_tool(&public) {
+                if !principal.may_use_tool(&public_name(&entry.record.slug, &p.name)) {
                     continue;
                 }
+                let public = naming.name(&entry.record.slug, &p.name);
                 let arguments: Vec<PromptArgument> = p
                     .arguments
                     .0
@@ -453,21 +648,32 @@ impl ServerHandler for GatewayHandler {
         let principal = principal(&context)?;
         let unknown = || ErrorData::invalid_params(format!("unknown prompt: {}", request.name), None);
         let mut target = None;
-        for entry in self.servers(&principal).await? {
-            if let Some(p) = entry.prompts.iter().find(|p| public_name(&entry.record.slug, &p.name) == request.name) {
-                target = Some((entry.record.id, p.name.clone()));
+        let servers = self.servers(&principal).await?;
+        let naming = Naming::of(&principal, &servers);
+        for entry in &servers {
+            let slug = &entry.record.slug;
+            if let Some(p) = entry.prompts.iter().find(|p| naming.name(slug, &p.name) == request.name) {
+                target = Some((entry.record.id, p.name.clone(), public_name(slug, &p.name)));
                 break;
             }
         }
-        let (server_id, name) = target.filter(|_| principal.may_use_tool(&request.name)).ok_or_else(unknown)?;
+        let (server_id, name, _) =
+            target.filter(|(_, _, public)| principal.may_use_tool(public)).ok_or_else(unknown)?;
         let arguments = request.arguments.clone().unwrap_or_default();
-        let outcome =
-            match crate::gateway::get_prompt(&self.state, &principal, &server_id.to_string(), &name, arguments).await {
-                Ok((outcome, _)) => outcome,
-                Err(ApiError::NotFound(_)) => return Err(unknown()),
-                Err(e) => return Err(to_error(e)),
-            };
+        let server = server_id.to_string();
+        let mut caller = caller(&principal, &context);
+        caller.input_responses = request.input_responses.clone();
+        caller.request_state = request.request_state.clone();
+        let run = crate::gateway::get_prompt(&self.state, &principal, &server, &name, arguments);
+        let outcome = match with_caller(caller, run).await {
+            Ok((outcome, _)) => outcome,
+            Err(ApiError::NotFound(_)) => return Err(unknown()),
+            Err(e) => return Err(to_error(e)),
+        };
         match outcome {
+            ToolOutcome::Ok(value) if input_required(&value) => {
+                Ok(GetPromptResponse::InputRequired(parse_input_required(value)?))
+            }
             ToolOutcome::Ok(value) => {
                 let mut result: GetPromptResult = serde_json::from_value(value).map_err(|e| {
                     ErrorData::new(ErrorCode(-32002), format!("the server answered with an invalid prompt: {e}"), None)
@@ -477,6 +683,83 @@ impl ServerHandler for GatewayHandler {
             }
             ToolOutcome::ToolError(e) => Err(upstream_error(&e)),
         }
+    }
+
+    async fn complete(
+        &self,
+        mut request: CompleteRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        let principal = principal(&context)?;
+        let servers = self.servers(&principal).await?;
+        let naming = Naming::of(&principal, &servers);
+        let unknown =
+            || ErrorData::invalid_params("the reference names no prompt or resource template you installed", None);
+        // The reference, in the server's own names.
+        let server_id = match &mut request.r#ref {
+            Reference::Prompt(p) => {
+                let (id, name) = servers
+                    .iter()
+                    .find_map(|e| {
+                        let found = e.prompts.iter().find(|q| naming.name(&e.record.slug, &q.name) == p.name)?;
+                        Some((e.record.id, found.name.clone()))
+                    })
+                    .ok_or_else(unknown)?;
+                p.name = name;
+                id
+            }
+            Reference::Resource(r) => {
+                let (slug, uri) = naming.parse_uri(&servers, &r.uri).ok_or_else(unknown)?;
+                let entry = servers.iter().find(|e| e.record.slug == slug).ok_or_else(unknown)?;
+                r.uri = uri;
+                entry.record.id
+            }
+            _ => return Err(unknown()),
+        };
+        let op = Operation::Complete { params: request };
+        let server = server_id.to_string();
+        let run = crate::gateway::execute(&self.state, &principal, &server, op);
+        match with_caller(caller(&principal, &context), run).await {
+            Ok((ToolOutcome::Ok(v), _)) => {
+                let mut result: CompleteResult = serde_json::from_value(v).map_err(|e| {
+                    ErrorData::new(
+                        ErrorCode(-32002),
+                        format!("the server answered with an invalid completion: {e}"),
+                        None,
+                    )
+                })?;
+                result.result_type = Some(ResultType::COMPLETE);
+                Ok(result)
+            }
+            Ok((ToolOutcome::ToolError(e), _)) => Err(upstream_error(&e)),
+            Err(ApiError::NotFound(_)) => Err(unknown()),
+            Err(e) => Err(to_error(e)),
+        }
+    }
+
+    /// Accepted, so that clients that set a level work. Upstream log
+    /// messages are relayed as the upstream sends them: an upstream is
+    /// shared, so one client's level is not forwarded to it.
+    async fn set_level(&self, _: SetLevelRequestParams, _: RequestContext<RoleServer>) -> Result<(), ErrorData> {
+        Ok(())
+    }
+
+    #[allow(deprecated)]
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.subscription(request.uri, true, context).await
+    }
+
+    #[allow(deprecated)]
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.subscription(request.uri, false, context).await
     }
 
     fn accepted_subscription_filter(&self, _requested: &SubscriptionFilter) -> Option<SubscriptionFilter> {
@@ -502,14 +785,28 @@ impl ServerHandler for GatewayHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         let principal = principal(&context)?;
-        let not_found = || ErrorData::resource_not_found(format!("unknown resource: {}", request.uri), None);
-        let (slug, uri) = parse_public_uri(&request.uri).ok_or_else(not_found)?;
-        let outcome = match crate::gateway::read_resource(&self.state, &principal, &slug, &uri).await {
+        // SEP-2164: 2026-07-28 says -32602, earlier revisions -32002; both
+        // name the URI.
+        let modern = context.meta.protocol_version().is_some_and(|v| v >= ProtocolVersion::V_2026_07_28);
+        let not_found = || {
+            let (message, data) = (format!("unknown resource: {}", request.uri), Some(json!({ "uri": request.uri })));
+            if modern { ErrorData::invalid_params(message, data) } else { ErrorData::resource_not_found(message, data) }
+        };
+        let servers = self.servers(&principal).await?;
+        let (slug, uri) = Naming::of(&principal, &servers).parse_uri(&servers, &request.uri).ok_or_else(not_found)?;
+        let mut caller = caller(&principal, &context);
+        caller.input_responses = request.input_responses.clone();
+        caller.request_state = request.request_state.clone();
+        let run = crate::gateway::read_resource(&self.state, &principal, &slug, &uri);
+        let outcome = match with_caller(caller, run).await {
             Ok((outcome, _)) => outcome,
             Err(ApiError::NotFound(_)) => return Err(not_found()),
             Err(e) => return Err(to_error(e)),
         };
         let value = match outcome {
+            ToolOutcome::Ok(v) if input_required(&v) => {
+                return Ok(ReadResourceResponse::InputRequired(parse_input_required(v)?));
+            }
             ToolOutcome::Ok(v) => v,
             ToolOutcome::ToolError(e) => return Err(upstream_error(&e)),
         };
@@ -547,19 +844,30 @@ impl ServerHandler for GatewayHandler {
         // Resolve the one name asked for, without building every tool's
         // definition (`entries` clones each input schema).
         let mut target = None;
-        for server in self.servers(&principal).await? {
+        let servers = self.servers(&principal).await?;
+        let naming = Naming::of(&principal, &servers);
+        for server in &servers {
             let slug = &server.record.slug;
-            if let Some(t) = server.tools.iter().find(|t| public_name(slug, &t.name) == request.name) {
-                target = Some((server.record.id, t.name.clone()));
+            if let Some(t) = server.tools.iter().find(|t| naming.name(slug, &t.name) == request.name) {
+                target = Some((server.record.id, t.name.clone(), public_name(slug, &t.name)));
                 break;
             }
         }
-        let Some((server_id, tool)) = target.filter(|_| principal.may_use_tool(&request.name)) else {
+        let Some((server_id, tool, _)) = target.filter(|(_, _, public)| principal.may_use_tool(public)) else {
             return Err(ErrorData::invalid_params(format!("unknown tool: {}", request.name), None));
         };
+        let mut caller = caller(&principal, &context);
+        caller.input_responses = request.input_responses.clone();
+        caller.request_state = request.request_state.clone();
         let arguments = Value::Object(request.arguments.unwrap_or_default());
         let server = server_id.to_string();
-        match crate::gateway::call_tool(&self.state, &principal, &server, &tool, arguments).await {
+        let run = crate::gateway::call_tool(&self.state, &principal, &server, &tool, arguments);
+        match with_caller(caller, run).await {
+            Ok((ToolOutcome::Ok(v), _)) if input_required(&v) => {
+                Ok(CallToolResponse::InputRequired(parse_input_required(v)?))
+            }
+            // The server answered the call with a JSON-RPC error: so do we.
+            Ok((ToolOutcome::ToolError(v), _)) if jsonrpc_error_object(&v) => Err(upstream_error(&v)),
             Ok((outcome, _rate)) => Ok(CallToolResponse::Complete(to_result(outcome))),
             Err(e) => Err(to_error(e)),
         }
@@ -569,6 +877,30 @@ impl ServerHandler for GatewayHandler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rebinding_checks_host_and_origin_before_anything_else() {
+        let hosts = vec!["localhost".to_string(), "127.0.0.1".to_string(), "[::1]".to_string()];
+        let origins = vec!["http://localhost:*".to_string(), "https://omni.example".to_string()];
+        let check = |host: Option<&str>, origin: Option<&str>| {
+            let mut h = http::HeaderMap::new();
+            if let Some(v) = host {
+                h.insert(http::header::HOST, v.parse().unwrap());
+            }
+            if let Some(v) = origin {
+                h.insert(http::header::ORIGIN, v.parse().unwrap());
+            }
+            rebinding_refusal(&h, &hosts, &origins).is_none()
+        };
+        assert!(check(Some("127.0.0.1:3000"), None));
+        assert!(check(Some("[::1]:3000"), Some("http://localhost:5173")));
+        assert!(check(Some("localhost"), Some("https://omni.example")));
+        assert!(!check(Some("evil.example.com"), None));
+        assert!(!check(Some("localhost.evil.example"), None));
+        assert!(!check(Some("127.0.0.1:3000"), Some("http://evil.example.com")));
+        assert!(!check(Some("127.0.0.1"), Some("http://localhost:80evil")));
+        assert!(!check(Some("127.0.0.1"), Some("https://omni.example.evil")));
+    }
 
     #[test]
     fn names_are_prefixed_short_and_stable() {

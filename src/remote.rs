@@ -28,9 +28,14 @@ use crate::{
 
 type Client = RunningService<RoleClient, ChangeReporter>;
 
+/// A kept connection's identity: the server, and whether it is spoken to
+/// in the 2026-07-28 era (preferred) or the legacy one: each client era
+/// gets its own, as child processes do (see [`crate::supervisor`]).
+type Key = (Uuid, bool);
+
 pub struct RemoteClients {
-    clients: tokio::sync::Mutex<HashMap<Uuid, Arc<Client>>>,
-    connecting: std::sync::Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+    clients: tokio::sync::Mutex<HashMap<Key, Arc<Client>>>,
+    connecting: std::sync::Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
     changes: Option<ChangeSender>,
 }
 
@@ -57,12 +62,13 @@ impl RemoteClients {
         url: &str,
         op: Operation,
     ) -> Result<ToolOutcome, UpstreamError> {
-        let client = self.client(outbound, server_id, url).await?;
-        match run_on_peer(client.peer(), op, outbound.policy().timeout).await {
+        let key = (server_id, crate::relay::current_caller().is_some_and(|c| c.modern));
+        let client = self.client(outbound, key, url).await?;
+        match run_on_peer(&client, op, outbound.policy().timeout).await {
             Ok(outcome) => Ok(outcome),
             Err(PeerFailure::Timeout) => Err(UpstreamError::Timeout),
             Err(PeerFailure::Broken(e)) => {
-                self.clients.lock().await.remove(&server_id);
+                self.clients.lock().await.remove(&key);
                 Err(UpstreamError::Unavailable(format!("the remote server failed: {e}")))
             }
         }
@@ -71,31 +77,43 @@ impl RemoteClients {
     /// Lists everything a server offers over its kept connection (after it
     /// said its lists changed); `None` when there is no connection.
     pub async fn catalog(&self, server_id: Uuid) -> Option<Result<Catalog, UpstreamError>> {
-        let client = self.clients.lock().await.get(&server_id).filter(|c| !c.is_closed()).cloned()?;
+        let client = {
+            let clients = self.clients.lock().await;
+            [true, false].iter().find_map(|m| clients.get(&(server_id, *m)).filter(|c| !c.is_closed()).cloned())?
+        };
         Some(Catalog::list(client.peer()).await)
     }
 
-    async fn client(&self, outbound: &Outbound, server_id: Uuid, url: &str) -> Result<Arc<Client>, UpstreamError> {
-        if let Some(c) = self.clients.lock().await.get(&server_id).filter(|c| !c.is_closed()) {
+    async fn client(&self, outbound: &Outbound, key: Key, url: &str) -> Result<Arc<Client>, UpstreamError> {
+        if let Some(c) = self.clients.lock().await.get(&key).filter(|c| !c.is_closed()) {
             return Ok(c.clone());
         }
         // One handshake per server at a time, without holding the table:
         // a slow server never delays calls to the others.
-        let gate = self.connecting.lock().expect("connecting lock").entry(server_id).or_default().clone();
+        let gate = self.connecting.lock().expect("connecting lock").entry(key).or_default().clone();
         let _connecting = gate.lock().await;
-        if let Some(c) = self.clients.lock().await.get(&server_id).filter(|c| !c.is_closed()) {
+        if let Some(c) = self.clients.lock().await.get(&key).filter(|c| !c.is_closed()) {
             return Ok(c.clone());
         }
-        let client = connect(outbound, url, ChangeReporter::new(server_id, self.changes.clone())).await?;
+        let (server_id, modern) = key;
+        let reporter = ChangeReporter::new(server_id, self.changes.clone());
+        let client = if modern {
+            connect(outbound, url, reporter).await?
+        } else {
+            outbound.validate_url(url).await.map_err(|e| UpstreamError::Unavailable(e.to_string()))?;
+            handshake(outbound, url, ClientLifecycleMode::Initialize, reporter).await?
+        };
         listen_for_changes(&client, server_id, self.changes.clone());
         let client = Arc::new(client);
-        self.clients.lock().await.insert(server_id, client.clone());
+        self.clients.lock().await.insert(key, client.clone());
         Ok(client)
     }
 
     /// Forgets a server's connection (after a redeploy changes its URL).
     pub async fn forget(&self, server_id: Uuid) {
-        self.clients.lock().await.remove(&server_id);
+        let mut clients = self.clients.lock().await;
+        clients.remove(&(server_id, true));
+        clients.remove(&(server_id, false));
     }
 }
 

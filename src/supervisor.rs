@@ -21,7 +21,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use rmcp::{RoleClient, ServiceExt, service::RunningService, transport::TokioChildProcess};
+use rmcp::{ClientServiceExt, RoleClient, service::RunningService, transport::TokioChildProcess};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -45,7 +45,12 @@ pub struct LaunchSpec {
     pub env_from_config: HashMap<String, String>,
 }
 
-type Key = (Uuid, [u8; 32]);
+/// A child's identity: the server, its config (hashed) and the protocol
+/// era it is spoken to in (`true`: 2026-07-28 preferred). Clients of each
+/// era get a child spoken to in their own era, so what the server does in
+/// that era (server-to-client requests, or input-required results) reaches
+/// them unchanged. Both share the server's working directory.
+type Key = (Uuid, [u8; 32], bool);
 
 struct Child {
     client: RunningService<RoleClient, ChangeReporter>,
@@ -123,10 +128,11 @@ impl Supervisor {
         config: &Map<String, Value>,
         op: Operation,
     ) -> Result<ToolOutcome, UpstreamError> {
-        let key = key(server_id, config);
+        let modern = crate::relay::current_caller().is_some_and(|c| c.modern);
+        let key = key(server_id, config, modern);
         let child = self.child(key, spec, config).await?;
         *child.last_used.lock().expect("child lock") = Instant::now();
-        match run_on_peer(child.client.peer(), op, self.call_timeout).await {
+        match run_on_peer(&child.client, op, self.call_timeout).await {
             Ok(outcome) => {
                 self.failures.lock().expect("failures lock").remove(&key);
                 Ok(outcome)
@@ -152,28 +158,28 @@ impl Supervisor {
         spec: &LaunchSpec,
         config: &Map<String, Value>,
     ) -> Result<Catalog, UpstreamError> {
-        let child = self.child(key(server_id, config), spec, config).await?;
+        let child = self.child(key(server_id, config, false), spec, config).await?;
         Catalog::list(child.client.peer()).await
     }
 
     /// Lists everything a server offers from one of its running children
     /// (after it said its lists changed); `None` when none is running.
     pub async fn catalog(&self, server_id: Uuid) -> Option<Result<Catalog, UpstreamError>> {
-        let child = self.children.lock().await.iter().find(|((s, _), _)| *s == server_id).map(|(_, c)| c.clone())?;
+        let child = self.children.lock().await.iter().find(|((s, _, _), _)| *s == server_id).map(|(_, c)| c.clone())?;
         Some(Catalog::list(child.client.peer()).await)
     }
 
     /// Asks one running child of the server to list its tools: `None` when
     /// none is running (nothing to check), else whether it answered.
     pub async fn ping(&self, server_id: Uuid) -> Option<bool> {
-        let child = self.children.lock().await.iter().find(|((s, _), _)| *s == server_id).map(|(_, c)| c.clone())?;
+        let child = self.children.lock().await.iter().find(|((s, _, _), _)| *s == server_id).map(|(_, c)| c.clone())?;
         let answer = tokio::time::timeout(Duration::from_secs(10), child.client.peer().list_tools(None)).await;
         Some(matches!(answer, Ok(Ok(_))))
     }
 
     /// Process ids of a server's running children (diagnostics, tests).
     pub async fn pids(&self, server_id: Uuid) -> Vec<u32> {
-        self.children.lock().await.iter().filter(|((s, _), _)| *s == server_id).filter_map(|(_, c)| c.pid).collect()
+        self.children.lock().await.iter().filter(|((s, _, _), _)| *s == server_id).filter_map(|(_, c)| c.pid).collect()
     }
 
     /// Stops every child (shutdown).
@@ -245,7 +251,7 @@ impl Supervisor {
     }
 
     async fn spawn(&self, key: Key, spec: &LaunchSpec, config: &Map<String, Value>) -> Result<Child, UpstreamError> {
-        let (server_id, hash) = key;
+        let (server_id, hash, modern) = key;
         let dir = self.run_dir.join(format!("{server_id}-{}", hex8(&hash)));
         let (home, work) = (dir.join("home"), dir.join("work"));
         for d in [&home, &work] {
@@ -278,8 +284,16 @@ impl Supervisor {
                 }
             });
         }
+        let lifecycle = if modern {
+            rmcp::service::ClientLifecycleMode::Auto {
+                preferred_versions: vec![rmcp::model::ProtocolVersion::V_2026_07_28],
+                legacy_version: Some(rmcp::model::ProtocolVersion::V_2025_11_25),
+            }
+        } else {
+            rmcp::service::ClientLifecycleMode::Initialize
+        };
         let client = ChangeReporter::new(server_id, self.changes.clone())
-            .serve(transport)
+            .serve_with_lifecycle(transport, lifecycle)
             .await
             .map_err(|e| UpstreamError::Unavailable(format!("the server did not complete the MCP handshake: {e}")))?;
         tracing::info!(%server_id, pid, "started a platform-hosted server process");
@@ -332,9 +346,9 @@ impl Supervisor {
     }
 }
 
-fn key(server_id: Uuid, config: &Map<String, Value>) -> Key {
+fn key(server_id: Uuid, config: &Map<String, Value>, modern: bool) -> Key {
     // serde_json maps are ordered, so equal configs hash equally.
-    (server_id, Sha256::digest(serde_json::to_vec(config).unwrap_or_default()).into())
+    (server_id, Sha256::digest(serde_json::to_vec(config).unwrap_or_default()).into(), modern)
 }
 
 fn hex8(hash: &[u8; 32]) -> String {

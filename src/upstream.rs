@@ -13,6 +13,11 @@
 //! - [`Upstream::Process`]: a platform-hosted server, a child process
 //!   speaking MCP over stdio, run by the [`crate::supervisor`].
 
+// Sampling, roots, logging and resources/subscribe are deprecated by
+// SEP-2577 (2026-07-28) but are how clients of the 2025-11-25 era work:
+// the gateway carries them for those clients.
+#![allow(deprecated)]
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
@@ -21,17 +26,27 @@ use reqwest::{
     header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue},
 };
 use rmcp::{
-    ClientHandler, Peer, RoleClient,
+    ClientHandler, ErrorData, Peer, RoleClient,
     model::{
-        CallToolRequestParams, ClientCapabilities, ClientConfig, GetPromptRequestParams, GetPromptResponse,
-        Implementation, ReadResourceRequestParams, SubscriptionFilter,
+        CallToolRequest, CallToolRequestParams, ClientCapabilities, ClientConfig, ClientRequest, CompleteRequest,
+        CompleteRequestParams, CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams, ElicitResult,
+        GetPromptRequest, GetPromptRequestParams, Implementation, ListRootsResult, LoggingMessageNotificationParam,
+        ProgressNotificationParam, ReadResourceRequest, ReadResourceRequestParams, ResourceUpdatedNotificationParam,
+        ServerResult, SubscribeRequest, SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequest,
+        UnsubscribeRequestParams,
     },
-    service::NotificationContext,
+    service::{InboundStreamOrigin, NotificationContext, PeerRequestOptions, RequestContext, RunningService},
 };
 use serde_json::{Map, Value, json};
 use sha2::Sha256;
 
-use crate::{outbound::OutboundError, secrets::Secret, state::AppState, supervisor::LaunchSpec};
+use crate::{
+    outbound::OutboundError,
+    relay::{Relay, current_caller},
+    secrets::Secret,
+    state::AppState,
+    supervisor::LaunchSpec,
+};
 
 pub const SECRET_HEADER: &str = "x-webhook-secret";
 pub const TIMESTAMP_HEADER: &str = "x-omnimcp-timestamp";
@@ -40,9 +55,28 @@ pub const SIGNATURE_HEADER: &str = "x-omnimcp-signature";
 /// What a caller asks of a server.
 #[derive(Debug, Clone)]
 pub enum Operation {
-    CallTool { tool: String, arguments: Value },
-    ReadResource { uri: String },
-    GetPrompt { name: String, arguments: Map<String, Value> },
+    CallTool {
+        tool: String,
+        arguments: Value,
+    },
+    ReadResource {
+        uri: String,
+    },
+    GetPrompt {
+        name: String,
+        arguments: Map<String, Value>,
+    },
+    /// `completion/complete`, the reference already in the server's names.
+    Complete {
+        params: CompleteRequestParams,
+    },
+    /// `resources/subscribe` / `resources/unsubscribe` (legacy era).
+    Subscribe {
+        uri: String,
+    },
+    Unsubscribe {
+        uri: String,
+    },
 }
 
 impl Operation {
@@ -52,6 +86,9 @@ impl Operation {
             Operation::CallTool { .. } => "tools/call",
             Operation::ReadResource { .. } => "resources/read",
             Operation::GetPrompt { .. } => "prompts/get",
+            Operation::Complete { .. } => "completion/complete",
+            Operation::Subscribe { .. } => "resources/subscribe",
+            Operation::Unsubscribe { .. } => "resources/unsubscribe",
         }
     }
 }
@@ -136,18 +173,25 @@ pub enum Upstream {
 pub type ChangeSender = tokio::sync::mpsc::UnboundedSender<uuid::Uuid>;
 
 /// Our client side toward an upstream MCP server (a child process or a
-/// remote server). It answers the handshake as `omnimcp` and reports the
+/// remote server). It answers the handshake as `omnimcp`, reports the
 /// server's own `notifications/*/list_changed` (legacy era) so that the
-/// registry re-lists it and users' clients hear of it.
+/// registry re-lists it and users' clients hear of it, and relays what the
+/// server says to a caller during a call (see [`crate::relay`]).
 #[derive(Clone)]
 pub struct ChangeReporter {
     server_id: uuid::Uuid,
     changes: Option<ChangeSender>,
+    relay: std::sync::Arc<Relay>,
 }
 
 impl ChangeReporter {
     pub fn new(server_id: uuid::Uuid, changes: Option<ChangeSender>) -> Self {
-        Self { server_id, changes }
+        Self { server_id, changes, relay: Default::default() }
+    }
+
+    /// This connection's relay.
+    pub fn relay(&self) -> &Relay {
+        &self.relay
     }
 
     fn report(&self) {
@@ -159,7 +203,43 @@ impl ChangeReporter {
 
 impl ClientHandler for ChangeReporter {
     fn get_info(&self) -> ClientConfig {
-        ClientConfig::new(ClientCapabilities::default(), Implementation::new("omnimcp", env!("CARGO_PKG_VERSION")))
+        // What the gateway can relay to its clients: whether a given client
+        // supports it is that client's answer to the relayed request.
+        #[allow(deprecated)]
+        let capabilities = ClientCapabilities::builder().enable_roots().enable_sampling().enable_elicitation().build();
+        ClientConfig::new(capabilities, Implementation::new("omnimcp", env!("CARGO_PKG_VERSION")))
+    }
+
+    async fn on_progress(&self, params: ProgressNotificationParam, _: NotificationContext<RoleClient>) {
+        self.relay.progress(params).await;
+    }
+
+    async fn on_logging_message(&self, params: LoggingMessageNotificationParam, _: NotificationContext<RoleClient>) {
+        self.relay.log(params).await;
+    }
+
+    async fn on_resource_updated(&self, params: ResourceUpdatedNotificationParam, _: NotificationContext<RoleClient>) {
+        self.relay.resource_updated(params).await;
+    }
+
+    async fn create_message(
+        &self,
+        params: CreateMessageRequestParams,
+        context: RequestContext<RoleClient>,
+    ) -> Result<CreateMessageResult, ErrorData> {
+        self.relay.sampling(params, context.extensions.get::<InboundStreamOrigin>()).await
+    }
+
+    async fn create_elicitation(
+        &self,
+        params: ElicitRequestParams,
+        context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        self.relay.elicitation(params, context.extensions.get::<InboundStreamOrigin>()).await
+    }
+
+    async fn list_roots(&self, context: RequestContext<RoleClient>) -> Result<ListRootsResult, ErrorData> {
+        self.relay.roots(context.extensions.get::<InboundStreamOrigin>()).await
     }
 
     async fn on_tool_list_changed(&self, _: NotificationContext<RoleClient>) {
@@ -240,6 +320,17 @@ impl Upstream {
                         url.query_pairs_mut().append_pair("uri", &uri);
                         (Method::GET, url.to_string(), None)
                     }
+                    // The callback protocol has no completions and no
+                    // subscriptions: no suggestions, and a clear refusal.
+                    Operation::Complete { .. } => {
+                        return Ok(ToolOutcome::Ok(json!({ "completion": { "values": [] } })));
+                    }
+                    Operation::Subscribe { .. } | Operation::Unsubscribe { .. } => {
+                        return Ok(ToolOutcome::ToolError(json!({
+                            "code": -32601,
+                            "message": "this server does not support resource subscriptions",
+                        })));
+                    }
                 };
                 let body = body.map(|b| serde_json::to_vec(&b).expect("JSON serializes"));
                 let response = signed_request(state, secret, method, &url, body).await?;
@@ -266,39 +357,96 @@ pub enum PeerFailure {
 
 /// Runs one operation on a connected MCP server (a child process or a
 /// remote server): the one place where our operations become MCP requests.
-pub async fn run_on_peer(peer: &Peer<RoleClient>, op: Operation, limit: Duration) -> Result<ToolOutcome, PeerFailure> {
-    let answer = async {
-        match op {
-            Operation::CallTool { tool, arguments } => {
-                let args = match arguments {
-                    Value::Object(m) => m,
-                    _ => Map::new(),
-                };
-                peer.call_tool(CallToolRequestParams::new(tool).with_arguments(args)).await.map(|r| {
-                    let is_error = r.is_error == Some(true);
-                    let value = json_of(&r);
-                    if is_error { ToolOutcome::ToolError(value) } else { ToolOutcome::Ok(value) }
-                })
+/// While it runs, the connection's relay knows the call: what the server
+/// says about it reaches the caller (see [`crate::relay`]), and a caller
+/// that cancels its request cancels the upstream one.
+pub async fn run_on_peer(
+    client: &RunningService<RoleClient, ChangeReporter>,
+    op: Operation,
+    limit: Duration,
+) -> Result<ToolOutcome, PeerFailure> {
+    let relay = client.service().relay();
+    let caller = current_caller();
+    if let Some(caller) = &caller {
+        match &op {
+            Operation::Subscribe { uri } if !relay.subscribe(uri, caller.clone()) => {
+                return Ok(ToolOutcome::Ok(json!({})));
             }
-            Operation::ReadResource { uri } => {
-                peer.read_resource(ReadResourceRequestParams::new(uri)).await.map(|r| ToolOutcome::Ok(json_of(&r)))
+            Operation::Unsubscribe { uri } if !relay.unsubscribe(uri, caller) => {
+                return Ok(ToolOutcome::Ok(json!({})));
             }
-            Operation::GetPrompt { name, arguments } => {
-                let mut params = GetPromptRequestParams::new(name);
-                params.arguments = Some(arguments);
-                match peer.get_prompt_once(params).await {
-                    Ok(GetPromptResponse::Complete(r)) => Ok(ToolOutcome::Ok(json_of(&r))),
-                    Ok(_) => Err(rmcp::ServiceError::UnexpectedResponse),
-                    Err(e) => Err(e),
-                }
-            }
+            _ => {}
+        }
+    }
+    // A retried request carries the client's answers and the server's state.
+    let (input_responses, request_state) =
+        caller.as_ref().map(|c| (c.input_responses.clone(), c.request_state.clone())).unwrap_or_default();
+    let request = match op {
+        Operation::CallTool { tool, arguments } => {
+            let args = match arguments {
+                Value::Object(m) => m,
+                _ => Map::new(),
+            };
+            let mut params = CallToolRequestParams::new(tool).with_arguments(args);
+            params.input_responses = input_responses;
+            params.request_state = request_state;
+            ClientRequest::CallToolRequest(CallToolRequest::new(params))
+        }
+        Operation::ReadResource { uri } => {
+            let mut params = ReadResourceRequestParams::new(uri);
+            params.input_responses = input_responses;
+            params.request_state = request_state;
+            ClientRequest::ReadResourceRequest(ReadResourceRequest::new(params))
+        }
+        Operation::GetPrompt { name, arguments } => {
+            let mut params = GetPromptRequestParams::new(name);
+            params.arguments = Some(arguments);
+            params.input_responses = input_responses;
+            params.request_state = request_state;
+            ClientRequest::GetPromptRequest(GetPromptRequest::new(params))
+        }
+        Operation::Complete { params } => ClientRequest::CompleteRequest(CompleteRequest::new(params)),
+        Operation::Subscribe { uri } => {
+            ClientRequest::SubscribeRequest(SubscribeRequest::new(SubscribeRequestParams::new(uri)))
+        }
+        Operation::Unsubscribe { uri } => {
+            ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(UnsubscribeRequestParams::new(uri)))
         }
     };
-    match tokio::time::timeout(limit, answer).await {
-        Ok(Ok(outcome)) => Ok(outcome),
+    // A 2026-07-28 client's own capabilities and log level, not ours.
+    let mut options = PeerRequestOptions::no_options();
+    options.meta = caller.as_ref().and_then(|c| c.meta.clone());
+    let peer: &Peer<RoleClient> = client.peer();
+    let handle = match peer.send_cancellable_request(request, options).await {
+        Ok(handle) => handle,
+        Err(e) => return Err(PeerFailure::Broken(e)),
+    };
+    let _in_flight = caller.as_ref().map(|c| relay.begin(c.clone(), handle.id.clone(), handle.progress_token.clone()));
+    let cancelled = caller.as_ref().map(|c| c.cancel.clone()).unwrap_or_default();
+    let (request_id, upstream) = (handle.id.clone(), handle.peer.clone());
+    let answer = tokio::select! {
+        answer = tokio::time::timeout(limit, handle.await_response()) => answer,
+        () = cancelled.cancelled() => {
+            // The client gave up: so does the server (best effort).
+            let reason = Some("the client cancelled the request".to_string());
+            let _ = upstream.notify_cancelled(rmcp::model::CancelledNotificationParam::new(Some(request_id), reason)).await;
+            return Ok(ToolOutcome::ToolError(json!({ "code": -32800, "message": "request cancelled" })));
+        }
+    };
+    match answer {
+        Ok(Ok(result)) => Ok(outcome_of(result)),
         Ok(Err(rmcp::ServiceError::McpError(e))) => Ok(ToolOutcome::ToolError(json_of(&e))),
         Ok(Err(e)) => Err(PeerFailure::Broken(e)),
         Err(_) => Err(PeerFailure::Timeout),
+    }
+}
+
+/// A server's answer as an outcome: a tool result flagged `isError` is a
+/// tool error; anything else is relayed as it is.
+fn outcome_of(result: ServerResult) -> ToolOutcome {
+    match result {
+        ServerResult::CallToolResult(r) if r.is_error == Some(true) => ToolOutcome::ToolError(json_of(&r)),
+        other => ToolOutcome::Ok(json_of(&other)),
     }
 }
 

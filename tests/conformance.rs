@@ -15,6 +15,15 @@
 //! `examples/conformance_fixture.rs` directly; the same function runs it
 //! through the gateway. Each run's `Total:` line is appended, labelled, to
 //! `target/conformance-summary.txt`.
+//!
+//! Through the gateway, the fixture is a platform-hosted server (its
+//! `--stdio` mode, run by the supervisor) installed by a user, and the suite
+//! reaches it at the platform's `/mcp` with an API key scoped to that one
+//! installation with `"unprefixed": true` (the suite needs the fixture's
+//! own names), the key added by the preload. The gateway runs use the same
+//! baselines: they must pass every check the fixture passes directly.
+
+mod common;
 
 use std::{
     io::{BufRead, BufReader, Read, Write},
@@ -297,6 +306,134 @@ async fn fixture_passes_2025_11_25_directly() {
 #[tokio::test]
 async fn fixture_passes_2026_07_28_directly() {
     direct(Suite::V2026_07_28).await;
+}
+
+const PASSWORD: &str = "correct horse battery";
+
+/// A platform with the fixture installed by one user; returns the server,
+/// the installation id and a session token.
+async fn platform_with_fixture() -> (common::TestServer, String, String) {
+    let s = common::TestServer::start().await;
+    let fixture = fixture_binary();
+    let added = s.admin(&[
+        "add-server",
+        "--slug",
+        "fixture",
+        "--name",
+        "Conformance fixture",
+        "--command",
+        &fixture.display().to_string(),
+        "--arg",
+        "--stdio",
+    ]);
+    assert!(added.status.success(), "add-server: {}", String::from_utf8_lossy(&added.stderr));
+    let token = s.register("conformance@example.com", PASSWORD).await;
+    // The suite makes a few hundred requests in a minute: more than the free tier allows.
+    let tier = s.admin(&["set-user", "--email", "conformance@example.com", "--tier", "enterprise"]);
+    assert!(tier.status.success(), "set-user: {}", String::from_utf8_lossy(&tier.stderr));
+    s.state.caches.clear();
+    let found: serde_json::Value = s.get("/api/servers?q=fixture", Some(&token)).await.json().await.unwrap();
+    let server_id = found["servers"][0]["id"].as_str().expect("the fixture is in the marketplace").to_string();
+    let res =
+        s.post_json("/api/installations", serde_json::json!({"serverId": server_id, "config": {}}), Some(&token)).await;
+    assert_eq!(res.status(), 201);
+    let installation = res.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    (s, installation, token)
+}
+
+/// An API key with this scope; panics unless it is created.
+async fn scoped_key(s: &common::TestServer, token: &str, scope: serde_json::Value) -> String {
+    let res = s.post_json("/api/keys", serde_json::json!({"name": "conformance", "scope": scope}), Some(token)).await;
+    assert_eq!(res.status(), 201);
+    res.json::<serde_json::Value>().await.unwrap()["key"].as_str().unwrap().to_string()
+}
+
+async fn through_gateway(suite: Suite) {
+    let (s, installation, token) = platform_with_fixture().await;
+    let key = scoped_key(&s, &token, serde_json::json!({"installations": [installation], "unprefixed": true})).await;
+    let bearer = format!("Bearer {key}");
+    let outcome = run_suite(suite, &s.at("/mcp"), &suite.baseline(), &[("Authorization", &bearer)]).await;
+    append_summary(&format!("gateway {}", suite.revision()), &outcome);
+    println!("gateway {}: {}", suite.revision(), outcome.total_line);
+    outcome.assert_passes();
+}
+
+#[tokio::test]
+async fn gateway_passes_2025_11_25_as_the_fixture_does() {
+    through_gateway(Suite::V2025_11_25).await;
+}
+
+#[tokio::test]
+async fn gateway_passes_2026_07_28_as_the_fixture_does() {
+    through_gateway(Suite::V2026_07_28).await;
+}
+
+/// One stateless (2026-07-28) JSON-RPC request to `/mcp`; the `result` or
+/// `error` object.
+async fn rpc(s: &common::TestServer, key: &str, method: &str, mut params: serde_json::Value) -> serde_json::Value {
+    params["_meta"] = serde_json::json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "omnimcp-test", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": {},
+    });
+    let mut req = s
+        .client
+        .post(s.at("/mcp"))
+        .bearer_auth(key)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", method);
+    if let Some(name) = params.get("name").or_else(|| params.get("uri")).and_then(|v| v.as_str()) {
+        req = req.header("mcp-name", name);
+    }
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let answer: serde_json::Value = req.json(&body).send().await.unwrap().json().await.unwrap();
+    answer.get("result").or_else(|| answer.get("error")).cloned().unwrap_or(answer)
+}
+
+#[tokio::test]
+async fn names_are_prefixed_unless_a_single_installation_key_asks_otherwise() {
+    let (s, installation, token) = platform_with_fixture().await;
+    let prefixed = scoped_key(&s, &token, serde_json::json!({"installations": [installation]})).await;
+    let bare = scoped_key(&s, &token, serde_json::json!({"installations": [installation], "unprefixed": true})).await;
+    let names = |list: &serde_json::Value, field: &str, key: &str| -> Vec<String> {
+        list[field].as_array().unwrap().iter().map(|t| t[key].as_str().unwrap().to_string()).collect()
+    };
+
+    let tools = rpc(&s, &prefixed, "tools/list", serde_json::json!({})).await;
+    assert!(names(&tools, "tools", "name").contains(&"fixture.test_simple_text".to_string()), "{tools}");
+    let tools = rpc(&s, &bare, "tools/list", serde_json::json!({})).await;
+    let bare_names = names(&tools, "tools", "name");
+    assert!(bare_names.contains(&"test_simple_text".to_string()), "{tools}");
+    assert!(bare_names.iter().all(|n| !n.starts_with("fixture.")), "{tools}");
+
+    // Calls and reads under each form; the other form is unknown.
+    let call = |name: &'static str| serde_json::json!({"name": name, "arguments": {}});
+    let ok = rpc(&s, &prefixed, "tools/call", call("fixture.test_simple_text")).await;
+    assert_eq!(ok["content"][0]["type"], "text", "{ok}");
+    let ok = rpc(&s, &bare, "tools/call", call("test_simple_text")).await;
+    assert_eq!(ok["content"][0]["type"], "text", "{ok}");
+    let unknown = rpc(&s, &bare, "tools/call", call("fixture.test_simple_text")).await;
+    assert_eq!(unknown["code"], -32602, "{unknown}");
+    let unknown = rpc(&s, &prefixed, "tools/call", call("test_simple_text")).await;
+    assert_eq!(unknown["code"], -32602, "{unknown}");
+
+    let resources = rpc(&s, &prefixed, "resources/list", serde_json::json!({})).await;
+    let public = "omnimcp://fixture/test%3A%2F%2Fstatic-text";
+    assert!(names(&resources, "resources", "uri").contains(&public.to_string()), "{resources}");
+    let read = rpc(&s, &prefixed, "resources/read", serde_json::json!({"uri": public})).await;
+    assert_eq!(read["contents"][0]["uri"], public, "{read}");
+    let read = rpc(&s, &bare, "resources/read", serde_json::json!({"uri": "test://static-text"})).await;
+    assert_eq!(read["contents"][0]["uri"], "test://static-text", "{read}");
+    assert!(read["contents"][0]["text"].is_string(), "{read}");
+
+    // Unprefixed names need exactly one installation in the key's scope.
+    for scope in [serde_json::json!({"unprefixed": true}), serde_json::json!({"installations": [], "unprefixed": true})]
+    {
+        let res = s.post_json("/api/keys", serde_json::json!({"name": "x", "scope": scope}), Some(&token)).await;
+        let body = common::expect_error(res, 422, "invalid_field").await;
+        assert_eq!(body["error"]["field"], "scope.unprefixed", "{body}");
+    }
 }
 
 #[test]

@@ -70,6 +70,11 @@ pub struct KeyScope {
     /// Public tool names (`slug.tool`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tools: Option<Vec<String>>,
+    /// With exactly one installation: `/mcp` shows that server's own tool,
+    /// prompt and resource names, without the `slug.` prefix (for clients
+    /// that connect one server, and the conformance suite).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unprefixed: bool,
 }
 
 /// What `create_api_key` stores.

@@ -56,4 +56,18 @@ if (names.length > 0) {
   } catch (e) {
     process.emitWarning(`auth-preload: undici not wrapped: ${e.message}`);
   }
+
+  // A few scenarios (SEP-2243 header validation) send raw requests with
+  // node:http, to send headers fetch would normalise: add them there too.
+  for (const mod of [require('node:http'), require('node:https')]) {
+    for (const name of ['request', 'get']) {
+      const original = mod[name];
+      mod[name] = function requestWithHeaders(...args) {
+        const options = args.find((a) => a && typeof a === 'object' && !(a instanceof URL));
+        if (options) options.headers = withExtra(options.headers);
+        else args.splice(typeof args[0] === 'function' ? 0 : 1, 0, { headers: withExtra({}) });
+        return original.apply(this, args);
+      };
+    }
+  }
 }
