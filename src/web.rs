@@ -10,7 +10,8 @@ use app::{
     model::{
         ApiKeyView, CreatedApiKey, DashboardView, DayUsage, DeployedServer, DeveloperView, FormError, InstallationView,
         InstalledOverview, InstalledServer, MarketplacePage, MarketplaceQuery, PromptView, RecentRequest, ResourceView,
-        RotatedSecret, ServerDetail, ServerHealth, ServerSummary, ServerUsage, ToolView, TryResult, UserView,
+        RotatedSecret, ServerDetail, ServerHealth, ServerSummary, ServerUsage, ToolView, TryOutcome, TryResult,
+        UserView,
     },
 };
 use axum::extract::ConnectInfo;
@@ -26,6 +27,7 @@ use crate::{
     error::ApiError,
     installations::{self, InstallationUpdate, NewInstallation},
     state::AppState,
+    upstream::ToolOutcome,
 };
 
 /// Servers on one marketplace page (three rows of three on a wide screen).
@@ -58,6 +60,13 @@ fn sentence(message: &str) -> String {
         out.push('.');
     }
     out
+}
+
+/// When a refused call may be retried, for people: the time of day within
+/// a day ("14:03:12 UTC"), the date beyond ("1 Dec").
+fn retry_at(now: chrono::DateTime<chrono::Utc>, after_secs: u64) -> String {
+    let at = now + chrono::Duration::seconds(after_secs.min(400 * 86_400) as i64);
+    if after_secs < 86_400 { at.format("%H:%M:%S UTC").to_string() } else { at.format("%-d %b").to_string() }
 }
 
 /// Config errors name the field the form shows (`config.token`). The
@@ -393,18 +402,30 @@ impl Backend for WebBackend {
         arguments: String,
     ) -> Result<TryResult, FormError> {
         let p = self.principal(req).await?;
+        let arguments_text = arguments.clone();
         let arguments: Value = match arguments.trim() {
             "" => Value::Object(Map::new()),
             text => serde_json::from_str(text)
                 .map_err(|e| form_error(ApiError::invalid("arguments", format!("not valid JSON: {e}"))))?,
         };
-        let (outcome, _) =
-            crate::gateway::call_tool(&self.0, &p, &server, &tool, arguments).await.map_err(form_error)?;
-        let (success, value) = match outcome {
-            crate::upstream::ToolOutcome::Ok(v) => (true, v),
-            crate::upstream::ToolOutcome::ToolError(v) => (false, v),
+        let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_default();
+        // What the pipeline refused or the server failed is the call's
+        // outcome, shown as such; anything else is the form's mistake.
+        let outcome = match crate::gateway::call_tool(&self.0, &p, &server, &tool, arguments).await {
+            Ok((ToolOutcome::Ok(v), _)) => TryOutcome::Success { output: pretty(&v) },
+            Ok((ToolOutcome::ToolError(v), _)) => TryOutcome::ToolError { output: pretty(&v) },
+            Err(ApiError::TooManyRequests { message, retry_after_secs }) => TryOutcome::Limited {
+                message: sentence(&message),
+                retry_after_secs,
+                retry_at: retry_at(chrono::Utc::now(), retry_after_secs),
+            },
+            Err(e @ (ApiError::BadGateway(_) | ApiError::GatewayTimeout(_))) => TryOutcome::Unavailable {
+                message: sentence(&e.public_message()),
+                timed_out: matches!(e, ApiError::GatewayTimeout(_)),
+            },
+            Err(e) => return Err(form_error(e)),
         };
-        Ok(TryResult { success, output: serde_json::to_string_pretty(&value).unwrap_or_default() })
+        Ok(TryResult { tool: format!("{server}.{tool}"), arguments: arguments_text, outcome })
     }
 
     async fn dashboard(&self, req: &Parts) -> Result<DashboardView, FormError> {

@@ -62,12 +62,14 @@ pub trait Backend: Send + Sync + 'static {
         enabled: Option<bool>,
     ) -> Result<InstallationView, FormError>;
     async fn uninstall(&self, req: &Parts, id: String) -> Result<(), FormError>;
-    /// One tool call through the gateway's pipeline (limits, logging), as
-    /// `POST /mcp/call` makes it.
     /// The user's usage analytics and the health of their servers.
     async fn dashboard(&self, req: &Parts) -> Result<DashboardView, FormError>;
     /// The servers the user published, with health and traffic.
     async fn developer(&self, req: &Parts) -> Result<DeveloperView, FormError>;
+    /// One tool call through the gateway's pipeline (limits, logging), as
+    /// `POST /mcp/call` makes it. A refusal by the limits and a failed
+    /// server are outcomes ([`crate::model::TryOutcome`]); other errors are
+    /// the form's.
     async fn try_tool(
         &self,
         req: &Parts,

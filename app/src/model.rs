@@ -231,14 +231,39 @@ pub struct InstalledOverview {
     pub endpoint_url: String,
 }
 
-/// What an MCP client gets back from one tool call on the "try it" panel.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// One call from the "try it" panel: what was called, and what happened.
+/// The tool and arguments come back so that a plain form post (no
+/// JavaScript) can show the form as it was sent, next to the outcome.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TryResult {
-    /// `false` when the tool itself reported an error.
-    pub success: bool,
-    /// The result (or the tool's error), pretty-printed JSON.
-    pub output: String,
+    /// `slug.name`, as MCP clients see it.
+    pub tool: String,
+    /// The arguments' JSON text, as typed.
+    pub arguments: String,
+    pub outcome: TryOutcome,
+}
+
+/// What the pipeline made of a "try it" call. Input mistakes (unknown tool,
+/// invalid JSON, arguments that fail the schema) are form errors instead.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum TryOutcome {
+    /// The tool's result, pretty-printed JSON.
+    Success { output: String },
+    /// The tool ran and reported an error (pretty-printed JSON).
+    ToolError { output: String },
+    /// Refused before reaching the server: the per-minute rate limit or the
+    /// monthly quota (the pipeline's 429). The call did not count.
+    Limited {
+        message: String,
+        retry_after_secs: u64,
+        /// When to retry, for people: "14:03 UTC", or "1 Dec" when far off.
+        retry_at: String,
+    },
+    /// The server failed: unreachable, a broken answer (502) or no answer
+    /// in time (504). The call is in the request log as an error.
+    Unavailable { message: String, timed_out: bool },
 }
 
 /// One UTC day of the user's calls.

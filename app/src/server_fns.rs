@@ -31,9 +31,49 @@ mod ssr {
         }
     }
 
-    const FLASH_COOKIE: &str = "omni_new_key";
+    /// The flash cookie carrying a just-created API key.
+    pub const FLASH_COOKIE: &str = "omni_new_key";
     /// The flash cookie carrying a just-rotated webhook secret.
     pub const SECRET_FLASH_COOKIE: &str = "omni_new_secret";
+
+    /// The flash cookie carrying a "try it" call's outcome.
+    pub const TRY_FLASH_COOKIE: &str = "omni_try_result";
+
+    /// A "try it" outcome as JSON small enough for a cookie (browsers keep
+    /// about 4 KB of one, and base64 adds a third): long arguments and a long
+    /// output are cut, and the output says so.
+    pub fn flash_sized(result: &crate::model::TryResult) -> String {
+        use crate::model::TryOutcome;
+        const BUDGET: usize = 2800;
+        let mut result = result.clone();
+        result.arguments = json_prefix(&result.arguments, 600);
+        let json = serde_json::to_string(&result).unwrap_or_default();
+        if json.len() <= BUDGET {
+            return json;
+        }
+        // Everything but the output, and a note, take this much room.
+        let outside = json.len() - serde_json::to_string(&result.outcome).unwrap_or_default().len() + 64;
+        if let TryOutcome::Success { output } | TryOutcome::ToolError { output } = &mut result.outcome {
+            let note = format!(
+                "\n… (cut: {} characters in all; with JavaScript on, the page shows it all)",
+                output.chars().count()
+            );
+            *output = json_prefix(output, BUDGET.saturating_sub(outside + note.len() * 2)) + &note;
+        }
+        serde_json::to_string(&result).unwrap_or_default()
+    }
+
+    /// The longest prefix of `text` that takes at most `room` bytes in a
+    /// JSON string.
+    fn json_prefix(text: &str, room: usize) -> String {
+        let mut used = 0;
+        text.chars()
+            .take_while(|c| {
+                used += serde_json::to_string(c).map_or(6, |s| s.len() - 2);
+                used <= room
+            })
+            .collect()
+    }
 
     /// A form submitted by the browser itself (no JavaScript): it asks for HTML.
     pub fn is_plain_form_post(req: &Parts) -> bool {
@@ -51,11 +91,7 @@ mod ssr {
         format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}")
     }
 
-    pub fn flash_value(req: &Parts) -> Option<String> {
-        named_flash_value(req, FLASH_COOKIE)
-    }
-
-    pub fn named_flash_value(req: &Parts, cookie: &str) -> Option<String> {
+    fn named_flash_value(req: &Parts, cookie: &str) -> Option<String> {
         use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
         req.headers
             .get_all(http::header::COOKIE)
@@ -66,6 +102,14 @@ mod ssr {
             .find(|(name, value)| *name == cookie && !value.is_empty())
             .and_then(|(_, value)| URL_SAFE_NO_PAD.decode(value).ok())
             .and_then(|bytes| String::from_utf8(bytes).ok())
+    }
+
+    /// Reads a flash cookie's JSON and deletes the cookie: a flash is for
+    /// one render.
+    pub fn take_flash<T: serde::de::DeserializeOwned>(req: &Parts, cookie: &str) -> Option<T> {
+        let value = named_flash_value(req, cookie)?;
+        set_cookie(&named_flash_cookie(cookie, "", 0));
+        serde_json::from_str(&value).ok()
     }
 
     pub fn set_cookie(value: &str) {
@@ -135,9 +179,7 @@ pub async fn create_api_key(name: String) -> Result<CreatedApiKey, FormError> {
 #[server(prefix = "/_fn", endpoint = "take_new_api_key")]
 pub async fn take_new_api_key() -> Result<Option<CreatedApiKey>, FormError> {
     let (req, _) = ssr::context()?;
-    let Some(value) = ssr::flash_value(&req) else { return Ok(None) };
-    ssr::set_cookie(&ssr::flash_cookie("", 0));
-    Ok(serde_json::from_str(&value).ok())
+    Ok(ssr::take_flash(&req, ssr::FLASH_COOKIE))
 }
 
 /// Changes the password. Every session ends, this one gets a new cookie;
@@ -172,9 +214,7 @@ pub async fn rotate_webhook_secret(server_id: String) -> Result<RotatedSecret, F
 #[server(prefix = "/_fn", endpoint = "take_rotated_secret")]
 pub async fn take_rotated_secret() -> Result<Option<RotatedSecret>, FormError> {
     let (req, _) = ssr::context()?;
-    let Some(value) = ssr::named_flash_value(&req, ssr::SECRET_FLASH_COOKIE) else { return Ok(None) };
-    ssr::set_cookie(&ssr::named_flash_cookie(ssr::SECRET_FLASH_COOKIE, "", 0));
-    Ok(serde_json::from_str(&value).ok())
+    Ok(ssr::take_flash(&req, ssr::SECRET_FLASH_COOKIE))
 }
 
 #[server(prefix = "/_fn", endpoint = "revoke_api_key")]
@@ -252,14 +292,29 @@ pub async fn uninstall(id: String) -> Result<(), FormError> {
 }
 
 /// Calls a tool from the "try it" panel. `tool` is `slug.name`, as MCP
-/// clients see it; `arguments` is a JSON object's text.
+/// clients see it; `arguments` is a JSON object's text. A plain form post
+/// hands the outcome to the next render of /installed in a short-lived
+/// HttpOnly flash cookie (see `take_try_result`) and lands on the panel.
 #[server(prefix = "/_fn", endpoint = "try_tool")]
 pub async fn try_tool(tool: String, arguments: String) -> Result<TryResult, FormError> {
     let (req, backend) = ssr::context()?;
     let Some((server, name)) = tool.split_once('.') else {
         return Err(FormError { field: Some("tool".into()), ..FormError::new("invalid_field", "Choose a tool.") });
     };
-    backend.try_tool(&req, server.to_string(), name.to_string(), arguments).await
+    let result = backend.try_tool(&req, server.to_string(), name.to_string(), arguments).await?;
+    if ssr::is_plain_form_post(&req) {
+        ssr::set_cookie(&ssr::named_flash_cookie(ssr::TRY_FLASH_COOKIE, &ssr::flash_sized(&result), 120));
+        leptos_axum::redirect("/installed#try-it");
+    }
+    Ok(result)
+}
+
+/// The outcome of a "try it" call made by a plain form post just before
+/// this render, if any; reading it deletes it.
+#[server(prefix = "/_fn", endpoint = "take_try_result")]
+pub async fn take_try_result() -> Result<Option<TryResult>, FormError> {
+    let (req, _) = ssr::context()?;
+    Ok(ssr::take_flash(&req, ssr::TRY_FLASH_COOKIE))
 }
 
 #[server(prefix = "/_fn", endpoint = "dashboard")]

@@ -2,7 +2,7 @@
 // `cargo leptos build`) on 127.0.0.1:0 with a fresh data directory, and
 // launches Debian's Chromium through playwright-core.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -10,19 +10,20 @@ import { chromium } from 'playwright-core';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 export const ARTIFACTS = join(ROOT, 'end2end', 'artifacts');
+const BIN = process.env.OMNIMCP_BIN ?? join(ROOT, 'target', 'debug', 'omnimcp');
 mkdirSync(ARTIFACTS, { recursive: true });
 
 /** Starts the server; resolves to { url, stop, log } once it listens.
  * `extraArgs` are more `omnimcp` flags (e.g. `--outbound-allow-loopback`). */
 export async function startServer(extraArgs = []) {
   const dir = mkdtempSync(join(tmpdir(), 'omnimcp-e2e-'));
-  const bin = process.env.OMNIMCP_BIN ?? join(ROOT, 'target', 'debug', 'omnimcp');
+  const database = `sqlite://${join(dir, 'e2e.db')}`;
   const env = { ...process.env, RUST_LOG: 'info' };
   delete env.DATABASE_URL;
-  const child = spawn(bin, [
+  const child = spawn(BIN, [
     '--bind', '127.0.0.1:0',
     '--data-dir', join(dir, 'data'),
-    '--database-url', `sqlite://${join(dir, 'e2e.db')}`,
+    '--database-url', database,
     '--site-root', join(ROOT, 'target', 'site'),
     ...extraArgs,
   ], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -41,6 +42,15 @@ export async function startServer(extraArgs = []) {
   return {
     url,
     log: () => log,
+    /** Runs `omnimcp admin …` against this server's database. */
+    admin: (...args) => execFileSync(BIN, ['admin', ...args, '--data-dir', join(dir, 'data'), '--database-url', database],
+      { encoding: 'utf8' }),
+    /** Adds a subscription tier (tiers are data; no command creates one). */
+    addTier: ({ id, name, perMinute, perMonth }) => execFileSync('python3', ['-c', `
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("INSERT INTO subscription_tiers VALUES (?, ?, ?, ?, 5, 1, 9)", (sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])))
+db.commit()`, join(dir, 'e2e.db'), id, name, String(perMinute), String(perMonth)]),
     stop: () => new Promise((done) => {
       child.removeAllListeners('exit');
       child.on('exit', done);
@@ -60,6 +70,17 @@ export async function launchBrowser() {
 /** Waits until the WASM has hydrated the page. */
 export async function hydrated(page) {
   await page.waitForSelector('html[data-hydrated="true"]', { timeout: 20_000 });
+}
+
+/** Opens `url` in a new page of `context` and waits for hydration;
+ * resolves to { page, errors }, the page's script errors as they come. */
+export async function openHydrated(context, url) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(url);
+  await hydrated(page);
+  return { page, errors };
 }
 
 export async function shot(page, name) {

@@ -11,9 +11,9 @@ use crate::{
         BUTTON_DANGER, BUTTON_PRIMARY, BUTTON_SECONDARY, Card, Chip, ConfigField, CopyButton, EmptyState, FormAlert,
         HealthBadge, Icon, LoadError, ServerMark, action_form_error, count_of, icon, short_date,
     },
-    model::{FormError, InstalledServer, TryResult, schema_fields},
+    model::{FormError, InstalledServer, TryOutcome, TryResult, schema_fields},
     pages::placeholder::PageHeader,
-    server_fns::{SetInstallationEnabled, TryTool, Uninstall, UpdateInstallationConfig, installed},
+    server_fns::{SetInstallationEnabled, TryTool, Uninstall, UpdateInstallationConfig, installed, take_try_result},
 };
 
 /// The actions every row shares (one instance each, so their results and
@@ -32,6 +32,8 @@ pub fn InstalledPage() -> impl IntoView {
         move || (actions.toggle.version().get(), actions.save.version().get(), actions.uninstall.version().get()),
         |_| installed(),
     );
+    // A "try it" call made by a plain form post (before hydration) arrives here.
+    let flashed = Resource::new(|| (), |_| take_try_result());
     view! {
         <Title text="Installed" />
         <PageHeader title="Installed" description="The servers your MCP endpoint exposes, and how to connect a client to it." />
@@ -39,6 +41,7 @@ pub fn InstalledPage() -> impl IntoView {
         <FormAlert message=action_form_error(actions.uninstall.value()) />
         <Transition fallback=|| view! { <p class="py-10 text-sm text-slate-500" role="status">"Loading your servers…"</p> }>
             {move || Suspend::new(async move {
+                let flashed = flashed.await.ok().flatten();
                 match overview.await {
                     Ok(o) => {
                         let (servers, endpoint_url) = (o.servers, o.endpoint_url);
@@ -62,7 +65,7 @@ pub fn InstalledPage() -> impl IntoView {
                                     }.into_any()
                                 }}
                                 <Endpoint url=endpoint_url />
-                                {(!tools.is_empty()).then(|| view! { <TryPanel tools=tools.clone() /> })}
+                                {(!tools.is_empty()).then(|| view! { <TryPanel tools=tools.clone() flashed=flashed.clone() /> })}
                             </div>
                         }.into_any()
                     }
@@ -269,47 +272,104 @@ fn Endpoint(url: String) -> impl IntoView {
     }
 }
 
-/// Calls a tool as an MCP client would; the call counts and is logged.
+/// Calls a tool as an MCP client would; the call counts and is logged. A
+/// plain form post works too: its outcome arrives as `flashed` (see
+/// `take_try_result`), with the tool and arguments it was made with.
 #[component]
-fn TryPanel(tools: Vec<String>) -> impl IntoView {
+fn TryPanel(tools: Vec<String>, flashed: Option<TryResult>) -> impl IntoView {
     let run = ServerAction::<TryTool>::new();
     let value = run.value();
-    // The result comes back to the page, so the panel waits for hydration
-    // (a plain form post would lose it in the redirect).
-    let live = RwSignal::new(false);
-    Effect::new(move |_| live.set(true));
-    let result = move || value.get().and_then(Result::ok);
-    // Every error shows here, the argument errors included.
+    let (sent_tool, sent_arguments) =
+        flashed.as_ref().map_or((String::new(), "{}".to_string()), |r| (r.tool.clone(), r.arguments.clone()));
+    // The latest call's outcome: this page's, else the plain post's.
+    let result = move || match value.get() {
+        Some(Ok(r)) => Some(r),
+        Some(Err(_)) => None,
+        None => flashed.clone(),
+    };
+    // Input mistakes show here, the argument errors included.
     let error =
         Signal::derive(move || value.with(|v| v.as_ref().and_then(|r| r.as_ref().err()).map(|e| e.message.clone())));
     view! {
-        <Card title="Try it" description="Call a tool through your endpoint's pipeline: limits, checks and the request log apply.">
-            <ActionForm action=run attr:class="space-y-4" attr:novalidate=true>
-                <fieldset disabled=move || !live.get() class="space-y-4">
+        <div id="try-it" class="scroll-mt-24">
+            <Card title="Try it" description="Call a tool through your endpoint's pipeline: limits, checks and the request log apply.">
+                <ActionForm action=run attr:class="space-y-4" attr:novalidate=true>
                     <div>
                         <label for="try-tool" class="mb-1.5 block text-sm font-medium text-slate-700">"Tool"</label>
                         <select id="try-tool" name="tool" class="block w-full rounded-lg border border-slate-300 bg-white px-3 py-2.5 font-mono text-sm shadow-sm outline-none focus:border-indigo-500 focus:ring-4 focus:ring-indigo-100">
-                            {tools.into_iter().map(|t| view! { <option value=t.clone()>{t.clone()}</option> }).collect_view()}
+                            {tools.into_iter().map(|t| view! { <option value=t.clone() selected=t == sent_tool>{t.clone()}</option> }).collect_view()}
                         </select>
                     </div>
                     <div>
                         <label for="try-arguments" class="mb-1.5 block text-sm font-medium text-slate-700">"Arguments (JSON)"</label>
                         <textarea id="try-arguments" name="arguments" rows="3" spellcheck="false"
-                            class="block w-full rounded-lg border border-slate-300 bg-white px-3.5 py-2.5 font-mono text-sm shadow-sm outline-none focus:border-indigo-500 focus:ring-4 focus:ring-indigo-100">"{}"</textarea>
+                            class="block w-full rounded-lg border border-slate-300 bg-white px-3.5 py-2.5 font-mono text-sm shadow-sm outline-none focus:border-indigo-500 focus:ring-4 focus:ring-indigo-100">{sent_arguments}</textarea>
                     </div>
                     <FormAlert message=error />
-                    <button type="submit" class=BUTTON_PRIMARY>{move || if run.pending().get() { "Calling…" } else { "Call tool" }}</button>
-                    {move || (!live.get()).then(|| view! { <p class="text-xs text-slate-500">"Available once the page has loaded."</p> })}
-                </fieldset>
-            </ActionForm>
-            {move || result().map(|r: TryResult| view! {
-                <div class="mt-4" role="status" data-testid="try-result">
-                    <p class={if r.success { "text-sm font-semibold text-emerald-700" } else { "text-sm font-semibold text-rose-700" }}>
-                        {if r.success { "Result" } else { "The tool reported an error" }}
+                    <button type="submit" class=BUTTON_PRIMARY disabled=move || run.pending().get()>
+                        {move || if run.pending().get() { "Calling…" } else { "Call tool" }}
+                    </button>
+                </ActionForm>
+                {move || result().map(|r| view! { <TryOutcomeView result=r /> })}
+            </Card>
+        </div>
+    }
+}
+
+/// One call's outcome: the result, the tool's own error, a limit the call
+/// ran into (and when to retry), or a server that failed.
+#[component]
+fn TryOutcomeView(result: TryResult) -> impl IntoView {
+    let tool = result.tool;
+    let success = matches!(result.outcome, TryOutcome::Success { .. });
+    match result.outcome {
+        TryOutcome::Success { output } | TryOutcome::ToolError { output } => {
+            let (outcome, class, icon_path, title) = if success {
+                ("success", "text-emerald-700", icon::CHECK, format!("Result of {tool}"))
+            } else {
+                ("tool-error", "text-rose-700", icon::WARNING, format!("{tool} reported an error"))
+            };
+            view! {
+                <div class="mt-5" role="status" data-testid="try-result" data-outcome=outcome>
+                    <p class=format!("flex items-center gap-1.5 text-sm font-semibold {class}")>
+                        <Icon path=icon_path class="h-4 w-4" />{title}
                     </p>
-                    <pre class="mt-2 max-h-80 overflow-auto rounded-lg bg-slate-950 p-4 font-mono text-xs leading-5 text-slate-100"><code>{r.output}</code></pre>
+                    <pre class="mt-2 max-h-80 overflow-auto rounded-lg bg-slate-950 p-4 font-mono text-xs leading-5 text-slate-100"><code>{output}</code></pre>
                 </div>
-            })}
-        </Card>
+            }
+            .into_any()
+        }
+        TryOutcome::Limited { message, retry_after_secs, retry_at } => view! {
+            <div class="mt-5 flex gap-3 rounded-xl border border-amber-200 bg-amber-50 p-4" role="alert" data-testid="try-result" data-outcome="limited">
+                <Icon path=icon::CLOCK class="mt-0.5 h-5 w-5 shrink-0 text-amber-600" />
+                <div class="text-sm text-amber-900">
+                    <p class="font-semibold">"Limit reached: the call was not made"</p>
+                    <p class="mt-1">{message}</p>
+                    <p class="mt-2" data-testid="retry-at" data-retry-after=retry_after_secs>
+                        "You can call again at "<strong class="font-semibold">{retry_at}</strong>". "
+                        "Refused calls do not count; your plan's limits are on "
+                        <a href="/settings" class="font-semibold underline decoration-amber-400 underline-offset-2 hover:text-amber-700">"Settings"</a>"."
+                    </p>
+                </div>
+            </div>
+        }
+        .into_any(),
+        TryOutcome::Unavailable { message, timed_out } => view! {
+            <div class="mt-5 flex gap-3 rounded-xl border border-rose-200 bg-rose-50 p-4" role="alert" data-testid="try-result" data-outcome="unavailable">
+                <Icon path=icon::WARNING class="mt-0.5 h-5 w-5 shrink-0 text-rose-600" />
+                <div class="min-w-0 text-sm text-rose-900">
+                    <p class="font-semibold">
+                        {if timed_out { "The server did not answer in time" } else { "The server could not complete the call" }}
+                    </p>
+                    <p class="mt-1 break-words">{message}</p>
+                    <p class="mt-2">
+                        {format!("The call to {tool} is in your request log as an error. See the server's health on the ")}
+                        <a href="/dashboard" class="font-semibold underline decoration-rose-300 underline-offset-2 hover:text-rose-700">"Dashboard"</a>
+                        ", or try again later; if it keeps failing, its developer has to fix it."
+                    </p>
+                </div>
+            </div>
+        }
+        .into_any(),
     }
 }

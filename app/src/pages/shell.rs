@@ -9,7 +9,7 @@ use leptos_router::{
 };
 
 use crate::{
-    components::{Icon, Logo, icon},
+    components::{Icon, Logo, count_of, icon},
     model::{FormError, UserView},
     server_fns::{Logout, current_user},
 };
@@ -127,7 +127,7 @@ fn SignedInLayout(user: UserView) -> impl IntoView {
                 <nav class="mt-10 flex flex-1 flex-col gap-1"><NavLinks /></nav>
                 <div class="rounded-xl bg-gradient-to-br from-indigo-500/20 to-fuchsia-500/10 p-4 ring-1 ring-white/10">
                     <p class="text-xs font-semibold uppercase tracking-wide text-indigo-200">{format!("{} plan", user.tier.name)}</p>
-                    <p class="mt-1 text-xs leading-5 text-slate-300">{format!("{} requests a minute", user.tier.requests_per_minute)}</p>
+                    <p class="mt-1 text-xs leading-5 text-slate-300">{format!("{} a minute", count_of(user.tier.requests_per_minute, "request"))}</p>
                     <a href="/settings#plan" class="mt-2 inline-block text-xs font-semibold text-white hover:underline">"See limits →"</a>
                 </div>
             </aside>
