@@ -62,7 +62,9 @@ impl RemoteClients {
         url: &str,
         op: Operation,
     ) -> Result<ToolOutcome, UpstreamError> {
-        let key = (server_id, crate::relay::current_caller().is_some_and(|c| c.modern));
+        // A legacy-era MCP client gets a legacy connection; 2026-era clients
+        // and the REST front door get the newest era the server speaks.
+        let key = (server_id, crate::relay::current_caller().is_none_or(|c| c.modern));
         let client = self.client(outbound, key, url).await?;
         match run_on_peer(&client, op, outbound.policy().timeout).await {
             Ok(outcome) => Ok(outcome),
@@ -100,8 +102,13 @@ impl RemoteClients {
         let client = if modern {
             connect(outbound, url, reporter).await?
         } else {
+            // A server that no longer speaks the handshake era is still
+            // reached, in the era it speaks.
             outbound.validate_url(url).await.map_err(|e| UpstreamError::Unavailable(e.to_string()))?;
-            handshake(outbound, url, ClientLifecycleMode::Initialize, reporter).await?
+            match handshake(outbound, url, ClientLifecycleMode::Initialize, reporter.clone()).await {
+                Ok(client) => client,
+                Err(_) => connect(outbound, url, reporter).await?,
+            }
         };
         listen_for_changes(&client, server_id, self.changes.clone());
         let client = Arc::new(client);

@@ -207,7 +207,10 @@ impl ClientHandler for ChangeReporter {
         // supports it is that client's answer to the relayed request.
         #[allow(deprecated)]
         let capabilities = ClientCapabilities::builder().enable_roots().enable_sampling().enable_elicitation().build();
+        // `initialize` belongs to the handshake era: it offers that era's
+        // newest revision. 2026-07-28 is negotiated by `server/discover`.
         ClientConfig::new(capabilities, Implementation::new("omnimcp", env!("CARGO_PKG_VERSION")))
+            .with_protocol_version(rmcp::model::ProtocolVersion::V_2025_11_25)
     }
 
     async fn on_progress(&self, params: ProgressNotificationParam, _: NotificationContext<RoleClient>) {

@@ -228,11 +228,17 @@ fn run_suite_blocking(
 
 /// Appends `<label>: <Total line>` to `target/conformance-summary.txt`.
 pub fn append_summary(label: &str, outcome: &SuiteOutcome) {
+    append_summary_line(&format!("{label}: {}", outcome.total_line));
+}
+
+/// Appends one line to `target/conformance-summary.txt`, which `.ci/run`
+/// prints at the end of a run.
+fn append_summary_line(line: &str) {
     let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
     std::fs::create_dir_all(&target).unwrap();
     let mut file =
         std::fs::OpenOptions::new().create(true).append(true).open(target.join("conformance-summary.txt")).unwrap();
-    writeln!(file, "{label}: {}", outcome.total_line).unwrap();
+    writeln!(file, "{line}").unwrap();
 }
 
 /// The fixture server (`examples/conformance_fixture.rs`), killed on drop.
@@ -249,28 +255,33 @@ impl Drop for Fixture {
     }
 }
 
-/// The built fixture: `target/<profile>/examples/conformance_fixture`, next
-/// to this test's own `deps/` directory. `cargo test` (and `cargo leptos
-/// test`) build examples along with the tests; when only this test was
-/// built (`cargo test --test conformance`) and the example is missing or
-/// older than its source, it is built here with the same environment.
+/// The built fixture: see [`example_binary`].
 pub fn fixture_binary() -> PathBuf {
+    example_binary("conformance_fixture")
+}
+
+/// A built example: `target/<profile>/examples/<name>`, next to this test's
+/// own `deps/` directory. `cargo test` (and `cargo leptos test`) build
+/// examples along with the tests; when only this test was built (`cargo
+/// test --test conformance`) and the example is missing or older than its
+/// source, it is built here with the same environment.
+pub fn example_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
-    let binary = profile_dir.join("examples/conformance_fixture");
-    let source = root().join("examples/conformance_fixture.rs");
+    let binary = profile_dir.join("examples").join(name);
+    let source = root().join(format!("examples/{name}.rs"));
     let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     if modified(&binary).is_none() || modified(&binary) < modified(&source) {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut build = Command::new(cargo);
-        build.current_dir(root()).args(["build", "--example", "conformance_fixture"]);
+        build.current_dir(root()).args(["build", "--example", name]);
         if profile_dir.file_name().is_some_and(|n| n != "debug") {
             build.arg("--profile").arg(profile_dir.file_name().unwrap());
         }
-        let status = build.status().expect("run cargo build --example conformance_fixture");
-        assert!(status.success(), "cargo build --example conformance_fixture failed");
+        let status = build.status().unwrap_or_else(|e| panic!("run cargo build --example {name}: {e}"));
+        assert!(status.success(), "cargo build --example {name} failed");
     }
-    assert!(binary.exists(), "no fixture at {}", binary.display());
+    assert!(binary.exists(), "no example at {}", binary.display());
     binary
 }
 
@@ -434,6 +445,71 @@ async fn names_are_prefixed_unless_a_single_installation_key_asks_otherwise() {
         let body = common::expect_error(res, 422, "invalid_field").await;
         assert_eq!(body["error"]["field"], "scope.unprefixed", "{body}");
     }
+}
+
+/// The suite's client scenarios that our remote-MCP upstream client (driven
+/// by `examples/conformance_client.rs`) takes part in. The others need what
+/// the gateway leaves to its own client (OAuth flows, fulfilling MRTR
+/// rounds, mirroring tool parameters into headers on demand).
+const CLIENT_SCENARIOS: &[(Suite, &str)] = &[
+    (Suite::V2025_11_25, "initialize"),
+    (Suite::V2025_11_25, "tools_call"),
+    (Suite::V2025_11_25, "sse-retry"),
+    (Suite::V2026_07_28, "tools_call"),
+    (Suite::V2026_07_28, "request-metadata"),
+    (Suite::V2026_07_28, "http-standard-headers"),
+    (Suite::V2026_07_28, "http-invalid-tool-headers"),
+    (Suite::V2026_07_28, "json-schema-ref-no-deref"),
+];
+
+/// Runs one client scenario. Its scenario server listens on every
+/// interface, so the suite runs in a network namespace of its own with
+/// only loopback (`unshare -n`).
+fn client_scenario(suite: Suite, scenario: &str) -> (bool, String) {
+    let (node, script) = tools(suite);
+    let client = example_binary("conformance_client");
+    let output = tempfile::TempDir::new().unwrap();
+    let mut command = Command::new("unshare");
+    command
+        .args(["-n", "sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""])
+        .arg(node)
+        .arg(script)
+        .args(["client", "--scenario", scenario, "--command"])
+        .arg(client)
+        .arg("-o")
+        .arg(output.path())
+        .env("NO_COLOR", "1");
+    if suite == Suite::V2026_07_28 {
+        command.args(["--spec-version", "2026-07-28"]);
+    }
+    let out = command.output().expect("run the suite in `unshare -n` (root, or user namespaces, is needed)");
+    // The client mode prints its results on either stream.
+    let text = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let summary =
+        text.lines().rev().find(|l| l.trim_start().starts_with("Passed: ")).unwrap_or_default().trim().to_string();
+    (out.status.success() && summary.contains(" 0 failed"), format!("{summary}\n{text}"))
+}
+
+#[tokio::test]
+async fn our_remote_mcp_client_passes_the_client_scenarios() {
+    let mut failures = Vec::new();
+    for (suite, scenario) in CLIENT_SCENARIOS {
+        let (suite, scenario) = (*suite, scenario.to_string());
+        let (ok, report) = tokio::task::spawn_blocking({
+            let scenario = scenario.clone();
+            move || client_scenario(suite, &scenario)
+        })
+        .await
+        .unwrap();
+        let summary = report.lines().next().unwrap_or_default().to_string();
+        let line = format!("client {} {scenario}: {summary}", suite.revision());
+        println!("{line}");
+        append_summary_line(&line);
+        if !ok {
+            failures.push(format!("{} {scenario}:\n{report}", suite.revision()));
+        }
+    }
+    assert!(failures.is_empty(), "client scenarios failed:\n{}", failures.join("\n"));
 }
 
 #[test]

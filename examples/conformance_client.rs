@@ -1,0 +1,81 @@
+//! OmniMCP's remote-MCP upstream client, as a program the official MCP
+//! conformance suite can drive in its *client* mode (`conformance client
+//! --command "conformance_client" --scenario NAME`).
+//!
+//! The gateway reaches a remote MCP server through [`omnimcp::remote`]
+//! (rmcp's Streamable HTTP client behind our SSRF-guarded HTTP client, the
+//! 2026-07-28 era preferred with a fallback to `initialize`) and runs every
+//! operation through [`omnimcp::upstream::run_on_peer`]. This program does
+//! exactly that against the suite's scenario server, so the suite judges the
+//! code the gateway runs, not a stand-in:
+//!
+//! - every scenario: connect and list what the server offers;
+//! - `tools_call`: call `add_numbers` with `{a: 5, b: 3}`;
+//! - `sse-retry`: call `test_reconnection`, whose answer arrives after the
+//!   server closes the stream (the client must resume it);
+//! - `http-invalid-tool-headers`: call `valid_tool`, listed beside tools
+//!   whose header declarations are malformed (those must be left out, the
+//!   valid one kept).
+//!
+//! Usage: `conformance_client URL` with the scenario in
+//! `MCP_CONFORMANCE_SCENARIO` (the suite sets both). Loopback and plain HTTP
+//! are allowed here because the suite's servers are on `localhost`; the
+//! platform refuses both unless configured. The suite's servers listen on
+//! every interface, so tests run it inside `unshare -n`.
+
+use std::{process::ExitCode, time::Duration};
+
+use omnimcp::{
+    outbound::{Outbound, OutboundPolicy},
+    remote::RemoteClients,
+    upstream::{Operation, ToolOutcome},
+};
+use serde_json::json;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let Some(url) = std::env::args().nth(1) else {
+        eprintln!("usage: conformance_client URL (scenario in MCP_CONFORMANCE_SCENARIO)");
+        return ExitCode::from(2);
+    };
+    let scenario = std::env::var("MCP_CONFORMANCE_SCENARIO").unwrap_or_default();
+    let outbound = Outbound::new(OutboundPolicy {
+        allow_http: true,
+        allow_loopback: true,
+        timeout: Duration::from_secs(30),
+        ..OutboundPolicy::default()
+    });
+    let remote = RemoteClients::new(None);
+    let call = match scenario.as_str() {
+        "tools_call" => Some(("add_numbers", json!({ "a": 5, "b": 3 }))),
+        "sse-retry" => Some(("test_reconnection", json!({}))),
+        "http-invalid-tool-headers" => Some(("valid_tool", json!({}))),
+        _ => None,
+    };
+    // Listing first, over a connection of its own, as the registry does
+    // when a remote server is deployed.
+    match RemoteClients::discover(&outbound, &url).await {
+        Ok(catalog) => {
+            eprintln!("{} tools: {:?}", catalog.tools.len(), catalog.tools.iter().map(|t| &t.name).collect::<Vec<_>>())
+        }
+        Err(e) => {
+            eprintln!("discovery failed: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    if let Some((tool, arguments)) = call {
+        let op = Operation::CallTool { tool: tool.to_string(), arguments };
+        match remote.execute(&outbound, uuid::Uuid::nil(), &url, op).await {
+            Ok(ToolOutcome::Ok(result)) => eprintln!("{tool}: {result}"),
+            Ok(ToolOutcome::ToolError(error)) => {
+                eprintln!("{tool} failed: {error}");
+                return ExitCode::FAILURE;
+            }
+            Err(e) => {
+                eprintln!("{tool}: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
