@@ -151,8 +151,8 @@ impl Relay {
         if let Some(InboundStreamOrigin::OutboundRequest(id)) = origin {
             return calls.iter().find(|c| &c.upstream_request == id).map(|c| c.caller.clone());
         }
-        let newest = calls.last()?;
-        calls.iter().all(|c| c.caller.user == newest.caller.user).then(|| newest.caller.clone())
+        let users: Vec<Uuid> = calls.iter().map(|c| c.caller.user).collect();
+        newest_of_one_user(&users).map(|i| calls[i].caller.clone())
     }
 
     pub async fn progress(&self, params: ProgressNotificationParam) {
@@ -268,6 +268,29 @@ impl Relay {
     }
 }
 
+/// The index of the newest call when all calls in flight belong to one
+/// user; `None` when there are none, or more than one user's.
+fn newest_of_one_user(users: &[Uuid]) -> Option<usize> {
+    let newest = *users.last()?;
+    users.iter().all(|u| *u == newest).then(|| users.len() - 1)
+}
+
 fn unexpected() -> ErrorData {
     ErrorData::new(ErrorCode::INTERNAL_ERROR, "the client answered with an unexpected result", None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unassociated_messages_go_only_to_a_single_users_calls() {
+        let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
+        assert_eq!(newest_of_one_user(&[]), None);
+        assert_eq!(newest_of_one_user(&[alice]), Some(0));
+        assert_eq!(newest_of_one_user(&[alice, alice, alice]), Some(2));
+        // Two users in flight on one connection: nobody gets it.
+        assert_eq!(newest_of_one_user(&[alice, bob]), None);
+        assert_eq!(newest_of_one_user(&[bob, alice, alice]), None);
+    }
 }
