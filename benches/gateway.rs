@@ -53,6 +53,8 @@ use rmcp::{
 };
 use serde_json::{Map, Value, json};
 
+mod support;
+
 type Client = RunningService<RoleClient, ClientConfig>;
 
 // ---- the HTTP upstream (run in its own process) ------------------------
@@ -237,10 +239,6 @@ fn rss_mb(pid: u32) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 struct Platform {
     child: tokio::process::Child,
     base: String,
@@ -248,25 +246,8 @@ struct Platform {
 }
 
 async fn start_platform(omnimcp: &str, data: &std::path::Path) -> Platform {
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let child = tokio::process::Command::new(omnimcp)
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--outbound-allow-http", "--outbound-allow-loopback"])
-        .arg("--data-dir")
-        .arg(data)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start omnimcp");
+    let (child, base) = support::start_omnimcp(omnimcp, data, &[]).await;
     let http = reqwest::Client::new();
-    for _ in 0..200 {
-        if http.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     let creds = json!({"email": "bench@example.com", "password": "correct horse battery"});
     let res: Value =
         http.post(format!("{base}/api/auth/register")).json(&creds).send().await.unwrap().json().await.unwrap();
