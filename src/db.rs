@@ -42,6 +42,36 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+/// Write transactions. On SQLite they start with `BEGIN IMMEDIATE`, taking
+/// the write lock up front: concurrent writers then wait on the busy
+/// timeout. A deferred transaction that reads first and writes later
+/// cannot wait (SQLite would deadlock) and fails at once with "database is
+/// locked", which concurrent deploys hit. PostgreSQL needs nothing special.
+pub(crate) trait BeginWrite {
+    type Engine: sqlx::Database;
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Engine>, sqlx::Error>> + Send + '_;
+}
+
+impl BeginWrite for sqlx::SqlitePool {
+    type Engine = sqlx::Sqlite;
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Engine>, sqlx::Error>> + Send + '_ {
+        self.begin_with("BEGIN IMMEDIATE")
+    }
+}
+
+impl BeginWrite for sqlx::PgPool {
+    type Engine = sqlx::Postgres;
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Engine>, sqlx::Error>> + Send + '_ {
+        self.begin()
+    }
+}
+
 /// Storage errors callers act on; everything else is `Other`.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {

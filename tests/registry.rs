@@ -11,7 +11,7 @@ const PASSWORD: &str = "correct horse battery";
 /// Development flags: callbacks on loopback over plain http are allowed.
 const DEV: &[&str] = &["--outbound-allow-http", "--outbound-allow-loopback"];
 
-on_both_databases!(flags: super::DEV; marketplace_search_filter_sort_and_pages, deploy_update_and_rotate, rotate_secret_endpoint, bad_deploys_are_refused_and_write_nothing, installations_are_private_and_limited, configs_are_validated_and_encrypted);
+on_both_databases!(flags: super::DEV; marketplace_search_filter_sort_and_pages, deploy_update_and_rotate, rotate_secret_endpoint, bad_deploys_are_refused_and_write_nothing, installations_are_private_and_limited, configs_are_validated_and_encrypted, concurrent_deploys_all_succeed);
 
 /// A user with an API key: (session token, key).
 async fn developer(s: &TestServer, email: &str) -> (String, String) {
@@ -35,6 +35,23 @@ fn weather(tools: Value) -> Value {
 fn forecast_tool() -> Value {
     json!({"name": "forecast", "description": "Forecast for a city",
            "inputSchema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}})
+}
+
+/// Deploys write in one transaction each; on SQLite, concurrent ones used
+/// to fail with "database is locked" (a 500) when a transaction that had
+/// read tried to write. Every one must land.
+async fn concurrent_deploys_all_succeed(s: TestServer) {
+    let (token, key) = developer(&s, "busy@example.com").await;
+    let deploys = (0..12).map(|i| {
+        let body = json!({"name": format!("busy-{i:02}"), "description": "x", "hostingType": "developer_hosted",
+                          "callbackUrl": "http://127.0.0.1:9/", "tools": [forecast_tool()]});
+        s.post_json("/api/mcp/deploy", body, Some(&key))
+    });
+    let statuses: Vec<u16> =
+        futures_util::future::join_all(deploys).await.iter().map(|r| r.status().as_u16()).collect();
+    assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
+    let listed: Value = s.get("/api/servers?q=busy-&limit=50", Some(&token)).await.json().await.unwrap();
+    assert_eq!(listed["servers"].as_array().unwrap().len(), 12, "{listed}");
 }
 
 async fn rotate_secret_endpoint(s: TestServer) {

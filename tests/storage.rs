@@ -114,7 +114,11 @@ async fn story(backend: Backend) {
     assert!(db.list_api_keys(ada.id).await.unwrap().is_empty());
 
     // A scoped key keeps its scope.
-    let scope = omnimcp::db::KeyScope { installations: None, tools: Some(vec!["calculator.evaluate".into()]) };
+    let scope = omnimcp::db::KeyScope {
+        installations: None,
+        tools: Some(vec!["calculator.evaluate".into()]),
+        unprefixed: false,
+    };
     let scoped_hash: [u8; 32] = Sha256::digest(b"omni_scoped").into();
     let scoped = db
         .create_api_key(NewApiKey {

@@ -4,6 +4,7 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::FromRow;
 use uuid::Uuid;
 
+use super::BeginWrite;
 use super::{Db, DbError, DbResult, on_pool};
 
 /// A subscription tier and its limits (rows of `subscription_tiers`).
@@ -207,7 +208,7 @@ impl Db {
     /// one transaction.
     pub async fn set_password_hash(&self, id: Uuid, password_hash: &str) -> DbResult<bool> {
         on_pool!(self, |pool| {
-            let mut tx = pool.begin().await.map_err(DbError::classify)?;
+            let mut tx = pool.begin_write().await.map_err(DbError::classify)?;
             let updated = sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
                 .bind(id)
                 .bind(password_hash)

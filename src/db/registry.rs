@@ -6,6 +6,7 @@ use serde_json::Value;
 use sqlx::{FromRow, types::Json};
 use uuid::Uuid;
 
+use super::BeginWrite;
 use super::{Db, DbError, DbResult, on_pool};
 
 /// A row of `mcp_servers`.
@@ -237,7 +238,7 @@ impl Db {
     /// says its lists changed), in one transaction.
     pub async fn replace_items(&self, id: Uuid, items: &ServerItems) -> DbResult<()> {
         on_pool!(self, |pool| {
-            let mut tx = pool.begin().await.map_err(DbError::classify)?;
+            let mut tx = pool.begin_write().await.map_err(DbError::classify)?;
             delete_items!(tx, id);
             write_items!(tx, id, items);
             sqlx::query("UPDATE mcp_servers SET updated_at = $2 WHERE id = $1")
@@ -256,7 +257,7 @@ impl Db {
     pub async fn upsert_server(&self, d: &ServerDraft) -> DbResult<Upserted> {
         let now = Utc::now();
         on_pool!(self, |pool| {
-            let mut tx = pool.begin().await.map_err(DbError::classify)?;
+            let mut tx = pool.begin_write().await.map_err(DbError::classify)?;
             let existing: Option<(Uuid,)> = match d.owner_id {
                 Some(owner) => sqlx::query_as("SELECT id FROM mcp_servers WHERE owner_id = $1 AND name = $2")
                     .bind(owner)
@@ -503,7 +504,7 @@ impl Db {
     ) -> DbResult<Option<InstallationRecord>> {
         let now = Utc::now();
         on_pool!(self, |pool| {
-            let mut tx = pool.begin().await.map_err(DbError::classify)?;
+            let mut tx = pool.begin_write().await.map_err(DbError::classify)?;
             let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM user_mcp_installations WHERE user_id = $1")
                 .bind(user_id)
                 .fetch_one(&mut *tx)
@@ -630,7 +631,7 @@ impl Db {
             }
         }
         on_pool!(self, |pool| {
-            let mut tx = pool.begin().await.map_err(DbError::classify)?;
+            let mut tx = pool.begin_write().await.map_err(DbError::classify)?;
             // Many rows per statement: one round trip to the database per
             // chunk, not per call (the benchmark's gateway CPU per call
             // counted them). 9 parameters a row stays far under both
