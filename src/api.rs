@@ -292,18 +292,10 @@ async fn list_servers(
     State(state): State<AppState>,
     axum::extract::Query(params): axum::extract::Query<std::collections::HashMap<String, String>>,
 ) -> ApiResult<impl IntoResponse> {
-    use crate::db::{ServerQuery, ServerSort};
-    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
     const KNOWN: [&str; 7] = ["q", "category", "tag", "hostingType", "sort", "limit", "cursor"];
     if let Some(unknown) = params.keys().find(|k| !KNOWN.contains(&k.as_str())) {
         return Err(ApiError::invalid(unknown, format!("unknown parameter; use {}", KNOWN.join(", "))));
     }
-    let text = |k: &str| params.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-    let sort = match params.get("sort").map(String::as_str) {
-        None | Some("popular") => ServerSort::Popular,
-        Some("newest") => ServerSort::Newest,
-        Some(_) => return Err(ApiError::invalid("sort", "use popular or newest")),
-    };
     let limit = match params.get("limit") {
         None => 20,
         Some(v) => v
@@ -312,36 +304,16 @@ async fn list_servers(
             .filter(|n| (1..=100).contains(n))
             .ok_or_else(|| ApiError::invalid("limit", "use a whole number from 1 to 100"))?,
     };
-    let hosting_type = text("hostingType");
-    if hosting_type.as_deref().is_some_and(|h| !["platform_hosted", "developer_hosted", "remote_mcp"].contains(&h)) {
-        return Err(ApiError::invalid("hostingType", "use platform_hosted, developer_hosted or remote_mcp"));
-    }
-    let after = match params.get("cursor") {
-        None => None,
-        Some(c) => {
-            let bad = || ApiError::invalid("cursor", "not a cursor from this API");
-            let raw = URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?;
-            let raw = String::from_utf8(raw).map_err(|_| bad())?;
-            let (count, id) = raw.split_once(':').ok_or_else(bad)?;
-            Some((count.parse::<i64>().map_err(|_| bad())?, uuid::Uuid::parse_str(id).map_err(|_| bad())?))
-        }
+    let get = |k: &str| params.get(k).map(String::as_str);
+    let filters = crate::registry::MarketplaceFilters {
+        q: get("q"),
+        category: get("category"),
+        tag: get("tag"),
+        hosting_type: get("hostingType"),
+        sort: get("sort"),
+        cursor: get("cursor"),
     };
-    let query = ServerQuery {
-        text: text("q"),
-        category: text("category"),
-        tag: text("tag"),
-        hosting_type,
-        sort,
-        after,
-        limit: limit + 1,
-    };
-    let mut rows = state.db.list_servers(&query).await?;
-    let next = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|r| URL_SAFE_NO_PAD.encode(format!("{}:{}", r.server.request_count, r.server.id)))
-    } else {
-        None
-    };
+    let (rows, next) = crate::registry::marketplace_page(&state, &filters, limit).await?;
     let servers: Vec<_> = rows
         .iter()
         .map(|r| {

@@ -90,8 +90,18 @@ fn validate_config(server: &ServerRecord, config: Option<Value>) -> ApiResult<Op
         compile_schema(schema.expect("schema present")).map_err(|e| anyhow::anyhow!("stored config schema: {e}"))?;
     if let Some(err) = validator.iter_errors(&config).next() {
         let path = err.instance_path().to_string();
-        let field = if path.is_empty() { "config".to_string() } else { format!("config{}", path.replace('/', ".")) };
-        return Err(ApiError::InvalidField { field, message: err.to_string() });
+        let mut field =
+            if path.is_empty() { "config".to_string() } else { format!("config{}", path.replace('/', ".")) };
+        let mut message = err.to_string();
+        // A missing required setting is named as the setting itself, so a
+        // form can show the error next to its input.
+        if let jsonschema::error::ValidationErrorKind::Required { property } = err.kind() {
+            if let Some(name) = property.as_str() {
+                field = format!("{field}.{name}");
+                message = "enter a value: this setting is required".into();
+            }
+        }
+        return Err(ApiError::InvalidField { field, message });
     }
     let bytes = serde_json::to_vec(&config).map_err(anyhow::Error::from)?;
     if bytes.len() > MAX_CONFIG_BYTES {

@@ -364,6 +364,68 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
 /// The registry's records of what an MCP server lists. Tools whose name or
 /// input schema this platform cannot serve are left out with a warning
 /// (the rest of the server still works).
+/// The marketplace's filters as both front doors receive them (the REST
+/// API's query string, the marketplace page's URL): checked here, once.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct MarketplaceFilters<'a> {
+    pub q: Option<&'a str>,
+    pub category: Option<&'a str>,
+    pub tag: Option<&'a str>,
+    pub hosting_type: Option<&'a str>,
+    /// `popular` (the default) or `newest`.
+    pub sort: Option<&'a str>,
+    /// The previous page's `nextCursor`.
+    pub cursor: Option<&'a str>,
+}
+
+/// One page of the marketplace (at most `limit` servers) and the cursor of
+/// the next page, if there is one. Cursors are keyset positions (request
+/// count, id), so pages stay consistent while servers come and go.
+pub async fn marketplace_page(
+    state: &AppState,
+    f: &MarketplaceFilters<'_>,
+    limit: i64,
+) -> ApiResult<(Vec<crate::db::ListedServer>, Option<String>)> {
+    use crate::db::{ServerQuery, ServerSort};
+    let text = |v: Option<&str>| v.map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
+    let sort = match text(f.sort).as_deref() {
+        None | Some("popular") => ServerSort::Popular,
+        Some("newest") => ServerSort::Newest,
+        Some(_) => return Err(ApiError::invalid("sort", "use popular or newest")),
+    };
+    let hosting_type = text(f.hosting_type);
+    if hosting_type.as_deref().is_some_and(|h| !["platform_hosted", "developer_hosted", "remote_mcp"].contains(&h)) {
+        return Err(ApiError::invalid("hostingType", "use platform_hosted, developer_hosted or remote_mcp"));
+    }
+    let after = match text(f.cursor) {
+        None => None,
+        Some(c) => {
+            let bad =
+                || ApiError::invalid("cursor", "this cursor (page link) is out of date; start from the first page");
+            let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?).map_err(|_| bad())?;
+            let (count, id) = raw.split_once(':').ok_or_else(bad)?;
+            Some((count.parse::<i64>().map_err(|_| bad())?, Uuid::parse_str(id).map_err(|_| bad())?))
+        }
+    };
+    let query = ServerQuery {
+        text: text(f.q),
+        category: text(f.category),
+        tag: text(f.tag),
+        hosting_type,
+        sort,
+        after,
+        limit: limit + 1,
+    };
+    let mut rows = state.db.list_servers(&query).await?;
+    let next = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| URL_SAFE_NO_PAD.encode(format!("{}:{}", r.server.request_count, r.server.id)))
+    } else {
+        None
+    };
+    Ok((rows, next))
+}
+
 pub fn items_from_catalog(catalog: &Catalog) -> ServerItems {
     let mut tools = Vec::new();
     for t in catalog.tools.iter().take(MAX_TOOLS) {

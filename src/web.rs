@@ -15,7 +15,6 @@ use app::{
     },
 };
 use axum::extract::ConnectInfo;
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use http::request::Parts;
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -23,7 +22,7 @@ use uuid::Uuid;
 use crate::{
     accounts,
     auth::{self, Principal, session_clear_cookie, session_set_cookie},
-    db::{ServerQuery, ServerRecord, ServerSort},
+    db::ServerRecord,
     error::ApiError,
     installations::{self, InstallationUpdate, NewInstallation},
     state::AppState,
@@ -67,54 +66,6 @@ fn sentence(message: &str) -> String {
 fn retry_at(now: chrono::DateTime<chrono::Utc>, after_secs: u64) -> String {
     let at = now + chrono::Duration::seconds(after_secs.min(400 * 86_400) as i64);
     if after_secs < 86_400 { at.format("%H:%M:%S UTC").to_string() } else { at.format("%-d %b").to_string() }
-}
-
-/// Config errors name the field the form shows (`config.token`). The
-/// schema check reports a missing required property on the object itself
-/// (`config`, `"token" is a required property`); the form shows it next
-/// to that property's input instead.
-fn config_form_error(err: ApiError) -> FormError {
-    let mut e = form_error(err);
-    if e.field.as_deref() == Some("config") {
-        if let Some(name) = e.message.strip_prefix('"').and_then(|m| m.split_once("\" is a required property")) {
-            e.field = Some(format!("config.{}", name.0));
-            e.message = "Enter a value: this setting is required.".into();
-        }
-    }
-    e
-}
-
-/// The marketplace query of a page's URL, checked as `GET /api/servers`
-/// checks its parameters, with the same cursor format.
-fn server_query(q: &MarketplaceQuery) -> Result<ServerQuery, ApiError> {
-    let text = |v: &Option<String>| v.as_ref().map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-    let sort = match text(&q.sort).as_deref() {
-        None | Some("popular") => ServerSort::Popular,
-        Some("newest") => ServerSort::Newest,
-        Some(_) => return Err(ApiError::invalid("sort", "use popular or newest")),
-    };
-    let hosting_type = text(&q.hosting_type);
-    if hosting_type.as_deref().is_some_and(|h| !["platform_hosted", "developer_hosted", "remote_mcp"].contains(&h)) {
-        return Err(ApiError::invalid("hostingType", "use platform_hosted, developer_hosted or remote_mcp"));
-    }
-    let after = match text(&q.cursor) {
-        None => None,
-        Some(c) => {
-            let bad = || ApiError::invalid("cursor", "this page link is out of date; start from the first page");
-            let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?).map_err(|_| bad())?;
-            let (count, id) = raw.split_once(':').ok_or_else(bad)?;
-            Some((count.parse::<i64>().map_err(|_| bad())?, Uuid::parse_str(id).map_err(|_| bad())?))
-        }
-    };
-    Ok(ServerQuery {
-        text: text(&q.q),
-        category: text(&q.category),
-        tag: None,
-        hosting_type,
-        sort,
-        after,
-        limit: MARKETPLACE_PAGE + 1,
-    })
 }
 
 fn summary(s: &ServerRecord, install_count: i64) -> ServerSummary {
@@ -252,14 +203,16 @@ impl Backend for WebBackend {
     }
 
     async fn marketplace(&self, _req: &Parts, query: MarketplaceQuery) -> Result<MarketplacePage, FormError> {
-        let q = server_query(&query).map_err(form_error)?;
-        let mut rows = self.0.db.list_servers(&q).await.map_err(|e| form_error(e.into()))?;
-        let next_cursor = if rows.len() as i64 > MARKETPLACE_PAGE {
-            rows.truncate(MARKETPLACE_PAGE as usize);
-            rows.last().map(|r| URL_SAFE_NO_PAD.encode(format!("{}:{}", r.server.request_count, r.server.id)))
-        } else {
-            None
+        let filters = crate::registry::MarketplaceFilters {
+            q: query.q.as_deref(),
+            category: query.category.as_deref(),
+            tag: None,
+            hosting_type: query.hosting_type.as_deref(),
+            sort: query.sort.as_deref(),
+            cursor: query.cursor.as_deref(),
         };
+        let (rows, next_cursor) =
+            crate::registry::marketplace_page(&self.0, &filters, MARKETPLACE_PAGE).await.map_err(form_error)?;
         let categories = self.0.db.server_categories().await.map_err(|e| form_error(e.into()))?;
         Ok(MarketplacePage {
             servers: rows.iter().map(|r| summary(&r.server, r.install_count)).collect(),
@@ -339,7 +292,7 @@ impl Backend for WebBackend {
         let config = config_from_form(schema, config);
         let view = installations::install(&self.0, &p.user, NewInstallation { server_id, config })
             .await
-            .map_err(config_form_error)?;
+            .map_err(form_error)?;
         installation_model(view)
     }
 
@@ -385,7 +338,7 @@ impl Backend for WebBackend {
         };
         let view = installations::update(&self.0, &p.user, &id, InstallationUpdate { config, enabled })
             .await
-            .map_err(config_form_error)?;
+            .map_err(form_error)?;
         installation_model(view)
     }
 

@@ -290,7 +290,7 @@ async fn configs_are_validated_and_encrypted(s: TestServer) {
         |config: Value| s.post_json("/api/installations", json!({"serverId": id, "config": config}), Some(&bob));
 
     let err = expect_error(install(json!({"org": "acme"})).await, 422, "invalid_field").await;
-    assert_eq!(err["error"]["field"], "config");
+    assert_eq!(err["error"]["field"], "config.token", "a missing setting is named: {err}");
     let err = expect_error(install(json!({"token": "ghp_x1234", "org": 5})).await, 422, "invalid_field").await;
     assert_eq!(err["error"]["field"], "config.org");
 
