@@ -86,7 +86,10 @@ pub async fn execute(
         Decision::Allowed { limit, remaining, reset_secs } => RateInfo { limit, remaining, reset_secs },
         Decision::RateLimited { limit, retry_after_secs } => {
             return Err(ApiError::TooManyRequests {
-                message: format!("rate limit of {limit} requests a minute reached; retry in {retry_after_secs} s"),
+                message: format!(
+                    "rate limit of {limit} request{} a minute reached; retry in {retry_after_secs} s",
+                    if limit == 1 { "" } else { "s" }
+                ),
                 retry_after_secs,
             });
         }

@@ -88,7 +88,7 @@ test('a rate-limited call says so and when to retry, with and without JavaScript
   await refused.waitFor();
   const text = await refused.textContent();
   assert.match(text, /Limit reached: the call was not made/);
-  assert.match(text, /Rate limit of 1 requests a minute reached/);
+  assert.match(text, /Rate limit of 1 request a minute reached/);
   const retry = page.getByTestId('retry-at');
   assert.match(await retry.textContent(), /You can call again at \d\d:\d\d:\d\d UTC\. Refused calls do not count/);
   const after = Number(await retry.getAttribute('data-retry-after'));
