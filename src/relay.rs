@@ -102,6 +102,10 @@ struct InFlight {
 /// The relay state of one upstream connection.
 #[derive(Default)]
 pub struct Relay {
+    /// Held while a request is sent and registered: a message about it
+    /// (handled on another task, possibly before the sender has
+    /// registered the call) waits for this before looking the call up.
+    registering: tokio::sync::Mutex<()>,
     next: AtomicU64,
     calls: Mutex<Vec<InFlight>>,
     /// Upstream resource URI -> the clients subscribed to it.
@@ -128,6 +132,18 @@ fn same_client(a: &Caller, b: &Caller) -> bool {
 }
 
 impl Relay {
+    /// Hold this while sending a request and registering it with
+    /// [`Relay::begin`]: what the server says about the request is looked
+    /// up only after.
+    pub async fn registering(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.registering.lock().await
+    }
+
+    /// Waits for a send in progress to be registered.
+    async fn settled(&self) {
+        drop(self.registering.lock().await);
+    }
+
     /// Registers a call just sent upstream (its id and progress token).
     pub fn begin(
         &self,
@@ -156,6 +172,7 @@ impl Relay {
     }
 
     pub async fn progress(&self, params: ProgressNotificationParam) {
+        self.settled().await;
         let Some(caller) = self.by_token(&params.progress_token) else { return };
         let Some(token) = caller.progress_token.clone() else { return };
         let mut params = params;
@@ -164,6 +181,7 @@ impl Relay {
     }
 
     pub async fn log(&self, params: LoggingMessageNotificationParam) {
+        self.settled().await;
         match self.owner(None) {
             Some(caller) => {
                 let _ = caller.peer.notify_logging_message(params).await;
@@ -172,7 +190,8 @@ impl Relay {
         }
     }
 
-    fn require_owner(&self, origin: Option<&InboundStreamOrigin>, what: &str) -> Result<Caller, ErrorData> {
+    async fn require_owner(&self, origin: Option<&InboundStreamOrigin>, what: &str) -> Result<Caller, ErrorData> {
+        self.settled().await;
         self.owner(origin).ok_or_else(|| {
             ErrorData::new(
                 ErrorCode::INTERNAL_ERROR,
@@ -197,7 +216,7 @@ impl Relay {
         params: CreateMessageRequestParams,
         origin: Option<&InboundStreamOrigin>,
     ) -> Result<CreateMessageResult, ErrorData> {
-        let caller = self.require_owner(origin, "sampling")?;
+        let caller = self.require_owner(origin, "sampling").await?;
         let request = ServerRequest::CreateMessageRequest(CreateMessageRequest::new(params));
         match Self::ask(&caller, request).await? {
             ClientResult::CreateMessageResult(r) => Ok(*r),
@@ -210,7 +229,7 @@ impl Relay {
         params: ElicitRequestParams,
         origin: Option<&InboundStreamOrigin>,
     ) -> Result<ElicitResult, ErrorData> {
-        let caller = self.require_owner(origin, "elicitation")?;
+        let caller = self.require_owner(origin, "elicitation").await?;
         let request = ServerRequest::ElicitRequest(ElicitRequest::new(params));
         match Self::ask(&caller, request).await? {
             ClientResult::ElicitResult(r) => Ok(r),
@@ -219,7 +238,7 @@ impl Relay {
     }
 
     pub async fn roots(&self, origin: Option<&InboundStreamOrigin>) -> Result<ListRootsResult, ErrorData> {
-        let caller = self.require_owner(origin, "roots")?;
+        let caller = self.require_owner(origin, "roots").await?;
         let request = ServerRequest::ListRootsRequest(ListRootsRequest::default());
         match Self::ask(&caller, request).await? {
             ClientResult::ListRootsResult(r) => Ok(r),

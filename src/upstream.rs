@@ -420,11 +420,14 @@ pub async fn run_on_peer(
     let mut options = PeerRequestOptions::no_options();
     options.meta = caller.as_ref().and_then(|c| c.meta.clone());
     let peer: &Peer<RoleClient> = client.peer();
+    // Registered before anything the server says about it is looked up.
+    let registering = relay.registering().await;
     let handle = match peer.send_cancellable_request(request, options).await {
         Ok(handle) => handle,
         Err(e) => return Err(PeerFailure::Broken(e)),
     };
     let _in_flight = caller.as_ref().map(|c| relay.begin(c.clone(), handle.id.clone(), handle.progress_token.clone()));
+    drop(registering);
     let cancelled = caller.as_ref().map(|c| c.cancel.clone()).unwrap_or_default();
     let (request_id, upstream) = (handle.id.clone(), handle.peer.clone());
     let answer = tokio::select! {
