@@ -64,6 +64,19 @@ async fn main() -> ExitCode {
         }
     }
     if let Some((tool, arguments)) = call {
+        if scenario == "sse-retry" {
+            // The scenario takes the first GET after the call's stream closes
+            // for the client's reconnection. rmcp opens its standalone GET
+            // stream on its own task right after the handshake; when that
+            // GET lands after the call, the scenario mistakes it for an early
+            // reconnection without Last-Event-ID. Connect first, let the
+            // standalone stream open, then call.
+            if let Err(e) = remote.connect(&outbound, uuid::Uuid::nil(), &url).await {
+                eprintln!("connecting failed: {e}");
+                return ExitCode::FAILURE;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
         let op = Operation::CallTool { tool: tool.to_string(), arguments };
         match remote.execute(&outbound, uuid::Uuid::nil(), &url, op).await {
             Ok(ToolOutcome::Ok(result)) => eprintln!("{tool}: {result}"),

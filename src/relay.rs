@@ -30,20 +30,21 @@
 use std::{
     collections::HashMap,
     sync::{
-        Mutex,
+        Arc, Mutex,
         atomic::{AtomicU64, Ordering},
     },
 };
 
 use rmcp::{
-    ErrorData, Peer, RoleServer,
+    ErrorData, Peer, RoleClient, RoleServer,
     model::{
         ClientResult, CreateMessageRequest, CreateMessageRequestParams, CreateMessageResult, ElicitRequest,
-        ElicitRequestParams, ElicitResult, ErrorCode, ListRootsRequest, ListRootsResult,
+        ElicitRequestParams, ElicitResult, ErrorCode, JsonRpcMessage, ListRootsRequest, ListRootsResult,
         LoggingMessageNotificationParam, ProgressNotificationParam, ProgressToken, RequestId,
-        ResourceUpdatedNotificationParam, ServerRequest,
+        ResourceUpdatedNotificationParam, ServerNotification, ServerRequest,
     },
-    service::{InboundStreamOrigin, OriginatingRequestId},
+    service::{InboundStreamOrigin, OriginatingRequestId, RxJsonRpcMessage, TxJsonRpcMessage},
+    transport::Transport,
 };
 use uuid::Uuid;
 
@@ -106,6 +107,13 @@ pub struct Relay {
     /// (handled on another task, possibly before the sender has
     /// registered the call) waits for this before looking the call up.
     registering: tokio::sync::Mutex<()>,
+    /// Relayed notifications received from the server (counted in arrival
+    /// order by [`Sequenced`]) and handled (forwarded or dropped): a call's
+    /// answer waits until those received before it are handled, so a
+    /// client never gets a result before the last progress about it.
+    received: AtomicU64,
+    handled: AtomicU64,
+    handled_changed: tokio::sync::Notify,
     next: AtomicU64,
     calls: Mutex<Vec<InFlight>>,
     /// Upstream resource URI -> the clients subscribed to it.
@@ -137,6 +145,29 @@ impl Relay {
     /// up only after.
     pub async fn registering(&self) -> tokio::sync::MutexGuard<'_, ()> {
         self.registering.lock().await
+    }
+
+    /// Waits until every relayed notification received so far has been
+    /// handled (at most `limit`: a stuck client must not hold the answer).
+    pub async fn drained(&self, limit: std::time::Duration) {
+        let target = self.received.load(Ordering::Acquire);
+        let wait = async {
+            loop {
+                let changed = self.handled_changed.notified();
+                tokio::pin!(changed);
+                changed.as_mut().enable();
+                if self.handled.load(Ordering::Acquire) >= target {
+                    return;
+                }
+                changed.await;
+            }
+        };
+        let _ = tokio::time::timeout(limit, wait).await;
+    }
+
+    fn handled_one(&self) {
+        self.handled.fetch_add(1, Ordering::AcqRel);
+        self.handled_changed.notify_waiters();
     }
 
     /// Waits for a send in progress to be registered.
@@ -173,11 +204,14 @@ impl Relay {
 
     pub async fn progress(&self, params: ProgressNotificationParam) {
         self.settled().await;
-        let Some(caller) = self.by_token(&params.progress_token) else { return };
-        let Some(token) = caller.progress_token.clone() else { return };
-        let mut params = params;
-        params.progress_token = token;
-        let _ = caller.peer.notify_progress(params).await;
+        if let Some(caller) = self.by_token(&params.progress_token) {
+            if let Some(token) = caller.progress_token.clone() {
+                let mut params = params;
+                params.progress_token = token;
+                let _ = caller.peer.notify_progress(params).await;
+            }
+        }
+        self.handled_one();
     }
 
     pub async fn log(&self, params: LoggingMessageNotificationParam) {
@@ -188,6 +222,7 @@ impl Relay {
             }
             None => tracing::debug!("an upstream log message matched no single caller; dropped"),
         }
+        self.handled_one();
     }
 
     async fn require_owner(&self, origin: Option<&InboundStreamOrigin>, what: &str) -> Result<Caller, ErrorData> {
@@ -284,6 +319,7 @@ impl Relay {
                 self.unsubscribe(&params.uri, &caller);
             }
         }
+        self.handled_one();
     }
 }
 
@@ -292,6 +328,53 @@ impl Relay {
 fn newest_of_one_user(users: &[Uuid]) -> Option<usize> {
     let newest = *users.last()?;
     users.iter().all(|u| *u == newest).then(|| users.len() - 1)
+}
+
+/// A transport to an upstream that counts, in the order they arrive, the
+/// notifications the relay handles (see [`Relay::drained`]). rmcp hands
+/// each notification to its handler on a task of its own, so without this a
+/// call's answer could overtake the last progress about it.
+pub struct Sequenced<T> {
+    inner: T,
+    relay: Arc<Relay>,
+}
+
+impl<T> Sequenced<T> {
+    pub fn new(inner: T, relay: Arc<Relay>) -> Self {
+        Self { inner, relay }
+    }
+}
+
+impl<T: Transport<RoleClient> + 'static> Transport<RoleClient> for Sequenced<T> {
+    type Error = T::Error;
+
+    fn send(
+        &mut self,
+        item: TxJsonRpcMessage<RoleClient>,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
+        self.inner.send(item)
+    }
+
+    fn receive(&mut self) -> impl Future<Output = Option<RxJsonRpcMessage<RoleClient>>> + Send {
+        async move {
+            let message = self.inner.receive().await;
+            if let Some(JsonRpcMessage::Notification(n)) = &message {
+                if matches!(
+                    n.notification,
+                    ServerNotification::ProgressNotification(_)
+                        | ServerNotification::LoggingMessageNotification(_)
+                        | ServerNotification::ResourceUpdatedNotification(_)
+                ) {
+                    self.relay.received.fetch_add(1, Ordering::AcqRel);
+                }
+            }
+            message
+        }
+    }
+
+    fn close(&mut self) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        self.inner.close()
+    }
 }
 
 fn unexpected() -> ErrorData {

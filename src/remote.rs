@@ -76,6 +76,13 @@ impl RemoteClients {
         }
     }
 
+    /// Opens (or reuses) the kept connection a caller of the current era
+    /// would use, without running an operation.
+    pub async fn connect(&self, outbound: &Outbound, server_id: Uuid, url: &str) -> Result<(), UpstreamError> {
+        let key = (server_id, crate::relay::current_caller().is_none_or(|c| c.modern));
+        self.client(outbound, key, url).await.map(|_| ())
+    }
+
     /// Lists everything a server offers over its kept connection (after it
     /// said its lists changed); `None` when there is no connection.
     pub async fn catalog(&self, server_id: Uuid) -> Option<Result<Catalog, UpstreamError>> {
@@ -157,6 +164,7 @@ async fn handshake(
         outbound.http_client(),
         StreamableHttpClientTransportConfig::with_uri(url.to_string()),
     );
+    let transport = reporter.sequenced(transport);
     let handshake = reporter.serve_with_lifecycle(transport, lifecycle);
     match tokio::time::timeout(outbound.policy().timeout + std::time::Duration::from_secs(10), handshake).await {
         Ok(Ok(client)) => Ok(client),

@@ -292,7 +292,9 @@ impl Supervisor {
         } else {
             rmcp::service::ClientLifecycleMode::Initialize
         };
-        let client = ChangeReporter::new(server_id, self.changes.clone())
+        let reporter = ChangeReporter::new(server_id, self.changes.clone());
+        let transport = reporter.sequenced(transport);
+        let client = reporter
             .serve_with_lifecycle(transport, lifecycle)
             .await
             .map_err(|e| UpstreamError::Unavailable(format!("the server did not complete the MCP handshake: {e}")))?;

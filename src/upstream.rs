@@ -194,6 +194,12 @@ impl ChangeReporter {
         &self.relay
     }
 
+    /// The transport to the server, wrapped so that the relay sees its
+    /// notifications in order (see [`crate::relay::Sequenced`]).
+    pub fn sequenced<T>(&self, transport: T) -> crate::relay::Sequenced<T> {
+        crate::relay::Sequenced::new(transport, self.relay.clone())
+    }
+
     fn report(&self) {
         if let Some(tx) = &self.changes {
             let _ = tx.send(self.server_id);
@@ -439,6 +445,10 @@ pub async fn run_on_peer(
             return Ok(ToolOutcome::ToolError(json!({ "code": -32800, "message": "request cancelled" })));
         }
     };
+    // What the server said before its answer reaches the caller first.
+    if caller.is_some() {
+        relay.drained(Duration::from_secs(2)).await;
+    }
     match answer {
         Ok(Ok(result)) => Ok(outcome_of(result)),
         Ok(Err(rmcp::ServiceError::McpError(e))) => Ok(ToolOutcome::ToolError(json_of(&e))),
