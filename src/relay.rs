@@ -162,7 +162,12 @@ impl Relay {
                 changed.await;
             }
         };
-        let _ = tokio::time::timeout(limit, wait).await;
+        if tokio::time::timeout(limit, wait).await.is_err() {
+            // A notification rmcp never handed to the handler (or a handler
+            // that died) must not delay every later answer: catch up.
+            tracing::debug!("relayed notifications not handled in time; not waiting for them");
+            self.handled.fetch_max(target, Ordering::AcqRel);
+        }
     }
 
     fn handled_one(&self) {
@@ -358,7 +363,11 @@ impl<T: Transport<RoleClient> + 'static> Transport<RoleClient> for Sequenced<T> 
     fn receive(&mut self) -> impl Future<Output = Option<RxJsonRpcMessage<RoleClient>>> + Send {
         async move {
             let message = self.inner.receive().await;
-            if let Some(JsonRpcMessage::Notification(n)) = &message {
+            // Those of a `subscriptions/listen` stream go to that stream,
+            // not to the handler: not counted.
+            if let Some(JsonRpcMessage::Notification(n)) = &message
+                && rmcp::model::GetMeta::get_meta(&n.notification).subscription_id().is_none()
+            {
                 if matches!(
                     n.notification,
                     ServerNotification::ProgressNotification(_)
