@@ -90,9 +90,21 @@ pub fn check_password(password: &str, email: &str) -> ApiResult<()> {
     Ok(())
 }
 
-pub async fn register(state: &AppState, email: &str, password: &str) -> ApiResult<SignedIn> {
+/// Registers an account. Each registration that passes the checks counts
+/// against the client address's hourly allowance before its password is
+/// hashed.
+pub async fn register(state: &AppState, email: &str, password: &str, client: Option<IpAddr>) -> ApiResult<SignedIn> {
     let email = normalize_email(email)?;
     check_password(password, &email)?;
+    if let Some(client) = client {
+        if let Err(wait) = state.registration_throttle.check_address(client) {
+            return Err(ApiError::TooManyRequests {
+                message: format!("too many accounts registered from your network; try again in {wait} seconds"),
+                retry_after_secs: wait,
+            });
+        }
+        state.registration_throttle.record_address(client);
+    }
     let hash = password::hash(password.to_string()).await?;
     let user = match state.db.create_user(&email, &hash).await {
         Ok(user) => user,

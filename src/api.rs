@@ -135,8 +135,12 @@ async fn signed_in(state: &AppState, status: StatusCode, signed: SignedIn) -> Ap
     Ok(response)
 }
 
-async fn register(State(state): State<AppState>, ApiJson(body): ApiJson<Credentials>) -> ApiResult<Response> {
-    let signed = accounts::register(&state, &body.email, &body.password).await?;
+async fn register(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ApiJson(body): ApiJson<Credentials>,
+) -> ApiResult<Response> {
+    let signed = accounts::register(&state, &body.email, &body.password, Some(client.ip())).await?;
     signed_in(&state, StatusCode::CREATED, signed).await
 }
 

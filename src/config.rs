@@ -170,6 +170,13 @@ pub struct Config {
     #[arg(long, env = "OMNIMCP_OUTBOUND_MAX_RESPONSE_BYTES", default_value_t = 4 * 1024 * 1024, global = true)]
     pub outbound_max_response_bytes: usize,
 
+    /// Accounts that may be registered from one client address (IPv6: one
+    /// /64) per hour: every registration hashes a password with argon2, so
+    /// an unthrottled form is a lever for using up the CPU, and for mass
+    /// sign-ups.
+    #[arg(long, env = "OMNIMCP_REGISTRATIONS_PER_HOUR", default_value_t = 20, global = true)]
+    pub registrations_per_hour: u32,
+
     /// Seconds between health checks of every active server.
     #[arg(long, env = "OMNIMCP_HEALTH_INTERVAL_SECS", default_value_t = 300, global = true)]
     pub health_interval_secs: u64,

@@ -134,6 +134,13 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> anyhow::Result<Ap
         keys,
         db,
         login_throttle: LoginThrottle::default(),
+        registration_throttle: LoginThrottle::new(
+            auth::throttle::PER_ACCOUNT,
+            auth::throttle::Policy {
+                max_failures: config.registrations_per_hour.max(1),
+                window: std::time::Duration::from_secs(3600),
+            },
+        ),
         secure_cookies: public_url.starts_with("https://"),
         public_url,
         leptos,

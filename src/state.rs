@@ -49,6 +49,8 @@ pub struct Inner {
     /// The batched writer of `request_logs`.
     pub request_log: RequestLogWriter,
     pub login_throttle: LoginThrottle,
+    /// Registrations per client address (see `--registrations-per-hour`).
+    pub registration_throttle: LoginThrottle,
     /// Base URL users reach us at, without a trailing slash.
     pub public_url: String,
     /// Session cookies get `Secure` when the public URL is https.

@@ -146,8 +146,9 @@ impl WebBackend {
 
 #[async_trait::async_trait]
 impl Backend for WebBackend {
-    async fn register(&self, _req: &Parts, email: String, password: String) -> Result<SignedIn, FormError> {
-        let signed = accounts::register(&self.0, &email, &password).await.map_err(form_error)?;
+    async fn register(&self, req: &Parts, email: String, password: String) -> Result<SignedIn, FormError> {
+        let client = req.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        let signed = accounts::register(&self.0, &email, &password, client).await.map_err(form_error)?;
         self.signed_in(signed).await
     }
 

@@ -241,6 +241,28 @@ async fn browser_session_cookie_and_renewal(s: TestServer) {
 }
 
 #[tokio::test]
+async fn registrations_are_limited_per_address() {
+    let s = TestServer::start_on_with(common::Backend::Sqlite, &["--registrations-per-hour", "3"]).await.unwrap();
+    for i in 0..3 {
+        s.register(&format!("user{i}@example.com"), PASSWORD).await;
+    }
+    // A refused form (invalid email) did not count, the fourth account does not get in.
+    let bad = s.post_json("/api/auth/register", json!({"email": "nope", "password": PASSWORD}), None).await;
+    expect_error(bad, 422, "invalid_field").await;
+    let res =
+        s.post_json("/api/auth/register", json!({"email": "user3@example.com", "password": PASSWORD}), None).await;
+    let retry: u64 = res.headers().get(header::RETRY_AFTER).unwrap().to_str().unwrap().parse().unwrap();
+    assert!((3000..=3600).contains(&retry), "{retry}");
+    let body = expect_error(res, 429, "rate_limited").await;
+    assert!(body["error"]["message"].as_str().unwrap().contains("too many accounts"), "{body}");
+    // Nothing was written, and existing accounts still log in.
+    let login = s.post_json("/api/auth/login", json!({"email": "user3@example.com", "password": PASSWORD}), None).await;
+    expect_error(login, 401, "unauthorized").await;
+    let login = s.post_json("/api/auth/login", json!({"email": "user0@example.com", "password": PASSWORD}), None).await;
+    assert_eq!(login.status(), 200);
+}
+
+#[tokio::test]
 async fn health_probes() {
     let s = TestServer::start().await;
     let res = s.get("/healthz", None).await;

@@ -1,6 +1,8 @@
 //! Login throttling: failed logins are counted per account and per client
 //! address in fixed windows. Past the limit, further attempts are refused
 //! with the seconds until the window ends, before any password is hashed.
+//! The same windows, per address only, limit registrations
+//! ([`LoginThrottle::check_address`]).
 //! State is in memory (one instance); a later issue moves it behind Redis.
 
 use std::{
@@ -87,6 +89,37 @@ impl LoginThrottle {
         }
     }
 
+    /// `Err(seconds)` when this address has used up its window (address
+    /// windows only: for registrations).
+    pub fn check_address(&self, addr: IpAddr) -> Result<(), u64> {
+        let now = Instant::now();
+        let windows = self.windows.lock().expect("throttle lock");
+        match windows.get(&format!("addr:{}", address_key(addr))) {
+            Some(w) if now.duration_since(w.started) < w.window && w.failures >= self.address.max_failures => {
+                Err((w.window - now.duration_since(w.started)).as_secs().max(1))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts one attempt against the address's window.
+    pub fn record_address(&self, addr: IpAddr) {
+        let now = Instant::now();
+        let mut windows = self.windows.lock().expect("throttle lock");
+        if windows.len() > SWEEP_AT {
+            windows.retain(|_, w| now.duration_since(w.started) < w.window);
+        }
+        let w = windows.entry(format!("addr:{}", address_key(addr))).or_insert(Window {
+            failures: 0,
+            started: now,
+            window: self.address.window,
+        });
+        if now.duration_since(w.started) >= w.window {
+            *w = Window { failures: 0, started: now, window: self.address.window };
+        }
+        w.failures += 1;
+    }
+
     /// A successful login clears the account's count (not the address's:
     /// one good password must not reset a spray against other accounts).
     pub fn record_success(&self, account: &str) {
@@ -131,6 +164,18 @@ mod tests {
         assert!(t.check("c@x.io", Some("10.0.0.2".parse().unwrap())).is_ok());
         t.record_success("a@x.io");
         assert!(t.check("a@x.io", None).is_ok());
+    }
+
+    #[test]
+    fn registrations_are_counted_per_address() {
+        let t = LoginThrottle::new(PER_ACCOUNT, Policy { max_failures: 2, window: Duration::from_secs(3600) });
+        let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        t.record_address(a);
+        assert!(t.check_address(a).is_ok());
+        t.record_address(a);
+        let wait = t.check_address(a).unwrap_err();
+        assert!((3500..=3600).contains(&wait), "{wait}");
+        assert!(t.check_address(b).is_ok(), "another address is not affected");
     }
 
     #[test]
