@@ -49,6 +49,10 @@ pub(crate) use on_pool;
 /// locked", which concurrent deploys hit. PostgreSQL needs nothing special.
 pub(crate) trait BeginWrite {
     type Engine: sqlx::Database;
+    /// A statement that serializes the transactions running it, where
+    /// `BEGIN IMMEDIATE` does not already (PostgreSQL: a transaction-level
+    /// advisory lock). For "the first user becomes admin".
+    fn serializing_statement(&self) -> Option<&'static str>;
     fn begin_write(
         &self,
     ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Engine>, sqlx::Error>> + Send + '_;
@@ -56,6 +60,9 @@ pub(crate) trait BeginWrite {
 
 impl BeginWrite for sqlx::SqlitePool {
     type Engine = sqlx::Sqlite;
+    fn serializing_statement(&self) -> Option<&'static str> {
+        None
+    }
     fn begin_write(
         &self,
     ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Engine>, sqlx::Error>> + Send + '_ {
@@ -65,6 +72,9 @@ impl BeginWrite for sqlx::SqlitePool {
 
 impl BeginWrite for sqlx::PgPool {
     type Engine = sqlx::Postgres;
+    fn serializing_statement(&self) -> Option<&'static str> {
+        Some("SELECT pg_advisory_xact_lock(7240011)")
+    }
     fn begin_write(
         &self,
     ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Engine>, sqlx::Error>> + Send + '_ {

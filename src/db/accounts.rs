@@ -149,13 +149,24 @@ impl Db {
             user_columns!()
         );
         let now = Utc::now();
-        on_pool!(self, |pool| sqlx::query_as::<_, User>(sql)
-            .bind(Uuid::now_v7())
-            .bind(email)
-            .bind(password_hash)
-            .bind(now)
-            .fetch_one(pool)
-            .await)
+        // Serialized, so two concurrent first registrations cannot both see
+        // an empty table and both become admin.
+        on_pool!(self, |pool| async {
+            let mut tx = pool.begin_write().await?;
+            if let Some(lock) = pool.serializing_statement() {
+                sqlx::query(lock).execute(&mut *tx).await?;
+            }
+            let user = sqlx::query_as::<_, User>(sql)
+                .bind(Uuid::now_v7())
+                .bind(email)
+                .bind(password_hash)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<User, sqlx::Error>(user)
+        }
+        .await)
         .map_err(DbError::classify)
     }
 
