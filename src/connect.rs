@@ -114,11 +114,7 @@ impl ServerHandler for Bridge {
     }
 
     fn accepted_subscription_filter(&self, _requested: &SubscriptionFilter) -> Option<SubscriptionFilter> {
-        let mut accepted = SubscriptionFilter::new();
-        accepted.tools_list_changed = Some(true);
-        accepted.resources_list_changed = Some(true);
-        accepted.prompts_list_changed = Some(true);
-        Some(accepted)
+        Some(crate::notify::list_changes())
     }
 
     async fn listen(&self, subscription: SubscriptionContext) -> Result<(), ErrorData> {

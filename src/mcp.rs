@@ -763,12 +763,7 @@ impl ServerHandler for GatewayHandler {
     }
 
     fn accepted_subscription_filter(&self, _requested: &SubscriptionFilter) -> Option<SubscriptionFilter> {
-        // Every list change; resource subscriptions are not relayed yet.
-        let mut accepted = SubscriptionFilter::new();
-        accepted.tools_list_changed = Some(true);
-        accepted.resources_list_changed = Some(true);
-        accepted.prompts_list_changed = Some(true);
-        Some(accepted)
+        Some(crate::notify::list_changes())
     }
 
     async fn listen(&self, subscription: SubscriptionContext) -> Result<(), ErrorData> {

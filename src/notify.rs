@@ -114,3 +114,14 @@ impl Notifier {
         users.retain(|_, l| !l.sessions.is_empty() || !l.streams.is_empty());
     }
 }
+
+/// What a `subscriptions/listen` stream is accepted for, on `/mcp` and in
+/// `omnimcp connect`: every list change (resource subscriptions go through
+/// the legacy `resources/subscribe`).
+pub fn list_changes() -> rmcp::model::SubscriptionFilter {
+    let mut accepted = rmcp::model::SubscriptionFilter::new();
+    accepted.tools_list_changed = Some(true);
+    accepted.resources_list_changed = Some(true);
+    accepted.prompts_list_changed = Some(true);
+    accepted
+}

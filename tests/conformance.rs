@@ -26,11 +26,10 @@
 mod common;
 
 use std::{
-    io::{BufRead, BufReader, Read, Write},
-    os::unix::process::CommandExt,
+    io::{BufRead, BufReader, Write},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 /// A whole run takes well under a minute here; this only stops a hang.
@@ -181,7 +180,7 @@ fn run_suite_blocking(
     } else {
         command.env_remove(HEADERS_VAR);
     }
-    let mut child = command
+    command
         .arg(script)
         .args(["server", "--url", url])
         .args(suite.selection())
@@ -189,40 +188,12 @@ fn run_suite_blocking(
         .arg(baseline)
         .arg("-o")
         .arg(output.path())
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // Its own process group, so a hang can be ended with everything it started.
-        .process_group(0)
-        .spawn()
-        .expect("start the conformance suite");
-    let read = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = pipe.read_to_string(&mut s);
-            s
-        })
-    };
-    let stdout = read(Box::new(child.stdout.take().unwrap()));
-    let stderr = read(Box::new(child.stderr.take().unwrap()));
-    let deadline = Instant::now() + TIME_LIMIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if Instant::now() > deadline {
-            let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).status();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
+        .env("NO_COLOR", "1");
+    let done = common::run_to_completion(&mut command, TIME_LIMIT);
+    let (stdout, stderr) = (done.stdout, done.stderr);
     let (passed, failed, total_line) = parse_total(&stdout).unwrap_or((0, 0, String::new()));
-    let outcome =
-        SuiteOutcome { suite, code: status.and_then(|s| s.code()), passed, failed, total_line, stdout, stderr };
-    assert!(status.is_some(), "the conformance suite did not finish within {TIME_LIMIT:?}: {outcome}");
+    let outcome = SuiteOutcome { suite, code: done.code, passed, failed, total_line, stdout, stderr };
+    assert!(!done.timed_out, "the conformance suite did not finish within {TIME_LIMIT:?}: {outcome}");
     outcome
 }
 
@@ -482,12 +453,13 @@ fn client_scenario(suite: Suite, scenario: &str) -> (bool, String) {
     if suite == Suite::V2026_07_28 {
         command.args(["--spec-version", "2026-07-28"]);
     }
-    let out = command.output().expect("run the suite in `unshare -n` (root, or user namespaces, is needed)");
+    // `unshare -n` needs root (or user namespaces).
+    let done = common::run_to_completion(&mut command, TIME_LIMIT);
     // The client mode prints its results on either stream.
-    let text = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!("{}\n{}", done.stdout, done.stderr);
     let summary =
         text.lines().rev().find(|l| l.trim_start().starts_with("Passed: ")).unwrap_or_default().trim().to_string();
-    (out.status.success() && summary.contains(" 0 failed"), format!("{summary}\n{text}"))
+    (done.code == Some(0) && summary.contains(" 0 failed"), format!("{summary}\n{text}"))
 }
 
 #[tokio::test]

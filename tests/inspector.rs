@@ -5,13 +5,7 @@
 
 mod common;
 
-use std::{
-    io::Read,
-    os::unix::process::CommandExt,
-    path::PathBuf,
-    process::{Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::{path::PathBuf, process::Command, time::Duration};
 
 use common::TestServer;
 use serde_json::{Value, json};
@@ -63,7 +57,8 @@ fn tools() -> (PathBuf, PathBuf) {
 fn inspector(args: &[&str], url: &str, key: &str) -> Run {
     let (node, launcher) = tools();
     let home = tempfile::TempDir::new().unwrap();
-    let mut child = Command::new(node)
+    let mut command = Command::new(node);
+    command
         .arg(launcher)
         .arg("--cli")
         .args(args)
@@ -71,38 +66,10 @@ fn inspector(args: &[&str], url: &str, key: &str) -> Run {
         .arg(env!("CARGO_BIN_EXE_omnimcp"))
         .args(["connect", "--url", url, "--api-key", key])
         .env("HOME", home.path())
-        .env_remove("OMNIMCP_API_KEY")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // Its own process group, so a hang can be ended with the server it launched.
-        .process_group(0)
-        .spawn()
-        .expect("start the Inspector");
-    let read = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = pipe.read_to_string(&mut s);
-            s
-        })
-    };
-    let stdout = read(Box::new(child.stdout.take().unwrap()));
-    let stderr = read(Box::new(child.stderr.take().unwrap()));
-    let deadline = Instant::now() + TIME_LIMIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if Instant::now() > deadline {
-            let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).status();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let run =
-        Run { code: status.and_then(|s| s.code()), stdout: stdout.join().unwrap(), stderr: stderr.join().unwrap() };
-    assert!(status.is_some(), "the Inspector did not finish within {TIME_LIMIT:?}: {run}");
+        .env_remove("OMNIMCP_API_KEY");
+    let done = common::run_to_completion(&mut command, TIME_LIMIT);
+    let run = Run { code: done.code, stdout: done.stdout, stderr: done.stderr };
+    assert!(!done.timed_out, "the Inspector did not finish within {TIME_LIMIT:?}: {run}");
     run
 }
 

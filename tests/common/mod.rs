@@ -209,3 +209,54 @@ pub async fn expect_error(res: Response, status: u16, code: &str) -> Value {
     assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "body: {body}");
     body
 }
+
+/// What a program run to completion printed, and how it ended.
+pub struct Finished {
+    /// The exit code; `None` when it was killed at the time limit (or by a signal).
+    pub code: Option<i32>,
+    pub timed_out: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `command` with no stdin and its output captured, in a process group
+/// of its own so that a hang is ended (after `limit`) with everything it
+/// started. Blocking: call it from `spawn_blocking` when a server on the
+/// test's runtime must keep serving meanwhile.
+pub fn run_to_completion(command: &mut std::process::Command, limit: std::time::Duration) -> Finished {
+    use std::{io::Read, os::unix::process::CommandExt, process::Stdio, time::Instant};
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {command:?}: {e}"));
+    let read = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = pipe.read_to_string(&mut s);
+            s
+        })
+    };
+    let stdout = read(Box::new(child.stdout.take().unwrap()));
+    let stderr = read(Box::new(child.stderr.take().unwrap()));
+    let deadline = Instant::now() + limit;
+    let (status, timed_out) = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break (Some(status), false);
+        }
+        if Instant::now() > deadline {
+            let _ = std::process::Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).status();
+            let _ = child.wait();
+            break (None, true);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    Finished {
+        code: status.and_then(|s| s.code()),
+        timed_out,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
+}
