@@ -2,10 +2,11 @@
 //! conformance suite can drive in its *client* mode (`conformance client
 //! --command "conformance_client" --scenario NAME`).
 //!
-//! The gateway reaches a remote MCP server through [`omnimcp::remote`]
-//! (rmcp's Streamable HTTP client behind our SSRF-guarded HTTP client, the
-//! 2026-07-28 era preferred with a fallback to `initialize`) and runs every
-//! operation through [`omnimcp::upstream::run_on_peer`]. This program does
+//! The gateway reaches a remote MCP server through
+//! [`omnimcp::upstream::remote`] (rmcp's Streamable HTTP client behind our
+//! SSRF-guarded HTTP client, the 2026-07-28 era preferred with a fallback
+//! to `initialize`) and runs every operation through
+//! [`omnimcp::upstream::peer::run_on_peer`]. This program does
 //! exactly that against the suite's scenario server, so the suite judges the
 //! code the gateway runs, not a stand-in:
 //!
@@ -26,11 +27,14 @@
 use std::{process::ExitCode, time::Duration};
 
 use omnimcp::{
+    db::User,
+    identity::{AuthMethod, Principal},
     outbound::{Outbound, OutboundPolicy},
-    remote::RemoteClients,
-    upstream::{Operation, ToolOutcome},
+    upstream::{CallContext, Operation, Outcome, remote::RemoteClients},
 };
+use rmcp::model::ServerResult;
 use serde_json::json;
+use uuid::Uuid;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -46,6 +50,15 @@ async fn main() -> ExitCode {
         ..OutboundPolicy::default()
     });
     let remote = RemoteClients::new(None);
+    // The call's context, as the REST door would build it for a user.
+    let user = User {
+        id: Uuid::nil(),
+        email: "conformance@example.invalid".into(),
+        role: "user".into(),
+        subscription_tier: "free".into(),
+        created_at: chrono::Utc::now(),
+    };
+    let ctx = CallContext::detached(Principal { user, method: AuthMethod::ApiKey { key_id: Uuid::nil() }, scope: None });
     let call = match scenario.as_str() {
         "tools_call" => Some(("add_numbers", json!({ "a": 5, "b": 3 }))),
         "sse-retry" => Some(("test_reconnection", json!({}))),
@@ -71,17 +84,22 @@ async fn main() -> ExitCode {
             // GET lands after the call, the scenario mistakes it for an early
             // reconnection without Last-Event-ID. Connect first, let the
             // standalone stream open, then call.
-            if let Err(e) = remote.connect(&outbound, uuid::Uuid::nil(), &url).await {
+            if let Err(e) = remote.connect(&outbound, Uuid::nil(), Uuid::nil(), &url, ctx.era).await {
                 eprintln!("connecting failed: {e}");
                 return ExitCode::FAILURE;
             }
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
+        let arguments = arguments.as_object().cloned().unwrap_or_default();
         let op = Operation::CallTool { tool: tool.to_string(), arguments };
-        match remote.execute(&outbound, uuid::Uuid::nil(), &url, op).await {
-            Ok(ToolOutcome::Ok(result)) => eprintln!("{tool}: {result}"),
-            Ok(ToolOutcome::ToolError(error)) => {
-                eprintln!("{tool} failed: {error}");
+        match remote.execute(&outbound, Uuid::nil(), Uuid::nil(), &url, op, &ctx).await {
+            Ok(outcome) if outcome.is_tool_error() => {
+                eprintln!("{tool} failed: {outcome:?}");
+                return ExitCode::FAILURE;
+            }
+            Ok(Outcome::Mcp(ServerResult::CallToolResult(result))) => eprintln!("{tool}: {:?}", result.content),
+            Ok(other) => {
+                eprintln!("{tool}: not a tool result: {other:?}");
                 return ExitCode::FAILURE;
             }
             Err(e) => {

@@ -149,9 +149,17 @@ pub async fn login(state: &AppState, email: &str, password: &str, client: Option
 
 /// Changes the signed-in user's password: the current one must match, the
 /// new one meets the registration policy. Every session of the user ends
-/// (the database does it with the update, so a stolen session dies too);
-/// the caller gets a fresh session to stay signed in.
-pub async fn change_password(state: &AppState, user: &User, current: &str, new: &str) -> ApiResult<SignedIn> {
+/// (the database does it with the update, so a stolen session dies too),
+/// with what they opened on `/mcp`; with `revoke_keys`, so does every API
+/// key (what a thief who had the password may have made). The caller gets
+/// a fresh session to stay signed in.
+pub async fn change_password(
+    state: &AppState,
+    user: &User,
+    current: &str,
+    new: &str,
+    revoke_keys: bool,
+) -> ApiResult<SignedIn> {
     let creds =
         if current.len() > MAX_PASSWORD_BYTES { None } else { state.db.credentials_by_email(&user.email).await? };
     let ok = password::verify(current.to_string(), creds.as_ref().map(|c| c.password_hash.clone())).await?;
@@ -167,7 +175,13 @@ pub async fn change_password(state: &AppState, user: &User, current: &str, new: 
     if !state.db.set_password_hash(user.id, &hash).await? {
         return Err(ApiError::NotFound("no such user".into()));
     }
-    tracing::info!(user_id = %user.id, "password changed; all sessions ended");
+    state.gateway.notifier.end_sessions_of(user.id);
+    if revoke_keys {
+        for key in state.db.revoke_all_api_keys(user.id).await? {
+            credential_ended(state, user.id, AuthMethod::ApiKey { key_id: key }).await;
+        }
+    }
+    tracing::info!(user_id = %user.id, keys_revoked = revoke_keys, "password changed; all sessions ended");
     start_session(state, user.clone()).await
 }
 
@@ -182,8 +196,20 @@ async fn start_session(state: &AppState, user: User) -> ApiResult<SignedIn> {
 pub async fn logout(state: &AppState, principal: &Principal) -> ApiResult<()> {
     if let AuthMethod::Session { session_id } = principal.method {
         state.db.delete_session(session_id).await?;
+        credential_ended(state, principal.user.id, principal.method).await;
     }
     Ok(())
+}
+
+/// What a credential opened ends with it: MCP sessions and listen streams,
+/// resource subscriptions, cached lookups.
+async fn credential_ended(state: &AppState, user: Uuid, method: AuthMethod) {
+    let gateway = &state.gateway;
+    if let AuthMethod::ApiKey { key_id } = method {
+        gateway.caches.api_keys.remove_where(|_, cached| cached.0.id == key_id);
+    }
+    gateway.notifier.end_credential(user, method);
+    gateway.upstreams.end_subscriptions_of(method).await;
 }
 
 pub async fn profile(state: &AppState, user: &User) -> ApiResult<UserView> {
@@ -257,7 +283,7 @@ pub async fn revoke_key(state: &AppState, user: &User, key_id: &str) -> ApiResul
     let not_found = || ApiError::NotFound("no such API key".into());
     let id = Uuid::parse_str(key_id).map_err(|_| not_found())?;
     if state.db.revoke_api_key(user.id, id).await? {
-        state.caches.api_keys.remove_where(|_, cached| cached.0.id == id);
+        credential_ended(state, user.id, AuthMethod::ApiKey { key_id: id }).await;
         tracing::info!(user_id = %user.id, key_id = %id, "API key revoked");
         Ok(())
     } else {

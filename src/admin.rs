@@ -1,21 +1,23 @@
 //! `omnimcp admin`: user administration from the command line, straight
 //! against the database (so it works whether or not a server is running).
 
-use std::{collections::HashMap, time::Duration};
+use std::collections::HashMap;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::{
-    config::{AddServerArgs, AdminCommand},
+    config::{AddServerArgs, AdminCommand, Config},
     db::{Db, DbError, ROLES, ServerDraft},
-    registry::{compile_schema, valid_name},
-    supervisor::{LaunchSpec, Supervisor},
+    gateway::registry::compile_schema,
+    servers::valid_name,
+    upstream::LaunchSpec,
 };
+use app::domain::HostingType;
 
 /// Registers a platform-hosted server after starting it once to list its
 /// tools (so a command that does not speak MCP is refused here, not at the
 /// first user's call).
-async fn add_server(db: &Db, data_dir: &std::path::Path, a: AddServerArgs) -> anyhow::Result<()> {
+async fn add_server(db: &Db, config: &Config, a: AddServerArgs) -> anyhow::Result<()> {
     if !valid_name(&a.slug) || a.slug.chars().any(|c| c.is_ascii_uppercase()) {
         anyhow::bail!("the slug must be 1-64 characters of a-z, 0-9, '_' and '-'");
     }
@@ -30,8 +32,7 @@ async fn add_server(db: &Db, data_dir: &std::path::Path, a: AddServerArgs) -> an
         compile_schema(schema).map_err(|e| anyhow::anyhow!("the config schema is not a valid JSON Schema: {e}"))?;
     }
     let sample: Map<String, Value> = serde_json::from_str(&a.sample_config)?;
-    let spec = json!({ "command": a.command, "args": a.args, "envFromConfig": env });
-    let launch: LaunchSpec = serde_json::from_value(spec.clone())?;
+    let launch = LaunchSpec { command: a.command, args: a.args, env_from_config: env, shareable: a.shareable };
     let id = match db.server_by_slug(&a.slug).await? {
         Some(existing) if existing.owner_id.is_some() => {
             anyhow::bail!("the slug {} belongs to a developer's server", a.slug)
@@ -39,14 +40,8 @@ async fn add_server(db: &Db, data_dir: &std::path::Path, a: AddServerArgs) -> an
         Some(existing) => existing.id,
         None => uuid::Uuid::now_v7(),
     };
-    let supervisor = Supervisor::new(
-        data_dir.join("run"),
-        std::env::current_exe()?,
-        Duration::from_secs(60),
-        1,
-        Duration::from_secs(30),
-        None,
-    );
+    // Discovered in the same sandbox the platform runs it in.
+    let supervisor = crate::supervisor(config, None)?;
     let catalog = supervisor
         .discover(id, &launch, &sample)
         .await
@@ -61,14 +56,14 @@ async fn add_server(db: &Db, data_dir: &std::path::Path, a: AddServerArgs) -> an
         category: a.category,
         tags: vec![],
         version: "1.0.0".into(),
-        hosting_type: "platform_hosted".into(),
-        launch_spec: Some(spec),
+        hosting_type: HostingType::PlatformHosted,
+        launch_spec: Some(serde_json::to_value(&launch)?),
         config_schema: schema,
         callback_url: None,
         webhook_secret_enc: None,
         remote_url: None,
         remote_headers_enc: None,
-        items: crate::registry::items_from_catalog(&catalog),
+        items: crate::servers::items_from_catalog(&catalog),
     };
     db.upsert_server(&draft).await?;
     let names: Vec<&str> = draft.items.tools.iter().map(|t| t.name.as_str()).collect();
@@ -77,9 +72,9 @@ async fn add_server(db: &Db, data_dir: &std::path::Path, a: AddServerArgs) -> an
     Ok(())
 }
 
-pub async fn run(db: &Db, data_dir: &std::path::Path, command: AdminCommand) -> anyhow::Result<()> {
+pub async fn run(db: &Db, config: &Config, command: AdminCommand) -> anyhow::Result<()> {
     match command {
-        AdminCommand::AddServer(args) => add_server(db, data_dir, args).await?,
+        AdminCommand::AddServer(args) => add_server(db, config, args).await?,
         AdminCommand::Users => {
             println!("{:<38} {:<32} {:<6} {}", "id", "email", "role", "tier");
             for u in db.list_users().await? {

@@ -1,5 +1,9 @@
 //! The REST JSON API under `/api`.
 //!
+//! Management routes (the account, keys, installations, deploy, secret
+//! rotation) take a [`Manager`]: a scoped API key gets a 403 there, since it
+//! may only make MCP calls inside its scope. The marketplace is public.
+//!
 //! Bodies are read through [`ApiJson`], which turns every way a body can be
 //! wrong into a precise error: 413 over the size limit, 415 without a JSON
 //! content type, 400 for malformed JSON, 422 naming the field that is
@@ -20,12 +24,13 @@ use serde_json::json;
 
 use crate::{
     accounts::{self, SignedIn},
-    auth::{Principal, session_clear_cookie, session_set_cookie},
+    auth::{Manager, session_clear_cookie, session_set_cookie},
     error::{ApiError, ApiResult},
     installations::{self, InstallationUpdate, NewInstallation},
-    registry::{self, DeployRequest},
+    servers::{self, DeployRequest},
     state::AppState,
 };
+use app::domain::ServerStatus;
 
 /// Largest request body `/api` accepts.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -153,7 +158,7 @@ async fn login(
     signed_in(&state, StatusCode::OK, signed).await
 }
 
-async fn logout(State(state): State<AppState>, principal: Principal) -> ApiResult<Response> {
+async fn logout(State(state): State<AppState>, Manager(principal): Manager) -> ApiResult<Response> {
     accounts::logout(&state, &principal).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     let cookie = HeaderValue::from_str(&session_clear_cookie(&state)).map_err(anyhow::Error::from)?;
@@ -161,7 +166,7 @@ async fn logout(State(state): State<AppState>, principal: Principal) -> ApiResul
     Ok(response)
 }
 
-async fn me(State(state): State<AppState>, principal: Principal) -> ApiResult<impl IntoResponse> {
+async fn me(State(state): State<AppState>, Manager(principal): Manager) -> ApiResult<impl IntoResponse> {
     Ok(Json(accounts::profile(&state, &principal.user).await?))
 }
 
@@ -170,16 +175,28 @@ async fn me(State(state): State<AppState>, principal: Principal) -> ApiResult<im
 struct PasswordChange {
     current_password: String,
     new_password: String,
+    /// Also revoke every API key (the pages' checkbox is on by default;
+    /// here it must be asked for).
+    #[serde(default)]
+    revoke_api_keys: bool,
 }
 
-/// `POST /api/me/password`: 204. Every session of the user ends; a browser
-/// caller gets a new session cookie so it stays signed in.
+/// `POST /api/me/password`: 204. Every session of the user ends (and every
+/// API key, when asked); a browser caller gets a new session cookie so it
+/// stays signed in.
 async fn change_password(
     State(state): State<AppState>,
-    principal: Principal,
+    Manager(principal): Manager,
     ApiJson(body): ApiJson<PasswordChange>,
 ) -> ApiResult<Response> {
-    let signed = accounts::change_password(&state, &principal.user, &body.current_password, &body.new_password).await?;
+    let signed = accounts::change_password(
+        &state,
+        &principal.user,
+        &body.current_password,
+        &body.new_password,
+        body.revoke_api_keys,
+    )
+    .await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     if matches!(principal.method, crate::auth::AuthMethod::Session { .. }) {
         let cookie = HeaderValue::from_str(&session_set_cookie(&state, &signed.token)).map_err(anyhow::Error::from)?;
@@ -191,20 +208,20 @@ async fn change_password(
 /// `POST /api/servers/{id}/rotate-secret`: 200 `{webhookSecret}`, shown once.
 async fn rotate_secret(
     State(state): State<AppState>,
-    principal: Principal,
+    Manager(principal): Manager,
     Path(id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    let secret = crate::registry::rotate_webhook_secret(&state, &principal, &id).await?;
+    let secret = servers::rotate_webhook_secret(&state, &principal, &id).await?;
     Ok(Json(json!({ "webhookSecret": secret })))
 }
 
-async fn list_keys(State(state): State<AppState>, principal: Principal) -> ApiResult<impl IntoResponse> {
+async fn list_keys(State(state): State<AppState>, Manager(principal): Manager) -> ApiResult<impl IntoResponse> {
     Ok(Json(json!({ "keys": accounts::list_keys(&state, &principal.user).await? })))
 }
 
 async fn create_key(
     State(state): State<AppState>,
-    principal: Principal,
+    Manager(principal): Manager,
     ApiJson(body): ApiJson<NewKey>,
 ) -> ApiResult<impl IntoResponse> {
     let created = accounts::create_key(&state, &principal.user, &body.name, body.scope).await?;
@@ -213,78 +230,19 @@ async fn create_key(
 
 async fn revoke_key(
     State(state): State<AppState>,
-    principal: Principal,
+    Manager(principal): Manager,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     accounts::revoke_key(&state, &principal.user, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CallBody {
-    server_id: String,
-    tool_name: String,
-    #[serde(default = "empty_object")]
-    arguments: serde_json::Value,
-}
-
-fn empty_object() -> serde_json::Value {
-    json!({})
-}
-
-/// `POST /mcp/call {serverId, toolName, arguments}`, the seed's REST door to
-/// the call pipeline. Answers `{"success": true, "result": ...}`, or
-/// `{"success": false, "error": ...}` when the tool itself failed; gateway
-/// failures use the API's error shape and status codes.
-pub async fn mcp_call(
-    State(state): State<AppState>,
-    principal: Principal,
-    ApiJson(body): ApiJson<CallBody>,
-) -> ApiResult<Response> {
-    let (outcome, rate) =
-        crate::gateway::call_tool(&state, &principal, &body.server_id, &body.tool_name, body.arguments).await?;
-    Ok(outcome_response(outcome, rate))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ResourceBody {
-    server_id: String,
-    uri: String,
-}
-
-/// `POST /mcp/resource {serverId, uri}`: reads a resource of an installed
-/// server through the same pipeline as tool calls.
-pub async fn mcp_resource(
-    State(state): State<AppState>,
-    principal: Principal,
-    ApiJson(body): ApiJson<ResourceBody>,
-) -> ApiResult<Response> {
-    let (outcome, rate) = crate::gateway::read_resource(&state, &principal, &body.server_id, &body.uri).await?;
-    Ok(outcome_response(outcome, rate))
-}
-
-/// `{"success": ...}` with the `X-RateLimit-*` headers.
-fn outcome_response(outcome: crate::upstream::ToolOutcome, rate: crate::gateway::RateInfo) -> Response {
-    let body = match outcome {
-        crate::upstream::ToolOutcome::Ok(result) => json!({ "success": true, "result": result }),
-        crate::upstream::ToolOutcome::ToolError(error) => json!({ "success": false, "error": error }),
-    };
-    let mut response = Json(body).into_response();
-    let headers = response.headers_mut();
-    headers.insert("x-ratelimit-limit", HeaderValue::from(rate.limit));
-    headers.insert("x-ratelimit-remaining", HeaderValue::from(rate.remaining.max(0)));
-    headers.insert("x-ratelimit-reset", HeaderValue::from(rate.reset_secs));
-    response
-}
-
 async fn deploy(
     State(state): State<AppState>,
-    principal: Principal,
+    Manager(principal): Manager,
     ApiJson(body): ApiJson<DeployRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    let (created, response) = registry::deploy(&state, &principal, body).await?;
+    let (created, response) = servers::deploy(&state, &principal, body).await?;
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(response)))
 }
 
@@ -309,7 +267,7 @@ async fn list_servers(
             .ok_or_else(|| ApiError::invalid("limit", "use a whole number from 1 to 100"))?,
     };
     let get = |k: &str| params.get(k).map(String::as_str);
-    let filters = crate::registry::MarketplaceFilters {
+    let filters = servers::MarketplaceFilters {
         q: get("q"),
         category: get("category"),
         tag: get("tag"),
@@ -317,7 +275,7 @@ async fn list_servers(
         sort: get("sort"),
         cursor: get("cursor"),
     };
-    let (rows, next) = crate::registry::marketplace_page(&state, &filters, limit).await?;
+    let (rows, next) = servers::marketplace_page(&state, &filters, limit).await?;
     let servers: Vec<_> = rows
         .iter()
         .map(|r| {
@@ -337,9 +295,9 @@ async fn list_servers(
 async fn server_detail(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
     let not_found = || ApiError::NotFound("no such server".into());
     let id = uuid::Uuid::parse_str(&id).map_err(|_| not_found())?;
-    let entry = state.registry.server(id).await?.ok_or_else(not_found)?;
+    let entry = state.gateway.registry.server(id).await?.ok_or_else(not_found)?;
     let s = &entry.record;
-    if s.status != "active" {
+    if s.status != ServerStatus::Active {
         return Err(not_found());
     }
     let installs = state.db.installation_count(id).await?;
@@ -363,19 +321,19 @@ async fn server_detail(State(state): State<AppState>, Path(id): Path<String>) ->
 
 async fn install(
     State(state): State<AppState>,
-    principal: Principal,
+    Manager(principal): Manager,
     ApiJson(body): ApiJson<NewInstallation>,
 ) -> ApiResult<impl IntoResponse> {
     Ok((StatusCode::CREATED, Json(installations::install(&state, &principal.user, body).await?)))
 }
 
-async fn list_installations(State(state): State<AppState>, principal: Principal) -> ApiResult<impl IntoResponse> {
+async fn list_installations(State(state): State<AppState>, Manager(principal): Manager) -> ApiResult<impl IntoResponse> {
     Ok(Json(json!({ "installations": installations::list(&state, &principal.user).await? })))
 }
 
 async fn get_installation(
     State(state): State<AppState>,
-    principal: Principal,
+    Manager(principal): Manager,
     Path(id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(installations::get(&state, &principal.user, &id).await?))
@@ -383,7 +341,7 @@ async fn get_installation(
 
 async fn update_installation(
     State(state): State<AppState>,
-    principal: Principal,
+    Manager(principal): Manager,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<InstallationUpdate>,
 ) -> ApiResult<impl IntoResponse> {
@@ -392,7 +350,7 @@ async fn update_installation(
 
 async fn uninstall(
     State(state): State<AppState>,
-    principal: Principal,
+    Manager(principal): Manager,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     installations::uninstall(&state, &principal.user, &id).await?;

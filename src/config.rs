@@ -9,8 +9,16 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::secrets::Secret;
 
 /// OmniMCP: one MCP endpoint for every MCP server a user installs.
+///
+/// `omnimcp` (or `omnimcp serve`) runs the platform: the web dashboard and
+/// marketplace, the REST API under /api, and the MCP endpoint /mcp that LLM
+/// clients connect to with an API key. It runs official and administrator-
+/// added servers as sandboxed child processes, calls developers' servers
+/// back over signed HTTP, and speaks to remote MCP servers. With no flags
+/// it listens on 127.0.0.1:3000 and keeps everything in ./omnimcp-data
+/// (SQLite).
 #[derive(Debug, Parser)]
-#[command(name = "omnimcp", version, about)]
+#[command(name = "omnimcp", version, about, long_about)]
 pub struct Cli {
     #[command(flatten)]
     pub config: Config,
@@ -21,7 +29,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the platform: web pages, REST API and (later) the MCP endpoint.
+    /// Run the platform: web pages, the REST API and the MCP endpoint (the default).
     Serve,
     /// Run an official MCP server over stdio (the platform starts these).
     Official {
@@ -42,9 +50,26 @@ pub enum Command {
         #[arg(long, env = "OMNIMCP_API_KEY", hide_env_values = true, value_parser = Secret::parse)]
         api_key: Secret,
     },
-    /// Administer users from the command line (works while the server runs).
+    /// Administer users and platform-hosted servers from the command line
+    /// (works while the server runs).
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Inside a platform-hosted server's sandbox: set its resource limits,
+    /// then become the server's program (the platform runs this itself).
+    #[command(hide = true)]
+    Contain {
+        #[arg(long)]
+        memory_bytes: u64,
+        #[arg(long)]
+        cpu_secs: u64,
+        #[arg(long)]
+        tasks: u64,
+        #[arg(long)]
+        open_files: u64,
+        /// The program and its arguments.
+        #[arg(last = true, required = true)]
+        program: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,6 +122,12 @@ pub struct AddServerArgs {
     /// A config to start it with for tool discovery, inline JSON.
     #[arg(long, default_value = "{}")]
     pub sample_config: String,
+    /// The server keeps no state between calls and may serve several users
+    /// from one process (installations with equal configs share it).
+    /// Without this every installation gets its own process, home and
+    /// working directory.
+    #[arg(long)]
+    pub shareable: bool,
 }
 
 /// Settings shared by every command. Secrets are wrapped in [`Secret`], whose
@@ -189,6 +220,41 @@ pub struct Config {
     #[arg(long, env = "OMNIMCP_MAX_PROCESSES", default_value_t = 64, global = true)]
     pub max_processes: usize,
 
+    /// Where platform-hosted server processes get their home and working
+    /// directories (one per installation). Default: `<data-dir>-processes`
+    /// beside the data directory, never inside it.
+    #[arg(long, env = "OMNIMCP_PROCESS_DIR", global = true)]
+    pub process_dir: Option<PathBuf>,
+
+    /// How platform-hosted server processes are confined: `bubblewrap`
+    /// (needs the `bwrap` program) or, in development only, `off`.
+    #[arg(long, env = "OMNIMCP_SANDBOX", value_enum, default_value = "bubblewrap", global = true)]
+    pub sandbox: crate::upstream::sandbox::SandboxMode,
+
+    /// Confine platform-hosted processes with cgroups (memory, tasks) where
+    /// the platform may create them (`auto`), or only with rlimits and a
+    /// memory watchdog (`off`).
+    #[arg(long, env = "OMNIMCP_SANDBOX_CGROUPS", value_enum, default_value = "auto", global = true)]
+    pub sandbox_cgroups: CgroupUse,
+
+    /// Memory one platform-hosted server process may use, in MiB; past it
+    /// the process is stopped.
+    #[arg(long, env = "OMNIMCP_PROCESS_MEMORY_MB", default_value_t = 512, global = true)]
+    pub process_memory_mb: u64,
+
+    /// CPU time one platform-hosted server process may use over its life,
+    /// in seconds (an idle process is stopped and restarts fresh).
+    #[arg(long, env = "OMNIMCP_PROCESS_CPU_SECS", default_value_t = 3600, global = true)]
+    pub process_cpu_secs: u64,
+
+    /// Processes and threads one platform-hosted server may run.
+    #[arg(long, env = "OMNIMCP_PROCESS_MAX_TASKS", default_value_t = 256, global = true)]
+    pub process_max_tasks: u64,
+
+    /// Files and sockets one platform-hosted server process may hold open.
+    #[arg(long, env = "OMNIMCP_PROCESS_OPEN_FILES", default_value_t = 1024, global = true)]
+    pub process_open_files: u64,
+
     /// Point an official server's API elsewhere: `SLUG.KEY=URL`, e.g.
     /// `weather.forecast=https://...` (repeatable; comma-separated in the
     /// environment). Defaults are the real APIs.
@@ -215,6 +281,12 @@ pub struct Config {
     /// Directory with the built site (WASM, CSS, assets) that pages load.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site", global = true)]
     pub site_root: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CgroupUse {
+    Auto,
+    Off,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -257,6 +329,26 @@ impl Config {
         ];
         origins.extend(self.allowed_origins.iter().cloned());
         origins
+    }
+
+    /// Where platform-hosted processes live: `--process-dir`, or
+    /// `<data-dir>-processes` beside the data directory.
+    pub fn process_dir(&self) -> PathBuf {
+        self.process_dir.clone().unwrap_or_else(|| {
+            let mut name = self.data_dir.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "omnimcp".into());
+            name.push("-processes");
+            self.data_dir.with_file_name(name)
+        })
+    }
+
+    /// The limits of one platform-hosted process.
+    pub fn process_limits(&self) -> crate::upstream::sandbox::Limits {
+        crate::upstream::sandbox::Limits {
+            memory_bytes: self.process_memory_mb.max(16) * 1024 * 1024,
+            cpu_secs: self.process_cpu_secs.max(1),
+            tasks: self.process_max_tasks.max(16),
+            open_files: self.process_open_files.max(32),
+        }
     }
 
     /// The SSRF policy for outbound requests.

@@ -20,18 +20,32 @@ use rmcp::{
     transport::{StreamableHttpClientTransport, stdio, streamable_http_client::StreamableHttpClientTransportConfig},
 };
 
-use crate::notify::Notifier;
+use crate::gateway::notify::{announce, list_changes};
 
 type Upstream = RunningService<RoleClient, Forwarder>;
 
 /// The desktop client's sessions and listen streams (one process serves one
-/// client, so all of them belong to the same "user").
-const CLIENT: uuid::Uuid = uuid::Uuid::nil();
+/// client): told when the platform says the lists changed.
+#[derive(Default)]
+struct Listeners {
+    sessions: std::sync::Mutex<Vec<rmcp::Peer<RoleServer>>>,
+    streams: std::sync::Mutex<Vec<(u64, rmcp::service::SubscriptionSink)>>,
+    next: std::sync::atomic::AtomicU64,
+}
+
+impl Listeners {
+    fn changed(&self) {
+        let mut sessions = self.sessions.lock().expect("listeners lock");
+        sessions.retain(|p| !p.is_transport_closed());
+        let streams = self.streams.lock().expect("listeners lock").iter().map(|(_, s)| s.clone()).collect();
+        announce(sessions.clone(), streams);
+    }
+}
 
 #[derive(Clone)]
 struct Bridge {
     upstream: Arc<Upstream>,
-    listeners: Arc<Notifier>,
+    listeners: Arc<Listeners>,
 }
 
 /// Our client side toward the platform: its list changes (a session
@@ -40,7 +54,7 @@ struct Bridge {
 /// session or its own listen stream.
 #[derive(Clone)]
 struct Forwarder {
-    listeners: Arc<Notifier>,
+    listeners: Arc<Listeners>,
 }
 
 impl ClientHandler for Forwarder {
@@ -52,33 +66,29 @@ impl ClientHandler for Forwarder {
     }
 
     async fn on_tool_list_changed(&self, _: NotificationContext<RoleClient>) {
-        self.listeners.lists_changed([CLIENT]);
+        self.listeners.changed();
     }
 
     async fn on_resource_list_changed(&self, _: NotificationContext<RoleClient>) {
-        self.listeners.lists_changed([CLIENT]);
+        self.listeners.changed();
     }
 
     async fn on_prompt_list_changed(&self, _: NotificationContext<RoleClient>) {
-        self.listeners.lists_changed([CLIENT]);
+        self.listeners.changed();
     }
 }
 
 /// On a 2026-07-28 connection the platform sends list changes only on a
 /// listen stream: keep one open and pass on what it says.
-fn forward_listen_stream(upstream: &Upstream, listeners: Arc<Notifier>) {
+fn forward_listen_stream(upstream: &Upstream, listeners: Arc<Listeners>) {
     let peer = upstream.peer().clone();
     if peer.peer_info().is_none_or(|info| info.protocol_version < ProtocolVersion::V_2026_07_28) {
         return;
     }
     tokio::spawn(async move {
-        let mut filter = SubscriptionFilter::new();
-        filter.tools_list_changed = Some(true);
-        filter.resources_list_changed = Some(true);
-        filter.prompts_list_changed = Some(true);
-        let Ok(mut subscription) = peer.listen(filter).await else { return };
+        let Ok(mut subscription) = peer.listen(list_changes()).await else { return };
         while let Ok(Some(_)) = subscription.next().await {
-            listeners.lists_changed([CLIENT]);
+            listeners.changed();
         }
     });
 }
@@ -110,17 +120,18 @@ impl ServerHandler for Bridge {
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
-        self.listeners.register(CLIENT, context.peer.clone());
+        self.listeners.sessions.lock().expect("listeners lock").push(context.peer.clone());
     }
 
     fn accepted_subscription_filter(&self, _requested: &SubscriptionFilter) -> Option<SubscriptionFilter> {
-        Some(crate::notify::list_changes())
+        Some(list_changes())
     }
 
     async fn listen(&self, subscription: SubscriptionContext) -> Result<(), ErrorData> {
-        let id = self.listeners.listen(CLIENT, subscription.sink().clone());
+        let id = self.listeners.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.listeners.streams.lock().expect("listeners lock").push((id, subscription.sink().clone()));
         subscription.cancelled().await;
-        self.listeners.stop_listening(CLIENT, id);
+        self.listeners.streams.lock().expect("listeners lock").retain(|(i, _)| *i != id);
         Ok(())
     }
 
@@ -185,7 +196,7 @@ async fn open(
     url: &str,
     api_key: &str,
     lifecycle: ClientLifecycleMode,
-    listeners: &Arc<Notifier>,
+    listeners: &Arc<Listeners>,
 ) -> anyhow::Result<Upstream> {
     let config = StreamableHttpClientTransportConfig::with_uri(url.to_string()).auth_header(api_key.to_string());
     let transport = StreamableHttpClientTransport::with_client(reqwest::Client::new(), config);
@@ -198,7 +209,7 @@ pub async fn run(url: &str, api_key: &str) -> anyhow::Result<()> {
         preferred_versions: vec![ProtocolVersion::V_2026_07_28],
         legacy_version: Some(ProtocolVersion::V_2025_11_25),
     };
-    let listeners = Arc::new(Notifier::default());
+    let listeners = Arc::new(Listeners::default());
     let upstream = match open(url, api_key, auto, &listeners).await {
         Ok(u) => u,
         Err(first) => open(url, api_key, ClientLifecycleMode::Initialize, &listeners)

@@ -34,6 +34,23 @@ pub enum CryptoError {
     Authentication,
 }
 
+/// Associated data: where a sealed value belongs. A value sealed for one
+/// place does not open in another, so a ciphertext copied between rows is
+/// useless. Every seal and open names its place through these.
+pub mod aad {
+    use uuid::Uuid;
+
+    /// A server's webhook secret (`mcp_servers.webhook_secret_enc`).
+    pub fn webhook_secret(server_id: Uuid) -> String {
+        format!("server-webhook:{server_id}")
+    }
+
+    /// An installation's configuration (`user_mcp_installations.config_enc`).
+    pub fn installation_config(installation_id: Uuid) -> String {
+        format!("installation:{installation_id}")
+    }
+}
+
 /// Seals and opens values under the master key (and retired keys).
 pub struct Sealer {
     current: String,
@@ -99,6 +116,18 @@ impl Sealer {
         cipher
             .decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad: aad.as_bytes() })
             .map_err(|_| CryptoError::Authentication)
+    }
+
+    /// An installation's sealed configuration, opened: a JSON object (an
+    /// installation without one has an empty configuration).
+    pub fn open_config(
+        &self,
+        sealed: Option<&[u8]>,
+        installation_id: uuid::Uuid,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, CryptoError> {
+        let Some(sealed) = sealed else { return Ok(Default::default()) };
+        let bytes = self.open(sealed, &aad::installation_config(installation_id))?;
+        serde_json::from_slice(&bytes).map_err(|_| CryptoError::Malformed)
     }
 
     /// The key id a sealed value was sealed under (to find values to reseal).

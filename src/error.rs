@@ -1,5 +1,10 @@
 //! The REST API's error type and its one mapping to HTTP.
 //!
+//! [`ApiError`] is the error of the HTTP boundary (the REST API, the REST
+//! door to the pipeline, the pages' server functions). The gateway's own
+//! errors become one here, in `From<GatewayError>`: the only place a
+//! gateway failure gets an HTTP status.
+//!
 //! Every `/api` failure is rendered as
 //! `{"error": {"code": "...", "message": "...", "field": "..."}}` with a
 //! precise status. Internal errors are logged with the request id and shown
@@ -12,7 +17,11 @@ use axum::{
 };
 use serde_json::json;
 
-use crate::db::DbError;
+use crate::{
+    db::DbError,
+    gateway::GatewayError,
+    upstream::UpstreamError,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -109,6 +118,30 @@ impl ApiError {
 impl From<DbError> for ApiError {
     fn from(err: DbError) -> Self {
         Self::Internal(err.into())
+    }
+}
+
+impl From<GatewayError> for ApiError {
+    fn from(err: GatewayError) -> Self {
+        let message = err.to_string();
+        match err {
+            GatewayError::UnknownTool(_)
+            | GatewayError::UnknownPrompt(_)
+            | GatewayError::UnknownResource(_)
+            | GatewayError::UnknownReference
+            | GatewayError::UnknownServer => Self::NotFound(message),
+            GatewayError::Disabled => Self::Forbidden(message),
+            GatewayError::InvalidArguments { field, message } => Self::InvalidField { field, message },
+            GatewayError::RateLimited { retry_after_secs, .. } | GatewayError::QuotaExceeded { retry_after_secs, .. } => {
+                Self::TooManyRequests { message, retry_after_secs }
+            }
+            GatewayError::Upstream(UpstreamError::Timeout) => Self::GatewayTimeout(message),
+            GatewayError::Upstream(UpstreamError::NeedsClient(why)) => {
+                Self::Conflict { code: "needs_mcp_client", message: why }
+            }
+            GatewayError::Misconfigured(_) | GatewayError::Upstream(_) => Self::BadGateway(message),
+            GatewayError::Internal(e) => Self::Internal(e),
+        }
     }
 }
 

@@ -6,16 +6,20 @@
 //! - platform-hosted: a running process must answer `tools/list`; with no
 //!   process running there is nothing to check and the status is left as
 //!   it was (processes start on demand);
-//! - remote MCP: not checked yet (the remote upstream is the next step).
+//! - remote MCP: not checked yet.
 //!
 //! Transitions are logged; a check never blocks a call.
 
 use std::{sync::Arc, time::Duration};
 
+use app::domain::HealthStatus;
 use chrono::Utc;
-use reqwest::Method;
 
-use crate::{db::ServerRecord, registry::webhook_aad, secrets::Secret, state::AppState, upstream};
+use crate::{
+    db::ServerRecord,
+    state::AppState,
+    upstream::{Hosting, callback},
+};
 
 /// Starts the scheduler; it stops when the returned handle is aborted.
 pub fn spawn(state: AppState, interval: Duration) -> tokio::task::JoinHandle<()> {
@@ -34,7 +38,7 @@ pub fn spawn(state: AppState, interval: Duration) -> tokio::task::JoinHandle<()>
 /// Checks every active server once, a few at a time.
 pub async fn check_all(state: &AppState) -> anyhow::Result<()> {
     // Housekeeping on the same beat: forget MCP sessions that have closed.
-    state.notifier.prune();
+    state.gateway.notifier.prune();
     let servers = state.db.active_servers().await?;
     let semaphore = Arc::new(tokio::sync::Semaphore::new(8));
     let mut tasks = Vec::new();
@@ -52,12 +56,18 @@ pub async fn check_all(state: &AppState) -> anyhow::Result<()> {
 }
 
 async fn check_one(state: &AppState, server: &ServerRecord) {
-    let verdict = match server.hosting_type.as_str() {
-        "developer_hosted" => Some(callback_health(state, server).await),
-        "platform_hosted" => state.supervisor.ping(server.id).await.map(|ok| if ok { "healthy" } else { "unhealthy" }),
-        _ => None,
+    let upstreams = &state.gateway.upstreams;
+    let healthy = match Hosting::of(server) {
+        Ok(Hosting::Callback { url, sealed_secret }) => match upstreams.open_webhook_secret(server.id, &sealed_secret) {
+            Ok(secret) => Some(callback::healthy(&upstreams.outbound, &url, &secret).await),
+            Err(_) => Some(false),
+        },
+        Ok(Hosting::Process(_)) => upstreams.processes.ping(server.id).await,
+        Ok(Hosting::Remote { .. }) => None,
+        Err(_) => Some(false),
     };
-    let Some(status) = verdict else { return };
+    let Some(healthy) = healthy else { return };
+    let status = if healthy { HealthStatus::Healthy } else { HealthStatus::Unhealthy };
     if status != server.health_status {
         tracing::info!(server_id = %server.id, slug = %server.slug, from = %server.health_status, to = status, "server health changed");
     }
@@ -65,15 +75,5 @@ async fn check_one(state: &AppState, server: &ServerRecord) {
         tracing::warn!(server_id = %server.id, error = %e, "could not record a health check");
         return;
     }
-    state.registry.invalidate(server.id);
-}
-
-async fn callback_health(state: &AppState, server: &ServerRecord) -> &'static str {
-    let (Some(base), Some(sealed)) = (&server.callback_url, &server.webhook_secret_enc) else { return "unhealthy" };
-    let Ok(secret) = state.sealer.open(sealed, &webhook_aad(server.id)) else { return "unhealthy" };
-    let secret = Secret::new(String::from_utf8_lossy(&secret).to_string());
-    match upstream::signed_request(state, &secret, Method::GET, &format!("{base}/health"), None).await {
-        Ok(r) if r.status.is_success() => "healthy",
-        _ => "unhealthy",
-    }
+    state.gateway.registry.invalidate(server.id);
 }

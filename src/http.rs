@@ -39,16 +39,21 @@ pub fn router(state: AppState) -> Router {
         .route_service(
             "/mcp",
             tower::ServiceBuilder::new()
-                .layer(middleware::from_fn_with_state(state.clone(), crate::mcp::authenticate))
-                .service(crate::mcp::service(state.clone())),
+                .layer(middleware::from_fn_with_state(state.clone(), crate::mcp::guard::guard))
+                .service(state.mcp.service(
+                    state.gateway.clone(),
+                    state.config.allowed_hosts(state.leptos.site_addr),
+                    state.config.allowed_origins(state.leptos.site_addr),
+                )),
         )
         .route(
             "/mcp/call",
-            axum::routing::post(api::mcp_call).layer(axum::extract::DefaultBodyLimit::max(api::BODY_LIMIT)),
+            axum::routing::post(crate::mcp::rest::call).layer(axum::extract::DefaultBodyLimit::max(api::BODY_LIMIT)),
         )
         .route(
             "/mcp/resource",
-            axum::routing::post(api::mcp_resource).layer(axum::extract::DefaultBodyLimit::max(api::BODY_LIMIT)),
+            axum::routing::post(crate::mcp::rest::resource)
+                .layer(axum::extract::DefaultBodyLimit::max(api::BODY_LIMIT)),
         )
         .leptos_routes_with_context(
             &state,
@@ -57,6 +62,7 @@ pub fn router(state: AppState) -> Router {
             move || app::shell(leptos_options.clone()),
         )
         .fallback(file_and_error_handler::<AppState, _>(app::shell))
+        .layer(middleware::from_fn(server_fn_status))
         .layer(middleware::from_fn_with_state(state.clone(), auth::renew_session))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -84,6 +90,31 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)
+}
+
+/// A server function's error carries the status the REST API would answer
+/// with (`FormError::status`); leptos answers every error with a 500, so
+/// this sets it. A browser's `fetch` reads any 4xx or 5xx as the error.
+async fn server_fn_status(request: Request, next: middleware::Next) -> axum::response::Response {
+    if !request.uri().path().starts_with("/_fn/") {
+        return next.run(request).await;
+    }
+    let response = next.run(request).await;
+    if response.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return axum::response::Response::from_parts(parts, axum::body::Body::empty());
+    };
+    let status = serde_json::from_slice::<app::model::FormError>(&bytes)
+        .ok()
+        .and_then(|e| e.status)
+        .and_then(|s| StatusCode::from_u16(s).ok());
+    if let Some(status) = status {
+        parts.status = status;
+    }
+    axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 /// Liveness: the process answers.
@@ -123,8 +154,8 @@ pub async fn serve(
         .await?;
     health.abort();
     // Every completed call's log row is written before the pool closes.
-    state.request_log.close().await;
-    state.supervisor.stop_all().await;
+    state.gateway.request_log.close().await;
+    state.gateway.upstreams.processes.stop_all().await;
     state.db.close().await;
     Ok(())
 }

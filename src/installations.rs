@@ -6,18 +6,18 @@
 //! in full again: fields the schema marks secret (`writeOnly`, or
 //! `format: password`) come back only as "set".
 
-use std::sync::Arc;
-
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::{
+    crypto::aad,
     db::{DbError, InstallationRecord, ServerRecord},
     error::{ApiError, ApiResult},
-    registry::compile_schema,
+    gateway::registry::compile_schema,
     state::AppState,
 };
+use app::domain::ServerStatus;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -51,10 +51,6 @@ pub struct InstallationView {
 
 /// Largest config accepted, serialized.
 const MAX_CONFIG_BYTES: usize = 16 * 1024;
-
-fn aad(installation_id: Uuid) -> String {
-    format!("installation:{installation_id}")
-}
 
 fn not_found() -> ApiError {
     ApiError::NotFound("no such installation".into())
@@ -110,12 +106,9 @@ fn validate_config(server: &ServerRecord, config: Option<Value>) -> ApiResult<Op
     Ok(Some(bytes))
 }
 
-/// The decrypted config of an installation (for the router only).
-pub fn open_config(state: &AppState, inst: &InstallationRecord) -> ApiResult<Map<String, Value>> {
-    let Some(sealed) = &inst.config_enc else { return Ok(Map::new()) };
-    let bytes =
-        state.sealer.open(sealed, &aad(inst.id)).map_err(|e| anyhow::anyhow!("installation {}: {e}", inst.id))?;
-    Ok(serde_json::from_slice(&bytes).map_err(anyhow::Error::from)?)
+/// The decrypted config of an installation.
+fn open_config(state: &AppState, inst: &InstallationRecord) -> ApiResult<Map<String, Value>> {
+    Ok(state.sealer.open_config(inst.config_enc.as_deref(), inst.id).map_err(|e| anyhow::anyhow!("installation {}: {e}", inst.id))?)
 }
 
 fn view(state: &AppState, inst: &InstallationRecord, server: &ServerRecord) -> ApiResult<InstallationView> {
@@ -135,20 +128,20 @@ fn view(state: &AppState, inst: &InstallationRecord, server: &ServerRecord) -> A
 }
 
 async fn server_for(state: &AppState, id: Uuid) -> ApiResult<ServerRecord> {
-    Ok(state.registry.server(id).await?.ok_or_else(|| ApiError::NotFound("no such server".into()))?.record.clone())
+    Ok(state.gateway.registry.server(id).await?.ok_or_else(|| ApiError::NotFound("no such server".into()))?.record.clone())
 }
 
 pub async fn install(state: &AppState, user: &crate::db::User, req: NewInstallation) -> ApiResult<InstallationView> {
     let server_id = Uuid::parse_str(&req.server_id).map_err(|_| ApiError::NotFound("no such server".into()))?;
     let server = server_for(state, server_id).await?;
-    if server.status != "active" {
+    if server.status != ServerStatus::Active {
         return Err(ApiError::NotFound("no such server".into()));
     }
     let config = validate_config(&server, req.config)?;
     let tier = state.db.tier(&user.subscription_tier).await?.ok_or_else(|| anyhow::anyhow!("unknown tier"))?;
     // The id is chosen first so the sealed config is bound to it.
     let id = Uuid::now_v7();
-    let sealed = config.map(|c| state.sealer.seal(&c, &aad(id)));
+    let sealed = config.map(|c| state.sealer.seal(&c, &aad::installation_config(id)));
     let created = state
         .db
         .create_installation(
@@ -177,8 +170,8 @@ pub async fn install(state: &AppState, user: &crate::db::User, req: NewInstallat
         Err(e) => return Err(e.into()),
     };
     tracing::info!(user_id = %user.id, server_id = %server.id, installation_id = %inst.id, "server installed");
-    state.caches.installations.remove(&user.id);
-    state.notifier.lists_changed([user.id]);
+    state.gateway.caches.installations.remove(&user.id);
+    state.gateway.notifier.lists_changed([user.id]);
     view(state, &inst, &server)
 }
 
@@ -223,15 +216,26 @@ pub async fn update(
                     }
                 }
             }
-            validate_config(&server, Some(Value::Object(merged)))?.map(|c| state.sealer.seal(&c, &aad(inst.id)))
+            validate_config(&server, Some(Value::Object(merged)))?
+                .map(|c| state.sealer.seal(&c, &aad::installation_config(inst.id)))
         }
         None => None,
     };
     let config = sealed.as_deref().map(|s| (s, state.sealer.current_key_id()));
     let inst = state.db.update_installation(user.id, id, config, req.enabled).await?.ok_or_else(not_found)?;
-    state.caches.installations.remove(&user.id);
+    let gateway = &state.gateway;
+    gateway.caches.installations.remove(&user.id);
+    // A new configuration needs new processes and sessions; a disabled
+    // installation keeps none, nor its subscriptions, nor the streams of
+    // keys scoped to it.
+    if config.is_some() || req.enabled == Some(false) {
+        gateway.upstreams.close_installation(id).await;
+    }
+    if req.enabled == Some(false) {
+        gateway.notifier.end_scoped_to(user.id, id);
+    }
     if req.enabled.is_some() {
-        state.notifier.lists_changed([user.id]);
+        gateway.notifier.lists_changed([user.id]);
     }
     view(state, &inst, &server)
 }
@@ -239,20 +243,13 @@ pub async fn update(
 pub async fn uninstall(state: &AppState, user: &crate::db::User, id: &str) -> ApiResult<()> {
     let id = Uuid::parse_str(id).map_err(|_| not_found())?;
     if state.db.delete_installation(user.id, id).await? {
-        state.caches.installations.remove(&user.id);
-        state.notifier.lists_changed([user.id]);
+        let gateway = &state.gateway;
+        gateway.caches.installations.remove(&user.id);
+        gateway.upstreams.close_installation(id).await;
+        gateway.notifier.end_scoped_to(user.id, id);
+        gateway.notifier.lists_changed([user.id]);
         Ok(())
     } else {
         Err(not_found())
     }
-}
-
-/// A user's installations, through the cache (see [`crate::cache`]).
-pub async fn of_user(state: &AppState, user: Uuid) -> ApiResult<Arc<Vec<InstallationRecord>>> {
-    if let Some(hit) = state.caches.installations.get(&user) {
-        return Ok(hit);
-    }
-    let list = Arc::new(state.db.list_installations(user).await?);
-    state.caches.installations.put(user, list.clone());
-    Ok(list)
 }

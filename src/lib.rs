@@ -4,38 +4,33 @@
 //! server: axum serves the Leptos pages (rendered here, hydrated in the
 //! browser from the `app` crate), the REST API, and the MCP traffic.
 //!
-//! A guided tour, in the order a request meets the code:
+//! A guided tour. The server is layered; each layer imports only from the
+//! ones below it, never above:
 //!
-//! - [`config`]: every setting as a flag and an environment variable.
-//! - [`secrets`]: generated key files and the redacting [`secrets::Secret`].
-//! - [`http`]: the router, middleware (request ids, tracing, security
-//!   headers, session renewal), health probes and graceful shutdown.
-//! - [`auth`]: who is calling: API keys, session tokens, login throttling.
-//! - [`api`]: the REST JSON API and its body parsing.
-//! - [`accounts`]: the account operations both the API and the pages call.
-//! - [`web`]: the pages' bridge to `accounts` (the `app::backend::Backend`
-//!   implementation).
-//! - [`db`]: storage over SQLite or PostgreSQL, all SQL in one place.
-//! - [`mcp`]: the MCP endpoint `/mcp` LLM clients connect to.
-//! - [`notify`]: list-changed notifications to open MCP sessions.
-//! - [`gateway`]: the one pipeline every tool call runs through.
-//! - [`limits`]: per-minute rate limits and monthly quotas.
-//! - [`upstream`]: where a call goes: developer callbacks, platform-hosted
-//!   processes, remote MCP servers.
-//! - [`remote`]: the client side of remote MCP servers (Streamable HTTP).
-//! - [`supervisor`]: the child processes of platform-hosted servers.
-//! - [`health`]: the health-check scheduler.
-//! - [`official`]: the official MCP servers built into this binary.
-//! - [`request_log`]: the batched request-log writer.
-//! - [`registry`]: deploying MCP servers, and the cache the router reads.
-//! - [`uri_template`]: which server a resource-template read belongs to.
-//! - [`installations`]: a user's servers and their encrypted configuration.
-//! - [`outbound`]: the SSRF-guarded HTTP client for user-supplied URLs.
-//! - [`crypto`]: AES-256-GCM sealing of credentials at rest.
-//! - [`error`]: the API error type and its single mapping to HTTP.
-//! - [`state`]: [`state::AppState`], passed to every handler.
-//! - [`admin`]: the `omnimcp admin` command.
-//! - [`connect`]: `omnimcp connect`, the stdio bridge for desktop clients.
+//! 1. **Front doors**, where requests arrive:
+//!    - [`http`]: the router, middleware (request ids, tracing, security
+//!      headers, session renewal), health probes and graceful shutdown;
+//!    - [`mcp`]: the MCP endpoint `/mcp` and the REST door to the same
+//!      pipeline (`/mcp/call`, `/mcp/resource`);
+//!    - [`api`]: the REST JSON API under `/api`; [`web`]: the pages' server
+//!      functions (the `app::backend::Backend` implementation);
+//!    - [`auth`]: who is calling (API keys, session tokens, throttling);
+//!    - [`accounts`], [`installations`], [`servers`]: the operations both
+//!      the API and the pages call; [`health`]: the health checker;
+//!      [`admin`] and [`connect`]: the `omnimcp admin` and `omnimcp
+//!      connect` commands; [`state`]: [`state::AppState`], passed to every
+//!      handler; [`error`]: the HTTP boundary's error.
+//! 2. [`gateway`]: the call path every door shares: resolving names within
+//!    a caller's reach, limits, validation, logging; the registry cache;
+//!    list-change notifications.
+//! 3. [`upstream`]: where a call goes (developer callbacks, sandboxed
+//!    platform processes, remote MCP servers), and the relay that carries
+//!    what a server says during a call back to its caller.
+//! 4. Infrastructure: [`db`] (all SQL, SQLite and PostgreSQL), [`crypto`]
+//!    (sealing credentials), [`outbound`] (the SSRF guard), [`cache`],
+//!    [`identity`] (who a caller is, as data), [`uri_template`],
+//!    [`config`], [`secrets`], [`telemetry`]; [`official`]: the MCP servers
+//!    built into this binary.
 
 // Release builds type-check the whole page tree without `erase_components`
 // (debug builds through cargo-leptos set it); its depth passes the default.
@@ -54,25 +49,20 @@ pub mod error;
 pub mod gateway;
 pub mod health;
 pub mod http;
+pub mod identity;
 pub mod installations;
-pub mod limits;
 pub mod mcp;
-pub mod notify;
 pub mod official;
 pub mod outbound;
-pub mod registry;
-pub mod relay;
-pub mod remote;
-pub mod request_log;
 pub mod secrets;
+pub mod servers;
 pub mod state;
-pub mod supervisor;
 pub mod telemetry;
 pub mod upstream;
 pub mod uri_template;
 pub mod web;
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use leptos::config::LeptosOptions;
 
@@ -80,8 +70,15 @@ use crate::{
     auth::{throttle::LoginThrottle, token::TokenSigner},
     config::Config,
     db::Db,
+    gateway::Gateway,
     secrets::Keys,
     state::{AppState, Inner},
+    upstream::{
+        ChangeSender, Upstreams,
+        process::{Supervisor, SupervisorConfig},
+        remote::RemoteClients,
+        sandbox::{Sandbox, SandboxConfig},
+    },
 };
 
 /// Name of the JS/WASM/CSS bundle; equals `output-name` in Cargo.toml.
@@ -98,7 +95,7 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> anyhow::Result<Ap
         config.retired_master_keys.as_ref(),
     )?;
     let retired: Vec<&[u8]> = keys.retired.iter().map(|k| k.expose()).collect();
-    let sealer = crypto::Sealer::new(keys.master.expose(), &retired)?;
+    let sealer = Arc::new(crypto::Sealer::new(keys.master.expose(), &retired)?);
     let db = Db::connect(config.database_url().expose()).await?;
     let ttl = chrono::Duration::minutes(i64::from(config.session_ttl_minutes.max(1)));
     let public_url = config.public_url(bound);
@@ -110,27 +107,22 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> anyhow::Result<Ap
         .build();
     seed_official_servers(&db, &config.official_api).await?;
     let (changes, changed) = tokio::sync::mpsc::unbounded_channel();
+    let outbound = outbound::Outbound::new(config.outbound_policy());
+    let supervisor = supervisor(&config, Some(changes.clone()))?;
+    let gateway = Arc::new(Gateway {
+        db: db.clone(),
+        registry: gateway::registry::Registry::new(db.clone()),
+        caches: cache::Caches::default(),
+        limiter: gateway::limits::Limiter::default(),
+        request_log: gateway::request_log::RequestLogWriter::start(db.clone()),
+        notifier: gateway::notify::Notifier::default(),
+        upstreams: Upstreams::new(outbound, sealer.clone(), supervisor, RemoteClients::new(Some(changes))),
+    });
     let state = AppState::new(Inner {
         tokens: TokenSigner::new(keys.jwt.expose(), ttl),
         sealer,
-        outbound: outbound::Outbound::new(config.outbound_policy()),
-        registry: registry::Registry::new(db.clone()),
-        limiter: limits::Limiter::default(),
-        caches: cache::Caches::default(),
-        remote: remote::RemoteClients::new(Some(changes.clone())),
-        notifier: notify::Notifier::default(),
-        supervisor: supervisor::Supervisor::new(
-            config.data_dir.join("run"),
-            match &config.official_servers_bin {
-                Some(path) => path.clone(),
-                None => std::env::current_exe()?,
-            },
-            std::time::Duration::from_secs(config.process_idle_secs.max(1)),
-            config.max_processes,
-            std::time::Duration::from_secs(config.outbound_timeout_secs.max(1) * 3),
-            Some(changes),
-        ),
-        request_log: request_log::RequestLogWriter::start(db.clone()),
+        gateway,
+        mcp: mcp::McpDoor::default(),
         keys,
         db,
         login_throttle: LoginThrottle::default(),
@@ -138,7 +130,7 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> anyhow::Result<Ap
             auth::throttle::PER_ACCOUNT,
             auth::throttle::Policy {
                 max_failures: config.registrations_per_hour.max(1),
-                window: std::time::Duration::from_secs(3600),
+                window: Duration::from_secs(3600),
             },
         ),
         secure_cookies: public_url.starts_with("https://"),
@@ -146,8 +138,48 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> anyhow::Result<Ap
         leptos,
         config,
     });
-    registry::refresh_on_change(state.clone(), changed);
+    servers::refresh_on_change(state.clone(), changed);
     Ok(state)
+}
+
+/// The process supervisor and its sandbox, as configured: children's
+/// directories beside the data directory, which they never see, nor the
+/// database's.
+pub fn supervisor(config: &Config, changes: Option<ChangeSender>) -> anyhow::Result<Arc<Supervisor>> {
+    let self_exe = match &config.official_servers_bin {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()?,
+    };
+    let process_dir = config.process_dir();
+    std::fs::create_dir_all(&process_dir)?;
+    let absolute = |p: &std::path::Path| p.canonicalize();
+    let mut hidden = vec![absolute(&config.data_dir)?];
+    if let Some(file) = config.database_url().expose().strip_prefix("sqlite://") {
+        let file = PathBuf::from(file.split('?').next().unwrap_or(file));
+        if let Some(dir) = file.parent().and_then(|d| absolute(if d.as_os_str().is_empty() { ".".as_ref() } else { d }).ok()) {
+            if !hidden.contains(&dir) {
+                hidden.push(dir);
+            }
+        }
+    }
+    let sandbox = Sandbox::new(SandboxConfig {
+        mode: config.sandbox,
+        hidden,
+        process_dir: absolute(&process_dir)?,
+        limits: config.process_limits(),
+        self_exe: self_exe.clone(),
+        cgroups: config.sandbox_cgroups == config::CgroupUse::Auto,
+    });
+    Ok(Supervisor::new(
+        SupervisorConfig {
+            self_exe,
+            idle_timeout: Duration::from_secs(config.process_idle_secs.max(1)),
+            max_children: config.max_processes,
+            call_timeout: Duration::from_secs(config.outbound_timeout_secs.max(1) * 3),
+            sandbox,
+        },
+        changes,
+    ))
 }
 
 /// Records the official servers as platform-hosted servers (on every start,
@@ -167,7 +199,7 @@ async fn seed_official_servers(db: &Db, api_urls: &[String]) -> anyhow::Result<(
             category: server.category.to_string(),
             tags: server.tags.iter().map(|t| t.to_string()).collect(),
             version: env!("CARGO_PKG_VERSION").to_string(),
-            hosting_type: "platform_hosted".into(),
+            hosting_type: app::domain::HostingType::PlatformHosted,
             launch_spec: Some(official::launch_spec(&server, api_urls)),
             config_schema: server.config_schema.clone(),
             callback_url: None,

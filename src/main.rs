@@ -13,6 +13,16 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // Stdio servers: stdout is the MCP channel, so logs go to stderr.
     match &cli.command {
+        Some(Command::Contain { memory_bytes, cpu_secs, tasks, open_files, program }) => {
+            let limits = omnimcp::upstream::sandbox::Limits {
+                memory_bytes: *memory_bytes,
+                cpu_secs: *cpu_secs,
+                tasks: *tasks,
+                open_files: *open_files,
+            };
+            let (program, args) = program.split_first().expect("clap requires the program");
+            return omnimcp::upstream::sandbox::contain(limits, program, args);
+        }
         Some(Command::Official { name, api }) => {
             telemetry::init_stderr();
             return omnimcp::official::run(name, api).await;
@@ -42,11 +52,13 @@ async fn main() -> anyhow::Result<()> {
             http::serve(listener, state, http::shutdown_signal()).await?;
             tracing::info!("stopped");
         }
-        Command::Official { .. } | Command::Connect { .. } => unreachable!("handled above"),
+        Command::Official { .. } | Command::Connect { .. } | Command::Contain { .. } => {
+            unreachable!("handled above")
+        }
         Command::Admin(command) => {
             secrets::ensure_data_dir(&cli.config.data_dir)?;
             let db = Db::connect(cli.config.database_url().expose()).await?;
-            admin::run(&db, &cli.config.data_dir, command).await?;
+            admin::run(&db, &cli.config, command).await?;
             db.close().await;
         }
     }

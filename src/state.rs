@@ -11,14 +11,9 @@ use crate::{
     config::Config,
     crypto::Sealer,
     db::Db,
-    limits::Limiter,
-    notify::Notifier,
-    outbound::Outbound,
-    registry::Registry,
-    remote::RemoteClients,
-    request_log::RequestLogWriter,
+    gateway::Gateway,
+    mcp::McpDoor,
     secrets::Keys,
-    supervisor::Supervisor,
 };
 
 #[derive(Clone)]
@@ -31,23 +26,12 @@ pub struct Inner {
     pub keys: Keys,
     pub tokens: TokenSigner,
     /// Encrypts credentials and webhook secrets at rest.
-    pub sealer: Sealer,
-    /// The SSRF-guarded client for every request to a user-supplied URL.
-    pub outbound: Outbound,
-    /// MCP servers, cached in front of the database.
-    pub registry: Registry,
-    /// API keys, installations and tiers, cached for the request path.
-    pub caches: crate::cache::Caches,
-    /// Per-user rate limits and monthly quotas.
-    pub limiter: Limiter,
-    /// Open MCP sessions to tell about list changes.
-    pub notifier: Notifier,
-    /// Connections to remote MCP servers.
-    pub remote: RemoteClients,
-    /// Child processes of platform-hosted servers.
-    pub supervisor: Arc<Supervisor>,
-    /// The batched writer of `request_logs`.
-    pub request_log: RequestLogWriter,
+    pub sealer: Arc<Sealer>,
+    /// The call path: registry, caches, limits, request log,
+    /// notifications, upstreams.
+    pub gateway: Arc<Gateway>,
+    /// The `/mcp` door's sessions.
+    pub mcp: McpDoor,
     pub login_throttle: LoginThrottle,
     /// Registrations per client address (see `--registrations-per-hour`).
     pub registration_throttle: LoginThrottle,

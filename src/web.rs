@@ -1,7 +1,9 @@
 //! The pages' side of the server: [`WebBackend`] implements the `app`
-//! crate's [`Backend`] trait on top of `accounts`, `installations`, the
-//! registry, the gateway and the storage functions, so every server
-//! function runs the same code as the matching REST endpoint.
+//! crate's [`Backend`] trait on top of `accounts`, `installations`,
+//! `servers`, the gateway and the storage functions, so every server
+//! function runs the same code as the matching REST endpoint. Like the
+//! management routes, every one that acts for a user refuses a scoped API
+//! key (403): such a key may only make MCP calls.
 
 use std::{collections::HashMap, net::SocketAddr};
 
@@ -24,15 +26,21 @@ use crate::{
     auth::{self, Principal, session_clear_cookie, session_set_cookie},
     db::ServerRecord,
     error::ApiError,
+    gateway::{GatewayError, ServerRef},
     installations::{self, InstallationUpdate, NewInstallation},
+    servers,
     state::AppState,
-    upstream::ToolOutcome,
 };
+use app::domain::{HealthStatus, ServerStatus};
 
 /// Servers on one marketplace page (three rows of three on a wide screen).
 const MARKETPLACE_PAGE: i64 = 12;
 
 pub struct WebBackend(pub AppState);
+
+fn db_error(e: crate::db::DbError) -> FormError {
+    form_error(e.into())
+}
 
 /// Maps the API error to what a form shows. Internal errors are logged here
 /// and reach the page only as a generic message.
@@ -44,6 +52,7 @@ fn form_error(err: ApiError) -> FormError {
         code: err.code().to_string(),
         message: sentence(&err.public_message()),
         field: err.field().map(str::to_string),
+        status: Some(err.status().as_u16()),
     }
 }
 
@@ -77,8 +86,8 @@ fn summary(s: &ServerRecord, install_count: i64) -> ServerSummary {
         category: s.category.clone(),
         tags: s.tags.0.clone(),
         version: s.version.clone(),
-        hosting_type: s.hosting_type.clone(),
-        health_status: s.health_status.clone(),
+        hosting_type: s.hosting_type,
+        health_status: s.health_status,
         request_count: s.request_count,
         install_count,
     }
@@ -130,10 +139,14 @@ fn installation_model(view: installations::InstallationView) -> Result<Installat
 }
 
 impl WebBackend {
+    /// The signed-in user, who may act on their account (not a scoped key).
     async fn principal(&self, req: &Parts) -> Result<Principal, FormError> {
         match auth::authenticate(&self.0, &req.headers).await {
-            Ok(Some(p)) => Ok(p),
-            Ok(None) => Err(FormError::new("unauthorized", "Your session has ended. Log in again.")),
+            Ok(Some(p)) => {
+                auth::require_unscoped(&p).map_err(form_error)?;
+                Ok(p)
+            }
+            Ok(None) => Err(FormError::new("unauthorized", "Your session has ended. Log in again.").with_status(401)),
             Err(e) => Err(form_error(e)),
         }
     }
@@ -161,6 +174,7 @@ impl Backend for WebBackend {
     async fn logout(&self, req: &Parts) -> Result<String, FormError> {
         // Logging out with an already-dead session still clears the cookie.
         if let Ok(Some(principal)) = auth::authenticate(&self.0, &req.headers).await {
+            auth::require_unscoped(&principal).map_err(form_error)?;
             accounts::logout(&self.0, &principal).await.map_err(form_error)?;
         }
         Ok(session_clear_cookie(&self.0))
@@ -168,7 +182,10 @@ impl Backend for WebBackend {
 
     async fn current_user(&self, req: &Parts) -> Result<Option<UserView>, FormError> {
         match auth::authenticate(&self.0, &req.headers).await {
-            Ok(Some(p)) => accounts::profile(&self.0, &p.user).await.map(Some).map_err(form_error),
+            Ok(Some(p)) => {
+                auth::require_unscoped(&p).map_err(form_error)?;
+                accounts::profile(&self.0, &p.user).await.map(Some).map_err(form_error)
+            }
             // An expired or ended session is simply "not signed in" to a page.
             Ok(None) | Err(ApiError::Unauthorized(_)) => Ok(None),
             Err(e) => Err(form_error(e)),
@@ -180,16 +197,23 @@ impl Backend for WebBackend {
         accounts::list_keys(&self.0, &p.user).await.map_err(form_error)
     }
 
-    async fn change_password(&self, req: &Parts, current: String, new: String) -> Result<SignedIn, FormError> {
+    async fn change_password(
+        &self,
+        req: &Parts,
+        current: String,
+        new: String,
+        revoke_keys: bool,
+    ) -> Result<SignedIn, FormError> {
         let p = self.principal(req).await?;
-        let signed = accounts::change_password(&self.0, &p.user, &current, &new).await.map_err(form_error)?;
+        let signed =
+            accounts::change_password(&self.0, &p.user, &current, &new, revoke_keys).await.map_err(form_error)?;
         self.signed_in(signed).await
     }
 
     async fn rotate_webhook_secret(&self, req: &Parts, server_id: String) -> Result<RotatedSecret, FormError> {
         let p = self.principal(req).await?;
         let webhook_secret =
-            crate::registry::rotate_webhook_secret(&self.0, &p, &server_id).await.map_err(form_error)?;
+            servers::rotate_webhook_secret(&self.0, &p, &server_id).await.map_err(form_error)?;
         Ok(RotatedSecret { server_id, webhook_secret })
     }
 
@@ -204,7 +228,7 @@ impl Backend for WebBackend {
     }
 
     async fn marketplace(&self, _req: &Parts, query: MarketplaceQuery) -> Result<MarketplacePage, FormError> {
-        let filters = crate::registry::MarketplaceFilters {
+        let filters = servers::MarketplaceFilters {
             q: query.q.as_deref(),
             category: query.category.as_deref(),
             tag: None,
@@ -213,7 +237,7 @@ impl Backend for WebBackend {
             cursor: query.cursor.as_deref(),
         };
         let (rows, next_cursor) =
-            crate::registry::marketplace_page(&self.0, &filters, MARKETPLACE_PAGE).await.map_err(form_error)?;
+            servers::marketplace_page(&self.0, &filters, MARKETPLACE_PAGE).await.map_err(form_error)?;
         let categories = self.0.db.server_categories().await.map_err(|e| form_error(e.into()))?;
         Ok(MarketplacePage {
             servers: rows.iter().map(|r| summary(&r.server, r.install_count)).collect(),
@@ -225,9 +249,9 @@ impl Backend for WebBackend {
     async fn server_detail(&self, req: &Parts, id: String) -> Result<ServerDetail, FormError> {
         let not_found = || form_error(ApiError::NotFound("no such server".into()));
         let id = Uuid::parse_str(&id).map_err(|_| not_found())?;
-        let entry = self.0.registry.server(id).await.map_err(form_error)?.ok_or_else(not_found)?;
+        let entry = self.0.gateway.registry.server(id).await.map_err(db_error)?.ok_or_else(not_found)?;
         let s = &entry.record;
-        if s.status != "active" {
+        if s.status != ServerStatus::Active {
             return Err(not_found());
         }
         let installs = self.0.db.installation_count(id).await.map_err(|e| form_error(e.into()))?;
@@ -286,7 +310,7 @@ impl Backend for WebBackend {
         // The schema says how to read the form's text values; an unknown id
         // is left to `install`, which reports it.
         let server = match Uuid::parse_str(&server_id) {
-            Ok(id) => self.0.registry.server(id).await.map_err(form_error)?,
+            Ok(id) => self.0.gateway.registry.server(id).await.map_err(db_error)?,
             Err(_) => None,
         };
         let schema = server.as_ref().and_then(|s| s.record.config_schema.as_ref()).map(|s| &s.0);
@@ -304,11 +328,11 @@ impl Backend for WebBackend {
         let usage = self.0.db.usage_by_server(p.user.id, since).await.map_err(|e| form_error(e.into()))?;
         let mut servers = Vec::with_capacity(list.len());
         for view in list {
-            let entry = self.0.registry.server(view.server_id).await.map_err(form_error)?;
+            let entry = self.0.gateway.registry.server(view.server_id).await.map_err(db_error)?;
             let (calls_30d, errors_30d) =
                 usage.iter().find(|u| u.0 == view.server_id).map(|u| (u.1, u.2)).unwrap_or_default();
             servers.push(InstalledServer {
-                health_status: entry.as_ref().map(|e| e.record.health_status.clone()).unwrap_or_default(),
+                health_status: entry.as_ref().map(|e| e.record.health_status).unwrap_or(HealthStatus::Unknown),
                 config_schema: entry.as_ref().and_then(|e| e.record.config_schema.as_ref()).map(|c| c.0.clone()),
                 tools: entry.as_ref().map(|e| e.tools.iter().map(|t| t.name.clone()).collect()).unwrap_or_default(),
                 installation: installation_model(view)?,
@@ -331,7 +355,7 @@ impl Backend for WebBackend {
             None => None,
             Some(form) => {
                 let current = installations::get(&self.0, &p.user, &id).await.map_err(form_error)?;
-                let entry = self.0.registry.server(current.server_id).await.map_err(form_error)?;
+                let entry = self.0.gateway.registry.server(current.server_id).await.map_err(db_error)?;
                 let schema = entry.as_ref().and_then(|e| e.record.config_schema.as_ref()).map(|s| &s.0);
                 // An empty form for a server without a schema changes nothing.
                 config_from_form(schema, form).or(Some(Value::Object(Map::new())))
@@ -362,22 +386,29 @@ impl Backend for WebBackend {
             text => serde_json::from_str(text)
                 .map_err(|e| form_error(ApiError::invalid("arguments", format!("not valid JSON: {e}"))))?,
         };
+        let Value::Object(arguments) = arguments else {
+            return Err(form_error(ApiError::invalid("arguments", "the arguments must be a JSON object")));
+        };
         let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_default();
         // What the pipeline refused or the server failed is the call's
         // outcome, shown as such; anything else is the form's mistake.
-        let outcome = match crate::gateway::call_tool(&self.0, &p, &server, &tool, arguments).await {
-            Ok((ToolOutcome::Ok(v), _)) => TryOutcome::Success { output: pretty(&v) },
-            Ok((ToolOutcome::ToolError(v), _)) => TryOutcome::ToolError { output: pretty(&v) },
-            Err(ApiError::TooManyRequests { message, retry_after_secs }) => TryOutcome::Limited {
-                message: sentence(&message),
-                retry_after_secs,
-                retry_at: retry_at(chrono::Utc::now(), retry_after_secs),
+        let called = crate::mcp::rest::call_tool(&self.0, p, &ServerRef::parse(&server), &tool, arguments).await;
+        let outcome = match called.and_then(|(outcome, _rate)| crate::mcp::rest::shown(outcome)) {
+            Ok((true, v)) => TryOutcome::Success { output: pretty(&v) },
+            Ok((false, v)) => TryOutcome::ToolError { output: pretty(&v) },
+            Err(e @ (GatewayError::RateLimited { .. } | GatewayError::QuotaExceeded { .. })) => {
+                let retry_after_secs = e.retry_after().unwrap_or(60);
+                TryOutcome::Limited {
+                    message: sentence(&e.to_string()),
+                    retry_after_secs,
+                    retry_at: retry_at(chrono::Utc::now(), retry_after_secs),
+                }
+            }
+            Err(e @ (GatewayError::Upstream(_) | GatewayError::Misconfigured(_))) => TryOutcome::Unavailable {
+                timed_out: matches!(e, GatewayError::Upstream(crate::upstream::UpstreamError::Timeout)),
+                message: sentence(&e.to_string()),
             },
-            Err(e @ (ApiError::BadGateway(_) | ApiError::GatewayTimeout(_))) => TryOutcome::Unavailable {
-                message: sentence(&e.public_message()),
-                timed_out: matches!(e, ApiError::GatewayTimeout(_)),
-            },
-            Err(e) => return Err(form_error(e)),
+            Err(e) => return Err(form_error(e.into())),
         };
         Ok(TryResult { tool: format!("{server}.{tool}"), arguments: arguments_text, outcome })
     }
@@ -416,12 +447,12 @@ impl Backend for WebBackend {
 
         let mut servers = Vec::new();
         for view in installations::list(&self.0, &p.user).await.map_err(form_error)? {
-            let health = self.0.registry.server(view.server_id).await.map_err(form_error)?;
+            let health = self.0.gateway.registry.server(view.server_id).await.map_err(db_error)?;
             servers.push(ServerHealth {
                 server_id: view.server_id.to_string(),
                 name: view.server_name.clone(),
                 slug: view.server_slug.clone(),
-                health_status: health.map(|e| e.record.health_status.clone()).unwrap_or_default(),
+                health_status: health.map(|e| e.record.health_status).unwrap_or(HealthStatus::Unknown),
                 enabled: view.enabled,
             });
         }
@@ -432,7 +463,7 @@ impl Backend for WebBackend {
         let mut names: HashMap<Uuid, (String, String)> = HashMap::new();
         for id in usage.iter().map(|u| u.0).chain(logs.iter().filter_map(|l| l.server_id)) {
             if !names.contains_key(&id) {
-                let found = self.0.registry.server(id).await.map_err(form_error)?;
+                let found = self.0.gateway.registry.server(id).await.map_err(db_error)?;
                 let name = found.map(|e| (e.record.name.clone(), e.record.slug.clone())).unwrap_or_default();
                 names.insert(id, name);
             }
@@ -491,14 +522,14 @@ impl Backend for WebBackend {
                 .await
                 .map_err(internal)?
                 .into_iter()
-                .map(|(tool, request_type, status, error_class, response_time_ms, at)| RecentRequest {
-                    at: at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                .map(|call| RecentRequest {
+                    at: call.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                     server: s.slug.clone(),
-                    tool,
-                    request_type,
-                    status,
-                    error_class,
-                    response_time_ms,
+                    tool: call.tool_name,
+                    request_type: call.request_type,
+                    status: call.status,
+                    error_class: call.error_class,
+                    response_time_ms: call.response_time_ms,
                 })
                 .collect();
             servers.push(DeployedServer {

@@ -152,14 +152,14 @@ async fn health_checks_follow_the_servers(s: TestServer) {
         let db = s.state.db.clone();
         async move { db.server(id).await.unwrap().unwrap() }
     };
-    assert_eq!(status(&s).await.health_status, "unknown");
+    assert_eq!(status(&s).await.health_status, app::domain::HealthStatus::Unknown);
     omnimcp::health::check_all(&s.state).await.unwrap();
     let record = status(&s).await;
-    assert_eq!(record.health_status, "healthy");
+    assert_eq!(record.health_status, app::domain::HealthStatus::Healthy);
     assert!(record.last_health_check_at.is_some());
     svc.healthy.store(false, Ordering::SeqCst);
     omnimcp::health::check_all(&s.state).await.unwrap();
-    assert_eq!(status(&s).await.health_status, "unhealthy");
+    assert_eq!(status(&s).await.health_status, app::domain::HealthStatus::Unhealthy);
     // The marketplace shows it.
     let detail: Value = s.get(&format!("/api/servers/{id}"), None).await.json().await.unwrap();
     assert_eq!(detail["healthStatus"], "unhealthy");
@@ -169,7 +169,7 @@ async fn health_checks_follow_the_servers(s: TestServer) {
     assert_eq!(s.post_json("/api/installations", json!({"serverId": calc.id}), Some(&bob)).await.status(), 201);
     call(&s, &bob, "calculator", "evaluate", json!({"expression": "1+1"})).await;
     omnimcp::health::check_all(&s.state).await.unwrap();
-    assert_eq!(s.state.db.server(calc.id).await.unwrap().unwrap().health_status, "healthy");
+    assert_eq!(s.state.db.server(calc.id).await.unwrap().unwrap().health_status, app::domain::HealthStatus::Healthy);
 }
 
 async fn calls_reach_the_callback_signed_and_are_logged(s: TestServer) {
@@ -286,7 +286,7 @@ async fn limits_answer_429_with_headers(s: TestServer) {
     s.state.db.upsert_tier(&tiny).await.unwrap();
     s.state.db.update_user(user.id, None, Some("tiny")).await.unwrap();
     // Changed behind the platform's back: drop what it cached.
-    s.state.caches.clear();
+    s.state.gateway.caches.clear();
 
     for _ in 0..2 {
         assert_eq!(call(&s, &bob, "forecasts", "forecast", json!({"city": "a"})).await.status(), 200);
@@ -302,7 +302,7 @@ async fn limits_answer_429_with_headers(s: TestServer) {
         Tier { id: "capped".into(), name: "Capped".into(), requests_per_minute: 100, requests_per_month: 3, ..tiny };
     s.state.db.upsert_tier(&capped).await.unwrap();
     s.state.db.update_user(user.id, None, Some("capped")).await.unwrap();
-    s.state.caches.clear();
+    s.state.gateway.caches.clear();
     assert_eq!(call(&s, &bob, "forecasts", "forecast", json!({"city": "a"})).await.status(), 200);
     let res = call(&s, &bob, "forecasts", "forecast", json!({"city": "a"})).await;
     assert!(res.headers().contains_key("retry-after"));

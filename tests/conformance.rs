@@ -226,40 +226,10 @@ impl Drop for Fixture {
     }
 }
 
-/// The built fixture: see [`example_binary`].
-pub fn fixture_binary() -> PathBuf {
-    example_binary("conformance_fixture")
-}
-
-/// A built example: `target/<profile>/examples/<name>`, next to this test's
-/// own `deps/` directory. `cargo test` (and `cargo leptos test`) build
-/// examples along with the tests; when only this test was built (`cargo
-/// test --test conformance`) and the example is missing or older than its
-/// source, it is built here with the same environment.
-pub fn example_binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
-    let binary = profile_dir.join("examples").join(name);
-    let source = root().join(format!("examples/{name}.rs"));
-    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    if modified(&binary).is_none() || modified(&binary) < modified(&source) {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut build = Command::new(cargo);
-        build.current_dir(root()).args(["build", "--example", name]);
-        if profile_dir.file_name().is_some_and(|n| n != "debug") {
-            build.arg("--profile").arg(profile_dir.file_name().unwrap());
-        }
-        let status = build.status().unwrap_or_else(|e| panic!("run cargo build --example {name}: {e}"));
-        assert!(status.success(), "cargo build --example {name} failed");
-    }
-    assert!(binary.exists(), "no example at {}", binary.display());
-    binary
-}
-
 /// Starts the fixture on a free loopback port and waits for its `listening
 /// on` line.
 pub fn start_fixture() -> Fixture {
-    let mut child = Command::new(fixture_binary())
+    let mut child = Command::new(common::fixture_binary())
         .args(["--http", "127.0.0.1:0"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -296,7 +266,7 @@ const PASSWORD: &str = "correct horse battery";
 /// the installation id and a session token.
 async fn platform_with_fixture() -> (common::TestServer, String, String) {
     let s = common::TestServer::start().await;
-    let fixture = fixture_binary();
+    let fixture = common::fixture_binary();
     let added = s.admin(&[
         "add-server",
         "--slug",
@@ -313,7 +283,7 @@ async fn platform_with_fixture() -> (common::TestServer, String, String) {
     // The suite makes a few hundred requests in a minute: more than the free tier allows.
     let tier = s.admin(&["set-user", "--email", "conformance@example.com", "--tier", "enterprise"]);
     assert!(tier.status.success(), "set-user: {}", String::from_utf8_lossy(&tier.stderr));
-    s.state.caches.clear();
+    s.state.gateway.caches.clear();
     let found: serde_json::Value = s.get("/api/servers?q=fixture", Some(&token)).await.json().await.unwrap();
     let server_id = found["servers"][0]["id"].as_str().expect("the fixture is in the marketplace").to_string();
     let res =
@@ -350,29 +320,6 @@ async fn gateway_passes_2026_07_28_as_the_fixture_does() {
     through_gateway(Suite::V2026_07_28).await;
 }
 
-/// One stateless (2026-07-28) JSON-RPC request to `/mcp`; the `result` or
-/// `error` object.
-async fn rpc(s: &common::TestServer, key: &str, method: &str, mut params: serde_json::Value) -> serde_json::Value {
-    params["_meta"] = serde_json::json!({
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientInfo": {"name": "omnimcp-test", "version": "1"},
-        "io.modelcontextprotocol/clientCapabilities": {},
-    });
-    let mut req = s
-        .client
-        .post(s.at("/mcp"))
-        .bearer_auth(key)
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", method);
-    if let Some(name) = params.get("name").or_else(|| params.get("uri")).and_then(|v| v.as_str()) {
-        req = req.header("mcp-name", name);
-    }
-    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-    let answer: serde_json::Value = req.json(&body).send().await.unwrap().json().await.unwrap();
-    answer.get("result").or_else(|| answer.get("error")).cloned().unwrap_or(answer)
-}
-
 #[tokio::test]
 async fn names_are_prefixed_unless_a_single_installation_key_asks_otherwise() {
     let (s, installation, token) = platform_with_fixture().await;
@@ -382,30 +329,30 @@ async fn names_are_prefixed_unless_a_single_installation_key_asks_otherwise() {
         list[field].as_array().unwrap().iter().map(|t| t[key].as_str().unwrap().to_string()).collect()
     };
 
-    let tools = rpc(&s, &prefixed, "tools/list", serde_json::json!({})).await;
+    let tools = common::rpc::stateless(&s, &prefixed, "tools/list", serde_json::json!({})).await;
     assert!(names(&tools, "tools", "name").contains(&"fixture.test_simple_text".to_string()), "{tools}");
-    let tools = rpc(&s, &bare, "tools/list", serde_json::json!({})).await;
+    let tools = common::rpc::stateless(&s, &bare, "tools/list", serde_json::json!({})).await;
     let bare_names = names(&tools, "tools", "name");
     assert!(bare_names.contains(&"test_simple_text".to_string()), "{tools}");
     assert!(bare_names.iter().all(|n| !n.starts_with("fixture.")), "{tools}");
 
     // Calls and reads under each form; the other form is unknown.
     let call = |name: &'static str| serde_json::json!({"name": name, "arguments": {}});
-    let ok = rpc(&s, &prefixed, "tools/call", call("fixture.test_simple_text")).await;
+    let ok = common::rpc::stateless(&s, &prefixed, "tools/call", call("fixture.test_simple_text")).await;
     assert_eq!(ok["content"][0]["type"], "text", "{ok}");
-    let ok = rpc(&s, &bare, "tools/call", call("test_simple_text")).await;
+    let ok = common::rpc::stateless(&s, &bare, "tools/call", call("test_simple_text")).await;
     assert_eq!(ok["content"][0]["type"], "text", "{ok}");
-    let unknown = rpc(&s, &bare, "tools/call", call("fixture.test_simple_text")).await;
+    let unknown = common::rpc::stateless(&s, &bare, "tools/call", call("fixture.test_simple_text")).await;
     assert_eq!(unknown["code"], -32602, "{unknown}");
-    let unknown = rpc(&s, &prefixed, "tools/call", call("test_simple_text")).await;
+    let unknown = common::rpc::stateless(&s, &prefixed, "tools/call", call("test_simple_text")).await;
     assert_eq!(unknown["code"], -32602, "{unknown}");
 
-    let resources = rpc(&s, &prefixed, "resources/list", serde_json::json!({})).await;
+    let resources = common::rpc::stateless(&s, &prefixed, "resources/list", serde_json::json!({})).await;
     let public = "omnimcp://fixture/test%3A%2F%2Fstatic-text";
     assert!(names(&resources, "resources", "uri").contains(&public.to_string()), "{resources}");
-    let read = rpc(&s, &prefixed, "resources/read", serde_json::json!({"uri": public})).await;
+    let read = common::rpc::stateless(&s, &prefixed, "resources/read", serde_json::json!({"uri": public})).await;
     assert_eq!(read["contents"][0]["uri"], public, "{read}");
-    let read = rpc(&s, &bare, "resources/read", serde_json::json!({"uri": "test://static-text"})).await;
+    let read = common::rpc::stateless(&s, &bare, "resources/read", serde_json::json!({"uri": "test://static-text"})).await;
     assert_eq!(read["contents"][0]["uri"], "test://static-text", "{read}");
     assert!(read["contents"][0]["text"].is_string(), "{read}");
 
@@ -438,7 +385,7 @@ const CLIENT_SCENARIOS: &[(Suite, &str)] = &[
 /// only loopback (`unshare -n`).
 fn client_scenario(suite: Suite, scenario: &str) -> (bool, String) {
     let (node, script) = tools(suite);
-    let client = example_binary("conformance_client");
+    let client = common::example_binary("conformance_client");
     let output = tempfile::TempDir::new().unwrap();
     let mut command = Command::new("unshare");
     command

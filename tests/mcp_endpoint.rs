@@ -122,7 +122,7 @@ async fn resources_are_listed_and_read_through_the_endpoint() {
     let (_, key) = s.create_key(&bob, "python").await;
     let fixture = s.state.db.server_by_slug("fixture").await.unwrap().unwrap();
     assert_eq!(s.post_json("/api/installations", json!({"serverId": fixture.id}), Some(&bob)).await.status(), 201);
-    let public = omnimcp::mcp::public_uri("fixture", "fixture://greeting");
+    let public = omnimcp::gateway::names::public_uri("fixture", "fixture://greeting");
     for mode in ["auto", "legacy"] {
         let (url, key, uri) = (s.at("/mcp"), key.clone(), public.clone());
         let out = tokio::task::spawn_blocking(move || {
@@ -298,8 +298,8 @@ async fn protocol_errors_are_precise() {
         json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "down.ping", "arguments": {}}});
     let res = post(call.to_string(), Some(session.clone()), key.clone()).await;
     let msg = message(res.text().await.unwrap());
-    assert_eq!(msg["error"]["code"], -32002, "{msg}");
-    assert!(msg["error"]["message"].as_str().unwrap().contains("upstream server error"), "{msg}");
+    assert_eq!(msg["error"]["code"], omnimcp::gateway::error::codes::UPSTREAM_FAILED, "{msg}");
+    assert!(msg["error"]["message"].as_str().unwrap().contains("could not be reached"), "{msg}");
 
     // A revoked key is refused, even with a live session.
     s.client.delete(s.at(&format!("/api/keys/{key_id}"))).bearer_auth(&bob).send().await.unwrap();
@@ -344,7 +344,7 @@ async fn open_sessions_hear_about_list_changes() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("ready"));
     let user = s.state.db.user_by_email("bob@example.com").await.unwrap().unwrap();
-    assert_eq!(s.state.notifier.sessions(user.id), 1, "the session registered when it initialized");
+    assert_eq!(s.state.gateway.notifier.sessions(user.id), 1, "the session registered when it initialized");
 
     let weather = s.state.db.server_by_slug("weather").await.unwrap().unwrap();
     assert_eq!(s.post_json("/api/installations", json!({"serverId": weather.id}), Some(&bob)).await.status(), 201);
@@ -398,9 +398,9 @@ async fn prompts_templates_pages_and_upstream_changes_reach_clients() {
         assert_eq!(out["prompts"], json!([{"name": "cat.review", "args": [["code", true], ["focus", false]]}]));
         assert_eq!(out["prompt_text"], json!(["Review this code for bugs:\nx = 1"]), "{mode}: {out}");
         assert!(out["missing_arg"].as_str().unwrap().contains("code"), "{mode}: {out}");
-        assert_eq!(out["templates"], json!([omnimcp::mcp::public_uri_template("cat", "notes://{note_id}")]));
+        assert_eq!(out["templates"], json!([omnimcp::gateway::names::public_uri_template("cat", "notes://{note_id}")]));
         assert_eq!(out["read"], json!(["note 42"]), "{mode}: {out}");
-        assert_eq!(out["read_uri"], json!([omnimcp::mcp::public_uri("cat", "notes://42")]), "{mode}: {out}");
+        assert_eq!(out["read_uri"], json!([omnimcp::gateway::names::public_uri("cat", "notes://42")]), "{mode}: {out}");
         assert_eq!(out["heard"], true, "{mode}: the upstream's change reached the client: {out}");
         assert_eq!(out["extra_listed"], true, "{mode}: {out}");
     }

@@ -9,7 +9,7 @@ mod common;
 use std::{path::PathBuf, time::Duration};
 
 use common::{TestServer, expect_error};
-use omnimcp::{db::ServerDraft, supervisor::LaunchSpec};
+use omnimcp::{db::ServerDraft, upstream::LaunchSpec};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -42,7 +42,7 @@ async fn register_process_server(
     let launch: LaunchSpec = serde_json::from_value(spec.clone()).unwrap();
     let config: Map<String, Value> = serde_json::from_value(sample_config).unwrap();
     let catalog =
-        s.state.supervisor.discover(id, &launch, &config).await.expect("the server starts and lists its tools");
+        s.state.gateway.upstreams.processes.discover(id, &launch, &config).await.expect("the server starts and lists its tools");
     let draft = ServerDraft {
         id,
         owner_id: None,
@@ -52,17 +52,17 @@ async fn register_process_server(
         category: "utilities".into(),
         tags: vec![],
         version: "1.0.0".into(),
-        hosting_type: "platform_hosted".into(),
+        hosting_type: app::domain::HostingType::PlatformHosted,
         launch_spec: Some(spec),
         config_schema,
         callback_url: None,
         webhook_secret_enc: None,
         remote_url: None,
         remote_headers_enc: None,
-        items: omnimcp::registry::items_from_catalog(&catalog),
+        items: omnimcp::servers::items_from_catalog(&catalog),
     };
     s.state.db.upsert_server(&draft).await.unwrap();
-    s.state.registry.invalidate(id);
+    s.state.gateway.registry.invalidate(id);
     id
 }
 
@@ -79,7 +79,7 @@ fn text_of(result: &Value) -> String {
 async fn official_calculator_runs_as_a_child_process() {
     let s = TestServer::start().await;
     let calc = s.state.db.server_by_slug("calculator").await.unwrap().expect("the Calculator is seeded on start");
-    assert_eq!(calc.hosting_type, "platform_hosted");
+    assert_eq!(calc.hosting_type, app::domain::HostingType::PlatformHosted);
     let tools = s.state.db.server_tools(calc.id).await.unwrap();
     assert_eq!(tools[0].name, "evaluate");
     assert_eq!(tools[0].parameters.0["required"], json!(["expression"]));
@@ -104,7 +104,7 @@ async fn official_calculator_runs_as_a_child_process() {
     let err = expect_error(call(&s, &bob, "calculator", "evaluate", json!({})).await, 422, "invalid_field").await;
     assert_eq!(err["error"]["field"], "arguments");
     // One process served all of these calls.
-    assert_eq!(s.state.supervisor.pids(calc.id).await.len(), 1);
+    assert_eq!(s.state.gateway.upstreams.processes.pids(calc.id).await.len(), 1);
     s.stop().await;
 }
 
@@ -157,8 +157,8 @@ async fn children_get_a_minimal_environment_per_config_and_restart_after_a_crash
         .unwrap();
     assert_eq!(res["result"]["contents"][0]["text"], "hello from the fixture", "{res}");
 
-    // Each config gets its own process, with only PATH, HOME, LANG and the
-    // configured variable: nothing of the platform's environment.
+    // Each installation gets its own process, with only PATH, HOME, LANG
+    // and the configured variable: nothing of the platform's environment.
     let whoami = |token: String| {
         let s = &s;
         async move {
@@ -177,14 +177,15 @@ async fn children_get_a_minimal_environment_per_config_and_restart_after_a_crash
         );
     }
     let home = bob_env["home"].as_str().unwrap();
-    assert!(home.starts_with(&s.data_dir.join("run").display().to_string()), "{home}");
+    let process_dir = s.data_dir.with_file_name("data-processes").canonicalize().unwrap();
+    assert!(home.starts_with(&process_dir.display().to_string()), "{home}");
     assert_ne!(bob_env["home"], amy_env["home"], "private HOME per process");
-    // Three processes: discovery's, Bob's and Amy's.
-    let pids = s.state.supervisor.pids(id).await;
-    assert_eq!(pids.len(), 3);
+    // Two processes, Bob's and Amy's (discovery's stopped once it listed).
+    let pids = s.state.gateway.upstreams.processes.pids(id).await;
+    assert_eq!(pids.len(), 2);
 
     // Kill Bob's process in the middle of a call: a clear error...
-    let before = s.state.supervisor.pids(id).await;
+    let before = s.state.gateway.upstreams.processes.pids(id).await;
     let slow_call = tokio::spawn({
         let (client, url, bob) = (s.client.clone(), s.at("/mcp/call"), bob.clone());
         async move {
@@ -204,9 +205,9 @@ async fn children_get_a_minimal_environment_per_config_and_restart_after_a_crash
     // ...then a restart and a successful next call, in a new process.
     let again = whoami(bob.clone()).await;
     assert_eq!(again["token"], "bob-secret");
-    let after = s.state.supervisor.pids(id).await;
+    let after = s.state.gateway.upstreams.processes.pids(id).await;
     assert!(!after.contains(&bob_pid), "a new process replaced the killed one");
-    assert_eq!(after.len(), 3);
+    assert_eq!(after.len(), 2);
     // Amy never noticed.
     assert_eq!(whoami(amy.clone()).await["token"], "amy-secret");
 

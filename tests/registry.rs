@@ -74,7 +74,7 @@ async fn rotate_secret_endpoint(s: TestServer) {
         let opened = s
             .state
             .sealer
-            .open(&record.webhook_secret_enc.unwrap(), &omnimcp::registry::webhook_aad(record.id))
+            .open(&record.webhook_secret_enc.unwrap(), &omnimcp::crypto::aad::webhook_secret(record.id))
             .unwrap();
         assert_eq!(opened, secret.as_bytes());
         seen.push(secret);
@@ -89,7 +89,7 @@ async fn rotate_secret_endpoint(s: TestServer) {
     expect_error(s.post_json(&path, json!({}), None).await, 401, "unauthorized").await;
     let record = s.state.db.server(id.parse().unwrap()).await.unwrap().unwrap();
     let opened =
-        s.state.sealer.open(&record.webhook_secret_enc.unwrap(), &omnimcp::registry::webhook_aad(record.id)).unwrap();
+        s.state.sealer.open(&record.webhook_secret_enc.unwrap(), &omnimcp::crypto::aad::webhook_secret(record.id)).unwrap();
     assert_eq!(opened, seen.last().unwrap().as_bytes(), "refused rotations change nothing");
 }
 
@@ -133,7 +133,7 @@ async fn deploy_update_and_rotate(s: TestServer) {
     let record = s.state.db.server(id.parse().unwrap()).await.unwrap().unwrap();
     let sealed = record.webhook_secret_enc.unwrap();
     assert!(!sealed.windows(new_secret.len()).any(|w| w == new_secret.as_bytes()));
-    let opened = s.state.sealer.open(&sealed, &omnimcp::registry::webhook_aad(record.id)).unwrap();
+    let opened = s.state.sealer.open(&sealed, &omnimcp::crypto::aad::webhook_secret(record.id)).unwrap();
     assert_eq!(opened, new_secret.as_bytes());
     assert_eq!(record.callback_url.as_deref(), Some("http://127.0.0.1:9/callbacks"));
 
@@ -269,7 +269,7 @@ async fn configs_are_validated_and_encrypted(s: TestServer) {
             category: "developer-tools".into(),
             tags: vec![],
             version: "1.0.0".into(),
-            hosting_type: "platform_hosted".into(),
+            hosting_type: app::domain::HostingType::PlatformHosted,
             launch_spec: Some(json!({"command": "/bin/true"})),
             config_schema: Some(json!({
                 "type": "object",
@@ -309,7 +309,7 @@ async fn configs_are_validated_and_encrypted(s: TestServer) {
     let sealed = row.config_enc.clone().unwrap();
     assert!(!sealed.windows(15).any(|w| w == b"ghp_supersecret"));
     assert_eq!(row.key_id.as_deref(), Some(s.state.sealer.current_key_id()));
-    let config = omnimcp::installations::open_config(&s.state, &row).unwrap();
+    let config = s.state.sealer.open_config(row.config_enc.as_deref(), row.id).unwrap();
     assert_eq!(config["token"], "ghp_supersecret");
 
     // Changing a setting keeps the saved secret.
@@ -317,7 +317,7 @@ async fn configs_are_validated_and_encrypted(s: TestServer) {
     let res = s.send_json(Method::PATCH, &path, json!({"config": {"org": "beta"}}), &bob).await;
     assert_eq!(res.status(), 200);
     let row = s.state.db.installation(user.id, inst_id).await.unwrap().unwrap();
-    let config = omnimcp::installations::open_config(&s.state, &row).unwrap();
+    let config = s.state.sealer.open_config(row.config_enc.as_deref(), row.id).unwrap();
     assert_eq!((config["token"].as_str(), config["org"].as_str()), (Some("ghp_supersecret"), Some("beta")));
 }
 
@@ -346,7 +346,7 @@ async fn marketplace_search_filter_sort_and_pages(s: TestServer) {
                 server_id: Some(ids[name]),
                 tool_name: None,
                 request_type: "tools/call".into(),
-                status: "ok".into(),
+                status: app::domain::CallStatus::Ok,
                 error_class: None,
                 response_time_ms: 1,
                 created_at: chrono::Utc::now(),

@@ -29,9 +29,16 @@ pub trait Backend: Send + Sync + 'static {
     async fn logout(&self, req: &Parts) -> Result<String, FormError>;
     /// The signed-in user, or `None` for an anonymous request.
     async fn current_user(&self, req: &Parts) -> Result<Option<UserView>, FormError>;
-    /// Changes the password (`POST /api/me/password`); every session ends and
-    /// the caller gets a new one (its `Set-Cookie` in the result).
-    async fn change_password(&self, req: &Parts, current: String, new: String) -> Result<SignedIn, FormError>;
+    /// Changes the password (`POST /api/me/password`); every session ends
+    /// (and every API key, with `revoke_keys`) and the caller gets a new
+    /// session (its `Set-Cookie` in the result).
+    async fn change_password(
+        &self,
+        req: &Parts,
+        current: String,
+        new: String,
+        revoke_keys: bool,
+    ) -> Result<SignedIn, FormError>;
     /// Issues a new webhook secret for one of the caller's developer-hosted
     /// servers (`POST /api/servers/{id}/rotate-secret`).
     async fn rotate_webhook_secret(&self, req: &Parts, server_id: String) -> Result<RotatedSecret, FormError>;

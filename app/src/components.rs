@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::model::{FormError, SchemaField};
+use crate::model::{FormError, HealthStatus, SchemaField};
 
 /// SVG paths of the icons we use (24x24, stroke), after Heroicons (MIT).
 pub mod icon {
@@ -238,26 +238,17 @@ pub fn action_form_error<T: Send + Sync + 'static>(
     })
 }
 
-/// "Platform", "Developer-hosted" or "Remote MCP" for a hosting type.
-pub fn hosting_label(hosting_type: &str) -> &'static str {
-    match hosting_type {
-        "platform_hosted" => "Platform-hosted",
-        "developer_hosted" => "Developer-hosted",
-        "remote_mcp" => "Remote MCP",
-        _ => "Other",
-    }
-}
-
 /// A server's health as a coloured dot and a word.
 #[component]
-pub fn HealthBadge(#[prop(into)] status: String) -> impl IntoView {
-    let (dot, text, label) = match status.as_str() {
-        "healthy" => ("bg-emerald-500", "text-emerald-700", "Healthy"),
-        "unhealthy" => ("bg-rose-500", "text-rose-700", "Unhealthy"),
-        _ => ("bg-slate-300", "text-slate-500", "Not checked yet"),
+pub fn HealthBadge(status: HealthStatus) -> impl IntoView {
+    let (dot, text) = match status {
+        HealthStatus::Healthy => ("bg-emerald-500", "text-emerald-700"),
+        HealthStatus::Unhealthy => ("bg-rose-500", "text-rose-700"),
+        HealthStatus::Unknown => ("bg-slate-300", "text-slate-500"),
     };
+    let label = status.label();
     view! {
-        <span class=format!("inline-flex items-center gap-1.5 text-xs font-medium {text}") data-health=status.clone()>
+        <span class=format!("inline-flex items-center gap-1.5 text-xs font-medium {text}") data-health=status.as_str()>
             <span class=format!("h-2 w-2 rounded-full {dot}") aria-hidden="true"></span>
             {label}
         </span>

@@ -6,6 +6,7 @@
 //! typed server functions in [`server_fns`]; the server implements them via
 //! [`backend::Backend`].
 //!
+//! - [`domain`]: the closed vocabularies (hosting type, statuses) as enums.
 //! - [`model`]: data shapes shared with the server and the REST API.
 //! - [`server_fns`]: the server functions.
 //! - `components`: building blocks (form fields, cards, icons).
@@ -16,6 +17,7 @@
 #[cfg(feature = "ssr")]
 pub mod backend;
 mod components;
+pub mod domain;
 pub mod model;
 mod pages;
 pub mod server_fns;

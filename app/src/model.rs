@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::domain::{CallStatus, HealthStatus, HostingType, ServerStatus};
+
 /// A subscription tier and its limits.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -71,11 +73,21 @@ pub struct FormError {
     pub code: String,
     pub message: String,
     pub field: Option<String>,
+    /// The HTTP status the server function answers with (the REST API's
+    /// for the same error); `None`: 500.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
 }
 
 impl FormError {
     pub fn new(code: &str, message: impl Into<String>) -> Self {
-        Self { code: code.into(), message: message.into(), field: None }
+        Self { code: code.into(), message: message.into(), field: None, status: None }
+    }
+
+    /// The same error, answered with this HTTP status.
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
     }
 
     /// The message if this error is about `field`.
@@ -101,7 +113,7 @@ impl leptos::server_fn::error::FromServerFnError for FormError {
             E::Request(_) | E::Response(_) => {
                 Self::new("network", "Could not reach the server. Check your connection and try again.")
             }
-            E::Args(msg) | E::MissingArg(msg) => Self::new("malformed_request", msg),
+            E::Args(msg) | E::MissingArg(msg) => Self::new("malformed_request", msg).with_status(400),
             other => Self::new("internal_error", other.to_string()),
         }
     }
@@ -118,10 +130,8 @@ pub struct ServerSummary {
     pub category: String,
     pub tags: Vec<String>,
     pub version: String,
-    /// `platform_hosted`, `developer_hosted` or `remote_mcp`.
-    pub hosting_type: String,
-    /// `healthy`, `unhealthy` or `unknown`.
-    pub health_status: String,
+    pub hosting_type: HostingType,
+    pub health_status: HealthStatus,
     pub request_count: i64,
     pub install_count: i64,
 }
@@ -213,7 +223,7 @@ pub struct InstallationView {
 #[serde(rename_all = "camelCase")]
 pub struct InstalledServer {
     pub installation: InstallationView,
-    pub health_status: String,
+    pub health_status: HealthStatus,
     pub config_schema: Option<serde_json::Value>,
     /// Tool names, without the slug.
     pub tools: Vec<String>,
@@ -297,8 +307,7 @@ pub struct RecentRequest {
     pub tool: Option<String>,
     /// `tool`, `resource`, `prompt`...
     pub request_type: String,
-    /// `ok` or `error`.
-    pub status: String,
+    pub status: CallStatus,
     pub error_class: Option<String>,
     pub response_time_ms: i64,
 }
@@ -310,7 +319,7 @@ pub struct ServerHealth {
     pub server_id: String,
     pub name: String,
     pub slug: String,
-    pub health_status: String,
+    pub health_status: HealthStatus,
     pub enabled: bool,
 }
 

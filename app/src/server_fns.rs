@@ -183,14 +183,21 @@ pub async fn take_new_api_key() -> Result<Option<CreatedApiKey>, FormError> {
 }
 
 /// Changes the password. Every session ends, this one gets a new cookie;
-/// both a plain form post and a hydrated page land back on /settings with
-/// `?password=changed`, which the page announces.
+/// with the checkbox ticked (`revoke_api_keys=on`, the form's default) every
+/// API key is revoked too. Both a plain form post and a hydrated page land
+/// back on /settings with `?password=changed` (and `&keys=revoked`), which
+/// the page announces.
 #[server(prefix = "/_fn", endpoint = "change_password")]
-pub async fn change_password(current_password: String, new_password: String) -> Result<(), FormError> {
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+    #[server(default)] revoke_api_keys: Option<String>,
+) -> Result<(), FormError> {
     let (req, backend) = ssr::context()?;
-    let signed = backend.change_password(&req, current_password, new_password).await?;
+    let revoke = revoke_api_keys.is_some_and(|v| v == "on" || v == "true");
+    let signed = backend.change_password(&req, current_password, new_password, revoke).await?;
     ssr::set_cookie(&signed.set_cookie);
-    leptos_axum::redirect("/settings?password=changed");
+    leptos_axum::redirect(if revoke { "/settings?password=changed&keys=revoked" } else { "/settings?password=changed" });
     Ok(())
 }
 

@@ -141,6 +141,15 @@ test('change the password on /settings, then log in with the new one', async () 
   });
   assert.equal(reg.status, 201);
   const { token } = await reg.json();
+  // A key made before the change: the form's checkbox (on by default)
+  // revokes it with the password.
+  const made = await fetch(`${server.url}/api/keys`, {
+    method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ name: 'before' }),
+  });
+  assert.equal(made.status, 201);
+  const { key } = await made.json();
+  assert.equal(await apiMe(key), 200);
   const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
   await context.addCookies([{ name: 'omni_session', value: token, url: server.url }]);
   const page = await context.newPage();
@@ -160,9 +169,11 @@ test('change the password on /settings, then log in with the new one', async () 
   await page.locator('#field-new_password-error').filter({ hasText: '10 characters' }).waitFor();
 
   await page.getByLabel('New password').fill('a brand new password');
+  assert.equal(await page.getByTestId('revoke-api-keys').isChecked(), true, 'revoking keys is the default');
   await page.getByRole('button', { name: 'Change password' }).click();
-  await page.getByTestId('password-changed').waitFor();
+  await page.getByTestId('password-changed').filter({ hasText: 'API keys have been revoked' }).waitFor();
   await shot(page, '10-settings-password-changed');
+  assert.equal(await apiMe(key), 401, 'the key made before the change is revoked');
   // This browser stays signed in; the old session token is ended.
   await page.goto(`${server.url}/settings`);
   await page.getByLabel('Current password').waitFor();

@@ -345,6 +345,15 @@ impl Db {
         Ok(done == 1)
     }
 
+    /// Revokes every live key of the user; returns their ids.
+    pub async fn revoke_all_api_keys(&self, user_id: Uuid) -> DbResult<Vec<Uuid>> {
+        let sql = "UPDATE api_keys SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL RETURNING id";
+        let rows: Vec<(Uuid,)> =
+            on_pool!(self, |pool| sqlx::query_as(sql).bind(user_id).bind(Utc::now()).fetch_all(pool).await)
+                .map_err(DbError::classify)?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
     /// Resolves a live (unrevoked) key by the SHA-256 of its text, and
     /// records its use. Returns the key with its stored hash, so the caller
     /// can compare in constant time, and its owner.

@@ -4,7 +4,9 @@
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+pub mod rpc;
 
 use clap::Parser;
 use omnimcp::{config::Cli, state::AppState};
@@ -260,3 +262,35 @@ pub fn run_to_completion(command: &mut std::process::Command, limit: std::time::
         stderr: stderr.join().unwrap(),
     }
 }
+
+/// The built conformance fixture (`examples/conformance_fixture.rs`): see
+/// [`example_binary`].
+pub fn fixture_binary() -> PathBuf {
+    example_binary("conformance_fixture")
+}
+
+/// A built example: `target/<profile>/examples/<name>`, next to this test's
+/// own `deps/` directory. `cargo test` (and `cargo leptos test`) build
+/// examples along with the tests; when only this test was built (`cargo
+/// test --test conformance`) and the example is missing or older than its
+/// source, it is built here with the same environment.
+pub fn example_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
+    let binary = profile_dir.join("examples").join(name);
+    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{name}.rs"));
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    if modified(&binary).is_none() || modified(&binary) < modified(&source) {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut build = std::process::Command::new(cargo);
+        build.current_dir(env!("CARGO_MANIFEST_DIR")).args(["build", "--example", name]);
+        if profile_dir.file_name().is_some_and(|n| n != "debug") {
+            build.arg("--profile").arg(profile_dir.file_name().unwrap());
+        }
+        let status = build.status().unwrap_or_else(|e| panic!("run cargo build --example {name}: {e}"));
+        assert!(status.success(), "cargo build --example {name} failed");
+    }
+    assert!(binary.exists(), "no example at {}", binary.display());
+    binary
+}
+

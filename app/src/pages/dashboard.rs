@@ -8,7 +8,7 @@ use leptos_meta::Title;
 
 use crate::{
     components::{BUTTON_PRIMARY, BUTTON_SECONDARY, Chip, HealthBadge, Icon, LoadError, icon, short_date, thousands},
-    model::{DashboardView, DayUsage, RecentRequest, ServerHealth, ServerUsage},
+    model::{CallStatus, DashboardView, DayUsage, RecentRequest, ServerHealth, ServerUsage},
     pages::placeholder::PageHeader,
     server_fns::dashboard,
 };
@@ -281,7 +281,7 @@ fn Health(servers: Vec<ServerHealth>) -> impl IntoView {
                     <a href=format!("/marketplace/{}", s.server_id) class="min-w-0 truncate text-sm font-medium text-slate-900 hover:underline">{s.name.clone()}</a>
                     <span class="flex shrink-0 items-center gap-2">
                         {(!s.enabled).then(|| view! { <Chip text="Disabled" /> })}
-                        <HealthBadge status=s.health_status.clone() />
+                        <HealthBadge status=s.health_status />
                     </span>
                 </li>
             }).collect_view()}
@@ -320,7 +320,7 @@ fn Recent(requests: Vec<RecentRequest>) -> impl IntoView {
                             (Some(t), true) => t.clone(),
                             (None, _) => format!("{} {}", r.server, r.request_type),
                         };
-                        let ok = r.status == "ok";
+                        let ok = r.status == CallStatus::Ok;
                         view! {
                             <tr data-testid="recent-row">
                                 <td class="whitespace-nowrap py-2.5 pr-4 text-slate-600">{format!("{} {}", short_date(&r.at), r.at.get(11..19).unwrap_or_default())}</td>

@@ -7,9 +7,9 @@ use leptos_meta::Title;
 use crate::{
     components::{
         BUTTON_DANGER, Card, Chip, EmptyState, FormAlert, HealthBadge, LoadError, ServerMark, ShownOnce,
-        action_form_error, count_of, hosting_label, icon, short_date,
+        action_form_error, count_of, icon, short_date,
     },
-    model::{DeployedServer, DeveloperView, RotatedSecret},
+    model::{CallStatus, DeployedServer, DeveloperView, HostingType, RotatedSecret},
     pages::placeholder::PageHeader,
     server_fns::{RotateWebhookSecret, developer, take_rotated_secret},
 };
@@ -125,8 +125,8 @@ fn Deployed(server: DeployedServer, rotate: ServerAction<RotateWebhookSecret>) -
                         <h2 class="text-base font-semibold text-slate-900">
                             <a href=format!("/marketplace/{}", s.id) class="hover:underline">{s.name.clone()}</a>
                         </h2>
-                        <Chip text=hosting_label(&s.hosting_type) />
-                        <HealthBadge status=s.health_status.clone() />
+                        <Chip text=s.hosting_type.label() />
+                        <HealthBadge status=s.health_status />
                     </div>
                     <p class="mt-0.5 font-mono text-xs text-slate-500">
                         {format!("{} · v{}", s.slug, s.version)}
@@ -134,7 +134,7 @@ fn Deployed(server: DeployedServer, rotate: ServerAction<RotateWebhookSecret>) -
                     </p>
                     {server.endpoint.clone().map(|e| view! { <p class="mt-1 break-all font-mono text-xs text-slate-600">{e}</p> })}
                 </div>
-                {(s.hosting_type == "developer_hosted").then(|| {
+                {(s.hosting_type == HostingType::DeveloperHosted).then(|| {
                     let (id, label) = (s.id.clone(), format!("Rotate the webhook secret of {}", s.name));
                     view! {
                     <ActionForm action=rotate>
@@ -170,7 +170,7 @@ fn Deployed(server: DeployedServer, rotate: ServerAction<RotateWebhookSecret>) -
                                 <tr>
                                     <td class="whitespace-nowrap py-2 pr-4 text-slate-600">{format!("{} {}", short_date(&r.at), r.at.get(11..19).unwrap_or_default())}</td>
                                     <td class="py-2 pr-4 font-mono text-xs">{r.tool.clone().unwrap_or_else(|| r.request_type.clone())}</td>
-                                    <td class="py-2 pr-4">{if r.status == "ok" { "OK".to_string() } else { r.error_class.clone().unwrap_or_else(|| "error".into()) }}</td>
+                                    <td class="py-2 pr-4">{if r.status == CallStatus::Ok { "OK".to_string() } else { r.error_class.clone().unwrap_or_else(|| "error".into()) }}</td>
                                     <td class="py-2 text-right tabular-nums text-slate-600">{format!("{} ms", r.response_time_ms)}</td>
                                 </tr>
                             }).collect_view()}

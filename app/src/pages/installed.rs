@@ -160,7 +160,7 @@ fn ServerRow(server: InstalledServer, actions: RowActions) -> impl IntoView {
                             <a href=format!("/marketplace/{}", inst.server_id) class="hover:underline">{name.clone()}</a>
                         </h2>
                         {status}
-                        <HealthBadge status=server.health_status.clone() />
+                        <HealthBadge status=server.health_status />
                     </div>
                     <p class="mt-0.5 font-mono text-xs text-slate-500">{format!("{} · installed {}", inst.server_slug, short_date(&inst.created_at))}</p>
                     <p class="mt-2 text-sm text-slate-600" data-testid="usage">

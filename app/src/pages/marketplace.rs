@@ -16,14 +16,13 @@ use leptos_router::{
 use crate::{
     components::{
         BUTTON_PRIMARY, BUTTON_SECONDARY, Chip, ConfigField, EmptyState, FormAlert, HealthBadge, Icon, LoadError,
-        ServerMark, action_field_error, action_form_error, count_of, hosting_label, icon,
+        ServerMark, action_field_error, action_form_error, count_of, icon,
     },
-    model::{MarketplaceQuery, PromptView, ResourceView, ServerDetail, ServerSummary, ToolView, schema_fields},
+    model::{HostingType, MarketplaceQuery, PromptView, ResourceView, ServerDetail, ServerSummary, ToolView, schema_fields},
     pages::placeholder::PageHeader,
     server_fns::{InstallServer, get_server, marketplace},
 };
 
-const HOSTING_TYPES: [&str; 3] = ["platform_hosted", "developer_hosted", "remote_mcp"];
 
 const SELECT: &str = "block w-full rounded-lg border border-slate-300 bg-white px-3 py-2.5 text-sm shadow-sm outline-none transition focus:border-indigo-500 focus:ring-4 focus:ring-indigo-100";
 
@@ -92,7 +91,7 @@ fn Filters(query: MarketplaceQuery, categories: Vec<String>) -> impl IntoView {
                 <label for="filter-hosting" class="mb-1.5 block text-xs font-semibold uppercase tracking-wide text-slate-500">"Hosting"</label>
                 <select id="filter-hosting" name="hostingType" class=SELECT>
                     <option value="">"Any hosting"</option>
-                    {HOSTING_TYPES.into_iter().map(|h| view! { <option value=h selected={h == hosting}>{hosting_label(h)}</option> }).collect_view()}
+                    {HostingType::ALL.iter().map(|h| view! { <option value=h.as_str() selected={h.as_str() == hosting}>{h.label()}</option> }).collect_view()}
                 </select>
             </div>
             <div>
@@ -189,12 +188,12 @@ fn ServerCard(server: ServerSummary) -> impl IntoView {
             <p class="mt-3 line-clamp-3 flex-1 text-sm leading-6 text-slate-600">{server.description.clone()}</p>
             <div class="mt-4 flex flex-wrap gap-1.5">
                 {(!server.category.is_empty()).then(|| view! { <Chip text=server.category.clone() /> })}
-                <Chip text=hosting_label(&server.hosting_type) />
+                <Chip text=server.hosting_type.label() />
             </div>
             <dl class="mt-4 flex items-center gap-5 border-t border-slate-100 pt-3 text-xs text-slate-500">
                 <div><dt class="sr-only">"Installs"</dt><dd class="tabular-nums">{count_of(server.install_count, "install")}</dd></div>
                 <div><dt class="sr-only">"Calls"</dt><dd class="tabular-nums">{count_of(server.request_count, "call")}</dd></div>
-                <div class="ml-auto"><dt class="sr-only">"Health"</dt><dd><HealthBadge status=server.health_status.clone() /></dd></div>
+                <div class="ml-auto"><dt class="sr-only">"Health"</dt><dd><HealthBadge status=server.health_status /></dd></div>
             </dl>
         </li>
     }
@@ -262,13 +261,13 @@ fn ServerDetailView(server: ServerDetail, install: ServerAction<InstallServer>) 
             <div class="min-w-0 flex-1">
                 <div class="flex flex-wrap items-center gap-x-3 gap-y-1">
                     <h1 class="text-2xl font-semibold tracking-tight text-slate-900">{s.name.clone()}</h1>
-                    <HealthBadge status=s.health_status.clone() />
+                    <HealthBadge status=s.health_status />
                 </div>
                 <p class="mt-1 font-mono text-xs text-slate-500">{format!("{} · v{}", s.slug, s.version)}</p>
                 <p class="mt-3 max-w-2xl text-sm leading-6 text-slate-600">{s.description.clone()}</p>
                 <div class="mt-4 flex flex-wrap items-center gap-2 text-xs text-slate-500">
                     {(!s.category.is_empty()).then(|| view! { <Chip text=s.category.clone() /> })}
-                    <Chip text=hosting_label(&s.hosting_type) />
+                    <Chip text=s.hosting_type.label() />
                     {s.tags.iter().map(|t| view! { <Chip text=format!("#{t}") /> }).collect_view()}
                     <span class="ml-1" data-testid="install-count">{format!("{} · {}", count_of(s.install_count, "install"), count_of(s.request_count, "call"))}</span>
                 </div>

@@ -132,11 +132,16 @@ fn PasswordChange() -> impl IntoView {
     let value = change.value();
     let query = leptos_router::hooks::use_query_map();
     let changed = move || query.with(|q| q.get("password").as_deref() == Some("changed"));
+    let keys_revoked = move || query.with(|q| q.get("keys").as_deref() == Some("revoked"));
     view! {
         <Card title="Change password" description="You stay signed in here; every other session is signed out.">
             <ActionForm action=change attr:class="space-y-4 max-w-md" attr:novalidate=true>
                 <Field name="current_password" label="Current password" kind="password" autocomplete="current-password" required=true error=action_field_error(value, "current_password") />
                 <Field name="new_password" label="New password" kind="password" autocomplete="new-password" hint="At least 10 characters." required=true error=action_field_error(value, "new_password") />
+                <label class="flex items-start gap-3 text-sm text-slate-700">
+                    <input type="checkbox" name="revoke_api_keys" value="on" checked=true class="mt-0.5 h-4 w-4 rounded border-slate-300 text-indigo-600 focus:ring-indigo-500" data-testid="revoke-api-keys" />
+                    <span>"Also revoke all my API keys"<span class="block text-slate-500">"Recommended if someone else may have known your password: keys they created stop working."</span></span>
+                </label>
                 <button type="submit" class=BUTTON_PRIMARY disabled=move || change.pending().get()>
                     {move || if change.pending().get() { "Changing…" } else { "Change password" }}
                 </button>
@@ -144,7 +149,8 @@ fn PasswordChange() -> impl IntoView {
             <FormAlert message=action_form_error(value) />
             <Show when=changed>
                 <p class="mt-4 rounded-lg bg-emerald-50 px-4 py-3 text-sm text-emerald-800" role="status" data-testid="password-changed">
-                    "Password changed. Other sessions have been signed out."
+                    "Password changed. Other sessions have been signed out"
+                    {move || if keys_revoked() { " and your API keys have been revoked." } else { "." }}
                 </p>
             </Show>
         </Card>

@@ -21,7 +21,6 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use crate::{
-    db::User,
     error::{ApiError, ApiResult},
     state::AppState,
 };
@@ -29,33 +28,33 @@ use crate::{
 /// Name of the browser's session cookie.
 pub const SESSION_COOKIE: &str = "omni_session";
 
-/// How the caller proved who they are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthMethod {
-    /// A session token (cookie or bearer); the id of its session row.
-    Session { session_id: Uuid },
-    /// An API key; its id.
-    ApiKey { key_id: Uuid },
-}
+pub use crate::identity::{AuthMethod, Principal};
 
-/// The authenticated caller.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    pub user: User,
-    pub method: AuthMethod,
-    /// A scoped API key's reach; `None` for sessions and unscoped keys.
-    pub scope: Option<crate::db::KeyScope>,
-}
-
-impl Principal {
-    /// Whether this caller may reach an installation at all.
-    pub fn may_use_installation(&self, installation: uuid::Uuid) -> bool {
-        self.scope.as_ref().and_then(|s| s.installations.as_ref()).is_none_or(|ids| ids.contains(&installation))
+/// The refusal a scoped API key gets outside MCP calls: management routes
+/// and the pages' server functions need a session or an unscoped key.
+pub fn require_unscoped(principal: &Principal) -> ApiResult<()> {
+    if principal.is_scoped() {
+        return Err(ApiError::Forbidden(
+            "this API key is scoped to some installations or tools, so it can only make MCP calls; \
+             sign in, or use an unscoped key, to manage your account, keys, installations and servers"
+                .into(),
+        ));
     }
+    Ok(())
+}
 
-    /// Whether this caller may call a tool, by its public name.
-    pub fn may_use_tool(&self, public_name: &str) -> bool {
-        self.scope.as_ref().and_then(|s| s.tools.as_ref()).is_none_or(|names| names.iter().any(|n| n == public_name))
+/// A caller allowed to manage the account: authenticated, and not a scoped
+/// API key (403 otherwise). Management routes take this instead of
+/// [`Principal`].
+pub struct Manager(pub Principal);
+
+impl FromRequestParts<AppState> for Manager {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let principal = Principal::from_request_parts(parts, state).await?;
+        require_unscoped(&principal)?;
+        Ok(Manager(principal))
     }
 }
 
@@ -120,12 +119,12 @@ async fn by_api_key(state: &AppState, key: &str) -> ApiResult<Principal> {
     let hash = api_key::hash(key);
     // Only keys that matched in the database are cached; a revoked key is
     // removed from the cache by `accounts::revoke_key`.
-    let found = match state.caches.api_keys.get(&hash) {
+    let found = match state.gateway.caches.api_keys.get(&hash) {
         Some(hit) => hit,
         None => match state.db.api_key_by_hash(&hash).await? {
             Some((key, stored, user)) if api_key::hashes_match(&stored, &hash) => {
                 let found = std::sync::Arc::new((key, user));
-                state.caches.api_keys.put(hash, found.clone());
+                state.gateway.caches.api_keys.put(hash, found.clone());
                 found
             }
             _ => return Err(ApiError::Unauthorized("the API key is not valid or has been revoked".into())),

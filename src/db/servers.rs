@@ -1,13 +1,13 @@
-//! MCP servers, their tools, resources and prompts; installations; the
-//! request log.
+//! MCP servers as stored: the server row, its tools, resources and prompts
+//! (written together, in one transaction), and the marketplace listing.
 
-use chrono::{DateTime, Datelike, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{FromRow, types::Json};
 use uuid::Uuid;
 
-use super::BeginWrite;
-use super::{Db, DbError, DbResult, on_pool};
+use super::{BeginWrite, Db, DbError, DbResult, on_pool};
+use app::domain::{HealthStatus, HostingType, ServerStatus};
 
 /// A row of `mcp_servers`.
 #[derive(Debug, Clone, PartialEq, FromRow)]
@@ -20,17 +20,18 @@ pub struct ServerRecord {
     pub tags: Json<Vec<String>>,
     pub version: String,
     pub owner_id: Option<Uuid>,
-    /// `platform_hosted`, `developer_hosted` or `remote_mcp`.
-    pub hosting_type: String,
+    #[sqlx(try_from = "String")]
+    pub hosting_type: HostingType,
     pub launch_spec: Option<Json<Value>>,
     pub config_schema: Option<Json<Value>>,
     pub callback_url: Option<String>,
     pub webhook_secret_enc: Option<Vec<u8>>,
     pub remote_url: Option<String>,
     pub remote_headers_enc: Option<Vec<u8>>,
-    /// `active` or `disabled`.
-    pub status: String,
-    pub health_status: String,
+    #[sqlx(try_from = "String")]
+    pub status: ServerStatus,
+    #[sqlx(try_from = "String")]
+    pub health_status: HealthStatus,
     pub last_health_check_at: Option<DateTime<Utc>>,
     pub request_count: i64,
     pub created_at: DateTime<Utc>,
@@ -84,7 +85,7 @@ pub struct ServerDraft {
     pub category: String,
     pub tags: Vec<String>,
     pub version: String,
-    pub hosting_type: String,
+    pub hosting_type: HostingType,
     pub launch_spec: Option<Value>,
     pub config_schema: Option<Value>,
     pub callback_url: Option<String>,
@@ -99,34 +100,6 @@ pub struct ServerDraft {
 pub struct Upserted {
     pub id: Uuid,
     pub created: bool,
-}
-
-/// A row of `user_mcp_installations`.
-#[derive(Debug, Clone, PartialEq, FromRow)]
-pub struct InstallationRecord {
-    pub id: Uuid,
-    pub user_id: Uuid,
-    pub server_id: Uuid,
-    pub config_enc: Option<Vec<u8>>,
-    pub key_id: Option<String>,
-    pub enabled: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-/// One request-log row (never argument values).
-#[derive(Debug, Clone, PartialEq)]
-pub struct RequestLog {
-    pub id: Uuid,
-    pub user_id: Option<Uuid>,
-    pub server_id: Option<Uuid>,
-    pub tool_name: Option<String>,
-    pub request_type: String,
-    /// `ok` or `error`.
-    pub status: String,
-    pub error_class: Option<String>,
-    pub response_time_ms: i64,
-    pub created_at: DateTime<Utc>,
 }
 
 /// Marketplace listing order.
@@ -144,7 +117,7 @@ pub struct ServerQuery {
     pub text: Option<String>,
     pub category: Option<String>,
     pub tag: Option<String>,
-    pub hosting_type: Option<String>,
+    pub hosting_type: Option<HostingType>,
     pub sort: ServerSort,
     /// Keyset cursor: the (request count, id) of the last row seen.
     pub after: Option<(i64, Uuid)>,
@@ -157,11 +130,6 @@ pub struct ListedServer {
     #[sqlx(flatten)]
     pub server: ServerRecord,
     pub install_count: i64,
-}
-
-/// The first instant of the calendar month (UTC) `t` falls in.
-pub fn month_start(t: DateTime<Utc>) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(t.year(), t.month(), 1, 0, 0, 0).single().expect("first of the month exists")
 }
 
 /// Deletes a server's tools, resources and prompts inside the caller's
@@ -230,9 +198,6 @@ macro_rules! write_items {
     };
 }
 
-/// Request-log rows written by one `INSERT` statement.
-const LOG_ROWS_PER_STATEMENT: usize = 100;
-
 impl Db {
     /// Replaces a server's tools, resources and prompts (when the server
     /// says its lists changed), in one transaction.
@@ -285,7 +250,7 @@ impl Db {
                     .bind(&d.category)
                     .bind(Json(&d.tags))
                     .bind(&d.version)
-                    .bind(&d.hosting_type)
+                    .bind(d.hosting_type.as_str())
                     .bind(d.launch_spec.as_ref().map(Json))
                     .bind(d.config_schema.as_ref().map(Json))
                     .bind(&d.callback_url)
@@ -316,7 +281,7 @@ impl Db {
                     .bind(Json(&d.tags))
                     .bind(&d.version)
                     .bind(d.owner_id)
-                    .bind(&d.hosting_type)
+                    .bind(d.hosting_type.as_str())
                     .bind(d.launch_spec.as_ref().map(Json))
                     .bind(d.config_schema.as_ref().map(Json))
                     .bind(&d.callback_url)
@@ -379,7 +344,7 @@ impl Db {
                     .bind(&pattern)
                     .bind(&q.category)
                     .bind(&q.tag)
-                    .bind(&q.hosting_type)
+                    .bind(q.hosting_type.map(HostingType::as_str))
                     .bind(after_count)
                     .bind(after_id)
                     .bind(q.limit)
@@ -427,9 +392,9 @@ impl Db {
     }
 
     /// Records a health check.
-    pub async fn set_health(&self, server_id: Uuid, status: &str, at: DateTime<Utc>) -> DbResult<()> {
+    pub async fn set_health(&self, server_id: Uuid, status: HealthStatus, at: DateTime<Utc>) -> DbResult<()> {
         let sql = "UPDATE mcp_servers SET health_status = $2, last_health_check_at = $3 WHERE id = $1";
-        on_pool!(self, |pool| sqlx::query(sql).bind(server_id).bind(status).bind(at).execute(pool).await.map(|_| ()))
+        on_pool!(self, |pool| sqlx::query(sql).bind(server_id).bind(status.as_str()).bind(at).execute(pool).await.map(|_| ()))
             .map_err(DbError::classify)
     }
 
@@ -487,235 +452,6 @@ impl Db {
         Ok(n == 1)
     }
 
-    // ---- installations --------------------------------------------------
-
-    /// Installs a server for a user, unless they already have
-    /// `max_installations`; the count and the insert share a transaction.
-    /// `Ok(None)` when the limit is reached; [`DbError::Conflict`] when the
-    /// server is already installed.
-    pub async fn create_installation(
-        &self,
-        id: Uuid,
-        user_id: Uuid,
-        server_id: Uuid,
-        config_enc: Option<&[u8]>,
-        key_id: Option<&str>,
-        max_installations: i64,
-    ) -> DbResult<Option<InstallationRecord>> {
-        let now = Utc::now();
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await.map_err(DbError::classify)?;
-            let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM user_mcp_installations WHERE user_id = $1")
-                .bind(user_id)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(DbError::classify)?;
-            if count >= max_installations {
-                return Ok(None);
-            }
-            let row = sqlx::query_as::<_, InstallationRecord>(
-                "INSERT INTO user_mcp_installations (id, user_id, server_id, config_enc, key_id, enabled, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, TRUE, $6, $6) RETURNING *",
-            )
-            .bind(id)
-            .bind(user_id)
-            .bind(server_id)
-            .bind(config_enc)
-            .bind(key_id)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(DbError::classify)?;
-            tx.commit().await.map_err(DbError::classify)?;
-            Ok(Some(row))
-        })
-    }
-
-    /// One of the user's installations (another user's looks like none).
-    pub async fn installation(&self, user_id: Uuid, id: Uuid) -> DbResult<Option<InstallationRecord>> {
-        let sql = "SELECT * FROM user_mcp_installations WHERE id = $1 AND user_id = $2";
-        on_pool!(self, |pool| sqlx::query_as::<_, InstallationRecord>(sql)
-            .bind(id)
-            .bind(user_id)
-            .fetch_optional(pool)
-            .await)
-        .map_err(DbError::classify)
-    }
-
-    /// The user's installation of a server, if any.
-    pub async fn installation_for_server(
-        &self,
-        user_id: Uuid,
-        server_id: Uuid,
-    ) -> DbResult<Option<InstallationRecord>> {
-        let sql = "SELECT * FROM user_mcp_installations WHERE user_id = $1 AND server_id = $2";
-        on_pool!(self, |pool| sqlx::query_as::<_, InstallationRecord>(sql)
-            .bind(user_id)
-            .bind(server_id)
-            .fetch_optional(pool)
-            .await)
-        .map_err(DbError::classify)
-    }
-
-    /// The users who installed a server (to tell them about changes).
-    pub async fn installation_users(&self, server_id: Uuid) -> DbResult<Vec<Uuid>> {
-        let sql = "SELECT user_id FROM user_mcp_installations WHERE server_id = $1";
-        let rows: Vec<(Uuid,)> = on_pool!(self, |pool| sqlx::query_as(sql).bind(server_id).fetch_all(pool).await)
-            .map_err(DbError::classify)?;
-        Ok(rows.into_iter().map(|r| r.0).collect())
-    }
-
-    /// How many users have installed a server.
-    pub async fn installation_count(&self, server_id: Uuid) -> DbResult<i64> {
-        let sql = "SELECT COUNT(*) FROM user_mcp_installations WHERE server_id = $1";
-        let (n,): (i64,) = on_pool!(self, |pool| sqlx::query_as(sql).bind(server_id).fetch_one(pool).await)
-            .map_err(DbError::classify)?;
-        Ok(n)
-    }
-
-    pub async fn list_installations(&self, user_id: Uuid) -> DbResult<Vec<InstallationRecord>> {
-        let sql = "SELECT * FROM user_mcp_installations WHERE user_id = $1 ORDER BY created_at, id";
-        on_pool!(self, |pool| sqlx::query_as::<_, InstallationRecord>(sql).bind(user_id).fetch_all(pool).await)
-            .map_err(DbError::classify)
-    }
-
-    /// Updates config and/or enabled; `None` when the user has no such
-    /// installation.
-    pub async fn update_installation(
-        &self,
-        user_id: Uuid,
-        id: Uuid,
-        config: Option<(&[u8], &str)>,
-        enabled: Option<bool>,
-    ) -> DbResult<Option<InstallationRecord>> {
-        let sql = "UPDATE user_mcp_installations
-                   SET config_enc = COALESCE($3, config_enc), key_id = COALESCE($4, key_id),
-                       enabled = COALESCE($5, enabled), updated_at = $6
-                   WHERE id = $1 AND user_id = $2 RETURNING *";
-        on_pool!(self, |pool| sqlx::query_as::<_, InstallationRecord>(sql)
-            .bind(id)
-            .bind(user_id)
-            .bind(config.map(|c| c.0))
-            .bind(config.map(|c| c.1))
-            .bind(enabled)
-            .bind(Utc::now())
-            .fetch_optional(pool)
-            .await)
-        .map_err(DbError::classify)
-    }
-
-    pub async fn delete_installation(&self, user_id: Uuid, id: Uuid) -> DbResult<bool> {
-        let sql = "DELETE FROM user_mcp_installations WHERE id = $1 AND user_id = $2";
-        let n = on_pool!(self, |pool| sqlx::query(sql)
-            .bind(id)
-            .bind(user_id)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))
-        .map_err(DbError::classify)?;
-        Ok(n == 1)
-    }
-
-    // ---- request log ----------------------------------------------------
-
-    /// Writes a batch of request logs and adds each server's calls to its
-    /// request count, in one transaction.
-    pub async fn insert_request_logs(&self, rows: &[RequestLog]) -> DbResult<()> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let mut per_server: std::collections::BTreeMap<Uuid, i64> = Default::default();
-        for r in rows {
-            if let Some(s) = r.server_id {
-                *per_server.entry(s).or_default() += 1;
-            }
-        }
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await.map_err(DbError::classify)?;
-            // Many rows per statement: one round trip to the database per
-            // chunk, not per call (the benchmark's gateway CPU per call
-            // counted them). 9 parameters a row stays far under both
-            // engines' limits.
-            for chunk in rows.chunks(LOG_ROWS_PER_STATEMENT) {
-                let mut insert = sqlx::QueryBuilder::new(
-                    "INSERT INTO request_logs (id, user_id, server_id, tool_name, request_type, status, error_class,
-                        response_time_ms, created_at) ",
-                );
-                insert.push_values(chunk, |mut row, r| {
-                    row.push_bind(r.id)
-                        .push_bind(r.user_id)
-                        .push_bind(r.server_id)
-                        .push_bind(&r.tool_name)
-                        .push_bind(&r.request_type)
-                        .push_bind(&r.status)
-                        .push_bind(&r.error_class)
-                        .push_bind(r.response_time_ms)
-                        .push_bind(r.created_at);
-                });
-                insert.build().execute(&mut *tx).await.map_err(DbError::classify)?;
-            }
-            for (server, n) in &per_server {
-                sqlx::query("UPDATE mcp_servers SET request_count = request_count + $2 WHERE id = $1")
-                    .bind(server)
-                    .bind(n)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(DbError::classify)?;
-            }
-            tx.commit().await.map_err(DbError::classify)?;
-            Ok(())
-        })
-    }
-
-    /// The user's request logs, newest first.
-    pub async fn recent_request_logs(&self, user_id: Uuid, limit: i64) -> DbResult<Vec<RequestLog>> {
-        #[derive(FromRow)]
-        struct Row {
-            id: Uuid,
-            user_id: Option<Uuid>,
-            server_id: Option<Uuid>,
-            tool_name: Option<String>,
-            request_type: String,
-            status: String,
-            error_class: Option<String>,
-            response_time_ms: i64,
-            created_at: DateTime<Utc>,
-        }
-        let sql = "SELECT * FROM request_logs WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2";
-        let rows = on_pool!(self, |pool| sqlx::query_as::<_, Row>(sql).bind(user_id).bind(limit).fetch_all(pool).await)
-            .map_err(DbError::classify)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| RequestLog {
-                id: r.id,
-                user_id: r.user_id,
-                server_id: r.server_id,
-                tool_name: r.tool_name,
-                request_type: r.request_type,
-                status: r.status,
-                error_class: r.error_class,
-                response_time_ms: r.response_time_ms,
-                created_at: r.created_at,
-            })
-            .collect())
-    }
-
-    /// How many requests the user has made since `since` (for the monthly
-    /// quota, read once per user and then counted in memory).
-    pub async fn count_requests_since(&self, user_id: Uuid, since: DateTime<Utc>) -> DbResult<i64> {
-        // Compared in SQL so the count stays cheap: PostgreSQL compares
-        // TIMESTAMPTZ; SQLite compares RFC 3339 UTC text written by one
-        // encoder, whose lexical order is time order.
-        let sql = "SELECT COUNT(*) FROM request_logs WHERE user_id = $1 AND created_at >= $2";
-        let (n,): (i64,) = on_pool!(self, |pool| sqlx::query_as(sql).bind(user_id).bind(since).fetch_one(pool).await)
-            .map_err(DbError::classify)?;
-        Ok(n)
-    }
-}
-
-// ---- pages ---------------------------------------------------------------
-
-impl Db {
     /// Every category of an active server, sorted (the marketplace filter).
     pub async fn server_categories(&self) -> DbResult<Vec<String>> {
         let sql =
@@ -725,47 +461,6 @@ impl Db {
         Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
-    /// The user's calls and failed calls per server since `since`.
-    pub async fn usage_by_server(&self, user_id: Uuid, since: DateTime<Utc>) -> DbResult<Vec<(Uuid, i64, i64)>> {
-        // Timestamps compare in SQL as in `count_requests_since`.
-        let sql = "SELECT server_id, COUNT(*), COALESCE(SUM(CASE WHEN status = 'ok' THEN 0 ELSE 1 END), 0)
-                   FROM request_logs WHERE user_id = $1 AND created_at >= $2 AND server_id IS NOT NULL
-                   GROUP BY server_id";
-        on_pool!(self, |pool| sqlx::query_as(sql).bind(user_id).bind(since).fetch_all(pool).await)
-            .map_err(DbError::classify)
-    }
-
-    /// The user's calls and failed calls per UTC day since `since`, as
-    /// `(YYYY-MM-DD, calls, errors)`, oldest first.
-    pub async fn daily_usage(&self, user_id: Uuid, since: DateTime<Utc>) -> DbResult<Vec<(String, i64, i64)>> {
-        // The day of a timestamp is the one dialect difference: SQLite
-        // stores RFC 3339 UTC text (its first ten characters are the day),
-        // PostgreSQL a TIMESTAMPTZ.
-        const SQLITE: &str = "SELECT substr(created_at, 1, 10) AS day, COUNT(*),
-                   COALESCE(SUM(CASE WHEN status = 'ok' THEN 0 ELSE 1 END), 0)
-                   FROM request_logs WHERE user_id = $1 AND created_at >= $2 GROUP BY day ORDER BY day";
-        const POSTGRES: &str = "SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, COUNT(*),
-                   COALESCE(SUM(CASE WHEN status = 'ok' THEN 0 ELSE 1 END), 0)
-                   FROM request_logs WHERE user_id = $1 AND created_at >= $2 GROUP BY day ORDER BY day";
-        match self {
-            Db::Sqlite(pool) => sqlx::query_as(SQLITE).bind(user_id).bind(since).fetch_all(pool).await,
-            Db::Postgres(pool) => sqlx::query_as(POSTGRES).bind(user_id).bind(since).fetch_all(pool).await,
-        }
-        .map_err(DbError::classify)
-    }
-
-    /// The response time at `rank` (0-based, fastest first) among the
-    /// user's calls since `since`: percentiles without a dialect's
-    /// percentile function.
-    pub async fn response_time_at(&self, user_id: Uuid, since: DateTime<Utc>, rank: i64) -> DbResult<Option<i64>> {
-        let sql = "SELECT response_time_ms FROM request_logs WHERE user_id = $1 AND created_at >= $2
-                   ORDER BY response_time_ms LIMIT 1 OFFSET $3";
-        let row: Option<(i64,)> =
-            on_pool!(self, |pool| sqlx::query_as(sql).bind(user_id).bind(since).bind(rank).fetch_optional(pool).await)
-                .map_err(DbError::classify)?;
-        Ok(row.map(|r| r.0))
-    }
-
     /// The servers a developer owns, by name.
     pub async fn servers_of_owner(&self, owner_id: Uuid) -> DbResult<Vec<ServerRecord>> {
         let sql = "SELECT * FROM mcp_servers WHERE owner_id = $1 ORDER BY name";
@@ -773,25 +468,4 @@ impl Db {
             .map_err(DbError::classify)
     }
 
-    /// Calls to a server from every user since `since`, and how many failed.
-    pub async fn server_usage_since(&self, server_id: Uuid, since: DateTime<Utc>) -> DbResult<(i64, i64)> {
-        let sql = "SELECT COUNT(*), COALESCE(SUM(CASE WHEN status = 'ok' THEN 0 ELSE 1 END), 0)
-                   FROM request_logs WHERE server_id = $1 AND created_at >= $2";
-        on_pool!(self, |pool| sqlx::query_as(sql).bind(server_id).bind(since).fetch_one(pool).await)
-            .map_err(DbError::classify)
-    }
-
-    /// A server's latest calls from every user, newest first, without who
-    /// made them: `(tool, request type, status, error class, ms, at)`.
-    #[allow(clippy::type_complexity)]
-    pub async fn recent_server_calls(
-        &self,
-        server_id: Uuid,
-        limit: i64,
-    ) -> DbResult<Vec<(Option<String>, String, String, Option<String>, i64, DateTime<Utc>)>> {
-        let sql = "SELECT tool_name, request_type, status, error_class, response_time_ms, created_at
-                   FROM request_logs WHERE server_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2";
-        on_pool!(self, |pool| sqlx::query_as(sql).bind(server_id).bind(limit).fetch_all(pool).await)
-            .map_err(DbError::classify)
-    }
 }

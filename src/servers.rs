@@ -1,16 +1,13 @@
-//! The registry: how MCP servers come to exist (deploy), and how the router
-//! reads them (a cache in front of the database).
+//! Servers as developers and administrators manage them: [`deploy`], secret
+//! rotation, the marketplace's listing, and re-listing a server that says
+//! its lists changed ([`refresh_on_change`]). The call path reads servers
+//! through the gateway's registry ([`crate::gateway::registry`]), which
+//! every change here invalidates.
 //!
 //! [`deploy`] validates a deploy request completely before anything is
 //! written (names, URLs through the SSRF guard, JSON Schemas that must
 //! compile), then writes the server and its tools, resources and prompts in
-//! one transaction. [`Registry`] caches each server with its compiled input
-//! schemas; every change goes through [`Registry::invalidate`].
-
-use std::{
-    collections::HashMap,
-    sync::{Arc, RwLock},
-};
+//! one transaction.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use rand::RngCore;
@@ -21,11 +18,14 @@ use uuid::Uuid;
 
 use crate::{
     auth::{AuthMethod, Principal},
-    db::{Db, DbError, PromptRecord, ResourceRecord, ServerDraft, ServerItems, ServerRecord, ToolRecord},
+    crypto::aad,
+    db::{Db, DbError, PromptRecord, ResourceRecord, ServerDraft, ServerItems, ToolRecord},
     error::{ApiError, ApiResult},
+    gateway::registry::compile_schema,
     state::AppState,
-    upstream::Catalog,
+    upstream::{ListChange, peer::Catalog},
 };
+use app::domain::HostingType;
 
 /// A deploy request, as the seed's SDK sends it (camelCase).
 #[derive(Debug, Deserialize)]
@@ -118,11 +118,6 @@ pub fn valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-/// Compiles a JSON Schema (no remote references are ever fetched).
-pub fn compile_schema(schema: &Value) -> Result<jsonschema::Validator, String> {
-    jsonschema::validator_for(schema).map_err(|e| e.to_string())
-}
-
 fn invalid(field: String, message: impl Into<String>) -> ApiError {
     ApiError::InvalidField { field, message: message.into() }
 }
@@ -132,11 +127,6 @@ fn new_webhook_secret() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     format!("whsec_{}", URL_SAFE_NO_PAD.encode(bytes))
-}
-
-/// Associated data sealing a server's webhook secret to its row.
-pub fn webhook_aad(server_id: Uuid) -> String {
-    format!("server-webhook:{server_id}")
 }
 
 /// Issues a new webhook secret for one of the caller's developer-hosted
@@ -149,18 +139,18 @@ pub async fn rotate_webhook_secret(state: &AppState, principal: &Principal, serv
     if server.owner_id != Some(principal.user.id) {
         return Err(not_found());
     }
-    if server.hosting_type != "developer_hosted" {
+    if server.hosting_type != HostingType::DeveloperHosted {
         return Err(ApiError::Conflict {
             code: "not_developer_hosted",
             message: "only developer-hosted servers have a webhook secret".into(),
         });
     }
     let secret = new_webhook_secret();
-    let sealed = state.sealer.seal(secret.as_bytes(), &webhook_aad(id));
+    let sealed = state.sealer.seal(secret.as_bytes(), &aad::webhook_secret(id));
     if !state.db.set_webhook_secret(id, &sealed).await? {
         return Err(not_found());
     }
-    state.registry.invalidate(id);
+    state.gateway.registry.invalidate(id);
     tracing::info!(server_id = %id, user_id = %principal.user.id, "webhook secret rotated");
     Ok(secret)
 }
@@ -196,31 +186,35 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
     if version.is_empty() || version.len() > 32 || version.chars().any(char::is_whitespace) {
         return Err(invalid("version".into(), "use a version such as 1.2.0"));
     }
-    let (callback_url, remote_url) = match req.hosting_type.as_str() {
-        "developer_hosted" => {
+    let hosting_type: HostingType = req
+        .hosting_type
+        .parse()
+        .map_err(|_| invalid("hostingType".into(), "use developer_hosted or remote_mcp"))?;
+    let outbound = &state.gateway.upstreams.outbound;
+    let (callback_url, remote_url) = match hosting_type {
+        HostingType::DeveloperHosted => {
             let url = req
                 .callback_url
                 .as_deref()
                 .ok_or_else(|| invalid("callbackUrl".into(), "a developer-hosted server needs a callbackUrl"))?;
             let checked =
-                state.outbound.validate_url(url).await.map_err(|e| invalid("callbackUrl".into(), e.to_string()))?;
+                outbound.validate_url(url).await.map_err(|e| invalid("callbackUrl".into(), e.to_string()))?;
             (Some(checked.as_str().trim_end_matches('/').to_string()), None)
         }
-        "remote_mcp" => {
+        HostingType::RemoteMcp => {
             let url = req
                 .url
                 .as_deref()
                 .ok_or_else(|| invalid("url".into(), "a remote MCP server needs its Streamable HTTP url"))?;
-            let checked = state.outbound.validate_url(url).await.map_err(|e| invalid("url".into(), e.to_string()))?;
+            let checked = outbound.validate_url(url).await.map_err(|e| invalid("url".into(), e.to_string()))?;
             (None, Some(checked.to_string()))
         }
-        "platform_hosted" => {
+        HostingType::PlatformHosted => {
             return Err(ApiError::Forbidden(
                 "platform-hosted servers run on our machines: only administrators create them, with `omnimcp admin`"
                     .into(),
             ));
         }
-        _ => return Err(invalid("hostingType".into(), "use developer_hosted or remote_mcp")),
     };
 
     if req.tools.len() > MAX_TOOLS {
@@ -258,9 +252,9 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
     // resources and prompts) discovered: the server itself is the
     // authority on what it offers.
     let mut discovered = ServerItems::default();
-    if req.hosting_type == "remote_mcp" && tools.is_empty() {
+    if hosting_type == HostingType::RemoteMcp && tools.is_empty() {
         let url = remote_url.as_deref().expect("checked above");
-        let catalog = crate::remote::RemoteClients::discover(&state.outbound, url)
+        let catalog = crate::upstream::remote::RemoteClients::discover(outbound, url)
             .await
             .map_err(|e| invalid("url".into(), format!("could not list the server's tools: {e}")))?;
         discovered = items_from_catalog(&catalog);
@@ -318,7 +312,7 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
         Some(s) => s.slug.clone(),
         None => free_slug(&state.db, &req.name).await?,
     };
-    let needs_secret = req.hosting_type == "developer_hosted"
+    let needs_secret = hosting_type == HostingType::DeveloperHosted
         && (existing.as_ref().is_none_or(|s| s.webhook_secret_enc.is_none()) || req.rotate_secret);
     let secret = needs_secret.then(new_webhook_secret);
     let draft = ServerDraft {
@@ -330,11 +324,11 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
         category,
         tags: req.tags,
         version,
-        hosting_type: req.hosting_type,
+        hosting_type,
         launch_spec: None,
         config_schema: None,
         callback_url,
-        webhook_secret_enc: secret.as_ref().map(|s| state.sealer.seal(s.as_bytes(), &webhook_aad(id))),
+        webhook_secret_enc: secret.as_ref().map(|s| state.sealer.seal(s.as_bytes(), &aad::webhook_secret(id))),
         remote_url,
         remote_headers_enc: None,
         items: ServerItems { tools, resources, prompts },
@@ -349,10 +343,10 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
         }
         Err(e) => return Err(e.into()),
     };
-    state.registry.invalidate(upserted.id);
-    state.remote.forget(upserted.id).await;
+    state.gateway.registry.invalidate(upserted.id);
+    state.gateway.upstreams.forget_server(upserted.id).await;
     if !upserted.created {
-        state.notifier.lists_changed(state.db.installation_users(upserted.id).await?);
+        state.gateway.notifier.lists_changed(state.db.installation_users(upserted.id).await?);
     }
     tracing::info!(server_id = %upserted.id, slug = %slug, created = upserted.created, rotated = secret.is_some(), "server deployed");
     Ok((
@@ -361,9 +355,6 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
     ))
 }
 
-/// The registry's records of what an MCP server lists. Tools whose name or
-/// input schema this platform cannot serve are left out with a warning
-/// (the rest of the server still works).
 /// The marketplace's filters as both front doors receive them (the REST
 /// API's query string, the marketplace page's URL): checked here, once.
 #[derive(Debug, Default, Clone, Copy)]
@@ -393,10 +384,12 @@ pub async fn marketplace_page(
         Some("newest") => ServerSort::Newest,
         Some(_) => return Err(ApiError::invalid("sort", "use popular or newest")),
     };
-    let hosting_type = text(f.hosting_type);
-    if hosting_type.as_deref().is_some_and(|h| !["platform_hosted", "developer_hosted", "remote_mcp"].contains(&h)) {
-        return Err(ApiError::invalid("hostingType", "use platform_hosted, developer_hosted or remote_mcp"));
-    }
+    let hosting_type = match text(f.hosting_type) {
+        None => None,
+        Some(h) => Some(h.parse::<HostingType>().map_err(|_| {
+            ApiError::invalid("hostingType", "use platform_hosted, developer_hosted or remote_mcp")
+        })?),
+    };
     let after = match text(f.cursor) {
         None => None,
         Some(c) => {
@@ -426,6 +419,9 @@ pub async fn marketplace_page(
     Ok((rows, next))
 }
 
+/// The registry's records of what an MCP server lists. Tools whose name or
+/// input schema this platform cannot serve are left out with a warning
+/// (the rest of the server still works).
 pub fn items_from_catalog(catalog: &Catalog) -> ServerItems {
     let mut tools = Vec::new();
     for t in catalog.tools.iter().take(MAX_TOOLS) {
@@ -481,41 +477,70 @@ pub fn items_from_catalog(catalog: &Catalog) -> ServerItems {
     ServerItems { tools, resources: resources.chain(templates).collect(), prompts }
 }
 
-/// Re-lists the servers that said their lists changed (a legacy-era
+/// Re-lists the servers that said their lists changed (a handshake-era
 /// `notifications/*/list_changed`, or one on a `subscriptions/listen`
-/// stream), stores the new lists, and tells the users who installed them.
-/// Bursts are coalesced: a server that announces ten changes at once is
-/// re-listed once.
-pub fn refresh_on_change(state: AppState, mut changed: tokio::sync::mpsc::UnboundedReceiver<Uuid>) {
+/// stream) and tells the users who see the change. Bursts are coalesced: a
+/// connection that announces ten changes at once is re-listed once.
+///
+/// Who sees a change depends on whose connection announced it:
+/// - a remote server is one service for everyone: its new lists are stored,
+///   and every user who installed it hears of them;
+/// - an installation's own process keeps its new lists as that
+///   installation's view (other users keep the administrator's catalog);
+///   when the process is gone the view goes too;
+/// - a shared process is stateless by declaration: its announcements are
+///   ignored.
+pub fn refresh_on_change(state: AppState, mut changed: tokio::sync::mpsc::UnboundedReceiver<ListChange>) {
     tokio::spawn(async move {
         while let Some(first) = changed.recv().await {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            let mut ids = std::collections::BTreeSet::from([first]);
+            let mut changes = vec![first];
             while let Ok(more) = changed.try_recv() {
-                ids.insert(more);
+                if !changes.contains(&more) {
+                    changes.push(more);
+                }
             }
-            for id in ids {
-                if let Err(e) = refresh(&state, id).await {
-                    tracing::warn!(server_id = %id, error = %e, "could not re-list a server after it announced a change");
+            for change in changes {
+                if let Err(e) = refresh(&state, change).await {
+                    tracing::warn!(server_id = %change.server, error = %e, "could not re-list a server after it announced a change");
                 }
             }
         }
     });
 }
 
-async fn refresh(state: &AppState, id: Uuid) -> anyhow::Result<()> {
-    let catalog = match state.supervisor.catalog(id).await {
-        Some(c) => c,
-        None => match state.remote.catalog(id).await {
-            Some(c) => c,
+async fn refresh(state: &AppState, change: ListChange) -> anyhow::Result<()> {
+    let Some(installation) = change.installation else {
+        tracing::debug!(server_id = %change.server, "a shared process announced a list change; its catalog is the administrator's");
+        return Ok(());
+    };
+    let gateway = &state.gateway;
+    let Some(entry) = gateway.registry.server(change.server).await? else { return Ok(()) };
+    if entry.record.hosting_type == HostingType::PlatformHosted {
+        if change.stopped && !gateway.registry.has_view(installation) {
+            return Ok(());
+        }
+        let user = state.db.installation_user(installation).await?;
+        match gateway.upstreams.processes.catalog_of(change.server, installation).await {
+            Some(catalog) => {
+                gateway.registry.set_view(change.server, installation, items_from_catalog(&catalog?)).await?;
+            }
+            None if gateway.registry.clear_view(installation) => {}
             None => return Ok(()),
-        },
-    }?;
-    let items = items_from_catalog(&catalog);
-    state.db.replace_items(id, &items).await?;
-    state.registry.invalidate(id);
-    state.notifier.lists_changed(state.db.installation_users(id).await?);
-    tracing::info!(server_id = %id, tools = items.tools.len(), "re-listed a server after it announced a change");
+        }
+        gateway.notifier.lists_changed(user);
+        tracing::info!(server_id = %change.server, %installation, "an installation's own process changed its lists");
+        return Ok(());
+    }
+    if change.stopped {
+        return Ok(());
+    }
+    let Some(catalog) = gateway.upstreams.remote.catalog_of(change.server, installation).await else { return Ok(()) };
+    let items = items_from_catalog(&catalog?);
+    state.db.replace_items(change.server, &items).await?;
+    gateway.registry.invalidate(change.server);
+    gateway.notifier.lists_changed(state.db.installation_users(change.server).await?);
+    tracing::info!(server_id = %change.server, tools = items.tools.len(), "re-listed a server after it announced a change");
     Ok(())
 }
 
@@ -534,71 +559,4 @@ async fn free_slug(db: &Db, name: &str) -> ApiResult<String> {
         }
     }
     Err(anyhow::anyhow!("no free slug for {name}").into())
-}
-
-/// A server as the router needs it: the record, its items, and compiled
-/// input schemas.
-pub struct ServerEntry {
-    pub record: ServerRecord,
-    pub tools: Vec<ToolRecord>,
-    pub resources: Vec<ResourceRecord>,
-    pub prompts: Vec<PromptRecord>,
-    validators: HashMap<String, Arc<jsonschema::Validator>>,
-}
-
-impl ServerEntry {
-    pub fn tool(&self, name: &str) -> Option<&ToolRecord> {
-        self.tools.iter().find(|t| t.name == name)
-    }
-
-    /// Whether a read of `uri` belongs to this server: one of its resources,
-    /// or an expansion of one of its templates.
-    pub fn has_resource(&self, uri: &str) -> bool {
-        self.resources.iter().any(|r| if r.template { crate::uri_template::matches(&r.uri, uri) } else { r.uri == uri })
-    }
-
-    pub fn prompt(&self, name: &str) -> Option<&PromptRecord> {
-        self.prompts.iter().find(|p| p.name == name)
-    }
-
-    /// The compiled input schema of a tool.
-    pub fn validator(&self, tool: &str) -> Option<&jsonschema::Validator> {
-        self.validators.get(tool).map(|v| v.as_ref())
-    }
-}
-
-/// The cache in front of the database. In memory per process for now; a
-/// later issue shares invalidations through Redis behind this same type.
-pub struct Registry {
-    db: Db,
-    cache: RwLock<HashMap<Uuid, Arc<ServerEntry>>>,
-}
-
-impl Registry {
-    pub fn new(db: Db) -> Self {
-        Self { db, cache: RwLock::new(HashMap::new()) }
-    }
-
-    /// The server, from the cache or loaded (with its tools) on a miss.
-    pub async fn server(&self, id: Uuid) -> ApiResult<Option<Arc<ServerEntry>>> {
-        if let Some(hit) = self.cache.read().expect("registry lock").get(&id) {
-            return Ok(Some(hit.clone()));
-        }
-        let Some(record) = self.db.server(id).await? else { return Ok(None) };
-        let tools = self.db.server_tools(id).await?;
-        let resources = self.db.server_resources(id).await?;
-        let prompts = self.db.server_prompts(id).await?;
-        let validators = tools
-            .iter()
-            .filter_map(|t| compile_schema(&t.parameters.0).ok().map(|v| (t.name.clone(), Arc::new(v))))
-            .collect();
-        let entry = Arc::new(ServerEntry { record, tools, resources, prompts, validators });
-        self.cache.write().expect("registry lock").insert(id, entry.clone());
-        Ok(Some(entry))
-    }
-
-    /// Forgets a server; the next read loads it again.
-    pub fn invalidate(&self, id: Uuid) {
-        self.cache.write().expect("registry lock").remove(&id);
-    }
 }

@@ -31,6 +31,9 @@ pub struct OfficialServer {
     pub config_schema: Option<Value>,
     /// Environment variables the child gets, from config fields.
     pub env_from_config: &'static [(&'static str, &'static str)],
+    /// Stateless, with nothing of a user's in it: installations share one
+    /// process (see `LaunchSpec::shareable`).
+    pub shareable: bool,
     /// The tools, as `(name, description, input schema)`.
     pub tools: Vec<(String, String, Value)>,
 }
@@ -76,6 +79,7 @@ pub fn catalog() -> Vec<OfficialServer> {
             tags: &["math", "official"],
             config_schema: None,
             env_from_config: &[],
+            shareable: true,
             tools: calculator::Calculator::tool_definitions(),
         },
         OfficialServer {
@@ -86,6 +90,7 @@ pub fn catalog() -> Vec<OfficialServer> {
             tags: &["weather", "official"],
             config_schema: None,
             env_from_config: &[],
+            shareable: true,
             tools: weather::Weather::tool_definitions(),
         },
         OfficialServer {
@@ -96,6 +101,7 @@ pub fn catalog() -> Vec<OfficialServer> {
             tags: &["git", "issues", "official"],
             config_schema: Some(token_schema("A GitHub personal access token (fine-grained or classic)")),
             env_from_config: &[("GITHUB_TOKEN", "token")],
+            shareable: false,
             tools: github::GitHub::tool_definitions(),
         },
         OfficialServer {
@@ -106,6 +112,7 @@ pub fn catalog() -> Vec<OfficialServer> {
             tags: &["chat", "official"],
             config_schema: Some(token_schema("A Slack bot token (xoxb-...)")),
             env_from_config: &[("SLACK_BOT_TOKEN", "token")],
+            shareable: false,
             tools: slack::Slack::tool_definitions(),
         },
         OfficialServer {
@@ -116,6 +123,7 @@ pub fn catalog() -> Vec<OfficialServer> {
             tags: &["notes", "docs", "official"],
             config_schema: Some(token_schema("A Notion internal integration secret")),
             env_from_config: &[("NOTION_TOKEN", "token")],
+            shareable: false,
             tools: notion::Notion::tool_definitions(),
         },
     ]
@@ -145,7 +153,7 @@ pub fn launch_spec(server: &OfficialServer, api_urls: &[String]) -> Value {
             args.push(rest.to_string());
         }
     }
-    json!({ "command": "@self", "args": args, "envFromConfig": env })
+    json!({ "command": "@self", "args": args, "envFromConfig": env, "shareable": server.shareable })
 }
 
 /// Runs an official server over stdio until the client goes away. `apis`

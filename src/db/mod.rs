@@ -12,7 +12,10 @@
 //! `now()` or id generator is ever relied on.
 
 pub mod accounts;
-pub mod registry;
+pub mod analytics;
+pub mod installations;
+pub mod request_log;
+pub mod servers;
 
 use std::{str::FromStr, time::Duration};
 
@@ -22,7 +25,9 @@ use sqlx::{
 };
 
 pub use accounts::*;
-pub use registry::*;
+pub use installations::*;
+pub use request_log::*;
+pub use servers::*;
 
 /// A connection pool to one of the two supported databases.
 #[derive(Clone, Debug)]

@@ -1,0 +1,204 @@
+//! Change notifications to connected MCP clients: when a user's set of
+//! tools, resources or prompts changes (install, uninstall, enable,
+//! disable, a redeploy of a server they installed, or an upstream server's
+//! own announcement), every one of their clients hears of it:
+//!
+//! - handshake-era sessions get `notifications/{tools,resources,prompts}/
+//!   list_changed` on their session; a session is registered when the
+//!   client completes the handshake and dropped once its peer is gone;
+//! - 2026-07-28 clients, which have no session, get the same notifications
+//!   on their open `subscriptions/listen` streams (rmcp's sink adds the
+//!   subscription id); a stream is registered for as long as its request
+//!   is open.
+//!
+//! Each registration remembers the credential it was opened with and the
+//! installations its key was scoped to, and carries an `end` token: a
+//! revoked key, an ended login, or an uninstalled or disabled installation
+//! a key was scoped to ends the registrations (the front door closes the
+//! session or the stream when the token fires).
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use rmcp::{
+    Peer, RoleServer,
+    model::{
+        PromptListChangedNotification, ResourceListChangedNotification, ServerNotification, ToolListChangedNotification,
+    },
+    service::SubscriptionSink,
+};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::identity::{AuthMethod, Principal};
+
+enum Channel {
+    Session(Peer<RoleServer>),
+    Stream(SubscriptionSink),
+}
+
+struct Listener {
+    id: u64,
+    method: AuthMethod,
+    /// The installations the key was scoped to, if it was.
+    scope: Option<Vec<Uuid>>,
+    channel: Channel,
+    end: CancellationToken,
+}
+
+impl Listener {
+    fn closed(&self) -> bool {
+        self.end.is_cancelled() || matches!(&self.channel, Channel::Session(p) if p.is_transport_closed())
+    }
+}
+
+#[derive(Default)]
+pub struct Notifier {
+    users: Mutex<HashMap<Uuid, Vec<Listener>>>,
+    next: AtomicU64,
+}
+
+impl Notifier {
+    fn add(&self, principal: &Principal, channel: Channel) -> (u64, CancellationToken) {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let end = CancellationToken::new();
+        let listener = Listener {
+            id,
+            method: principal.method,
+            scope: principal.scope.as_ref().and_then(|s| s.installations.clone()),
+            channel,
+            end: end.clone(),
+        };
+        self.users.lock().expect("notifier lock").entry(principal.user.id).or_default().push(listener);
+        (id, end)
+    }
+
+    /// Remembers an initialized handshake-era session; the token fires when
+    /// the session must end.
+    pub fn register(&self, principal: &Principal, peer: Peer<RoleServer>) -> CancellationToken {
+        self.add(principal, Channel::Session(peer)).1
+    }
+
+    /// Remembers an open `subscriptions/listen` stream; the id forgets it,
+    /// the token fires when the stream must end.
+    pub fn listen(&self, principal: &Principal, sink: SubscriptionSink) -> (u64, CancellationToken) {
+        self.add(principal, Channel::Stream(sink))
+    }
+
+    /// Forgets a stream whose request ended.
+    pub fn stop_listening(&self, user: Uuid, id: u64) {
+        if let Some(list) = self.users.lock().expect("notifier lock").get_mut(&user) {
+            list.retain(|l| l.id != id);
+        }
+    }
+
+    /// Open sessions and streams of a user (diagnostics, tests).
+    pub fn sessions(&self, user: Uuid) -> usize {
+        let users = self.users.lock().expect("notifier lock");
+        users.get(&user).map_or(0, |list| list.iter().filter(|l| !l.closed()).count())
+    }
+
+    /// Ends every registration the predicate matches.
+    fn end_where(&self, user: Option<Uuid>, matches: impl Fn(&Listener) -> bool) {
+        let mut users = self.users.lock().expect("notifier lock");
+        for (_, list) in users.iter_mut().filter(|(u, _)| user.is_none_or(|wanted| **u == wanted)) {
+            list.retain(|l| {
+                let ends = matches(l);
+                if ends {
+                    l.end.cancel();
+                }
+                !ends
+            });
+        }
+    }
+
+    /// Ends what was opened with a credential (a revoked key, an ended
+    /// login session).
+    pub fn end_credential(&self, user: Uuid, method: AuthMethod) {
+        self.end_where(Some(user), |l| l.method == method);
+    }
+
+    /// Ends what a user opened with any login session (a password change).
+    pub fn end_sessions_of(&self, user: Uuid) {
+        self.end_where(Some(user), |l| matches!(l.method, AuthMethod::Session { .. }));
+    }
+
+    /// Ends what keys scoped to this installation opened (it was
+    /// uninstalled or disabled).
+    pub fn end_scoped_to(&self, user: Uuid, installation: Uuid) {
+        self.end_where(Some(user), |l| l.scope.as_ref().is_some_and(|ids| ids.contains(&installation)));
+    }
+
+    /// Tells every open session and stream of these users that their lists
+    /// changed. Sends run in the background: a slow client never delays
+    /// the change.
+    pub fn lists_changed(&self, users: impl IntoIterator<Item = Uuid>) {
+        let (mut sessions, mut streams) = (Vec::new(), Vec::new());
+        {
+            let mut all = self.users.lock().expect("notifier lock");
+            for user in users {
+                if let Some(list) = all.get_mut(&user) {
+                    list.retain(|l| !l.closed());
+                    for l in list.iter() {
+                        match &l.channel {
+                            Channel::Session(peer) => sessions.push(peer.clone()),
+                            Channel::Stream(sink) => streams.push(sink.clone()),
+                        }
+                    }
+                }
+            }
+        }
+        announce(sessions, streams);
+    }
+
+    /// Forgets registrations whose peers are closed.
+    pub fn prune(&self) {
+        let mut users = self.users.lock().expect("notifier lock");
+        for list in users.values_mut() {
+            list.retain(|l| !l.closed());
+        }
+        users.retain(|_, list| !list.is_empty());
+    }
+}
+
+/// Sends `*/list_changed` to these sessions and streams, in the
+/// background: a slow client never delays the change.
+pub fn announce(sessions: Vec<Peer<RoleServer>>, streams: Vec<SubscriptionSink>) {
+    for peer in sessions {
+        tokio::spawn(async move {
+            let _ = peer.notify_tool_list_changed().await;
+            let _ = peer.notify_resource_list_changed().await;
+            let _ = peer.notify_prompt_list_changed().await;
+        });
+    }
+    for sink in streams {
+        tokio::spawn(async move {
+            let changes = [
+                ServerNotification::ToolListChangedNotification(ToolListChangedNotification::default()),
+                ServerNotification::ResourceListChangedNotification(ResourceListChangedNotification::default()),
+                ServerNotification::PromptListChangedNotification(PromptListChangedNotification::default()),
+            ];
+            for change in changes {
+                // A category the client did not ask for is refused by
+                // the sink; that is the filter working, not an error.
+                let _ = sink.send(change).await;
+            }
+        });
+    }
+}
+
+/// What a `subscriptions/listen` stream is accepted for, on `/mcp` and in
+/// `omnimcp connect`: every list change (resource subscriptions go through
+/// the handshake era's `resources/subscribe`).
+pub fn list_changes() -> rmcp::model::SubscriptionFilter {
+    let mut accepted = rmcp::model::SubscriptionFilter::new();
+    accepted.tools_list_changed = Some(true);
+    accepted.resources_list_changed = Some(true);
+    accepted.prompts_list_changed = Some(true);
+    accepted
+}

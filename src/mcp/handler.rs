@@ -1,0 +1,275 @@
+//! [`McpHandler`]: rmcp's server handler for `/mcp`, one method per MCP
+//! request. Each builds the call's context from rmcp's request context,
+//! resolves what the caller named through the gateway, runs it, and shapes
+//! the answer ([`super::results`]) or the error (`GatewayError::to_rpc`).
+
+// Sampling, roots, logging and resources/subscribe are deprecated by
+// SEP-2577 (2026-07-28) but are how clients of the 2025-11-25 era work:
+// the gateway carries them for those clients.
+#![allow(deprecated)]
+
+use std::sync::Arc;
+
+use rmcp::{
+    ErrorData, RoleServer, ServerHandler,
+    model::{
+        CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult, ErrorCode,
+        GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult, ListResourceTemplatesResult,
+        ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
+        ServerCapabilities, ServerConfig, SetLevelRequestParams, SubscribeRequestParams, SubscriptionFilter,
+        UnsubscribeRequestParams,
+    },
+    service::{NotificationContext, RequestContext, SubscriptionContext},
+    transport::streamable_http_server::{SessionManager, session::local::LocalSessionManager},
+};
+
+use super::{listing, results};
+use crate::{
+    gateway::{Gateway, GatewayError, Reach},
+    identity::Principal,
+    upstream::{CallContext, ClientLink, Era, RoundTrip},
+};
+
+#[derive(Clone)]
+pub struct McpHandler {
+    gateway: Arc<Gateway>,
+    /// rmcp's legacy sessions, to close one whose credential ended.
+    sessions: Arc<LocalSessionManager>,
+}
+
+/// The caller of an MCP request, put there by the guard.
+fn principal(parts: Option<&http::request::Parts>) -> Result<Principal, ErrorData> {
+    parts
+        .and_then(|parts| parts.extensions.get::<Principal>())
+        .cloned()
+        .ok_or_else(|| ErrorData::new(ErrorCode::INTERNAL_ERROR, "request is not authenticated", None))
+}
+
+/// The call context of an MCP request.
+fn call_context(context: &RequestContext<RoleServer>, round_trip: RoundTrip) -> Result<CallContext, ErrorData> {
+    let parts = context.extensions.get::<http::request::Parts>();
+    let principal = principal(parts)?;
+    let era = Era::of(context.meta.protocol_version().as_ref());
+    let client_meta = (era == Era::Stateless).then(|| {
+        let mut forwarded = rmcp::model::RequestMetaObject::default();
+        if let Some(caps) = context.meta.client_capabilities() {
+            forwarded.set_client_capabilities(caps);
+        }
+        if let Some(level) = context.meta.log_level() {
+            forwarded.set_log_level(level);
+        }
+        forwarded
+    });
+    let session = parts.and_then(|p| p.headers.get("mcp-session-id")).and_then(|v| v.to_str().ok()).map(str::to_string);
+    Ok(CallContext {
+        principal,
+        era,
+        client: Some(ClientLink { peer: context.peer.clone(), request_id: context.id.clone(), session }),
+        progress_token: context.meta.get_progress_token(),
+        cancel: context.ct.clone(),
+        round_trip,
+        client_meta,
+        deadline: None,
+    })
+}
+
+impl McpHandler {
+    pub fn new(gateway: Arc<Gateway>, sessions: Arc<LocalSessionManager>) -> Self {
+        Self { gateway, sessions }
+    }
+
+    async fn reach(&self, principal: &Principal, era: Era) -> Result<Reach, ErrorData> {
+        self.gateway.reach(principal).await.map_err(|e| e.to_rpc(era))
+    }
+
+    /// Resolves with `resolve`, then runs the target through the pipeline.
+    async fn run(
+        &self,
+        ctx: &CallContext,
+        resolve: impl FnOnce(&Reach) -> Result<(crate::gateway::Target, crate::upstream::Operation), GatewayError>,
+    ) -> Result<crate::upstream::Outcome, ErrorData> {
+        let reach = self.reach(&ctx.principal, ctx.era).await?;
+        let (target, op) = resolve(&reach).map_err(|e| e.to_rpc(ctx.era))?;
+        self.gateway.execute(ctx, &target, op).await.map(|(outcome, _rate)| outcome).map_err(|e| e.to_rpc(ctx.era))
+    }
+
+    /// `resources/subscribe` and `resources/unsubscribe` (handshake era):
+    /// the upstream is asked once per resource; its updates reach every
+    /// subscribed client under the URI that client used.
+    async fn subscription(
+        &self,
+        public: String,
+        subscribe: bool,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let ctx = call_context(&context, RoundTrip::default())?;
+        self.run(&ctx, |reach| reach.subscription(&public, subscribe)).await.map(|_| ())
+    }
+}
+
+impl ServerHandler for McpHandler {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_logging()
+                .enable_completions()
+                .enable_prompts()
+                .enable_prompts_list_changed()
+                .enable_resources()
+                .enable_resources_list_changed()
+                .enable_resources_subscribe()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .build(),
+        )
+        .with_server_info(Implementation::new("omnimcp", env!("CARGO_PKG_VERSION")))
+        .with_instructions("Every tool of every MCP server you installed on OmniMCP, named `server.tool`.")
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        let parts = context.extensions.get::<http::request::Parts>();
+        let Ok(principal) = principal(parts) else { return };
+        let end = self.gateway.notifier.register(&principal, context.peer.clone());
+        // When the credential ends, so does the session (and its stream).
+        let session = parts.and_then(|p| p.headers.get("mcp-session-id")).and_then(|v| v.to_str().ok());
+        if let Some(id) = session {
+            let (sessions, id) = (self.sessions.clone(), std::sync::Arc::<str>::from(id));
+            tokio::spawn(async move {
+                end.cancelled().await;
+                let _ = sessions.close_session(&id).await;
+            });
+        }
+    }
+
+    async fn list_tools(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let principal = principal(context.extensions.get())?;
+        let reach = self.reach(&principal, Era::of(context.meta.protocol_version().as_ref())).await?;
+        listing::tools(&reach, request)
+    }
+
+    async fn list_resources(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        let principal = principal(context.extensions.get())?;
+        let reach = self.reach(&principal, Era::of(context.meta.protocol_version().as_ref())).await?;
+        listing::resources(&reach, request)
+    }
+
+    async fn list_resource_templates(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        let principal = principal(context.extensions.get())?;
+        let reach = self.reach(&principal, Era::of(context.meta.protocol_version().as_ref())).await?;
+        listing::templates(&reach, request)
+    }
+
+    async fn list_prompts(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        let principal = principal(context.extensions.get())?;
+        let reach = self.reach(&principal, Era::of(context.meta.protocol_version().as_ref())).await?;
+        listing::prompts(&reach, request)
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let round_trip = RoundTrip { input_responses: request.input_responses, request_state: request.request_state };
+        let ctx = call_context(&context, round_trip)?;
+        let arguments = request.arguments.unwrap_or_default();
+        let outcome = self.run(&ctx, |reach| reach.call_tool(&request.name, arguments)).await?;
+        results::call_tool(outcome, ctx.era)
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let round_trip = RoundTrip { input_responses: request.input_responses, request_state: request.request_state };
+        let ctx = call_context(&context, round_trip)?;
+        let reach = self.reach(&ctx.principal, ctx.era).await?;
+        let (target, op) = reach.read_resource(&request.uri).map_err(|e| e.to_rpc(ctx.era))?;
+        let server_uri = match &op {
+            crate::upstream::Operation::ReadResource { uri } => uri.clone(),
+            _ => unreachable!("read_resource resolves to a read"),
+        };
+        let (outcome, _rate) = self.gateway.execute(&ctx, &target, op).await.map_err(|e| e.to_rpc(ctx.era))?;
+        results::read_resource(outcome, &server_uri, &request.uri, ctx.era)
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let round_trip = RoundTrip { input_responses: request.input_responses, request_state: request.request_state };
+        let ctx = call_context(&context, round_trip)?;
+        let arguments = request.arguments.unwrap_or_default();
+        let outcome = self.run(&ctx, |reach| reach.get_prompt(&request.name, arguments)).await?;
+        results::get_prompt(outcome, ctx.era)
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        let ctx = call_context(&context, RoundTrip::default())?;
+        let outcome = self.run(&ctx, |reach| reach.complete(request)).await?;
+        results::complete(outcome, ctx.era)
+    }
+
+    /// Accepted, so that clients that set a level work. Upstream log
+    /// messages are relayed as the upstream sends them: one client's level
+    /// is not forwarded to a server that may serve others.
+    async fn set_level(&self, _: SetLevelRequestParams, _: RequestContext<RoleServer>) -> Result<(), ErrorData> {
+        Ok(())
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.subscription(request.uri, true, context).await
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.subscription(request.uri, false, context).await
+    }
+
+    fn accepted_subscription_filter(&self, _requested: &SubscriptionFilter) -> Option<SubscriptionFilter> {
+        Some(crate::gateway::notify::list_changes())
+    }
+
+    /// A `subscriptions/listen` stream: open until the client ends it or
+    /// its credential ends.
+    async fn listen(&self, subscription: SubscriptionContext) -> Result<(), ErrorData> {
+        let principal = principal(subscription.request_context().extensions.get())?;
+        let notifier = &self.gateway.notifier;
+        let (id, end) = notifier.listen(&principal, subscription.sink().clone());
+        tokio::select! {
+            () = subscription.cancelled() => {}
+            () = end.cancelled() => {}
+        }
+        notifier.stop_listening(principal.user.id, id);
+        Ok(())
+    }
+}

@@ -1,0 +1,160 @@
+//! Developer-hosted servers: the seed's callback protocol over HTTP.
+//!
+//! `POST {url}/tools/{name}` and `POST {url}/prompts/{name}` with
+//! `{"arguments": ...}`, `GET {url}/resources?uri=...`, `GET {url}/health`.
+//! The answer is `{"success": true, "result": ...}` or `{"success": false,
+//! "error": ...}`. Every request goes through the SSRF guard and carries
+//! `X-Webhook-Secret` (as the seed says) plus a timestamp and an
+//! HMAC-SHA256 signature over `"{timestamp}.{body}"`, so a receiver can
+//! verify the body and reject replays.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use hmac::{Hmac, Mac};
+use reqwest::{
+    Method,
+    header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue},
+};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use super::{CallbackAnswer, Operation, Outcome, UpstreamError};
+use crate::{
+    outbound::{Outbound, OutboundError, OutboundResponse},
+    secrets::Secret,
+};
+
+pub const SECRET_HEADER: &str = "x-webhook-secret";
+pub const TIMESTAMP_HEADER: &str = "x-omnimcp-timestamp";
+pub const SIGNATURE_HEADER: &str = "x-omnimcp-signature";
+
+/// `v1=` + hex HMAC-SHA256 of `"{timestamp}.{body}"` under the secret.
+pub fn sign(secret: &str, timestamp: u64, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    let bytes = mac.finalize().into_bytes();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("v1={hex}")
+}
+
+/// Runs one operation as a callback.
+pub async fn execute(outbound: &Outbound, base_url: &str, secret: &Secret, op: Operation) -> Result<Outcome, UpstreamError> {
+    let (method, url, body) = match op {
+        // Tool and prompt names are `[A-Za-z0-9_-]`, safe in a path segment.
+        Operation::CallTool { tool, arguments } => {
+            (Method::POST, format!("{base_url}/tools/{tool}"), Some(json!({ "arguments": arguments })))
+        }
+        Operation::GetPrompt { name, arguments } => {
+            (Method::POST, format!("{base_url}/prompts/{name}"), Some(json!({ "arguments": arguments })))
+        }
+        Operation::ReadResource { uri } => {
+            let mut url = reqwest::Url::parse(&format!("{base_url}/resources"))
+                .map_err(|e| UpstreamError::Unavailable(e.to_string()))?;
+            url.query_pairs_mut().append_pair("uri", &uri);
+            (Method::GET, url.to_string(), None)
+        }
+        // The callback protocol has no completions and no subscriptions:
+        // no suggestions, and a clear refusal.
+        Operation::Complete { .. } => {
+            let empty = rmcp::model::CompleteResult::new(rmcp::model::CompletionInfo::default());
+            return Ok(Outcome::Mcp(rmcp::model::ServerResult::CompleteResult(empty)));
+        }
+        Operation::Subscribe { .. } | Operation::Unsubscribe { .. } => {
+            return Err(UpstreamError::Rpc(rmcp::ErrorData::new(
+                rmcp::model::ErrorCode::METHOD_NOT_FOUND,
+                "this server does not support resource subscriptions",
+                None,
+            )));
+        }
+    };
+    let body = body.map(|b| serde_json::to_vec(&b).expect("JSON serializes"));
+    let response = signed_request(outbound, secret, method, &url, body).await?;
+    parse_answer(response.status.as_u16(), &response.body)
+}
+
+/// A callback request carrying the webhook secret, timestamp and signature.
+pub async fn signed_request(
+    outbound: &Outbound,
+    secret: &Secret,
+    method: Method,
+    url: &str,
+    body: Option<Vec<u8>>,
+) -> Result<OutboundResponse, UpstreamError> {
+    let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let mut headers = HeaderMap::new();
+    let header =
+        |v: &str| HeaderValue::from_str(v).map_err(|_| UpstreamError::Unavailable("invalid header value".into()));
+    headers.insert(HeaderName::from_static(SECRET_HEADER), header(secret.expose())?);
+    headers.insert(HeaderName::from_static(TIMESTAMP_HEADER), header(&timestamp.to_string())?);
+    headers.insert(
+        HeaderName::from_static(SIGNATURE_HEADER),
+        header(&sign(secret.expose(), timestamp, body.as_deref().unwrap_or_default()))?,
+    );
+    if body.is_some() {
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    }
+    outbound.send(method, url, headers, body).await.map_err(|e| match e {
+        OutboundError::Timeout(_) => UpstreamError::Timeout,
+        OutboundError::TooLarge { limit } => UpstreamError::BadResponse(format!("larger than {limit} bytes")),
+        other => UpstreamError::Unavailable(other.to_string()),
+    })
+}
+
+/// Whether the developer's service answers `GET {url}/health` with a 2xx.
+pub async fn healthy(outbound: &Outbound, base_url: &str, secret: &Secret) -> bool {
+    signed_request(outbound, secret, Method::GET, &format!("{base_url}/health"), None)
+        .await
+        .is_ok_and(|r| r.status.is_success())
+}
+
+/// Reads `{"success": bool, "result" | "error": ...}`. A failure is the
+/// tool's own, whatever the shape of `error`: it never becomes a protocol
+/// error of ours.
+fn parse_answer(status: u16, body: &[u8]) -> Result<Outcome, UpstreamError> {
+    parse_callback(status, body).map(Outcome::Callback)
+}
+
+fn parse_callback(status: u16, body: &[u8]) -> Result<CallbackAnswer, UpstreamError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|_| UpstreamError::BadResponse(format!("HTTP {status} with a body that is not JSON")))?;
+    match value.get("success").and_then(Value::as_bool) {
+        Some(true) => Ok(CallbackAnswer::Result(value.get("result").cloned().unwrap_or(Value::Null))),
+        Some(false) => {
+            Ok(CallbackAnswer::Error(value.get("error").cloned().unwrap_or_else(|| json!("the tool failed"))))
+        }
+        None => Err(UpstreamError::BadResponse(format!("HTTP {status} without a boolean \"success\""))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_is_hmac_over_timestamp_and_body() {
+        // Known answer from Python's hmac module: HMAC-SHA256("key", "1.{}").
+        let sig = sign("key", 1, b"{}");
+        assert_eq!(sig, "v1=1ba6b8171186efc613e8bcc0cbdab2748f24984d7c5a84faa2637afa0e40d224");
+        assert_ne!(sign("key", 2, b"{}"), sig);
+        assert_ne!(sign("other", 1, b"{}"), sig);
+    }
+
+    #[test]
+    fn answers_are_results_or_the_tools_own_errors() {
+        assert_eq!(parse_callback(200, br#"{"success":true,"result":[1]}"#).unwrap(), CallbackAnswer::Result(json!([1])));
+        assert_eq!(
+            parse_callback(500, br#"{"success":false,"error":"boom"}"#).unwrap(),
+            CallbackAnswer::Error(json!("boom"))
+        );
+        // An error shaped like a JSON-RPC error is still the tool's error.
+        let rpc_like = br#"{"success":false,"error":{"code":-32601,"message":"nope"}}"#;
+        assert_eq!(
+            parse_callback(200, rpc_like).unwrap(),
+            CallbackAnswer::Error(json!({"code": -32601, "message": "nope"}))
+        );
+        assert!(parse_callback(200, b"<html>").is_err());
+        assert!(parse_callback(200, br#"{"ok":true}"#).is_err());
+    }
+}

@@ -1,0 +1,327 @@
+//! Upstreams: where a call finally goes, one file per hosting kind.
+//!
+//! - [`callback`]: a developer-hosted server, reached with signed HTTP
+//!   callbacks through the SSRF guard;
+//! - [`process`]: a platform-hosted server, a child process speaking MCP
+//!   over stdio, run by the supervisor inside the [`sandbox`];
+//! - [`remote`]: a remote MCP server over Streamable HTTP.
+//!
+//! The last two speak MCP through rmcp's client: [`peer`] is our client
+//! side of such a connection (the one place an [`Operation`] becomes an MCP
+//! request), and [`relay`] carries what the server says during a call back
+//! to the right caller. [`context`] is the call context every call carries
+//! down from its front door.
+//!
+//! [`Upstreams::execute`] is the single entry: one `match` on [`Hosting`].
+//! This layer knows nothing of users' limits, names or scopes (the gateway
+//! above decided those): it runs an operation for an installation and says
+//! how it went. Nothing here imports from the gateway or the front doors.
+
+pub mod callback;
+pub mod context;
+pub mod peer;
+pub mod process;
+pub mod relay;
+pub mod remote;
+pub mod sandbox;
+
+use std::{collections::HashMap, sync::Arc};
+
+use rmcp::{
+    ErrorData,
+    model::{CompleteRequestParams, ServerResult},
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+pub use context::{CallContext, ClientLink, Era, RoundTrip};
+
+use crate::{
+    crypto::{Sealer, aad},
+    db::{InstallationRecord, ServerRecord},
+    outbound::Outbound,
+};
+use app::domain::HostingType;
+
+/// How to start a platform-hosted server (`mcp_servers.launch_spec`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct LaunchSpec {
+    /// The program; `@self` means this `omnimcp` binary.
+    pub command: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Environment variable name -> installation config field.
+    #[serde(default)]
+    pub env_from_config: HashMap<String, String>,
+    /// Declared by an administrator: the server keeps no state between
+    /// calls and may serve several users from one process (installations
+    /// with equal configs then share it). Otherwise every installation gets
+    /// a process, a home and a working directory of its own.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shareable: bool,
+}
+
+/// What each hosting kind needs to reach a server, parsed once when the
+/// registry loads the server's row. Secrets stay sealed until a call opens
+/// them.
+#[derive(Debug, Clone)]
+pub enum Hosting {
+    Callback {
+        /// The developer's base URL (checked by the SSRF guard at deploy,
+        /// and again by the guarded resolver on every request).
+        url: String,
+        /// The webhook secret, sealed to the server's row.
+        sealed_secret: Vec<u8>,
+    },
+    Process(LaunchSpec),
+    Remote {
+        url: String,
+        /// Static headers for the server, sealed (not used yet: none can be
+        /// deployed, and no caller's credential is ever forwarded).
+        sealed_headers: Option<Vec<u8>>,
+    },
+}
+
+impl Hosting {
+    /// The kind with what it needs, from a server's row; an error names
+    /// what the row lacks.
+    pub fn of(record: &ServerRecord) -> Result<Self, String> {
+        let missing = |what: &str| format!("server {} ({}) has no {what}", record.id, record.hosting_type);
+        Ok(match record.hosting_type {
+            HostingType::DeveloperHosted => Hosting::Callback {
+                url: record.callback_url.clone().ok_or_else(|| missing("callback URL"))?,
+                sealed_secret: record.webhook_secret_enc.clone().ok_or_else(|| missing("webhook secret"))?,
+            },
+            HostingType::PlatformHosted => {
+                let spec = record.launch_spec.as_ref().ok_or_else(|| missing("launch spec"))?;
+                Hosting::Process(
+                    serde_json::from_value(spec.0.clone()).map_err(|e| format!("{}: launch spec: {e}", record.id))?,
+                )
+            }
+            HostingType::RemoteMcp => Hosting::Remote {
+                url: record.remote_url.clone().ok_or_else(|| missing("URL"))?,
+                sealed_headers: record.remote_headers_enc.clone(),
+            },
+        })
+    }
+}
+
+/// What a caller asks of a server, in the server's own names.
+#[derive(Debug, Clone)]
+pub enum Operation {
+    CallTool { tool: String, arguments: Map<String, Value> },
+    ReadResource { uri: String },
+    GetPrompt { name: String, arguments: Map<String, Value> },
+    /// `completion/complete`, the reference already in the server's names.
+    Complete { params: CompleteRequestParams },
+    /// `resources/subscribe` / `resources/unsubscribe` (handshake era).
+    /// `public_uri` is the URI the client used, which updates are sent under.
+    Subscribe { uri: String, public_uri: String },
+    Unsubscribe { uri: String },
+}
+
+impl Operation {
+    /// The MCP method, as the request log names it.
+    pub fn method(&self) -> &'static str {
+        match self {
+            Operation::CallTool { .. } => "tools/call",
+            Operation::ReadResource { .. } => "resources/read",
+            Operation::GetPrompt { .. } => "prompts/get",
+            Operation::Complete { .. } => "completion/complete",
+            Operation::Subscribe { .. } => "resources/subscribe",
+            Operation::Unsubscribe { .. } => "resources/unsubscribe",
+        }
+    }
+
+    /// The tool's or prompt's name, as the request log records it.
+    pub fn item_name(&self) -> Option<&str> {
+        match self {
+            Operation::CallTool { tool, .. } => Some(tool),
+            Operation::GetPrompt { name, .. } => Some(name),
+            _ => None,
+        }
+    }
+}
+
+/// How an operation that reached the server went, in the server's words.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// An MCP server's answer as rmcp parsed it: a tool result (`isError`
+    /// included), resource contents, a prompt, a completion, an empty
+    /// result, or (2026-07-28) an input-required result. Relayed as typed,
+    /// never re-parsed.
+    Mcp(ServerResult),
+    /// A developer callback's answer.
+    Callback(CallbackAnswer),
+}
+
+/// `{"success": true, "result": ...}` or `{"success": false, "error": ...}`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallbackAnswer {
+    Result(Value),
+    /// The tool's own failure, whatever the shape of its `error`.
+    Error(Value),
+}
+
+impl Outcome {
+    /// Whether the tool ran and reported a failure (the request log's
+    /// `tool_error`).
+    pub fn is_tool_error(&self) -> bool {
+        match self {
+            Outcome::Mcp(ServerResult::CallToolResult(r)) => r.is_error == Some(true),
+            Outcome::Mcp(_) => false,
+            Outcome::Callback(answer) => matches!(answer, CallbackAnswer::Error(_)),
+        }
+    }
+}
+
+/// Why an operation got no answer from the server (or a refusal).
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("the server did not answer in time")]
+    Timeout,
+    #[error("the server could not be reached: {0}")]
+    Unavailable(String),
+    #[error("the server sent an invalid response: {0}")]
+    BadResponse(String),
+    /// The server answered with a JSON-RPC error: relayed as it is.
+    #[error("the server answered with an error: {}", .0.message)]
+    Rpc(ErrorData),
+    /// The caller cancelled; the server was told.
+    #[error("the request was cancelled")]
+    Cancelled,
+    /// The server asked something of a caller that cannot answer it (a
+    /// caller without an MCP client), or of nobody in particular.
+    #[error("{0}")]
+    NeedsClient(String),
+    /// The server's process broke a sandbox limit and was stopped.
+    #[error("{0}")]
+    LimitExceeded(String),
+}
+
+impl UpstreamError {
+    /// A short class for the request log.
+    pub fn class(&self) -> &'static str {
+        match self {
+            Self::Timeout => "upstream_timeout",
+            Self::Unavailable(_) => "upstream_unavailable",
+            Self::BadResponse(_) => "upstream_bad_response",
+            Self::Rpc(_) => "upstream_error",
+            Self::Cancelled => "cancelled",
+            Self::NeedsClient(_) => "needs_client",
+            Self::LimitExceeded(_) => "upstream_limit_exceeded",
+        }
+    }
+}
+
+/// A server's own announcement that its lists changed, and which
+/// connection said it: the installation's own (a process or a remote
+/// session of one installation) or a shared process's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListChange {
+    pub server: Uuid,
+    /// The installation whose connection announced it; `None` for a shared
+    /// process (stateless by declaration: its announcements are ignored).
+    pub installation: Option<Uuid>,
+    /// Not an announcement: the installation's own process stopped, so
+    /// what it listed is gone with it.
+    pub stopped: bool,
+}
+
+/// Where servers' own list changes are reported.
+pub type ChangeSender = tokio::sync::mpsc::UnboundedSender<ListChange>;
+
+/// Every upstream connection, and what they need: the SSRF-guarded HTTP
+/// client, the sealer for secrets, the process supervisor, the remote
+/// sessions.
+pub struct Upstreams {
+    pub outbound: Outbound,
+    sealer: Arc<Sealer>,
+    pub processes: Arc<process::Supervisor>,
+    pub remote: remote::RemoteClients,
+}
+
+impl Upstreams {
+    pub fn new(
+        outbound: Outbound,
+        sealer: Arc<Sealer>,
+        processes: Arc<process::Supervisor>,
+        remote: remote::RemoteClients,
+    ) -> Self {
+        Self { outbound, sealer, processes, remote }
+    }
+
+    /// Runs one operation on a server for one of its installations. The
+    /// server's own answers, errors included, are its words; only a failure
+    /// to get an answer is an [`UpstreamError`] of the gateway's.
+    pub async fn execute(
+        &self,
+        server_id: Uuid,
+        hosting: &Hosting,
+        installation: &InstallationRecord,
+        op: Operation,
+        ctx: &CallContext,
+    ) -> Result<Outcome, UpstreamError> {
+        match hosting {
+            Hosting::Callback { url, sealed_secret } => {
+                let secret = self.open_webhook_secret(server_id, sealed_secret)?;
+                callback::execute(&self.outbound, url, &secret, op).await
+            }
+            Hosting::Process(spec) => {
+                let config = self.open_config(installation)?;
+                self.processes.execute(server_id, installation.id, spec, &config, op, ctx).await
+            }
+            Hosting::Remote { url, .. } => {
+                self.remote.execute(&self.outbound, server_id, installation.id, url, op, ctx).await
+            }
+        }
+    }
+
+    /// A developer server's webhook secret, opened for one request.
+    pub fn open_webhook_secret(
+        &self,
+        server_id: Uuid,
+        sealed: &[u8],
+    ) -> Result<crate::secrets::Secret, UpstreamError> {
+        let bytes = self.sealer.open(sealed, &aad::webhook_secret(server_id)).map_err(|e| {
+            tracing::error!(%server_id, error = %e, "a webhook secret does not open");
+            UpstreamError::Unavailable("the server's webhook secret cannot be read; its developer must rotate it".into())
+        })?;
+        String::from_utf8(bytes)
+            .map(crate::secrets::Secret::new)
+            .map_err(|_| UpstreamError::Unavailable("the server's webhook secret is not text".into()))
+    }
+
+    /// An installation's configuration, opened for one call (a platform-
+    /// hosted server's child gets it through its environment).
+    fn open_config(&self, installation: &InstallationRecord) -> Result<Map<String, Value>, UpstreamError> {
+        self.sealer.open_config(installation.config_enc.as_deref(), installation.id).map_err(|e| {
+            tracing::error!(installation_id = %installation.id, error = %e, "an installation's config does not open");
+            UpstreamError::Unavailable("your configuration of this server cannot be read; save it again".into())
+        })
+    }
+
+    /// Ends everything an installation holds open: its processes (a shared
+    /// process stays, without the installation's subscriptions) and its
+    /// remote sessions, with their resource subscriptions. For uninstall,
+    /// disable and a changed configuration.
+    pub async fn close_installation(&self, installation: Uuid) {
+        self.processes.close_installation(installation).await;
+        self.remote.close_installation(installation).await;
+    }
+
+    /// Ends the resource subscriptions made with a credential (a revoked
+    /// API key, an ended login session).
+    pub async fn end_subscriptions_of(&self, method: crate::identity::AuthMethod) {
+        for relay in self.processes.relays().await.into_iter().chain(self.remote.relays().await) {
+            relay.end_subscriptions(|s| s.method == method);
+        }
+    }
+
+    /// Forgets a server's connections (after a redeploy changed it).
+    pub async fn forget_server(&self, server_id: Uuid) {
+        self.remote.forget_server(server_id).await;
+    }
+}

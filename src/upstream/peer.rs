@@ -1,0 +1,307 @@
+//! Our client side of an MCP connection to an upstream (a child process or
+//! a remote server): [`ClientSide`] answers the server as `omnimcp`, hands
+//! what the server says to the connection's [`Relay`], and reports the
+//! server's own list changes; [`run_on_peer`] is the one place where an
+//! [`Operation`] becomes an MCP request, for both kinds.
+
+// Sampling, roots, logging and resources/subscribe are deprecated by
+// SEP-2577 (2026-07-28) but are how clients of the 2025-11-25 era work:
+// the gateway carries them for those clients.
+#![allow(deprecated)]
+
+use std::{sync::Arc, time::Duration};
+
+use rmcp::{
+    ClientHandler, ErrorData, Peer, RoleClient,
+    model::{
+        CallToolRequest, CallToolRequestParams, ClientCapabilities, ClientConfig, ClientRequest, CompleteRequest,
+        CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams, ElicitResult, GetPromptRequest,
+        GetPromptRequestParams, Implementation, ListRootsResult, LoggingMessageNotificationParam,
+        ProgressNotificationParam, ReadResourceRequest, ReadResourceRequestParams, ResourceUpdatedNotificationParam,
+        ServerResult, SubscribeRequest, SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequest,
+        UnsubscribeRequestParams,
+    },
+    service::{InboundStreamOrigin, NotificationContext, PeerRequestOptions, RequestContext, RunningService},
+};
+
+use super::{
+    CallContext, ChangeSender, ListChange, Operation, Outcome, UpstreamError,
+    relay::{Relay, Sequenced, Subscriber},
+};
+
+/// A connection to an upstream MCP server.
+pub type Connection = RunningService<RoleClient, ClientSide>;
+
+/// Our side of one connection.
+#[derive(Clone)]
+pub struct ClientSide {
+    /// Which server (and installation) the connection belongs to, for its
+    /// list-change reports.
+    origin: ListChange,
+    changes: Option<ChangeSender>,
+    relay: Arc<Relay>,
+}
+
+impl ClientSide {
+    /// The client side of a connection for `origin`: an installation's own
+    /// (`origin.installation` set) or a shared one.
+    pub fn new(origin: ListChange, changes: Option<ChangeSender>) -> Self {
+        Self { origin, changes, relay: Arc::new(Relay::new(origin.installation.is_some())) }
+    }
+
+    /// This connection's relay.
+    pub fn relay(&self) -> &Arc<Relay> {
+        &self.relay
+    }
+
+    /// The transport to the server, wrapped so that the relay sees its
+    /// notifications in order (see [`Sequenced`]).
+    pub fn sequenced<T>(&self, transport: T) -> Sequenced<T> {
+        Sequenced::new(transport, self.relay.clone())
+    }
+
+    fn report(&self) {
+        if let Some(tx) = &self.changes {
+            let _ = tx.send(self.origin);
+        }
+    }
+}
+
+impl ClientHandler for ClientSide {
+    fn get_info(&self) -> ClientConfig {
+        // What the gateway can relay to its clients: whether a given client
+        // supports it is that client's answer to the relayed request.
+        let capabilities = ClientCapabilities::builder().enable_roots().enable_sampling().enable_elicitation().build();
+        // `initialize` belongs to the handshake era: it offers that era's
+        // newest revision. 2026-07-28 is negotiated by `server/discover`.
+        ClientConfig::new(capabilities, Implementation::new("omnimcp", env!("CARGO_PKG_VERSION")))
+            .with_protocol_version(rmcp::model::ProtocolVersion::V_2025_11_25)
+    }
+
+    async fn on_progress(&self, params: ProgressNotificationParam, _: NotificationContext<RoleClient>) {
+        self.relay.progress(params).await;
+    }
+
+    async fn on_logging_message(&self, params: LoggingMessageNotificationParam, _: NotificationContext<RoleClient>) {
+        self.relay.log(params).await;
+    }
+
+    async fn on_resource_updated(&self, params: ResourceUpdatedNotificationParam, _: NotificationContext<RoleClient>) {
+        self.relay.resource_updated(params).await;
+    }
+
+    async fn create_message(
+        &self,
+        params: CreateMessageRequestParams,
+        context: RequestContext<RoleClient>,
+    ) -> Result<CreateMessageResult, ErrorData> {
+        self.relay.sampling(params, context.extensions.get::<InboundStreamOrigin>()).await
+    }
+
+    async fn create_elicitation(
+        &self,
+        params: ElicitRequestParams,
+        context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        self.relay.elicitation(params, context.extensions.get::<InboundStreamOrigin>()).await
+    }
+
+    async fn list_roots(&self, context: RequestContext<RoleClient>) -> Result<ListRootsResult, ErrorData> {
+        self.relay.roots(context.extensions.get::<InboundStreamOrigin>()).await
+    }
+
+    async fn on_tool_list_changed(&self, _: NotificationContext<RoleClient>) {
+        self.report();
+    }
+
+    async fn on_resource_list_changed(&self, _: NotificationContext<RoleClient>) {
+        self.report();
+    }
+
+    async fn on_prompt_list_changed(&self, _: NotificationContext<RoleClient>) {
+        self.report();
+    }
+}
+
+/// On a 2026-07-28 connection list changes arrive only on a
+/// `subscriptions/listen` stream: open one (when the server declares list
+/// changes) and report what it says. Handshake-era servers send them
+/// unasked, to [`ClientSide`].
+pub fn listen_for_changes(connection: &Connection) {
+    let side = connection.service().clone();
+    let Some(changes) = side.changes.clone() else { return };
+    let peer = connection.peer().clone();
+    let Some(info) = peer.peer_info() else { return };
+    if info.protocol_version < rmcp::model::ProtocolVersion::V_2026_07_28 {
+        return;
+    }
+    let caps = &info.capabilities;
+    let mut filter = SubscriptionFilter::new();
+    filter.tools_list_changed = caps.tools.as_ref().and_then(|t| t.list_changed).filter(|c| *c);
+    filter.resources_list_changed = caps.resources.as_ref().and_then(|r| r.list_changed).filter(|c| *c);
+    filter.prompts_list_changed = caps.prompts.as_ref().and_then(|p| p.list_changed).filter(|c| *c);
+    if filter == SubscriptionFilter::new() {
+        return;
+    }
+    tokio::spawn(async move {
+        let Ok(mut subscription) = peer.listen(filter).await else { return };
+        while let Ok(Some(_notification)) = subscription.next().await {
+            if changes.send(side.origin).is_err() {
+                break;
+            }
+        }
+    });
+}
+
+/// Everything an MCP server offers, as listed when it is registered (and
+/// again when it says its lists changed).
+#[derive(Debug, Default)]
+pub struct Catalog {
+    pub tools: Vec<rmcp::model::Tool>,
+    pub resources: Vec<rmcp::model::Resource>,
+    pub templates: Vec<rmcp::model::ResourceTemplate>,
+    pub prompts: Vec<rmcp::model::Prompt>,
+}
+
+impl Catalog {
+    /// Lists a connected server's items, as the platform's own request
+    /// (nothing the server says meanwhile reaches any caller). Tools are
+    /// required; the other lists are asked for only when the server
+    /// declares them, and a failure there leaves that list empty rather
+    /// than refusing the server.
+    pub async fn list(connection: &Connection) -> Result<Self, UpstreamError> {
+        let _own = connection.service().relay().begin_own();
+        let peer = connection.peer();
+        let caps = peer.peer_info().map(|info| info.capabilities.clone()).unwrap_or_default();
+        let tools = peer.list_all_tools().await.map_err(|e| UpstreamError::BadResponse(e.to_string()))?;
+        let (mut resources, mut templates, mut prompts) = (Vec::new(), Vec::new(), Vec::new());
+        if caps.resources.is_some() {
+            resources = peer.list_all_resources().await.unwrap_or_default();
+            templates = peer.list_all_resource_templates().await.unwrap_or_default();
+        }
+        if caps.prompts.is_some() {
+            prompts = peer.list_all_prompts().await.unwrap_or_default();
+        }
+        Ok(Self { tools, resources, templates, prompts })
+    }
+}
+
+/// Whether a connected server answers `tools/list` within `limit` (a health
+/// check, as the platform's own request).
+pub async fn answers(connection: &Connection, limit: Duration) -> bool {
+    let _own = connection.service().relay().begin_own();
+    matches!(tokio::time::timeout(limit, connection.peer().list_tools(None)).await, Ok(Ok(_)))
+}
+
+/// Why an operation on a connected MCP server got no answer.
+pub enum PeerFailure {
+    /// No answer, but the connection can still be trusted.
+    Failed(UpstreamError),
+    /// The connection or the process failed: not to be trusted again.
+    Broken(rmcp::ServiceError),
+}
+
+/// Runs one operation on a connected MCP server: the one place where our
+/// operations become MCP requests, for child processes and remote servers
+/// alike, for one installation. While it runs, the connection's relay knows
+/// the call, so what the server says about it reaches the caller; a caller
+/// that cancels its request cancels the upstream one.
+pub async fn run_on_peer(
+    connection: &Connection,
+    installation: uuid::Uuid,
+    op: Operation,
+    ctx: &CallContext,
+    limit: Duration,
+) -> Result<Outcome, PeerFailure> {
+    let relay = connection.service().relay();
+    // Subscriptions are counted here: the upstream is asked once per URI,
+    // and told when the last subscriber leaves.
+    match &op {
+        Operation::Subscribe { uri, public_uri } => {
+            let Some(link) = ctx.client.clone() else {
+                return Err(PeerFailure::Failed(UpstreamError::NeedsClient(
+                    "subscribing needs an MCP session to send the updates to".into(),
+                )));
+            };
+            let subscriber = Subscriber {
+                user: ctx.user(),
+                method: ctx.principal.method,
+                installation,
+                link,
+                public_uri: public_uri.clone(),
+            };
+            if !relay.subscribe(uri, subscriber) {
+                return Ok(Outcome::Mcp(ServerResult::empty(())));
+            }
+        }
+        Operation::Unsubscribe { uri } => {
+            let session = ctx.client.as_ref().and_then(|l| l.session.as_deref());
+            if !relay.unsubscribe(uri, ctx.user(), session) {
+                return Ok(Outcome::Mcp(ServerResult::empty(())));
+            }
+        }
+        _ => {}
+    }
+    let request = request_of(op, ctx);
+    // A 2026-07-28 client's own capabilities and log level, not ours.
+    let mut options = PeerRequestOptions::no_options();
+    options.meta = ctx.client_meta.clone();
+    let peer: &Peer<RoleClient> = connection.peer();
+    // Registered before anything the server says about it is looked up.
+    let registering = relay.registering().await;
+    let handle = peer.send_cancellable_request(request, options).await.map_err(PeerFailure::Broken)?;
+    let _in_flight = relay.begin(ctx, handle.id.clone(), handle.progress_token.clone());
+    drop(registering);
+    let (request_id, upstream) = (handle.id.clone(), handle.peer.clone());
+    let answer = tokio::select! {
+        answer = tokio::time::timeout(limit, handle.await_response()) => answer,
+        () = ctx.cancel.cancelled() => {
+            // The client gave up: so does the server (best effort).
+            let reason = Some("the client cancelled the request".to_string());
+            let _ = upstream.notify_cancelled(rmcp::model::CancelledNotificationParam::new(Some(request_id), reason)).await;
+            return Err(PeerFailure::Failed(UpstreamError::Cancelled));
+        }
+    };
+    // What the server said before its answer reaches the caller first.
+    relay.drained(Duration::from_secs(2)).await;
+    match answer {
+        Ok(Ok(result)) => Ok(Outcome::Mcp(result)),
+        Ok(Err(rmcp::ServiceError::McpError(e))) => Err(PeerFailure::Failed(UpstreamError::Rpc(e))),
+        Ok(Err(e)) => Err(PeerFailure::Broken(e)),
+        Err(_) => Err(PeerFailure::Failed(UpstreamError::Timeout)),
+    }
+}
+
+/// The MCP request for an operation; a retried request carries the
+/// client's answers and the server's state.
+fn request_of(op: Operation, ctx: &CallContext) -> ClientRequest {
+    let round_trip = ctx.round_trip.clone();
+    match op {
+        Operation::CallTool { tool, arguments } => {
+            let mut params = CallToolRequestParams::new(tool).with_arguments(arguments);
+            params.input_responses = round_trip.input_responses;
+            params.request_state = round_trip.request_state;
+            ClientRequest::CallToolRequest(CallToolRequest::new(params))
+        }
+        Operation::ReadResource { uri } => {
+            let mut params = ReadResourceRequestParams::new(uri);
+            params.input_responses = round_trip.input_responses;
+            params.request_state = round_trip.request_state;
+            ClientRequest::ReadResourceRequest(ReadResourceRequest::new(params))
+        }
+        Operation::GetPrompt { name, arguments } => {
+            let mut params = GetPromptRequestParams::new(name);
+            params.arguments = Some(arguments);
+            params.input_responses = round_trip.input_responses;
+            params.request_state = round_trip.request_state;
+            ClientRequest::GetPromptRequest(GetPromptRequest::new(params))
+        }
+        Operation::Complete { params } => ClientRequest::CompleteRequest(CompleteRequest::new(params)),
+        Operation::Subscribe { uri, .. } => {
+            ClientRequest::SubscribeRequest(SubscribeRequest::new(SubscribeRequestParams::new(uri)))
+        }
+        Operation::Unsubscribe { uri } => {
+            ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(UnsubscribeRequestParams::new(uri)))
+        }
+    }
+}

@@ -1,0 +1,441 @@
+//! Relay: what an upstream MCP server says to a caller *during* a call
+//! (progress, log messages, sampling, elicitation and roots requests), and
+//! the resource updates it sends to subscribers, carried back to the MCP
+//! client that made the call, and to nobody else.
+//!
+//! Every call that uses a connection is registered here while it runs,
+//! from every front door (the REST door and "try it" too, without a client
+//! to relay to) and the platform's own requests (catalog listings, health
+//! checks). What the server says must then be tied to exactly one of
+//! them:
+//!
+//! - **Progress** is exact: every request we send upstream carries a
+//!   progress token of our own, mapped back to the caller's request and
+//!   the caller's token (never forwarded upstream).
+//! - **Requests** (sampling, elicitation, roots) that arrive on the HTTP
+//!   response stream of one of our requests (Streamable HTTP marks this)
+//!   belong to that request.
+//! - **Anything else** (log messages, requests over stdio) carries no
+//!   association on the wire. It is relayed only on a connection that
+//!   serves one installation (so one user) and only while exactly one call
+//!   is in flight on it; otherwise it is dropped (logged at debug), and a
+//!   request is refused. A shared process (see `LaunchSpec::shareable`)
+//!   never relays such messages.
+//!
+//! A message tied to a call without a client (the REST door, "try it", the
+//! platform's own) is dropped; a request is refused with a message saying
+//! the caller cannot answer it.
+
+// Sampling, roots, logging and resources/subscribe are deprecated by
+// SEP-2577 (2026-07-28) but are how clients of the 2025-11-25 era work:
+// the gateway carries them for those clients.
+#![allow(deprecated)]
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use rmcp::{
+    ErrorData, RoleClient,
+    model::{
+        ClientResult, CreateMessageRequest, CreateMessageRequestParams, CreateMessageResult, ElicitRequest,
+        ElicitRequestParams, ElicitResult, ErrorCode, JsonRpcMessage, ListRootsRequest, ListRootsResult,
+        LoggingMessageNotificationParam, ProgressNotificationParam, ProgressToken, RequestId,
+        ResourceUpdatedNotificationParam, ServerNotification, ServerRequest,
+    },
+    service::{InboundStreamOrigin, OriginatingRequestId, RxJsonRpcMessage, TxJsonRpcMessage},
+    transport::Transport,
+};
+use uuid::Uuid;
+
+use super::{CallContext, ClientLink};
+use crate::identity::AuthMethod;
+
+/// Who a registered call is for: what the relay needs of its context.
+#[derive(Clone)]
+struct Caller {
+    user: Uuid,
+    /// Where to relay to; `None`: the caller cannot take part (REST, "try
+    /// it", the platform's own requests).
+    link: Option<ClientLink>,
+    progress_token: Option<ProgressToken>,
+}
+
+impl Caller {
+    fn of(ctx: &CallContext) -> Self {
+        Self { user: ctx.user(), link: ctx.client.clone(), progress_token: ctx.progress_token.clone() }
+    }
+}
+
+struct InFlight {
+    id: u64,
+    upstream_request: Option<RequestId>,
+    upstream_token: Option<ProgressToken>,
+    /// `None`: the platform's own request (a listing, a health check).
+    caller: Option<Caller>,
+}
+
+/// A client subscribed to a resource's updates (handshake era).
+#[derive(Clone)]
+pub struct Subscriber {
+    pub user: Uuid,
+    /// The credential it subscribed with: revoking it ends the subscription.
+    pub method: AuthMethod,
+    pub installation: Uuid,
+    pub link: ClientLink,
+    /// The URI the client used (prefixed or not): updates are sent under it.
+    pub public_uri: String,
+}
+
+impl Subscriber {
+    /// Whether two subscribers are the same client connection: the same
+    /// user's same legacy session.
+    fn same_client(&self, other: &Subscriber) -> bool {
+        self.user == other.user && self.link.session.is_some() && self.link.session == other.link.session
+    }
+}
+
+/// The relay state of one upstream connection.
+pub struct Relay {
+    /// Every call on this connection is one installation's, so one user's.
+    single_tenant: bool,
+    /// Held while a request is sent and registered: a message about it
+    /// (handled on another task, possibly before the sender has registered
+    /// the call) waits for this before looking the call up.
+    registering: tokio::sync::Mutex<()>,
+    /// Relayed notifications received from the server (counted in arrival
+    /// order by [`Sequenced`]) and handled (forwarded or dropped): a call's
+    /// answer waits until those received before it are handled, so a client
+    /// never gets a result before the last progress about it.
+    received: AtomicU64,
+    handled: AtomicU64,
+    handled_changed: tokio::sync::Notify,
+    next: AtomicU64,
+    calls: Mutex<Vec<InFlight>>,
+    /// Upstream resource URI -> the clients subscribed to it.
+    subscribers: Mutex<HashMap<String, Vec<Subscriber>>>,
+}
+
+/// Removes an in-flight call from its relay when the call ends, however it ends.
+pub struct InFlightGuard<'a> {
+    relay: &'a Relay,
+    id: u64,
+}
+
+impl Drop for InFlightGuard<'_> {
+    fn drop(&mut self) {
+        self.relay.calls.lock().expect("relay lock").retain(|c| c.id != self.id);
+    }
+}
+
+impl Relay {
+    /// The relay of a connection that serves one installation
+    /// (`single_tenant`) or several (a shared process).
+    pub fn new(single_tenant: bool) -> Self {
+        Self {
+            single_tenant,
+            registering: Default::default(),
+            received: Default::default(),
+            handled: Default::default(),
+            handled_changed: Default::default(),
+            next: Default::default(),
+            calls: Default::default(),
+            subscribers: Default::default(),
+        }
+    }
+
+    /// Hold this while sending a request and registering it with
+    /// [`Relay::begin`]: what the server says about the request is looked
+    /// up only after.
+    pub async fn registering(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.registering.lock().await
+    }
+
+    /// Registers a call just sent upstream (its id and progress token).
+    pub fn begin(&self, ctx: &CallContext, upstream_request: RequestId, upstream_token: ProgressToken) -> InFlightGuard<'_> {
+        self.register(Some(Caller::of(ctx)), Some(upstream_request), Some(upstream_token))
+    }
+
+    /// Registers the platform's own use of the connection (listing a
+    /// catalog, a health check) for as long as the guard lives: what the
+    /// server says meanwhile is tied to no caller.
+    pub fn begin_own(&self) -> InFlightGuard<'_> {
+        self.register(None, None, None)
+    }
+
+    fn register(
+        &self,
+        caller: Option<Caller>,
+        upstream_request: Option<RequestId>,
+        upstream_token: Option<ProgressToken>,
+    ) -> InFlightGuard<'_> {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        self.calls.lock().expect("relay lock").push(InFlight { id, upstream_request, upstream_token, caller });
+        InFlightGuard { relay: self, id }
+    }
+
+    /// Calls in flight (the supervisor spares a busy process).
+    pub fn in_flight(&self) -> usize {
+        self.calls.lock().expect("relay lock").len()
+    }
+
+    /// Waits until every relayed notification received so far has been
+    /// handled (at most `limit`: a stuck client must not hold the answer).
+    pub async fn drained(&self, limit: Duration) {
+        let target = self.received.load(Ordering::Acquire);
+        let wait = async {
+            loop {
+                let changed = self.handled_changed.notified();
+                tokio::pin!(changed);
+                changed.as_mut().enable();
+                if self.handled.load(Ordering::Acquire) >= target {
+                    return;
+                }
+                changed.await;
+            }
+        };
+        if tokio::time::timeout(limit, wait).await.is_err() {
+            // A notification rmcp never handed to the handler (or a handler
+            // that died) must not delay every later answer: catch up.
+            tracing::debug!("relayed notifications not handled in time; not waiting for them");
+            self.handled.fetch_max(target, Ordering::AcqRel);
+        }
+    }
+
+    fn handled_one(&self) {
+        self.handled.fetch_add(1, Ordering::AcqRel);
+        self.handled_changed.notify_waiters();
+    }
+
+    /// Waits for a send in progress to be registered.
+    async fn settled(&self) {
+        drop(self.registering.lock().await);
+    }
+
+    fn by_token(&self, token: &ProgressToken) -> Option<Caller> {
+        let calls = self.calls.lock().expect("relay lock");
+        calls.iter().find(|c| c.upstream_token.as_ref() == Some(token)).and_then(|c| c.caller.clone())
+    }
+
+    /// The call a message without a progress token is about (see the
+    /// module docs), if it can be told.
+    fn owner(&self, origin: Option<&InboundStreamOrigin>) -> Option<Caller> {
+        let calls = self.calls.lock().expect("relay lock");
+        if let Some(InboundStreamOrigin::OutboundRequest(id)) = origin {
+            return calls.iter().find(|c| c.upstream_request.as_ref() == Some(id)).and_then(|c| c.caller.clone());
+        }
+        sole_call(self.single_tenant, calls.len()).and_then(|i| calls[i].caller.clone())
+    }
+
+    pub async fn progress(&self, params: ProgressNotificationParam) {
+        self.settled().await;
+        let target = self.by_token(&params.progress_token);
+        if let Some((link, token)) = target.and_then(|c| Some((c.link?, c.progress_token?))) {
+            let mut params = params;
+            params.progress_token = token;
+            let _ = link.peer.notify_progress(params).await;
+        }
+        self.handled_one();
+    }
+
+    pub async fn log(&self, params: LoggingMessageNotificationParam) {
+        self.settled().await;
+        match self.owner(None).and_then(|c| c.link) {
+            Some(link) => {
+                let _ = link.peer.notify_logging_message(params).await;
+            }
+            None => tracing::debug!("an upstream log message belongs to no single call with a client; dropped"),
+        }
+        self.handled_one();
+    }
+
+    async fn require_owner(&self, origin: Option<&InboundStreamOrigin>, what: &str) -> Result<ClientLink, ErrorData> {
+        self.settled().await;
+        let refuse = |why: String| {
+            tracing::debug!("{why}");
+            ErrorData::new(ErrorCode::INVALID_REQUEST, why, None)
+        };
+        match self.owner(origin) {
+            Some(Caller { link: Some(link), .. }) => Ok(link),
+            Some(_) => Err(refuse(format!(
+                "the caller cannot answer a {what} request: it did not call over an MCP session (REST, or the dashboard)"
+            ))),
+            None => Err(refuse(format!("the gateway cannot tell which call this {what} request belongs to"))),
+        }
+    }
+
+    /// Sends a request to the caller's client on its request's stream.
+    async fn ask(link: &ClientLink, mut request: ServerRequest) -> Result<ClientResult, ErrorData> {
+        use rmcp::model::GetExtensions;
+        request.extensions_mut().insert(OriginatingRequestId(link.request_id.clone()));
+        link.peer.send_request(request).await.map_err(|e| match e {
+            rmcp::ServiceError::McpError(e) => e,
+            other => ErrorData::new(ErrorCode::INTERNAL_ERROR, format!("the client did not answer: {other}"), None),
+        })
+    }
+
+    pub async fn sampling(
+        &self,
+        params: CreateMessageRequestParams,
+        origin: Option<&InboundStreamOrigin>,
+    ) -> Result<CreateMessageResult, ErrorData> {
+        let link = self.require_owner(origin, "sampling").await?;
+        match Self::ask(&link, ServerRequest::CreateMessageRequest(CreateMessageRequest::new(params))).await? {
+            ClientResult::CreateMessageResult(r) => Ok(*r),
+            _ => Err(unexpected()),
+        }
+    }
+
+    pub async fn elicitation(
+        &self,
+        params: ElicitRequestParams,
+        origin: Option<&InboundStreamOrigin>,
+    ) -> Result<ElicitResult, ErrorData> {
+        let link = self.require_owner(origin, "elicitation").await?;
+        match Self::ask(&link, ServerRequest::ElicitRequest(ElicitRequest::new(params))).await? {
+            ClientResult::ElicitResult(r) => Ok(r),
+            _ => Err(unexpected()),
+        }
+    }
+
+    pub async fn roots(&self, origin: Option<&InboundStreamOrigin>) -> Result<ListRootsResult, ErrorData> {
+        let link = self.require_owner(origin, "roots").await?;
+        match Self::ask(&link, ServerRequest::ListRootsRequest(ListRootsRequest::default())).await? {
+            ClientResult::ListRootsResult(r) => Ok(r),
+            _ => Err(unexpected()),
+        }
+    }
+
+    /// Records a subscription to `uri`; true when it is the first (the
+    /// upstream must be asked).
+    pub fn subscribe(&self, uri: &str, subscriber: Subscriber) -> bool {
+        let mut subs = self.subscribers.lock().expect("relay lock");
+        let list = subs.entry(uri.to_string()).or_default();
+        let first = list.is_empty();
+        if !list.iter().any(|s| s.same_client(&subscriber)) {
+            list.push(subscriber);
+        }
+        first
+    }
+
+    /// Removes a client's subscription; true when none is left (the
+    /// upstream can be told).
+    pub fn unsubscribe(&self, uri: &str, user: Uuid, session: Option<&str>) -> bool {
+        let mut subs = self.subscribers.lock().expect("relay lock");
+        let Some(list) = subs.get_mut(uri) else { return false };
+        list.retain(|s| !(s.user == user && session.is_some() && s.link.session.as_deref() == session));
+        let empty = list.is_empty();
+        if empty {
+            subs.remove(uri);
+        }
+        empty
+    }
+
+    /// Ends every subscription the predicate matches (an uninstalled or
+    /// disabled installation, a revoked credential).
+    pub fn end_subscriptions(&self, matches: impl Fn(&Subscriber) -> bool) {
+        let mut subs = self.subscribers.lock().expect("relay lock");
+        for list in subs.values_mut() {
+            list.retain(|s| !matches(s));
+        }
+        subs.retain(|_, list| !list.is_empty());
+    }
+
+    /// How many subscriptions are live (diagnostics, tests).
+    pub fn subscriptions(&self) -> usize {
+        self.subscribers.lock().expect("relay lock").values().map(Vec::len).sum()
+    }
+
+    /// An upstream resource changed: every subscribed client hears of it,
+    /// under the URI it subscribed with. Closed clients are forgotten.
+    pub async fn resource_updated(&self, params: ResourceUpdatedNotificationParam) {
+        let subscribers = self.subscribers.lock().expect("relay lock").get(&params.uri).cloned().unwrap_or_default();
+        for subscriber in subscribers {
+            let mut update = params.clone();
+            update.uri = subscriber.public_uri.clone();
+            if subscriber.link.peer.notify_resource_updated(update).await.is_err() {
+                let session = subscriber.link.session.as_deref();
+                self.unsubscribe(&params.uri, subscriber.user, session);
+            }
+        }
+        self.handled_one();
+    }
+}
+
+/// The index of the one call a message without an association is about:
+/// there is exactly one call in flight, on a connection of one user.
+fn sole_call(single_tenant: bool, in_flight: usize) -> Option<usize> {
+    (single_tenant && in_flight == 1).then_some(0)
+}
+
+/// A transport to an upstream that counts, in the order they arrive, the
+/// notifications the relay handles (see [`Relay::drained`]). rmcp hands
+/// each notification to its handler on a task of its own, so without this a
+/// call's answer could overtake the last progress about it.
+pub struct Sequenced<T> {
+    inner: T,
+    relay: Arc<Relay>,
+}
+
+impl<T> Sequenced<T> {
+    pub fn new(inner: T, relay: Arc<Relay>) -> Self {
+        Self { inner, relay }
+    }
+}
+
+impl<T: Transport<RoleClient> + 'static> Transport<RoleClient> for Sequenced<T> {
+    type Error = T::Error;
+
+    fn send(
+        &mut self,
+        item: TxJsonRpcMessage<RoleClient>,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
+        self.inner.send(item)
+    }
+
+    fn receive(&mut self) -> impl Future<Output = Option<RxJsonRpcMessage<RoleClient>>> + Send {
+        async move {
+            let message = self.inner.receive().await;
+            // Those of a `subscriptions/listen` stream go to that stream,
+            // not to the handler: not counted.
+            if let Some(JsonRpcMessage::Notification(n)) = &message
+                && rmcp::model::GetMeta::get_meta(&n.notification).subscription_id().is_none()
+                && matches!(
+                    n.notification,
+                    ServerNotification::ProgressNotification(_)
+                        | ServerNotification::LoggingMessageNotification(_)
+                        | ServerNotification::ResourceUpdatedNotification(_)
+                )
+            {
+                self.relay.received.fetch_add(1, Ordering::AcqRel);
+            }
+            message
+        }
+    }
+
+    fn close(&mut self) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        self.inner.close()
+    }
+}
+
+fn unexpected() -> ErrorData {
+    ErrorData::new(ErrorCode::INTERNAL_ERROR, "the client answered with an unexpected result", None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unassociated_messages_need_one_call_of_one_installation() {
+        assert_eq!(sole_call(true, 0), None, "after every call ended: dropped");
+        assert_eq!(sole_call(true, 1), Some(0));
+        assert_eq!(sole_call(true, 2), None, "two calls: which one cannot be told");
+        assert_eq!(sole_call(false, 1), None, "a shared process never relays them");
+    }
+}

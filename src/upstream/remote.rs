@@ -1,0 +1,199 @@
+//! Remote MCP servers over Streamable HTTP, through rmcp's client.
+//!
+//! Every installation gets sessions of its own (one per protocol era, as
+//! processes do): what the server keeps per session, and what it says on
+//! it, belongs to one user. The client speaks whichever era the server
+//! supports: a 2026-07-28 connection probes with `server/discover` and falls
+//! back to the `initialize` handshake (rmcp's `ClientLifecycleMode::Auto`);
+//! a handshake-era one does the reverse. Its HTTP client is the
+//! SSRF-guarded one from [`crate::outbound`], so the guard's resolver,
+//! redirect checks and timeouts apply. A failed session is dropped and the
+//! next call reconnects.
+
+use std::{collections::HashMap, sync::Arc, time::Instant};
+
+use rmcp::{
+    ClientServiceExt,
+    model::ProtocolVersion,
+    service::ClientLifecycleMode,
+    transport::{StreamableHttpClientTransport, streamable_http_client::StreamableHttpClientTransportConfig},
+};
+use uuid::Uuid;
+
+use super::{
+    CallContext, ChangeSender, Era, ListChange, Operation, Outcome, UpstreamError,
+    peer::{Catalog, ClientSide, Connection, PeerFailure, listen_for_changes, run_on_peer},
+    relay::Relay,
+};
+use crate::outbound::Outbound;
+
+/// A kept session's identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Key {
+    server: Uuid,
+    installation: Uuid,
+    era: Era,
+}
+
+pub struct RemoteClients {
+    sessions: tokio::sync::Mutex<HashMap<Key, Arc<Connection>>>,
+    connecting: std::sync::Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
+    changes: Option<ChangeSender>,
+}
+
+impl RemoteClients {
+    /// Where remote servers' own list changes are reported.
+    pub fn new(changes: Option<ChangeSender>) -> Self {
+        Self { sessions: Default::default(), connecting: Default::default(), changes }
+    }
+
+    /// Connects to a remote server (without keeping the session) and lists
+    /// everything it offers: for deploy-time discovery.
+    pub async fn discover(outbound: &Outbound, url: &str) -> Result<Catalog, UpstreamError> {
+        let side = ClientSide::new(ListChange { server: Uuid::nil(), installation: None, stopped: false }, None);
+        let connection = connect(outbound, url, side).await?;
+        let catalog = Catalog::list(&connection).await;
+        let _ = connection.cancel().await;
+        catalog
+    }
+
+    /// Runs one operation for an installation, over its session.
+    pub async fn execute(
+        &self,
+        outbound: &Outbound,
+        server: Uuid,
+        installation: Uuid,
+        url: &str,
+        op: Operation,
+        ctx: &CallContext,
+    ) -> Result<Outcome, UpstreamError> {
+        let key = Key { server, installation, era: ctx.era };
+        let connection = self.session(outbound, key, url).await?;
+        let limit = match ctx.deadline {
+            Some(d) => d.saturating_duration_since(Instant::now()).min(outbound.policy().timeout),
+            None => outbound.policy().timeout,
+        };
+        match run_on_peer(&connection, installation, op, ctx, limit).await {
+            Ok(outcome) => Ok(outcome),
+            Err(PeerFailure::Failed(e)) => Err(e),
+            Err(PeerFailure::Broken(e)) => {
+                self.sessions.lock().await.remove(&key);
+                Err(UpstreamError::Unavailable(format!("the remote server failed: {e}")))
+            }
+        }
+    }
+
+    /// Opens (or reuses) an installation's session of this era without
+    /// running an operation.
+    pub async fn connect(
+        &self,
+        outbound: &Outbound,
+        server: Uuid,
+        installation: Uuid,
+        url: &str,
+        era: Era,
+    ) -> Result<(), UpstreamError> {
+        self.session(outbound, Key { server, installation, era }, url).await.map(|_| ())
+    }
+
+    /// Lists what a server offers over one of its installation's sessions
+    /// (after it said its lists changed there); `None` when there is none.
+    pub async fn catalog_of(&self, server: Uuid, installation: Uuid) -> Option<Result<Catalog, UpstreamError>> {
+        let connection = {
+            let sessions = self.sessions.lock().await;
+            sessions
+                .iter()
+                .find(|(k, c)| k.server == server && k.installation == installation && !c.is_closed())
+                .map(|(_, c)| c.clone())?
+        };
+        Some(Catalog::list(&connection).await)
+    }
+
+    /// The relays of every session (to end subscriptions).
+    pub async fn relays(&self) -> Vec<Arc<Relay>> {
+        self.sessions.lock().await.values().map(|c| c.service().relay().clone()).collect()
+    }
+
+    async fn session(&self, outbound: &Outbound, key: Key, url: &str) -> Result<Arc<Connection>, UpstreamError> {
+        if let Some(c) = self.sessions.lock().await.get(&key).filter(|c| !c.is_closed()) {
+            return Ok(c.clone());
+        }
+        // One handshake per session at a time, without holding the table:
+        // a slow server never delays calls to the others.
+        let gate = self.connecting.lock().expect("connecting lock").entry(key).or_default().clone();
+        let _connecting = gate.lock().await;
+        if let Some(c) = self.sessions.lock().await.get(&key).filter(|c| !c.is_closed()) {
+            return Ok(c.clone());
+        }
+        let origin = ListChange { server: key.server, installation: Some(key.installation), stopped: false };
+        let side = ClientSide::new(origin, self.changes.clone());
+        let connection = match key.era {
+            Era::Stateless => connect(outbound, url, side).await?,
+            Era::Handshake => {
+                // A server that no longer speaks the handshake era is still
+                // reached, in the era it speaks.
+                outbound.validate_url(url).await.map_err(|e| UpstreamError::Unavailable(e.to_string()))?;
+                match handshake(outbound, url, ClientLifecycleMode::Initialize, side.clone()).await {
+                    Ok(connection) => connection,
+                    Err(_) => connect(outbound, url, side).await?,
+                }
+            }
+        };
+        listen_for_changes(&connection);
+        let connection = Arc::new(connection);
+        self.sessions.lock().await.insert(key, connection.clone());
+        Ok(connection)
+    }
+
+    /// Ends an installation's sessions (uninstalled, disabled, reconfigured).
+    pub async fn close_installation(&self, installation: Uuid) {
+        self.sessions.lock().await.retain(|k, _| k.installation != installation);
+    }
+
+    /// Forgets a server's sessions (after a redeploy changed its URL).
+    pub async fn forget_server(&self, server: Uuid) {
+        self.sessions.lock().await.retain(|k, _| k.server != server);
+    }
+}
+
+async fn connect(outbound: &Outbound, url: &str, side: ClientSide) -> Result<Connection, UpstreamError> {
+    // Scheme, credentials and literal addresses are checked here; names are
+    // checked by the guarded resolver when the client connects.
+    outbound.validate_url(url).await.map_err(|e| UpstreamError::Unavailable(e.to_string()))?;
+    let auto = ClientLifecycleMode::Auto {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        legacy_version: Some(ProtocolVersion::V_2025_11_25),
+    };
+    match handshake(outbound, url, auto, side.clone()).await {
+        Ok(connection) => Ok(connection),
+        // A server may answer `server/discover` yet offer only older
+        // versions; rmcp's probe then gives up instead of falling back, so
+        // the handshake gets its own try.
+        Err(first @ UpstreamError::Unavailable(_)) => {
+            match handshake(outbound, url, ClientLifecycleMode::Initialize, side).await {
+                Ok(connection) => Ok(connection),
+                Err(_) => Err(first),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn handshake(
+    outbound: &Outbound,
+    url: &str,
+    lifecycle: ClientLifecycleMode,
+    side: ClientSide,
+) -> Result<Connection, UpstreamError> {
+    let transport = StreamableHttpClientTransport::with_client(
+        outbound.http_client(),
+        StreamableHttpClientTransportConfig::with_uri(url.to_string()),
+    );
+    let transport = side.sequenced(transport);
+    let handshake = side.serve_with_lifecycle(transport, lifecycle);
+    match tokio::time::timeout(outbound.policy().timeout + std::time::Duration::from_secs(10), handshake).await {
+        Ok(Ok(connection)) => Ok(connection),
+        Ok(Err(e)) => Err(UpstreamError::Unavailable(format!("the MCP handshake failed: {e}"))),
+        Err(_) => Err(UpstreamError::Timeout),
+    }
+}
