@@ -69,7 +69,7 @@ async fn check_one(state: &AppState, server: &ServerRecord) {
     let Some(healthy) = healthy else { return };
     let status = if healthy { HealthStatus::Healthy } else { HealthStatus::Unhealthy };
     if status != server.health_status {
-        tracing::info!(server_id = %server.id, slug = %server.slug, from = %server.health_status, to = status, "server health changed");
+        tracing::info!(server_id = %server.id, slug = %server.slug, from = %server.health_status, to = %status, "server health changed");
     }
     if let Err(e) = state.db.set_health(server.id, status, Utc::now()).await {
         tracing::warn!(server_id = %server.id, error = %e, "could not record a health check");

@@ -219,10 +219,10 @@ fn check_answer(w: &World, caller: Caller, status: u16, text: &str, what: &str) 
         assert_eq!(code, Some("unauthorized"), "{what}: {text}");
     }
     if caller == Caller::Other && (200..300).contains(&status) && !what.contains("servers") && !what.contains("marketplace") && what != "server" {
-        for secret in [&w.victim_key_id, &w.victim_installation, "vic@example.com"] {
-            assert!(!text.contains(secret.as_str()), "{what}: another user's answer shows {secret}: {text}");
+        for secret in [w.victim_key_id.as_str(), w.victim_installation.as_str(), "vic@example.com"] {
+            assert!(!text.contains(secret), "{what}: another user's answer shows {secret}: {text}");
         }
     }
 }
 
-common::on_both_databases!(flags: super::DEV; every_route_and_server_function);
+on_both_databases!(flags: super::DEV; every_route_and_server_function);

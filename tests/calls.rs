@@ -258,11 +258,11 @@ async fn calls_reach_the_callback_signed_and_are_logged(s: TestServer) {
     let db = Db::connect(&db_url).await.unwrap();
     let user = db.user_by_email("bob@example.com").await.unwrap().unwrap();
     let logs = db.recent_request_logs(user.id, 1000).await.unwrap();
-    let ok = logs.iter().filter(|l| l.status == "ok").count();
+    let ok = logs.iter().filter(|l| l.status == app::domain::CallStatus::Ok).count();
     assert_eq!(ok, 2 + 40, "the first call, the resource read, and the 40 under load");
     assert!(logs.iter().any(|l| l.request_type == "resources/read"));
     let classes: Vec<&str> = logs.iter().filter_map(|l| l.error_class.as_deref()).collect();
-    for class in ["tool_error", "invalid_field", "upstream_timeout", "upstream_bad_response", "forbidden"] {
+    for class in ["tool_error", "invalid_field", "upstream_timeout", "upstream_bad_response", "disabled"] {
         assert!(classes.contains(&class), "{class} logged: {classes:?}");
     }
     let server = db.server(id.parse().unwrap()).await.unwrap().unwrap();

@@ -404,9 +404,16 @@ async fn prompts_templates_pages_and_upstream_changes_reach_clients() {
         assert_eq!(out["heard"], true, "{mode}: the upstream's change reached the client: {out}");
         assert_eq!(out["extra_listed"], true, "{mode}: {out}");
     }
-    // The new tool was stored, so the marketplace shows it too.
+    // The change is Bob's process's own: the catalog (what the marketplace
+    // and every other user see) is still the administrator's discovery.
     let tools = s.state.db.server_tools(cat.id).await.unwrap();
-    assert!(tools.iter().any(|t| t.name == "extra"));
+    assert!(!tools.iter().any(|t| t.name == "extra"), "the stored catalog is unchanged");
+    let amy = s.register("amy@example.com", PASSWORD).await;
+    assert_eq!(s.post_json("/api/installations", json!({"serverId": cat.id}), Some(&amy)).await.status(), 201);
+    let (_, amy_key) = s.create_key(&amy, "amy").await;
+    let listed = common::rpc::stateless(&s, &amy_key, "tools/list", json!({})).await;
+    let listed = serde_json::to_string(&listed).unwrap();
+    assert!(listed.contains("cat.grow") && !listed.contains("cat.extra"), "Amy does not see Bob's change: {listed}");
 
     // A desktop client behind `omnimcp connect` hears of changes too, in
     // either era on its side.

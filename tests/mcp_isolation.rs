@@ -195,7 +195,7 @@ async fn listen_stream(s: &TestServer, key: &str) -> reqwest::Response {
         .unwrap()
 }
 
-common::on_both_databases!(flags: &[];
+on_both_databases!(flags: &[];
     scopes_limit_every_mcp_method,
     sessions_belong_to_their_user,
     revocation_and_uninstall_end_what_they_opened,

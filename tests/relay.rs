@@ -86,16 +86,16 @@ async fn what_a_server_says_during_a_call_reaches_only_its_caller() {
     let s = TestServer::start_on_with(common::Backend::Sqlite, &["--outbound-allow-http", "--outbound-allow-loopback"])
         .await
         .unwrap();
-    let script = root().join("tests/fixtures/chatty_server.py").display().to_string();
+    let (script, python) = (root().join("tests/fixtures/chatty_server.py").display().to_string(), python());
     for (slug, extra) in [("chatty", None), ("chatty-shared", Some("--shareable"))] {
-        let mut args = vec!["add-server", "--slug", slug, "--name", slug, "--command", &python(), "--arg", &script];
+        let mut args = vec!["add-server", "--slug", slug, "--name", slug, "--command", &python, "--arg", &script];
         args.extend(extra);
         let out = s.admin(&args);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
     // The remote one: the same server over Streamable HTTP, deployed by a developer.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut remote = tokio::process::Command::new(python())
+    let mut remote = tokio::process::Command::new(&python)
         .arg(&script)
         .args(["http", &port.to_string()])
         .kill_on_drop(true)
@@ -141,10 +141,11 @@ async fn what_a_server_says_during_a_call_reaches_only_its_caller() {
                 assert_eq!(answers, vec![format!("answer-for:{who}:sample"), format!("answer-for:{who}:elicit")], "{slug}");
             }
         }
-        // The REST caller cannot answer: its server is told so.
+        // The REST caller cannot answer, and nobody answers for it: its calls
+        // speak the 2026-07-28 era, which has no server-to-client requests.
         for answer in carol {
             let text = answer["result"]["content"][0]["text"].as_str().unwrap();
-            assert!(text.contains("sampling refused") && text.contains("cannot answer"), "{slug}: {text}");
+            assert!(text.contains("sampling refused") && text.contains("elicitation refused"), "{slug}: {text}");
             assert!(!text.contains("alice") && !text.contains("bob"), "{slug}: {text}");
         }
     }

@@ -18,7 +18,6 @@ use axum::{
     response::Response,
 };
 use chrono::Utc;
-use uuid::Uuid;
 
 use crate::{
     error::{ApiError, ApiResult},

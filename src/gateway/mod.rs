@@ -134,6 +134,11 @@ impl Gateway {
 
     /// The checks that need the target, then the upstream.
     async fn run(&self, ctx: &CallContext, target: &Target, op: Operation) -> Result<Outcome, GatewayError> {
+        // The REST door names disabled installations too: a refusal that
+        // says why (it is the caller's own choice, not a secret).
+        if !target.installation.enabled {
+            return Err(GatewayError::Disabled);
+        }
         let entry = &target.entry;
         check_arguments(entry, &op)?;
         let hosting = entry.hosting.as_ref().map_err(|why| {

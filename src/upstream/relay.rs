@@ -59,7 +59,6 @@ use crate::identity::AuthMethod;
 /// Who a registered call is for: what the relay needs of its context.
 #[derive(Clone)]
 struct Caller {
-    user: Uuid,
     /// Where to relay to; `None`: the caller cannot take part (REST, "try
     /// it", the platform's own requests).
     link: Option<ClientLink>,
@@ -68,7 +67,7 @@ struct Caller {
 
 impl Caller {
     fn of(ctx: &CallContext) -> Self {
-        Self { user: ctx.user(), link: ctx.client.clone(), progress_token: ctx.progress_token.clone() }
+        Self { link: ctx.client.clone(), progress_token: ctx.progress_token.clone() }
     }
 }
 

@@ -224,12 +224,14 @@ impl Sandbox {
             a.push(flag.to_string());
             a.extend(paths.iter().map(|p| p.display().to_string()));
         };
-        // The platform user's home: hidden, but for what the program and
-        // its arguments live in (e.g. an interpreter under ~/.pyenv).
+        // The platform user's home: hidden, but for what the program, its
+        // script's interpreter and its arguments live in (e.g. a Python
+        // under ~/.pyenv).
         if let Some(home) = platform_home() {
             push("--tmpfs", &[&home]);
-            let wanted = std::iter::once(program.to_path_buf())
-                .chain(std::iter::once(self.config.self_exe.clone()))
+            let wanted = [program.to_path_buf(), self.config.self_exe.clone()]
+                .into_iter()
+                .chain(interpreter(program))
                 .chain(args.iter().map(PathBuf::from).filter(|p| p.is_absolute()));
             let mut exposed: Vec<PathBuf> = Vec::new();
             for path in wanted {
@@ -288,6 +290,10 @@ impl Sandbox {
                     kill(pid);
                 }
                 tick.tick().await;
+            }
+            // The group's counter goes with the group: read it first.
+            if watching.oom_killed() {
+                *watching.verdict.lock().expect("verdict lock") = Some(Verdict::Memory { limit_bytes: limit });
             }
             // Empty groups can be removed once their last task is reaped.
             for group in watching.confinement.memory.iter().chain(watching.confinement.pids.iter()) {
@@ -460,6 +466,23 @@ fn resident_bytes(pid: u32) -> u64 {
     total
 }
 
+/// The interpreter a script names on its `#!` line (`/usr/bin/env X`:
+/// `X` as found on `PATH`).
+fn interpreter(program: &Path) -> Option<PathBuf> {
+    use std::io::Read;
+    let mut head = [0u8; 256];
+    let n = std::fs::File::open(program).and_then(|mut f| f.read(&mut head)).ok()?;
+    let line = std::str::from_utf8(head[..n].strip_prefix(b"#!")?).ok()?.lines().next()?;
+    let mut words = line.split_whitespace();
+    let first = PathBuf::from(words.next()?);
+    if first.file_name().is_some_and(|n| n == "env") {
+        let name = words.find(|w| !w.starts_with('-'))?;
+        let paths = std::env::var_os("PATH")?;
+        return std::env::split_paths(&paths).map(|d| d.join(name)).find(|p| p.is_file());
+    }
+    Some(first)
+}
+
 /// Whether a program of this name is on `PATH`.
 fn on_path(name: &str) -> bool {
     std::env::var_os("PATH")
@@ -508,7 +531,8 @@ pub fn contain(limits: Limits, program: &str, args: &[String]) -> anyhow::Result
     set(libc::RLIMIT_NPROC, limits.tasks, limits.tasks)?;
     set(libc::RLIMIT_NOFILE, limits.open_files, limits.open_files)?;
     set(libc::RLIMIT_CORE, 0, 0)?;
-    let error = std::process::Command::new(program).args(args).exec();
+    // bubblewrap exports PWD; the environment stays the platform's choice.
+    let error = std::process::Command::new(program).args(args).env_remove("PWD").exec();
     anyhow::bail!("cannot start {program}: {error}")
 }
 
@@ -524,6 +548,20 @@ mod tests {
         assert_eq!(top_under(&home, &home.join(".tool/bin/prog")), Some(home.join(".tool")));
         assert_eq!(top_under(&home, Path::new("/usr/bin/env")), None);
         std::fs::remove_dir_all(&home).unwrap();
+    }
+
+    #[test]
+    fn scripts_name_their_interpreter() {
+        let dir = std::env::temp_dir().join(format!("sbx-script-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = dir.join("server");
+        std::fs::write(&script, "#!/opt/python/bin/python3 -u\nprint(1)\n").unwrap();
+        assert_eq!(interpreter(&script), Some(PathBuf::from("/opt/python/bin/python3")));
+        std::fs::write(&script, "#!/usr/bin/env -S sh -e\n").unwrap();
+        assert_eq!(interpreter(&script).and_then(|p| p.file_name().map(|n| n.to_owned())), Some("sh".into()));
+        std::fs::write(&script, "\x7fELF").unwrap();
+        assert_eq!(interpreter(&script), None);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
