@@ -358,6 +358,7 @@ async fn password_change_checks_and_ends_sessions(s: TestServer) {
         .unwrap()
         .to_string();
     let change = |current: &str, new: &str| json!({"currentPassword": current, "newPassword": new});
+    let (_, kept) = s.create_key(&token, "kept").await;
 
     // A wrong current password is a field error and changes nothing.
     let body = expect_error(
@@ -394,4 +395,15 @@ async fn password_change_checks_and_ends_sessions(s: TestServer) {
         .post_json("/api/auth/login", json!({"email": "pw@example.com", "password": "a new long password"}), None)
         .await;
     assert_eq!(new.status(), 200);
+
+    // Keys survive a change unless it asks otherwise; then every one ends.
+    assert_eq!(s.get("/api/me", Some(&kept)).await.status(), 200, "keys are kept by default here");
+    let (_, second) = s.create_key(&fresh, "second").await;
+    let revoke = json!({"currentPassword": "a new long password", "newPassword": "a third long password",
+                        "revokeApiKeys": true});
+    assert_eq!(s.post_json("/api/me/password", revoke, Some(&kept)).await.status(), 204);
+    for key in [&kept, &second] {
+        expect_error(s.get("/api/me", Some(key)).await, 401, "unauthorized").await;
+    }
+    assert!(s.get("/api/keys", Some(&fresh)).await.status() == 401, "the session ended too");
 }

@@ -142,7 +142,42 @@ async fn call(s: &TestServer, token: &str, server: &str, tool: &str, args: Value
     s.post_json("/mcp/call", json!({"serverId": server, "toolName": tool, "arguments": args}), Some(token)).await
 }
 
-on_both_databases!(flags: super::FLAGS; calls_reach_the_callback_signed_and_are_logged, limits_answer_429_with_headers, health_checks_follow_the_servers);
+on_both_databases!(flags: super::FLAGS; calls_reach_the_callback_signed_and_are_logged, limits_answer_429_with_headers, health_checks_follow_the_servers, a_tool_whose_schema_does_not_compile_refuses_calls);
+
+/// A stored input schema that does not compile (written straight to the
+/// database, as an older release or a hand edit could leave it) refuses its
+/// tool's calls with a clear error, through both doors, and logs them; the
+/// server's other tools still work.
+async fn a_tool_whose_schema_does_not_compile_refuses_calls(s: TestServer) {
+    let (url, svc) = start_service().await;
+    let (_, bob) = setup(&s, &url, &svc).await;
+    let (_, key) = s.create_key(&bob, "mcp").await;
+    let server = s.state.db.server_by_slug("forecasts").await.unwrap().unwrap();
+    let mut tools = s.state.db.server_tools(server.id).await.unwrap();
+    let mut broken = tools[0].clone();
+    broken.name = "broken".into();
+    broken.parameters = sqlx::types::Json(json!({"type": "object", "properties": {"x": {"type": 12}}}));
+    tools.push(broken);
+    let items = omnimcp::db::ServerItems { tools, ..Default::default() };
+    s.state.db.replace_items(server.id, &items).await.unwrap();
+    s.state.gateway.registry.invalidate(server.id);
+
+    let err = expect_error(call(&s, &bob, "forecasts", "broken", json!({"x": 1})).await, 502, "upstream_error").await;
+    let message = err["error"]["message"].as_str().unwrap();
+    assert!(message.contains("input schema does not compile"), "{message}");
+    let answer = omnimcp_rpc_call(&s, &key, "forecasts.broken").await;
+    assert_eq!(answer["code"], omnimcp::gateway::error::codes::SERVER_MISCONFIGURED, "{answer}");
+    assert_eq!(svc.verified.load(Ordering::SeqCst), 0, "nothing reached the service");
+    // The other tool is not affected.
+    let res = call(&s, &bob, "forecasts", "forecast", json!({"city": "Paris"})).await;
+    assert_eq!(res.status(), 200);
+    s.stop().await;
+}
+
+/// A `tools/call` over `/mcp` (2026-07-28): the result or error object.
+async fn omnimcp_rpc_call(s: &TestServer, key: &str, name: &str) -> Value {
+    common::rpc::stateless(s, key, "tools/call", json!({"name": name, "arguments": {"x": 1}})).await
+}
 
 async fn health_checks_follow_the_servers(s: TestServer) {
     let (url, svc) = start_service().await;

@@ -171,6 +171,18 @@ async fn revocation_and_uninstall_end_what_they_opened(s: TestServer) {
     assert_eq!(subscriptions().await, 0);
     let fixture_server = s.state.db.server_by_slug("fixture").await.unwrap().unwrap();
     assert!(s.state.gateway.upstreams.processes.pids(fixture_server.id).await.is_empty(), "its process stopped");
+
+    // Disabling an installation ends its subscriptions too.
+    let again = install(&s, &alice, "fixture").await;
+    let (_, key) = s.create_key(&alice, "desk").await;
+    let session = Session::open(&s, &key).await;
+    let (status, _) = session.request(&key, "resources/subscribe", json!({"uri": STATIC_TEXT})).await;
+    assert_eq!(status, 200);
+    assert_eq!(subscriptions().await, 1);
+    let res = s.send_json(reqwest::Method::PATCH, &format!("/api/installations/{again}"), json!({"enabled": false}), &alice).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(subscriptions().await, 0, "the subscription ended with the installation's process");
+    assert!(s.state.gateway.upstreams.processes.pids(fixture_server.id).await.is_empty());
     s.stop().await;
 }
 

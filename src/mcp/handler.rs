@@ -82,6 +82,12 @@ impl McpHandler {
         self.gateway.reach(principal).await.map_err(|e| e.to_rpc(era))
     }
 
+    /// What the caller of a list request can reach.
+    async fn reach_of(&self, context: &RequestContext<RoleServer>) -> Result<Reach, ErrorData> {
+        let principal = principal(context.extensions.get())?;
+        self.reach(&principal, Era::of(context.meta.protocol_version().as_ref())).await
+    }
+
     /// Resolves with `resolve`, then runs the target through the pipeline.
     async fn run(
         &self,
@@ -146,9 +152,7 @@ impl ServerHandler for McpHandler {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let principal = principal(context.extensions.get())?;
-        let reach = self.reach(&principal, Era::of(context.meta.protocol_version().as_ref())).await?;
-        listing::tools(&reach, request)
+        listing::tools(&self.reach_of(&context).await?, request)
     }
 
     async fn list_resources(
@@ -156,9 +160,7 @@ impl ServerHandler for McpHandler {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        let principal = principal(context.extensions.get())?;
-        let reach = self.reach(&principal, Era::of(context.meta.protocol_version().as_ref())).await?;
-        listing::resources(&reach, request)
+        listing::resources(&self.reach_of(&context).await?, request)
     }
 
     async fn list_resource_templates(
@@ -166,9 +168,7 @@ impl ServerHandler for McpHandler {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
-        let principal = principal(context.extensions.get())?;
-        let reach = self.reach(&principal, Era::of(context.meta.protocol_version().as_ref())).await?;
-        listing::templates(&reach, request)
+        listing::templates(&self.reach_of(&context).await?, request)
     }
 
     async fn list_prompts(
@@ -176,9 +176,7 @@ impl ServerHandler for McpHandler {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
-        let principal = principal(context.extensions.get())?;
-        let reach = self.reach(&principal, Era::of(context.meta.protocol_version().as_ref())).await?;
-        listing::prompts(&reach, request)
+        listing::prompts(&self.reach_of(&context).await?, request)
     }
 
     async fn call_tool(
