@@ -90,7 +90,6 @@ async fn main() -> ExitCode {
             }
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
-        let arguments = arguments.as_object().cloned().unwrap_or_default();
         let op = Operation::CallTool { tool: tool.to_string(), arguments };
         match remote.execute(&outbound, Uuid::nil(), Uuid::nil(), &url, op, &ctx).await {
             Ok(outcome) if outcome.is_tool_error() => {

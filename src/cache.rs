@@ -72,7 +72,7 @@ pub struct Caches {
     /// SHA-256 of an API key -> the key and its user.
     pub api_keys: TtlCache<[u8; 32], Arc<(ApiKey, User)>>,
     /// User id -> that user's installations.
-    pub installations: TtlCache<Uuid, Arc<Vec<InstallationRecord>>>,
+    pub installations: TtlCache<Uuid, Arc<Vec<Arc<InstallationRecord>>>>,
     /// Tier id -> the tier.
     pub tiers: TtlCache<String, Arc<Tier>>,
 }

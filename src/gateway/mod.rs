@@ -174,11 +174,11 @@ impl Gateway {
     }
 
     /// A user's installations, through the cache (see [`crate::cache`]).
-    pub async fn installations(&self, user: Uuid) -> DbResult<Arc<Vec<InstallationRecord>>> {
+    pub async fn installations(&self, user: Uuid) -> DbResult<Arc<Vec<Arc<InstallationRecord>>>> {
         if let Some(hit) = self.caches.installations.get(&user) {
             return Ok(hit);
         }
-        let list = Arc::new(self.db.list_installations(user).await?);
+        let list: Arc<Vec<_>> = Arc::new(self.db.list_installations(user).await?.into_iter().map(Arc::new).collect());
         self.caches.installations.put(user, list.clone());
         Ok(list)
     }
@@ -190,8 +190,7 @@ fn check_arguments(entry: &registry::ServerEntry, op: &Operation) -> Result<(), 
     match op {
         Operation::CallTool { tool, arguments } => match entry.validator(tool) {
             Some(Ok(validator)) => {
-                let arguments = Value::Object(arguments.clone());
-                if let Some(err) = validator.iter_errors(&arguments).next() {
+                if let Some(err) = validator.iter_errors(arguments).next() {
                     let path = err.instance_path().to_string();
                     let field =
                         if path.is_empty() { "arguments".to_string() } else { format!("arguments{}", path.replace('/', ".")) };

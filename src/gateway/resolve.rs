@@ -26,7 +26,7 @@ use crate::{db::InstallationRecord, identity::Principal, upstream::Operation};
 #[derive(Clone)]
 pub struct Target {
     pub entry: Arc<ServerEntry>,
-    pub installation: InstallationRecord,
+    pub installation: Arc<InstallationRecord>,
 }
 
 /// How the REST door names a server: its id or its slug.
@@ -106,6 +106,7 @@ impl Reach {
                 if !self.may_call(&target.entry, &t.name) {
                     break;
                 }
+                let arguments = serde_json::Value::Object(arguments);
                 return Ok((target.clone(), Operation::CallTool { tool: t.name.clone(), arguments }));
             }
         }
@@ -123,7 +124,7 @@ impl Reach {
         if target.entry.tool(tool).is_none() || !self.may_call(&target.entry, tool) {
             return Err(GatewayError::UnknownTool(tool.to_string()));
         }
-        Ok((target.clone(), Operation::CallTool { tool: tool.to_string(), arguments }))
+        Ok((target.clone(), Operation::CallTool { tool: tool.to_string(), arguments: serde_json::Value::Object(arguments) }))
     }
 
     /// The REST door's `{serverId, uri}`: the server's own URI.

@@ -111,7 +111,8 @@ impl Hosting {
 /// What a caller asks of a server, in the server's own names.
 #[derive(Debug, Clone)]
 pub enum Operation {
-    CallTool { tool: String, arguments: Map<String, Value> },
+    /// `arguments` is a JSON object (the doors make sure of it).
+    CallTool { tool: String, arguments: Value },
     ReadResource { uri: String },
     GetPrompt { name: String, arguments: Map<String, Value> },
     /// `completion/complete`, the reference already in the server's names.
@@ -270,8 +271,8 @@ impl Upstreams {
                 callback::execute(&self.outbound, url, &secret, op).await
             }
             Hosting::Process(spec) => {
-                let config = self.open_config(installation)?;
-                self.processes.execute(server_id, installation.id, spec, &config, op, ctx).await
+                let config = || self.open_config(installation);
+                self.processes.execute(server_id, installation.id, spec, config, op, ctx).await
             }
             Hosting::Remote { url, .. } => {
                 self.remote.execute(&self.outbound, server_id, installation.id, url, op, ctx).await

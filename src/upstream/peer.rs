@@ -278,6 +278,10 @@ fn request_of(op: Operation, ctx: &CallContext) -> ClientRequest {
     let round_trip = ctx.round_trip.clone();
     match op {
         Operation::CallTool { tool, arguments } => {
+            let arguments = match arguments {
+                serde_json::Value::Object(map) => map,
+                _ => serde_json::Map::new(),
+            };
             let mut params = CallToolRequestParams::new(tool).with_arguments(arguments);
             params.input_responses = round_trip.input_responses;
             params.request_state = round_trip.request_state;

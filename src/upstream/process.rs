@@ -91,6 +91,10 @@ pub struct Supervisor {
     start_timeout: Duration,
     /// Where children's own list changes are reported.
     changes: Option<ChangeSender>,
+    /// Installation -> the hash of its configuration, for shareable
+    /// servers: which shared process it uses, without opening its sealed
+    /// configuration on every call.
+    shared_tenants: Mutex<HashMap<Uuid, [u8; 32]>>,
 }
 
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -105,6 +109,7 @@ impl Supervisor {
             config,
             start_timeout: Duration::from_secs(15),
             changes,
+            shared_tenants: Mutex::default(),
         });
         // The sweeper holds a weak reference: it ends with the supervisor.
         let weak = Arc::downgrade(&sup);
@@ -119,18 +124,23 @@ impl Supervisor {
     }
 
     /// Runs an operation for an installation on the server's process for
-    /// it (its own, or the shared one), starting it if needed.
+    /// it (its own, or the shared one), starting it if needed. `config`
+    /// opens the installation's configuration: only when a process starts,
+    /// or once to learn which shared process an installation belongs to.
     pub async fn execute(
         &self,
         server: Uuid,
         installation: Uuid,
         spec: &LaunchSpec,
-        config: &Map<String, Value>,
+        config: impl Fn() -> Result<Map<String, Value>, UpstreamError>,
         op: Operation,
         ctx: &CallContext,
     ) -> Result<Outcome, UpstreamError> {
-        let key = Key { server, tenant: tenant(spec, installation, config), era: ctx.era };
-        let child = self.child(key, spec, config).await?;
+        let key = Key { server, tenant: self.tenant(spec, installation, &config)?, era: ctx.era };
+        let child = match self.live_child(&key).await {
+            Some(child) => child,
+            None => self.child(key, spec, &config()?).await?,
+        };
         *child.last_used.lock().expect("child lock") = Instant::now();
         let limit = match ctx.deadline {
             Some(d) => d.saturating_duration_since(Instant::now()).min(self.config.call_timeout),
@@ -186,6 +196,24 @@ impl Supervisor {
         Some(answers(&child.connection, Duration::from_secs(10)).await)
     }
 
+    /// The tenant of an installation's calls to a server.
+    fn tenant(
+        &self,
+        spec: &LaunchSpec,
+        installation: Uuid,
+        config: &impl Fn() -> Result<Map<String, Value>, UpstreamError>,
+    ) -> Result<Tenant, UpstreamError> {
+        if !spec.shareable {
+            return Ok(Tenant::Installation(installation));
+        }
+        if let Some(hash) = self.shared_tenants.lock().expect("tenants lock").get(&installation) {
+            return Ok(Tenant::Shared(*hash));
+        }
+        let hash = config_hash(&config()?);
+        self.shared_tenants.lock().expect("tenants lock").insert(installation, hash);
+        Ok(Tenant::Shared(hash))
+    }
+
     async fn find(&self, matches: impl Fn(&Key) -> bool) -> Option<Arc<Child>> {
         let children = self.children.lock().await;
         children.iter().find(|(k, c)| matches(k) && !c.connection.is_closed()).map(|(_, c)| c.clone())
@@ -208,8 +236,10 @@ impl Supervisor {
     }
 
     /// Stops an installation's own processes, and ends its subscriptions on
-    /// shared ones.
+    /// shared ones (its configuration may have changed: which shared process
+    /// it belongs to is learnt again).
     pub async fn close_installation(&self, installation: Uuid) {
+        self.shared_tenants.lock().expect("tenants lock").remove(&installation);
         self.stop_where(|k, _| k.tenant == Tenant::Installation(installation)).await;
         for relay in self.relays().await {
             relay.end_subscriptions(|s| s.installation == installation);
@@ -401,10 +431,6 @@ impl Supervisor {
     }
 }
 
-/// The tenant of an installation's calls to a server.
-fn tenant(spec: &LaunchSpec, installation: Uuid, config: &Map<String, Value>) -> Tenant {
-    if spec.shareable { Tenant::Shared(config_hash(config)) } else { Tenant::Installation(installation) }
-}
 
 /// SHA-256 of a config's JSON (serde_json maps are ordered, so equal
 /// configs hash equally).
