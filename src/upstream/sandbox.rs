@@ -212,10 +212,6 @@ impl Sandbox {
             "/proc",
             "--tmpfs",
             "/run",
-            "--size",
-            "67108864",
-            "--tmpfs",
-            "/tmp",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -224,22 +220,28 @@ impl Sandbox {
             a.push(flag.to_string());
             a.extend(paths.iter().map(|p| p.display().to_string()));
         };
-        // The platform user's home: hidden, but for what the program, its
-        // script's interpreter and its arguments live in (e.g. a Python
-        // under ~/.pyenv).
-        if let Some(home) = platform_home() {
-            push("--tmpfs", &[&home]);
-            let wanted = [program.to_path_buf(), self.config.self_exe.clone()]
-                .into_iter()
-                .chain(interpreter(program))
-                .chain(args.iter().map(PathBuf::from).filter(|p| p.is_absolute()));
-            let mut exposed: Vec<PathBuf> = Vec::new();
-            for path in wanted {
-                let Some(top) = top_under(&home, &path) else { continue };
-                if !exposed.contains(&top) {
-                    push("--ro-bind", &[&top, &top]);
-                    exposed.push(top);
-                }
+        // `/tmp` (private and small) and the platform user's home are
+        // hidden, but for what the program, its script's interpreter and
+        // its arguments live in (a checkout under /tmp, a Python under
+        // ~/.pyenv): the directory right below the hidden one that holds
+        // each is bound back read-only.
+        push("--size", &[Path::new("67108864")]);
+        push("--tmpfs", &[Path::new("/tmp")]);
+        let masked: Vec<PathBuf> = std::iter::once(PathBuf::from("/tmp")).chain(platform_home()).collect();
+        for home in masked.iter().skip(1) {
+            push("--tmpfs", &[home]);
+        }
+        let program = resolve(program);
+        let wanted = [program.clone(), self.config.self_exe.clone()]
+            .into_iter()
+            .chain(interpreter(&program))
+            .chain(args.iter().map(PathBuf::from).filter(|p| p.is_absolute()));
+        let mut exposed: Vec<PathBuf> = Vec::new();
+        for path in wanted {
+            let Some(top) = masked.iter().find_map(|root| top_under(root, &path)) else { continue };
+            if !exposed.iter().any(|e| top.starts_with(e)) {
+                push("--ro-bind", &[&top, &top]);
+                exposed.push(top);
             }
         }
         for hidden in self.config.hidden.iter().chain(std::iter::once(&self.config.process_dir)) {
@@ -483,6 +485,16 @@ fn interpreter(program: &Path) -> Option<PathBuf> {
     Some(first)
 }
 
+/// A program as a path: a bare name is looked up on `PATH`.
+fn resolve(program: &Path) -> PathBuf {
+    if program.components().count() > 1 {
+        return program.to_path_buf();
+    }
+    let found = std::env::var_os("PATH")
+        .and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(program)).find(|p| p.is_file()));
+    found.unwrap_or_else(|| program.to_path_buf())
+}
+
 /// Whether a program of this name is on `PATH`.
 fn on_path(name: &str) -> bool {
     std::env::var_os("PATH")
@@ -548,6 +560,34 @@ mod tests {
         assert_eq!(top_under(&home, &home.join(".tool/bin/prog")), Some(home.join(".tool")));
         assert_eq!(top_under(&home, Path::new("/usr/bin/env")), None);
         std::fs::remove_dir_all(&home).unwrap();
+    }
+
+    #[test]
+    fn what_a_server_needs_under_tmp_is_bound_back_and_the_secrets_stay_hidden() {
+        let checkout = std::env::temp_dir().canonicalize().unwrap().join(format!("sbx-checkout-{}", std::process::id()));
+        std::fs::create_dir_all(checkout.join("bin")).unwrap();
+        let program = checkout.join("bin/server");
+        std::fs::write(&program, "#!/bin/sh\n").unwrap();
+        let data = checkout.join("data");
+        let sandbox = Sandbox::new(SandboxConfig {
+            mode: SandboxMode::Bubblewrap,
+            hidden: vec![data.clone()],
+            process_dir: checkout.join("processes"),
+            limits: Limits { memory_bytes: 1 << 26, cpu_secs: 60, tasks: 64, open_files: 64 },
+            self_exe: PathBuf::from("/usr/bin/omnimcp"),
+            cgroups: false,
+        });
+        let dirs = Dirs { home: checkout.join("processes/t/home"), work: checkout.join("processes/t/work") };
+        let args = sandbox.bwrap_args(&program, &[], &dirs);
+        let at = |flag: &str, path: &Path| {
+            args.windows(2).position(|w| w[0] == flag && w[1] == path.display().to_string())
+        };
+        let tmp = at("--tmpfs", Path::new("/tmp")).expect("a private /tmp");
+        let bound = args.windows(3).position(|w| w[0] == "--ro-bind" && w[1] == checkout.display().to_string());
+        let hidden = at("--tmpfs", &data).expect("the data directory hidden");
+        assert!(bound.is_some_and(|b| tmp < b && b < hidden), "the checkout comes back, then the data goes: {args:?}");
+        assert!(at("--bind", &dirs.home).is_some_and(|b| b > hidden));
+        std::fs::remove_dir_all(&checkout).unwrap();
     }
 
     #[test]
