@@ -5,12 +5,13 @@
 //!
 //! **What a child sees.** The whole file system read-only, except: the
 //! platform's data directory (keys, the SQLite database), the database's
-//! own directory, the directory of every child's home, the platform user's
-//! home (but for what a program needs from it) and `/run` (host sockets)
-//! are hidden behind empty tmpfs mounts; its own home and working
-//! directory are bound back read-write; `/tmp` is private and small; `/proc`
-//! is its own pid namespace's (the platform's processes, their
-//! environments included, are not there). It shares the host's network
+//! own directory, the directory of every child's home and `/run` (host
+//! sockets) are hidden behind empty tmpfs mounts; `/tmp` and the platform
+//! user's home are too, but for what the program, its script's interpreter
+//! and its arguments need from them (bound back read-only); its own home
+//! and working directory are bound back read-write; `/proc` is its own pid
+//! namespace's (the platform's processes, their environments included, are
+//! not there). It shares the host's network
 //! (servers call APIs). It has no capabilities, even when the platform
 //! runs as root, and cannot create user namespaces.
 //!
