@@ -22,9 +22,100 @@ use crate::{
     upstream::Hosting,
 };
 
-/// Compiles a JSON Schema (no remote references are ever fetched).
+/// Largest JSON Schema, serialized.
+pub const MAX_SCHEMA_BYTES: usize = 64 * 1024;
+/// Deepest nesting of a JSON Schema.
+pub const MAX_SCHEMA_DEPTH: usize = 32;
+/// Most `$ref`s in one JSON Schema.
+pub const MAX_SCHEMA_REFS: usize = 64;
+/// Most schema nodes once every (non-recursive) `$ref` is followed: what a
+/// validation of one value may have to walk. Chains of references under
+/// `allOf`/`anyOf` multiply; this caps the product.
+pub const MAX_SCHEMA_EXPANDED: usize = 20_000;
+
+/// Compiles a JSON Schema that anyone may have written (a developer's
+/// deploy, a remote server's tool list, an installation's config schema):
+/// within the limits above, local references only (nothing is ever
+/// fetched), and `pattern`s compiled by the linear-time `regex` engine, so
+/// no schema makes a validation backtrack or run long.
 pub fn compile_schema(schema: &Value) -> Result<jsonschema::Validator, String> {
-    jsonschema::validator_for(schema).map_err(|e| e.to_string())
+    check_schema(schema)?;
+    let patterns = jsonschema::PatternOptions::regex().size_limit(1 << 20).dfa_size_limit(1 << 20);
+    jsonschema::options().with_pattern_options(patterns).build(schema).map_err(|e| e.to_string())
+}
+
+/// Whether a schema keeps the limits (see [`compile_schema`]).
+fn check_schema(schema: &Value) -> Result<(), String> {
+    let size = serde_json::to_vec(schema).map(|b| b.len()).unwrap_or(usize::MAX);
+    if size > MAX_SCHEMA_BYTES {
+        return Err(format!("the schema is larger than {MAX_SCHEMA_BYTES} bytes"));
+    }
+    if count_refs(schema) > MAX_SCHEMA_REFS {
+        return Err(format!("the schema has more than {MAX_SCHEMA_REFS} references"));
+    }
+    let mut walk = Walk { root: schema, nodes: 0, following: Vec::new() };
+    walk.node(schema, 0)
+}
+
+fn count_refs(value: &Value) -> usize {
+    match value {
+        Value::Object(map) => usize::from(map.contains_key("$ref")) + map.values().map(count_refs).sum::<usize>(),
+        Value::Array(items) => items.iter().map(count_refs).sum(),
+        _ => 0,
+    }
+}
+
+/// A walk of a schema that follows local references, counting.
+struct Walk<'a> {
+    root: &'a Value,
+    nodes: usize,
+    /// The references being followed (a reference to one of these is
+    /// recursive: counted, not followed again).
+    following: Vec<&'a str>,
+}
+
+impl<'a> Walk<'a> {
+    fn node(&mut self, value: &'a Value, depth: usize) -> Result<(), String> {
+        self.nodes += 1;
+        if self.nodes > MAX_SCHEMA_EXPANDED {
+            return Err(format!(
+                "the schema expands past {MAX_SCHEMA_EXPANDED} nodes once its references are followed"
+            ));
+        }
+        if depth > MAX_SCHEMA_DEPTH {
+            return Err(format!("the schema nests deeper than {MAX_SCHEMA_DEPTH} levels"));
+        }
+        match value {
+            Value::Object(map) => {
+                if let Some(reference) = map.get("$ref").and_then(Value::as_str) {
+                    self.reference(reference, depth)?;
+                }
+                for (key, child) in map {
+                    // Values of these keywords are data, not schemas.
+                    if !matches!(key.as_str(), "const" | "enum" | "default" | "examples" | "$ref") {
+                        self.node(child, depth + 1)?;
+                    }
+                }
+                Ok(())
+            }
+            Value::Array(items) => items.iter().try_for_each(|item| self.node(item, depth + 1)),
+            _ => Ok(()),
+        }
+    }
+
+    fn reference(&mut self, reference: &'a str, depth: usize) -> Result<(), String> {
+        let Some(pointer) = reference.strip_prefix('#') else {
+            return Err(format!("the reference {reference:?} is not local: only `#...` references are allowed"));
+        };
+        if self.following.contains(&reference) || !(pointer.is_empty() || pointer.starts_with('/')) {
+            return Ok(());
+        }
+        let Some(target) = self.root.pointer(pointer) else { return Ok(()) };
+        self.following.push(reference);
+        let walked = self.node(target, depth + 1);
+        self.following.pop();
+        walked
+    }
 }
 
 /// A server as the router needs it.
@@ -145,5 +236,51 @@ impl Registry {
     /// there was one.
     pub fn clear_view(&self, installation: Uuid) -> bool {
         self.views.write().expect("registry lock").remove(&installation).is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ordinary_schemas_compile() {
+        let schema = json!({"type": "object", "properties": {"city": {"type": "string", "pattern": "^[A-Z][a-z]+$"},
+            "tags": {"type": "array", "items": {"$ref": "#/$defs/tag"}}}, "$defs": {"tag": {"type": "string"}}});
+        let v = compile_schema(&schema).unwrap();
+        assert!(v.is_valid(&json!({"city": "Paris", "tags": ["a"]})));
+        assert!(!v.is_valid(&json!({"city": "paris"})));
+        // A recursive schema (a tree) is fine: its reference is followed once.
+        let tree = json!({"$defs": {"node": {"type": "object", "properties": {"children": {"type": "array",
+            "items": {"$ref": "#/$defs/node"}}}}}, "$ref": "#/$defs/node"});
+        assert!(compile_schema(&tree).is_ok());
+    }
+
+    #[test]
+    fn hostile_schemas_are_refused() {
+        // A chain of references, each used eight times under allOf: 8^6
+        // nodes from 49 references.
+        let mut defs = serde_json::Map::new();
+        defs.insert("d0".into(), json!({"type": "string"}));
+        for i in 1..=6 {
+            let prev = json!({"$ref": format!("#/$defs/d{}", i - 1)});
+            defs.insert(format!("d{i}"), json!({"allOf": vec![prev; 8]}));
+        }
+        let chain = json!({"type": "object", "$defs": defs, "properties": {"x": {"$ref": "#/$defs/d6"}}});
+        assert!(compile_schema(&chain).unwrap_err().contains("expands past"));
+        let mut deep = json!({"type": "string"});
+        for _ in 0..40 {
+            deep = json!({"anyOf": [deep]});
+        }
+        assert!(compile_schema(&deep).unwrap_err().contains("deeper"));
+        let remote = json!({"$ref": "https://example.com/schema.json"});
+        assert!(compile_schema(&remote).unwrap_err().contains("not local"));
+        // A pattern that backtracks catastrophically elsewhere is linear here.
+        let evil = compile_schema(&json!({"type": "string", "pattern": "^(a+)+$"})).unwrap();
+        let input = json!(format!("{}!", "a".repeat(100_000)));
+        assert!(!evil.is_valid(&input));
+        // Lookarounds and backreferences (backtracking features) do not compile.
+        assert!(compile_schema(&json!({"type": "string", "pattern": "(a)\\1"})).is_err());
     }
 }

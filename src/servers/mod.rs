@@ -1,0 +1,252 @@
+//! Servers as developers and administrators manage them: [`deploy`], secret
+//! rotation, the marketplace's listing, and re-listing a server that says
+//! its lists changed ([`refresh_on_change`]). The call path reads servers
+//! through the gateway's registry ([`crate::gateway::registry`]), which
+//! every change here invalidates.
+//!
+//! [`deploy`] validates a deploy request completely before anything is
+//! written (names, URLs through the SSRF guard, JSON Schemas that must
+//! compile), then writes the server and its tools, resources and prompts in
+//! one transaction.
+
+mod deploy;
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+pub use deploy::{DeployRequest, DeployResponse, PromptSpec, ResourceSpec, ToolSpec, deploy, rotate_webhook_secret};
+
+use crate::{
+    db::{PromptRecord, ResourceRecord, ServerItems, ToolRecord},
+    error::{ApiError, ApiResult},
+    gateway::registry::compile_schema,
+    state::AppState,
+    upstream::{ListChange, peer::Catalog},
+};
+use app::domain::HostingType;
+
+/// Most tools one server may have.
+pub const MAX_TOOLS: usize = 256;
+/// Most resources (templates included) one server may have.
+pub const MAX_RESOURCES: usize = 256;
+/// Most resource templates one server may have: each read of a server's
+/// resource may be matched against all of them.
+pub const MAX_TEMPLATES: usize = 32;
+/// Most prompts one server may have.
+pub const MAX_PROMPTS: usize = 256;
+
+/// `1-64` characters of `[A-Za-z0-9_-]`: server, tool and prompt names.
+pub fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+#[derive(Debug, Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PromptArgument {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub required: bool,
+}
+
+
+
+/// The marketplace's filters as both front doors receive them (the REST
+/// API's query string, the marketplace page's URL): checked here, once.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct MarketplaceFilters<'a> {
+    pub q: Option<&'a str>,
+    pub category: Option<&'a str>,
+    pub tag: Option<&'a str>,
+    pub hosting_type: Option<&'a str>,
+    /// `popular` (the default) or `newest`.
+    pub sort: Option<&'a str>,
+    /// The previous page's `nextCursor`.
+    pub cursor: Option<&'a str>,
+}
+
+/// One page of the marketplace (at most `limit` servers) and the cursor of
+/// the next page, if there is one. Cursors are keyset positions (request
+/// count, id), so pages stay consistent while servers come and go.
+pub async fn marketplace_page(
+    state: &AppState,
+    f: &MarketplaceFilters<'_>,
+    limit: i64,
+) -> ApiResult<(Vec<crate::db::ListedServer>, Option<String>)> {
+    use crate::db::{ServerQuery, ServerSort};
+    let text = |v: Option<&str>| v.map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
+    let sort = match text(f.sort).as_deref() {
+        None | Some("popular") => ServerSort::Popular,
+        Some("newest") => ServerSort::Newest,
+        Some(_) => return Err(ApiError::invalid("sort", "use popular or newest")),
+    };
+    let hosting_type = match text(f.hosting_type) {
+        None => None,
+        Some(h) => Some(h.parse::<HostingType>().map_err(|_| {
+            ApiError::invalid("hostingType", "use platform_hosted, developer_hosted or remote_mcp")
+        })?),
+    };
+    let after = match text(f.cursor) {
+        None => None,
+        Some(c) => {
+            let bad =
+                || ApiError::invalid("cursor", "this cursor (page link) is out of date; start from the first page");
+            let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?).map_err(|_| bad())?;
+            let (count, id) = raw.split_once(':').ok_or_else(bad)?;
+            Some((count.parse::<i64>().map_err(|_| bad())?, Uuid::parse_str(id).map_err(|_| bad())?))
+        }
+    };
+    let query = ServerQuery {
+        text: text(f.q),
+        category: text(f.category),
+        tag: text(f.tag),
+        hosting_type,
+        sort,
+        after,
+        limit: limit + 1,
+    };
+    let mut rows = state.db.list_servers(&query).await?;
+    let next = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| URL_SAFE_NO_PAD.encode(format!("{}:{}", r.server.request_count, r.server.id)))
+    } else {
+        None
+    };
+    Ok((rows, next))
+}
+
+/// The registry's records of what an MCP server lists. Tools whose name or
+/// input schema this platform cannot serve are left out with a warning
+/// (the rest of the server still works).
+pub fn items_from_catalog(catalog: &Catalog) -> ServerItems {
+    let mut tools = Vec::new();
+    for t in catalog.tools.iter().take(MAX_TOOLS) {
+        let schema = Value::Object(t.input_schema.as_ref().clone());
+        if !valid_name(&t.name) || compile_schema(&schema).is_err() {
+            tracing::warn!(tool = %t.name, "skipping a tool whose name or schema this platform cannot serve");
+            continue;
+        }
+        tools.push(ToolRecord {
+            name: t.name.to_string(),
+            description: t.description.as_deref().unwrap_or_default().to_string(),
+            parameters: Json(schema),
+            output_schema: t.output_schema.as_ref().map(|o| Json(Value::Object(o.as_ref().clone()))),
+        });
+    }
+    let resources = catalog.resources.iter().filter(|r| r.uri.len() <= 2048).map(|r| ResourceRecord {
+        uri: r.uri.clone(),
+        name: r.name.clone(),
+        description: r.description.clone().unwrap_or_default(),
+        mime_type: r.mime_type.clone(),
+        template: false,
+    });
+    let templates =
+        catalog.templates.iter().filter(|t| crate::uri_template::is_valid(&t.uri_template)).take(MAX_TEMPLATES).map(|t| ResourceRecord {
+            uri: t.uri_template.clone(),
+            name: t.name.clone(),
+            description: t.description.clone().unwrap_or_default(),
+            mime_type: t.mime_type.clone(),
+            template: true,
+        });
+    let prompts = catalog
+        .prompts
+        .iter()
+        .filter(|p| valid_name(&p.name))
+        .take(MAX_PROMPTS)
+        .map(|p| {
+            let arguments: Vec<PromptArgument> = p
+                .arguments
+                .iter()
+                .flatten()
+                .map(|a| PromptArgument {
+                    name: a.name.clone(),
+                    description: a.description.clone().unwrap_or_default(),
+                    required: a.required.unwrap_or(false),
+                })
+                .collect();
+            PromptRecord {
+                name: p.name.clone(),
+                description: p.description.clone().unwrap_or_default(),
+                arguments: Json(serde_json::to_value(arguments).unwrap_or_else(|_| json!([]))),
+            }
+        })
+        .collect();
+    // What a server lists past the caps is left out (and said in the log).
+    let resources: Vec<ResourceRecord> = templates.chain(resources).take(MAX_RESOURCES).collect();
+    if catalog.tools.len() > MAX_TOOLS || catalog.resources.len() + catalog.templates.len() > MAX_RESOURCES {
+        tracing::warn!(tools = catalog.tools.len(), resources = catalog.resources.len(), "a server lists more than is kept");
+    }
+    ServerItems { tools, resources, prompts }
+}
+
+/// Re-lists the servers that said their lists changed (a handshake-era
+/// `notifications/*/list_changed`, or one on a `subscriptions/listen`
+/// stream) and tells the users who see the change. Bursts are coalesced: a
+/// connection that announces ten changes at once is re-listed once.
+///
+/// Who sees a change depends on whose connection announced it:
+/// - a remote server is one service for everyone: its new lists are stored,
+///   and every user who installed it hears of them;
+/// - an installation's own process keeps its new lists as that
+///   installation's view (other users keep the administrator's catalog);
+///   when the process is gone the view goes too;
+/// - a shared process is stateless by declaration: its announcements are
+///   ignored.
+pub fn refresh_on_change(state: AppState, mut changed: tokio::sync::mpsc::UnboundedReceiver<ListChange>) {
+    tokio::spawn(async move {
+        while let Some(first) = changed.recv().await {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            let mut changes = vec![first];
+            while let Ok(more) = changed.try_recv() {
+                if !changes.contains(&more) {
+                    changes.push(more);
+                }
+            }
+            for change in changes {
+                if let Err(e) = refresh(&state, change).await {
+                    tracing::warn!(server_id = %change.server, error = %e, "could not re-list a server after it announced a change");
+                }
+            }
+        }
+    });
+}
+
+async fn refresh(state: &AppState, change: ListChange) -> anyhow::Result<()> {
+    let Some(installation) = change.installation else {
+        tracing::debug!(server_id = %change.server, "a shared process announced a list change; its catalog is the administrator's");
+        return Ok(());
+    };
+    let gateway = &state.gateway;
+    let Some(entry) = gateway.registry.server(change.server).await? else { return Ok(()) };
+    if entry.record.hosting_type == HostingType::PlatformHosted {
+        if change.stopped && !gateway.registry.has_view(installation) {
+            return Ok(());
+        }
+        let user = state.db.installation_user(installation).await?;
+        match gateway.upstreams.processes.catalog_of(change.server, installation).await {
+            Some(catalog) => {
+                gateway.registry.set_view(change.server, installation, items_from_catalog(&catalog?)).await?;
+            }
+            None if gateway.registry.clear_view(installation) => {}
+            None => return Ok(()),
+        }
+        gateway.notifier.lists_changed(user);
+        tracing::info!(server_id = %change.server, %installation, "an installation's own process changed its lists");
+        return Ok(());
+    }
+    if change.stopped {
+        return Ok(());
+    }
+    let Some(catalog) = gateway.upstreams.remote.catalog_of(change.server, installation).await else { return Ok(()) };
+    let items = items_from_catalog(&catalog?);
+    state.db.replace_items(change.server, &items).await?;
+    gateway.registry.invalidate(change.server);
+    gateway.notifier.lists_changed(state.db.installation_users(change.server).await?);
+    tracing::info!(server_id = %change.server, tools = items.tools.len(), "re-listed a server after it announced a change");
+    Ok(())
+}
+
