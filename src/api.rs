@@ -327,7 +327,10 @@ async fn install(
     Ok((StatusCode::CREATED, Json(installations::install(&state, &principal.user, body).await?)))
 }
 
-async fn list_installations(State(state): State<AppState>, Manager(principal): Manager) -> ApiResult<impl IntoResponse> {
+async fn list_installations(
+    State(state): State<AppState>,
+    Manager(principal): Manager,
+) -> ApiResult<impl IntoResponse> {
     Ok(Json(json!({ "installations": installations::list(&state, &principal.user).await? })))
 }
 

@@ -193,6 +193,11 @@ pub struct Config {
     #[arg(long, env = "OMNIMCP_OUTBOUND_ALLOW_PRIVATE", global = true)]
     pub outbound_allow_private: bool,
 
+    /// Ports callbacks and remote servers may use besides 80 and 443
+    /// (repeatable; comma-separated in the environment).
+    #[arg(long = "outbound-allow-port", env = "OMNIMCP_OUTBOUND_ALLOW_PORTS", value_delimiter = ',', global = true)]
+    pub outbound_allow_ports: Vec<u16>,
+
     /// Time limit for one outbound request, in seconds.
     #[arg(long, env = "OMNIMCP_OUTBOUND_TIMEOUT_SECS", default_value_t = 10, global = true)]
     pub outbound_timeout_secs: u64,
@@ -359,6 +364,7 @@ impl Config {
             allow_private: self.outbound_allow_private,
             timeout: std::time::Duration::from_secs(self.outbound_timeout_secs.max(1)),
             max_response_bytes: self.outbound_max_response_bytes,
+            allowed_ports: self.outbound_allow_ports.clone(),
         }
     }
 

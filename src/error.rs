@@ -17,11 +17,7 @@ use axum::{
 };
 use serde_json::json;
 
-use crate::{
-    db::DbError,
-    gateway::GatewayError,
-    upstream::UpstreamError,
-};
+use crate::{db::DbError, gateway::GatewayError, upstream::UpstreamError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -132,7 +128,8 @@ impl From<GatewayError> for ApiError {
             | GatewayError::UnknownServer => Self::NotFound(message),
             GatewayError::Disabled => Self::Forbidden(message),
             GatewayError::InvalidArguments { field, message } => Self::InvalidField { field, message },
-            GatewayError::RateLimited { retry_after_secs, .. } | GatewayError::QuotaExceeded { retry_after_secs, .. } => {
+            GatewayError::RateLimited { retry_after_secs, .. }
+            | GatewayError::QuotaExceeded { retry_after_secs, .. } => {
                 Self::TooManyRequests { message, retry_after_secs }
             }
             GatewayError::Upstream(UpstreamError::Timeout) => Self::GatewayTimeout(message),

@@ -58,10 +58,12 @@ pub async fn check_all(state: &AppState) -> anyhow::Result<()> {
 async fn check_one(state: &AppState, server: &ServerRecord) {
     let upstreams = &state.gateway.upstreams;
     let healthy = match Hosting::of(server) {
-        Ok(Hosting::Callback { url, sealed_secret }) => match upstreams.open_webhook_secret(server.id, &sealed_secret) {
-            Ok(secret) => Some(callback::healthy(&upstreams.outbound, &url, &secret).await),
-            Err(_) => Some(false),
-        },
+        Ok(Hosting::Callback { url, sealed_secret }) => {
+            match upstreams.open_webhook_secret(server.id, &sealed_secret) {
+                Ok(secret) => Some(callback::healthy(&upstreams.outbound, &url, &secret).await),
+                Err(_) => Some(false),
+            }
+        }
         Ok(Hosting::Process(_)) => upstreams.processes.ping(server.id).await,
         Ok(Hosting::Remote { .. }) => None,
         Err(_) => Some(false),

@@ -108,7 +108,10 @@ fn validate_config(server: &ServerRecord, config: Option<Value>) -> ApiResult<Op
 
 /// The decrypted config of an installation.
 fn open_config(state: &AppState, inst: &InstallationRecord) -> ApiResult<Map<String, Value>> {
-    Ok(state.sealer.open_config(inst.config_enc.as_deref(), inst.id).map_err(|e| anyhow::anyhow!("installation {}: {e}", inst.id))?)
+    Ok(state
+        .sealer
+        .open_config(inst.config_enc.as_deref(), inst.id)
+        .map_err(|e| anyhow::anyhow!("installation {}: {e}", inst.id))?)
 }
 
 fn view(state: &AppState, inst: &InstallationRecord, server: &ServerRecord) -> ApiResult<InstallationView> {
@@ -128,7 +131,14 @@ fn view(state: &AppState, inst: &InstallationRecord, server: &ServerRecord) -> A
 }
 
 async fn server_for(state: &AppState, id: Uuid) -> ApiResult<ServerRecord> {
-    Ok(state.gateway.registry.server(id).await?.ok_or_else(|| ApiError::NotFound("no such server".into()))?.record.clone())
+    Ok(state
+        .gateway
+        .registry
+        .server(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such server".into()))?
+        .record
+        .clone())
 }
 
 pub async fn install(state: &AppState, user: &crate::db::User, req: NewInstallation) -> ApiResult<InstallationView> {

@@ -74,7 +74,7 @@ use crate::{
     secrets::Keys,
     state::{AppState, Inner},
     upstream::{
-        ChangeSender, Upstreams,
+        ChangeQueue, Upstreams,
         process::{Supervisor, SupervisorConfig},
         remote::RemoteClients,
         sandbox::{Sandbox, SandboxConfig},
@@ -106,7 +106,7 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> anyhow::Result<Ap
         .site_addr(bound)
         .build();
     seed_official_servers(&db, &config.official_api).await?;
-    let (changes, changed) = tokio::sync::mpsc::unbounded_channel();
+    let changes = ChangeQueue::default();
     let outbound = outbound::Outbound::new(config.outbound_policy());
     let supervisor = supervisor(&config, Some(changes.clone()))?;
     let gateway = Arc::new(Gateway {
@@ -116,7 +116,7 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> anyhow::Result<Ap
         limiter: gateway::limits::Limiter::default(),
         request_log: gateway::request_log::RequestLogWriter::start(db.clone()),
         notifier: gateway::notify::Notifier::default(),
-        upstreams: Upstreams::new(outbound, sealer.clone(), supervisor, RemoteClients::new(Some(changes))),
+        upstreams: Upstreams::new(outbound, sealer.clone(), supervisor, RemoteClients::new(Some(changes.clone()))),
     });
     let state = AppState::new(Inner {
         tokens: TokenSigner::new(keys.jwt.expose(), ttl),
@@ -138,14 +138,14 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> anyhow::Result<Ap
         leptos,
         config,
     });
-    servers::refresh_on_change(state.clone(), changed);
+    servers::refresh_on_change(state.clone(), changes);
     Ok(state)
 }
 
 /// The process supervisor and its sandbox, as configured: children's
 /// directories beside the data directory, which they never see, nor the
 /// database's.
-pub fn supervisor(config: &Config, changes: Option<ChangeSender>) -> anyhow::Result<Arc<Supervisor>> {
+pub fn supervisor(config: &Config, changes: Option<ChangeQueue>) -> anyhow::Result<Arc<Supervisor>> {
     let self_exe = match &config.official_servers_bin {
         Some(path) => path.clone(),
         None => std::env::current_exe()?,
@@ -156,7 +156,9 @@ pub fn supervisor(config: &Config, changes: Option<ChangeSender>) -> anyhow::Res
     let mut hidden = vec![absolute(&config.data_dir)?];
     if let Some(file) = config.database_url().expose().strip_prefix("sqlite://") {
         let file = PathBuf::from(file.split('?').next().unwrap_or(file));
-        if let Some(dir) = file.parent().and_then(|d| absolute(if d.as_os_str().is_empty() { ".".as_ref() } else { d }).ok()) {
+        if let Some(dir) =
+            file.parent().and_then(|d| absolute(if d.as_os_str().is_empty() { ".".as_ref() } else { d }).ok())
+        {
             if !hidden.contains(&dir) {
                 hidden.push(dir);
             }

@@ -7,8 +7,15 @@
 //! - **Addresses, after DNS**: loopback, private (RFC 1918, IPv6 ULA),
 //!   link-local, CGNAT, multicast, unspecified, reserved and documentation
 //!   ranges and cloud metadata addresses (169.254.169.254, fd00:ec2::254)
-//!   are refused, including in IPv4-mapped and NAT64 IPv6 form. Loopback
-//!   and private ranges can be allowed by configuration (development, tests).
+//!   are refused, including in every IPv6 form that carries an IPv4
+//!   address (IPv4-mapped, IPv4-compatible, NAT64 `64:ff9b::/96`, 6to4
+//!   `2002::/16`), and the IPv6 tunnel and local ranges (Teredo
+//!   `2001::/32`, local NAT64 `64:ff9b:1::/48`, site-local `fec0::/10`,
+//!   discard `100::/64`). Loopback and private ranges can be allowed by
+//!   configuration (development, tests).
+//! - **Ports**: 80 and 443, and those configuration adds
+//!   (`--outbound-allow-port`); any port where loopback is allowed
+//!   (development, tests).
 //! - **No DNS rebinding**: names are resolved by our own resolver, which
 //!   checks the addresses and hands the connector exactly those, so the
 //!   connection goes to an address that was checked; there is no second
@@ -45,6 +52,8 @@ pub struct OutboundPolicy {
     pub timeout: Duration,
     /// Largest response body read.
     pub max_response_bytes: usize,
+    /// Ports allowed besides 80 and 443.
+    pub allowed_ports: Vec<u16>,
 }
 
 impl Default for OutboundPolicy {
@@ -55,6 +64,7 @@ impl Default for OutboundPolicy {
             allow_private: false,
             timeout: Duration::from_secs(10),
             max_response_bytes: 4 * 1024 * 1024,
+            allowed_ports: Vec::new(),
         }
     }
 }
@@ -69,8 +79,12 @@ pub enum OutboundError {
     CredentialsInUrl,
     #[error("could not resolve {0}")]
     Resolve(String),
-    #[error("{host} resolves to {addr}, a {reason} address, which is not allowed")]
+    /// The address itself is not shown: it would tell the caller what an
+    /// internal name resolves to.
+    #[error("{host} resolves to a {reason} address, which is not allowed")]
     ForbiddenAddress { host: String, addr: IpAddr, reason: &'static str },
+    #[error("port {0} is not allowed (80 and 443 are; see --outbound-allow-port)")]
+    PortNotAllowed(u16),
     #[error("too many redirects")]
     TooManyRedirects,
     #[error("the response is larger than {limit} bytes")]
@@ -129,15 +143,26 @@ fn classify_v6(ip: Ipv6Addr) -> Option<&'static str> {
     if let Some(v4) = ip.to_ipv4_mapped() {
         return classify_v4(v4);
     }
+    let v4 = |hi: u16, lo: u16| {
+        let ([a, b], [c, d]) = (hi.to_be_bytes(), lo.to_be_bytes());
+        Ipv4Addr::new(a, b, c, d)
+    };
     if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
-        let [a, b] = s[6].to_be_bytes();
-        let [c, d] = s[7].to_be_bytes();
-        return classify_v4(Ipv4Addr::new(a, b, c, d));
+        return classify_v4(v4(s[6], s[7]));
+    }
+    // 6to4 carries an IPv4 address in its second and third groups: one that
+    // is public is a public tunnel endpoint; anything else is refused.
+    if s[0] == 0x2002 {
+        return classify_v4(v4(s[1], s[2])).map(|_| "6to4 (private IPv4 inside)");
     }
     Some(match s[0] {
         0 => "reserved", // IPv4-compatible and other ::/8 forms
+        0x64 if s[1] == 0xff9b && s[2] == 1 => "local NAT64",
+        0x100 if s[1..4] == [0, 0, 0] => "discard-only",
+        0x2001 if s[1] == 0 => "Teredo tunnel",
         x if x & 0xfe00 == 0xfc00 => "private",
         x if x & 0xffc0 == 0xfe80 => "link-local",
+        x if x & 0xffc0 == 0xfec0 => "site-local",
         x if x & 0xff00 == 0xff00 => "multicast",
         0x2001 if s[1] == 0x0db8 => "documentation",
         _ => return None,
@@ -167,11 +192,16 @@ impl OutboundPolicy {
             return Err(OutboundError::CredentialsInUrl);
         }
         match url.host() {
-            Some(url::Host::Ipv4(ip)) => self.check_ip(&ip.to_string(), IpAddr::V4(ip)),
-            Some(url::Host::Ipv6(ip)) => self.check_ip(&ip.to_string(), IpAddr::V6(ip)),
-            Some(url::Host::Domain(_)) => Ok(()),
-            None => Err(OutboundError::InvalidUrl("the URL has no host".into())),
+            Some(url::Host::Ipv4(ip)) => self.check_ip(&ip.to_string(), IpAddr::V4(ip))?,
+            Some(url::Host::Ipv6(ip)) => self.check_ip(&ip.to_string(), IpAddr::V6(ip))?,
+            Some(url::Host::Domain(_)) => {}
+            None => return Err(OutboundError::InvalidUrl("the URL has no host".into())),
         }
+        let port = url.port_or_known_default().unwrap_or(0);
+        if !(matches!(port, 80 | 443) || self.allowed_ports.contains(&port) || self.allow_loopback) {
+            return Err(OutboundError::PortNotAllowed(port));
+        }
+        Ok(())
     }
 }
 
@@ -215,6 +245,10 @@ pub struct OutboundResponse {
 pub struct Outbound {
     policy: Arc<OutboundPolicy>,
     client: reqwest::Client,
+    /// The same client, but a redirect is returned as it is, never
+    /// followed: for requests carrying a secret that must reach only the
+    /// host it was meant for.
+    no_redirects: reqwest::Client,
 }
 
 const MAX_REDIRECTS: usize = 3;
@@ -234,16 +268,20 @@ impl Outbound {
                 }
             })
         };
-        let client = reqwest::Client::builder()
-            .dns_resolver(Arc::new(GuardedResolver { policy: policy.clone() }))
-            .redirect(redirect_policy)
-            .no_proxy()
-            .timeout(policy.timeout)
-            .connect_timeout(policy.timeout.min(Duration::from_secs(5)))
-            .user_agent(concat!("OmniMCP/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("the outbound HTTP client configuration is valid");
-        Self { policy, client }
+        let build = |redirects: reqwest::redirect::Policy| {
+            reqwest::Client::builder()
+                .dns_resolver(Arc::new(GuardedResolver { policy: policy.clone() }))
+                .redirect(redirects)
+                .no_proxy()
+                .timeout(policy.timeout)
+                .connect_timeout(policy.timeout.min(Duration::from_secs(5)))
+                .user_agent(concat!("OmniMCP/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .expect("the outbound HTTP client configuration is valid")
+        };
+        let client = build(redirect_policy);
+        let no_redirects = build(reqwest::redirect::Policy::none());
+        Self { policy, client, no_redirects }
     }
 
     /// The guarded HTTP client itself, for protocol clients (rmcp's
@@ -274,7 +312,8 @@ impl Outbound {
         Ok(parsed)
     }
 
-    /// Sends one request and reads the response within the limits.
+    /// Sends one request and reads the response within the limits,
+    /// following up to three redirects (each one checked by the guard).
     pub async fn send(
         &self,
         method: Method,
@@ -282,9 +321,33 @@ impl Outbound {
         headers: HeaderMap,
         body: Option<Vec<u8>>,
     ) -> Result<OutboundResponse, OutboundError> {
+        self.send_on(&self.client, method, url, headers, body).await
+    }
+
+    /// Sends one request and returns a redirect as the answer instead of
+    /// following it, so the headers (a webhook secret) never reach a host
+    /// the answer points to.
+    pub async fn send_without_redirects(
+        &self,
+        method: Method,
+        url: &str,
+        headers: HeaderMap,
+        body: Option<Vec<u8>>,
+    ) -> Result<OutboundResponse, OutboundError> {
+        self.send_on(&self.no_redirects, method, url, headers, body).await
+    }
+
+    async fn send_on(
+        &self,
+        client: &reqwest::Client,
+        method: Method,
+        url: &str,
+        headers: HeaderMap,
+        body: Option<Vec<u8>>,
+    ) -> Result<OutboundResponse, OutboundError> {
         let parsed = reqwest::Url::parse(url).map_err(|e| OutboundError::InvalidUrl(e.to_string()))?;
         self.policy.check_url(&parsed)?;
-        let mut request = self.client.request(method, parsed).headers(headers);
+        let mut request = client.request(method, parsed).headers(headers);
         if let Some(body) = body {
             request = request.body(body);
         }
@@ -375,6 +438,13 @@ mod tests {
             ("::ffff:10.0.0.1", Some("private")),
             ("64:ff9b::7f00:1", Some("loopback")),
             ("::127.0.0.1", Some("reserved")),
+            ("2002:7f00:1::1", Some("6to4 (private IPv4 inside)")),
+            ("2002:a9fe:a9fe::1", Some("6to4 (private IPv4 inside)")),
+            ("2002:5db8:d822::1", None),
+            ("2001:0:4136:e378::1", Some("Teredo tunnel")),
+            ("64:ff9b:1::a00:1", Some("local NAT64")),
+            ("fec0::1", Some("site-local")),
+            ("100::1", Some("discard-only")),
             ("93.184.216.34", None),
             ("172.32.0.1", None),
             ("100.128.0.1", None),

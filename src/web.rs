@@ -212,8 +212,7 @@ impl Backend for WebBackend {
 
     async fn rotate_webhook_secret(&self, req: &Parts, server_id: String) -> Result<RotatedSecret, FormError> {
         let p = self.principal(req).await?;
-        let webhook_secret =
-            servers::rotate_webhook_secret(&self.0, &p, &server_id).await.map_err(form_error)?;
+        let webhook_secret = servers::rotate_webhook_secret(&self.0, &p, &server_id).await.map_err(form_error)?;
         Ok(RotatedSecret { server_id, webhook_secret })
     }
 

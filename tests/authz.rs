@@ -77,7 +77,8 @@ async fn world(s: &TestServer) -> World {
     let scope = json!({"name": "calc only", "scope": {"installations": [victim_installation]}});
     let scoped: Value = s.post_json("/api/keys", scope, Some(&victim_token)).await.json().await.unwrap();
     let (revoked_id, revoked) = s.create_key(&victim_token, "old").await;
-    let res = s.client.delete(s.at(&format!("/api/keys/{revoked_id}"))).bearer_auth(&victim_token).send().await.unwrap();
+    let res =
+        s.client.delete(s.at(&format!("/api/keys/{revoked_id}"))).bearer_auth(&victim_token).send().await.unwrap();
     assert_eq!(res.status(), 204);
     World {
         victim_token,
@@ -93,9 +94,8 @@ async fn world(s: &TestServer) -> World {
 
 /// The victim's account as the victim sees it, to compare before and after.
 async fn snapshot(s: &TestServer, w: &World) -> Value {
-    let get = |path: &'static str| async move {
-        s.get(path, Some(&w.victim_token)).await.json::<Value>().await.unwrap()
-    };
+    let get =
+        |path: &'static str| async move { s.get(path, Some(&w.victim_token)).await.json::<Value>().await.unwrap() };
     let server = s.state.db.server(w.victim_server.parse().unwrap()).await.unwrap().unwrap();
     json!({
         "me": get("/api/me").await,
@@ -112,11 +112,23 @@ type Row = (&'static str, &'static str, Option<&'static str>, [u16; 4]);
 /// victim's ids are "not found", their own lists do not hold the victim's.
 const REST: &[Row] = &[
     ("GET", "/api/me", None, [401, 200, 403, 401]),
-    ("POST", "/api/me/password", Some(r#"{"currentPassword":"correct horse battery","newPassword":"another long passphrase"}"#), [401, 204, 403, 401]),
+    (
+        "POST",
+        "/api/me/password",
+        Some(r#"{"currentPassword":"correct horse battery","newPassword":"another long passphrase"}"#),
+        [401, 204, 403, 401],
+    ),
     ("GET", "/api/keys", None, [401, 200, 403, 401]),
     ("POST", "/api/keys", Some(r#"{"name":"more"}"#), [401, 201, 403, 401]),
     ("DELETE", "/api/keys/{key}", None, [401, 404, 403, 401]),
-    ("POST", "/api/mcp/deploy", Some(r#"{"name":"victim-tools","hostingType":"developer_hosted","callbackUrl":"http://127.0.0.1:9","tools":[{"name":"ping"}]}"#), [401, 201, 403, 401]),
+    (
+        "POST",
+        "/api/mcp/deploy",
+        Some(
+            r#"{"name":"victim-tools","hostingType":"developer_hosted","callbackUrl":"http://127.0.0.1:9","tools":[{"name":"ping"}]}"#,
+        ),
+        [401, 201, 403, 401],
+    ),
     ("POST", "/api/servers/{server}/rotate-secret", None, [401, 404, 403, 401]),
     ("GET", "/api/installations", None, [401, 200, 403, 401]),
     ("GET", "/api/installations/{installation}", None, [401, 404, 403, 401]),
@@ -137,7 +149,12 @@ const SERVER_FNS: &[Row] = &[
     ("create_api_key", "name=more", None, [401, 200, 403, 401]),
     ("revoke_api_key", "id={key}", None, [401, 404, 403, 401]),
     // Another user changes their own password (the REST row changed it once).
-    ("change_password", "current_password=another+long+passphrase&new_password=yet+another+passphrase", None, [401, 200, 403, 401]),
+    (
+        "change_password",
+        "current_password=another+long+passphrase&new_password=yet+another+passphrase",
+        None,
+        [401, 200, 403, 401],
+    ),
     ("rotate_webhook_secret", "server_id={server}", None, [401, 404, 403, 401]),
     ("installed", "", None, [401, 200, 403, 401]),
     ("set_installation_enabled", "id={installation}&enabled=false", None, [401, 404, 403, 401]),
@@ -218,7 +235,12 @@ fn check_answer(w: &World, caller: Caller, status: u16, text: &str, what: &str) 
         let code = body["error"]["code"].as_str().or(body["code"].as_str());
         assert_eq!(code, Some("unauthorized"), "{what}: {text}");
     }
-    if caller == Caller::Other && (200..300).contains(&status) && !what.contains("servers") && !what.contains("marketplace") && what != "server" {
+    if caller == Caller::Other
+        && (200..300).contains(&status)
+        && !what.contains("servers")
+        && !what.contains("marketplace")
+        && what != "server"
+    {
         for secret in [w.victim_key_id.as_str(), w.victim_installation.as_str(), "vic@example.com"] {
             assert!(!text.contains(secret), "{what}: another user's answer shows {secret}: {text}");
         }

@@ -18,7 +18,7 @@ use axum::{
     Json, Router,
     body::Bytes,
     extract::{Path, Query, State},
-    http::{HeaderMap, StatusCode},
+    http::{HeaderMap, Method, StatusCode, Uri},
     response::{IntoResponse, Response},
     routing::post,
 };
@@ -41,24 +41,39 @@ struct Service {
     verified: Arc<AtomicUsize>,
     rejected: Arc<AtomicUsize>,
     seen_args: Arc<Mutex<Vec<Value>>>,
+    /// Requests that reached `/hooks/elsewhere`, where `redirect` points.
+    followed: Arc<AtomicUsize>,
 }
 
-fn verify(svc: &Service, headers: &HeaderMap, body: &[u8]) -> bool {
+/// Checks the secret, the timestamp and both signatures: v1 over
+/// `"{ts}.{body}"`, v2 over `"{ts}.{METHOD}.{path?query}.{body}"`.
+fn verify(svc: &Service, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> bool {
     let Some(secret) = svc.secret.lock().unwrap().clone() else { return false };
     let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     let ts: u64 = header("x-omnimcp-timestamp").parse().unwrap_or(0);
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(format!("{ts}.").as_bytes());
-    mac.update(body);
-    let expected: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let hmac = |message: &[u8]| -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(message);
+        mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    };
+    let target = uri.path_and_query().unwrap().as_str();
+    let v1 = hmac(&[format!("{ts}.").as_bytes(), body].concat());
+    let v2 = hmac(&[format!("{ts}.{method}.{target}.").as_bytes(), body].concat());
     header("x-webhook-secret") == secret
-        && header("x-omnimcp-signature") == format!("v1={expected}")
+        && header("x-omnimcp-signature") == format!("v1={v1},v2={v2}")
         && now.abs_diff(ts) < 300
 }
 
-async fn tool(State(svc): State<Service>, Path(name): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
-    if !verify(&svc, &headers, &body) {
+async fn tool(
+    State(svc): State<Service>,
+    Path(name): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !verify(&svc, &method, &uri, &headers, &body) {
         svc.rejected.fetch_add(1, Ordering::SeqCst);
         return (StatusCode::UNAUTHORIZED, Json(json!({"error": "Unauthorized"}))).into_response();
     }
@@ -73,6 +88,8 @@ async fn tool(State(svc): State<Service>, Path(name): Path<String>, headers: Hea
             Json(json!({"success": true, "result": "late"})).into_response()
         }
         "garbage" => "<html>surprise</html>".into_response(),
+        // Points the platform (and the secret it carries) at another URL.
+        "redirect" => (StatusCode::TEMPORARY_REDIRECT, [("location", "/hooks/elsewhere")]).into_response(),
         _ => StatusCode::NOT_FOUND.into_response(),
     }
 }
@@ -83,9 +100,16 @@ async fn start_service() -> (String, Service) {
     let app = Router::new()
         .route("/hooks/tools/{name}", post(tool))
         .route(
+            "/hooks/elsewhere",
+            post(|State(svc): State<Service>| async move {
+                svc.followed.fetch_add(1, Ordering::SeqCst);
+                Json(json!({"success": true, "result": "followed"}))
+            }),
+        )
+        .route(
             "/hooks/resources",
-            axum::routing::get(|State(svc): State<Service>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>| async move {
-                if !verify(&svc, &headers, b"") {
+            axum::routing::get(|State(svc): State<Service>, method: Method, uri: Uri, headers: HeaderMap, Query(q): Query<HashMap<String, String>>| async move {
+                if !verify(&svc, &method, &uri, &headers, b"") {
                     return (StatusCode::UNAUTHORIZED, Json(json!({"error": "Unauthorized"}))).into_response();
                 }
                 svc.verified.fetch_add(1, Ordering::SeqCst);
@@ -97,8 +121,8 @@ async fn start_service() -> (String, Service) {
         )
         .route(
             "/hooks/health",
-            axum::routing::get(|State(svc): State<Service>, headers: HeaderMap| async move {
-                if verify(&svc, &headers, b"") && svc.healthy.load(Ordering::SeqCst) { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }
+            axum::routing::get(|State(svc): State<Service>, method: Method, uri: Uri, headers: HeaderMap| async move {
+                if verify(&svc, &method, &uri, &headers, b"") && svc.healthy.load(Ordering::SeqCst) { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }
             }),
         )
         .with_state(svc.clone());
@@ -117,7 +141,7 @@ fn schema_city() -> Value {
 async fn setup(s: &TestServer, url: &str, svc: &Service) -> (String, String) {
     let dev = s.register("dev@example.com", PASSWORD).await;
     let (_, key) = s.create_key(&dev, "deploy").await;
-    let tools: Vec<Value> = ["forecast", "fail", "slow", "garbage"]
+    let tools: Vec<Value> = ["forecast", "fail", "slow", "garbage", "redirect"]
         .iter()
         .map(|n| json!({"name": n, "inputSchema": if *n == "forecast" { schema_city() } else { json!({"type": "object"}) }}))
         .collect();
@@ -142,7 +166,7 @@ async fn call(s: &TestServer, token: &str, server: &str, tool: &str, args: Value
     s.post_json("/mcp/call", json!({"serverId": server, "toolName": tool, "arguments": args}), Some(token)).await
 }
 
-on_both_databases!(flags: super::FLAGS; calls_reach_the_callback_signed_and_are_logged, limits_answer_429_with_headers, health_checks_follow_the_servers, a_tool_whose_schema_does_not_compile_refuses_calls);
+on_both_databases!(flags: super::FLAGS; calls_reach_the_callback_signed_and_are_logged, callbacks_never_follow_redirects, limits_answer_429_with_headers, health_checks_follow_the_servers, a_tool_whose_schema_does_not_compile_refuses_calls);
 
 /// A stored input schema that does not compile (written straight to the
 /// database, as an older release or a hand edit could leave it) refuses its
@@ -171,6 +195,19 @@ async fn a_tool_whose_schema_does_not_compile_refuses_calls(s: TestServer) {
     // The other tool is not affected.
     let res = call(&s, &bob, "forecasts", "forecast", json!({"city": "Paris"})).await;
     assert_eq!(res.status(), 200);
+    s.stop().await;
+}
+
+/// A callback answering with a redirect gets an upstream error: the
+/// request, and the webhook secret in it, never goes where it points.
+async fn callbacks_never_follow_redirects(s: TestServer) {
+    let (url, svc) = start_service().await;
+    let (_, bob) = setup(&s, &url, &svc).await;
+    let err = expect_error(call(&s, &bob, "forecasts", "redirect", json!({})).await, 502, "upstream_error").await;
+    let message = err["error"]["message"].as_str().unwrap();
+    assert!(message.contains("HTTP 307") && message.contains("never follow redirects"), "{message}");
+    assert_eq!(svc.verified.load(Ordering::SeqCst), 1, "the signed request reached the registered URL");
+    assert_eq!(svc.followed.load(Ordering::SeqCst), 0, "and nothing went where the redirect pointed");
     s.stop().await;
 }
 

@@ -352,7 +352,8 @@ async fn names_are_prefixed_unless_a_single_installation_key_asks_otherwise() {
     assert!(names(&resources, "resources", "uri").contains(&public.to_string()), "{resources}");
     let read = common::rpc::stateless(&s, &prefixed, "resources/read", serde_json::json!({"uri": public})).await;
     assert_eq!(read["contents"][0]["uri"], public, "{read}");
-    let read = common::rpc::stateless(&s, &bare, "resources/read", serde_json::json!({"uri": "test://static-text"})).await;
+    let read =
+        common::rpc::stateless(&s, &bare, "resources/read", serde_json::json!({"uri": "test://static-text"})).await;
     assert_eq!(read["contents"][0]["uri"], "test://static-text", "{read}");
     assert!(read["contents"][0]["text"].is_string(), "{read}");
 

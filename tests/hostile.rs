@@ -5,9 +5,23 @@
 
 mod common;
 
-use std::time::Duration;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
 
 use common::{TestServer, expect_error};
+use rmcp::{
+    ErrorData, RoleServer, ServerHandler,
+    model::{
+        CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ListToolsResult, PaginatedRequestParams,
+        ServerCapabilities, ServerConfig, Tool,
+    },
+    service::RequestContext,
+};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery";
@@ -41,13 +55,25 @@ async fn templates_cannot_freeze_a_worker(s: TestServer) {
     let (token, key) = developer(&s, "dev@example.com").await;
     // Past the cap on expressions: refused with a reason.
     let many = format!("x://{}", "{+a}".repeat(40));
-    let res = s.post_json("/api/mcp/deploy", server("many", json!({"resources": [{"uriTemplate": many, "name": "t"}]})), Some(&key)).await;
+    let res = s
+        .post_json(
+            "/api/mcp/deploy",
+            server("many", json!({"resources": [{"uriTemplate": many, "name": "t"}]})),
+            Some(&key),
+        )
+        .await;
     let body = expect_error(res, 422, "invalid_field").await;
     assert_eq!(body["error"]["field"], "resources[0].uriTemplate", "{body}");
     // At the cap, twenty `{+a}` and a URI that almost matches: about 10^19
     // steps for a backtracking matcher.
     let twenty = format!("x://{}z", "{+a}".repeat(20));
-    let res = s.post_json("/api/mcp/deploy", server("twenty", json!({"resources": [{"uriTemplate": twenty, "name": "t"}]})), Some(&key)).await;
+    let res = s
+        .post_json(
+            "/api/mcp/deploy",
+            server("twenty", json!({"resources": [{"uriTemplate": twenty, "name": "t"}]})),
+            Some(&key),
+        )
+        .await;
     assert_eq!(res.status(), 201);
     let deployed: Value = res.json().await.unwrap();
     s.post_json("/api/installations", json!({"serverId": deployed["serverId"]}), Some(&token)).await;
@@ -88,3 +114,76 @@ async fn hostile_schemas_are_refused_at_deploy(s: TestServer) {
 }
 
 on_both_databases!(flags: super::DEV; templates_cannot_freeze_a_worker, hostile_schemas_are_refused_at_deploy);
+
+/// A remote MCP server that never stops paging its tool list, answers a
+/// call with more than the response limit, and announces list changes
+/// without end.
+#[derive(Clone, Default)]
+struct Flood {
+    pages: Arc<AtomicUsize>,
+}
+
+impl ServerHandler for Flood {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_tool_list_changed().build())
+    }
+
+    async fn list_tools(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        self.pages.fetch_add(1, Ordering::SeqCst);
+        let start: usize = request.and_then(|r| r.cursor).and_then(|c| c.parse().ok()).unwrap_or(0);
+        let tools = (start..start + 50)
+            .map(|i| Tool::new(format!("t{i}"), "flood", Arc::new(serde_json::Map::new())))
+            .collect();
+        let mut result = ListToolsResult::with_all_items(tools);
+        result.next_cursor = Some((start + 50).to_string());
+        Ok(result)
+    }
+
+    async fn call_tool(
+        &self,
+        _: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        for _ in 0..200 {
+            let _ = context.peer.notify_tool_list_changed().await;
+        }
+        let huge = "x".repeat(6 * 1024 * 1024);
+        Ok(CallToolResponse::Complete(CallToolResult::success(vec![ContentBlock::text(huge)])))
+    }
+}
+
+#[tokio::test]
+async fn a_flooding_remote_server_is_read_within_limits() {
+    let flood = Flood::default();
+    let pages = flood.pages.clone();
+    let url = common::serve_remote_mcp(move || flood.clone()).await;
+
+    let s = TestServer::start_on_with(common::Backend::Sqlite, DEV).await.unwrap();
+    let (token, key) = developer(&s, "dev@example.com").await;
+    // Discovery stops after a bounded number of pages and keeps the cap.
+    let body = json!({"name": "flood", "hostingType": "remote_mcp", "url": url});
+    let res = soon("a deploy of an endless list", s.post_json("/api/mcp/deploy", body, Some(&key))).await;
+    assert_eq!(res.status(), 201);
+    assert!(pages.load(Ordering::SeqCst) <= 16, "pages read: {pages:?}");
+    let server = s.state.db.server_by_slug("flood").await.unwrap().unwrap();
+    assert_eq!(s.state.db.server_tools(server.id).await.unwrap().len(), omnimcp::servers::MAX_TOOLS);
+    // A call answered with more than the response limit is a clear error,
+    // and the flood of announcements meanwhile is merged into one re-listing.
+    s.post_json("/api/installations", json!({"serverId": server.id}), Some(&token)).await;
+    let before = pages.load(Ordering::SeqCst);
+    let res = soon(
+        "a call with a huge answer",
+        s.post_json("/mcp/call", json!({"serverId": "flood", "toolName": "t0", "arguments": {}}), Some(&token)),
+    )
+    .await;
+    let err = expect_error(res, 502, "upstream_error").await;
+    assert!(!err["error"]["message"].as_str().unwrap().contains("xxxx"), "{err}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let relisted = pages.load(Ordering::SeqCst) - before;
+    assert!(relisted <= 2 * 16, "200 announcements re-listed the server {relisted} pages' worth");
+    s.stop().await;
+}

@@ -17,7 +17,8 @@ const PASSWORD: &str = "correct horse battery";
 /// Adds the conformance fixture (stdio) as a platform-hosted server.
 fn add_fixture(s: &TestServer) {
     let fixture = common::fixture_binary().display().to_string();
-    let added = s.admin(&["add-server", "--slug", "fixture", "--name", "Fixture", "--command", &fixture, "--arg", "--stdio"]);
+    let added =
+        s.admin(&["add-server", "--slug", "fixture", "--name", "Fixture", "--command", &fixture, "--arg", "--stdio"]);
     assert!(added.status.success(), "add-server: {}", String::from_utf8_lossy(&added.stderr));
 }
 
@@ -57,25 +58,47 @@ async fn scopes_limit_every_mcp_method(s: TestServer) {
     // The tools-only key: the Calculator's one tool, nothing of the fixture.
     let listed = stateless(&s, &tools_only, "tools/list", json!({})).await;
     assert_eq!(names(&listed, "tools", "name"), vec!["calculator.evaluate"], "{listed}");
-    for (method, field) in [("resources/list", "resources"), ("resources/templates/list", "resourceTemplates"), ("prompts/list", "prompts")] {
+    for (method, field) in [
+        ("resources/list", "resources"),
+        ("resources/templates/list", "resourceTemplates"),
+        ("prompts/list", "prompts"),
+    ] {
         let listed = stateless(&s, &tools_only, method, json!({})).await;
         assert_eq!(listed[field], json!([]), "{method}: {listed}");
     }
     let call = |name: &str| json!({"name": name, "arguments": {}});
     unknown(&stateless(&s, &tools_only, "tools/call", call("fixture.test_simple_text")).await, "a fixture tool");
     unknown(&stateless(&s, &tools_only, "resources/read", json!({"uri": STATIC_TEXT})).await, "a fixture resource");
-    unknown(&stateless(&s, &tools_only, "prompts/get", json!({"name": "fixture.test_simple_prompt"})).await, "a fixture prompt");
+    unknown(
+        &stateless(&s, &tools_only, "prompts/get", json!({"name": "fixture.test_simple_prompt"})).await,
+        "a fixture prompt",
+    );
     let completion = json!({"ref": {"type": "ref/prompt", "name": "fixture.test_prompt_with_arguments"},
                             "argument": {"name": "arg1", "value": "a"}});
     unknown(&stateless(&s, &tools_only, "completion/complete", completion.clone()).await, "a fixture completion");
-    let ok = stateless(&s, &tools_only, "tools/call", json!({"name": "calculator.evaluate", "arguments": {"expression": "2+2"}})).await;
+    let ok = stateless(
+        &s,
+        &tools_only,
+        "tools/call",
+        json!({"name": "calculator.evaluate", "arguments": {"expression": "2+2"}}),
+    )
+    .await;
     assert_eq!(ok["content"][0]["text"], "4", "{ok}");
 
     // The fixture-only key: everything of the fixture, nothing else.
     let listed = stateless(&s, &fixture_only, "tools/list", json!({})).await;
     let tools = names(&listed, "tools", "name");
     assert!(!tools.is_empty() && tools.iter().all(|t| t.starts_with("fixture.")), "{listed}");
-    unknown(&stateless(&s, &fixture_only, "tools/call", json!({"name": "calculator.evaluate", "arguments": {"expression": "1"}})).await, "the Calculator");
+    unknown(
+        &stateless(
+            &s,
+            &fixture_only,
+            "tools/call",
+            json!({"name": "calculator.evaluate", "arguments": {"expression": "1"}}),
+        )
+        .await,
+        "the Calculator",
+    );
     let read = stateless(&s, &fixture_only, "resources/read", json!({"uri": STATIC_TEXT})).await;
     assert!(read["contents"][0]["text"].is_string(), "{read}");
     let prompt = stateless(&s, &fixture_only, "prompts/get", json!({"name": "fixture.test_simple_prompt"})).await;
@@ -112,7 +135,8 @@ async fn sessions_belong_to_their_user(s: TestServer) {
     let (status, _) = session.request(&bob_key, "tools/call", call.clone()).await;
     assert_eq!(status, unknown_status, "another user's request on the session");
     assert_eq!(session.stream(&bob_key).await.status(), unknown_status, "another user's stream");
-    let deleted = s.client.delete(s.at("/mcp")).bearer_auth(&bob_key).header("mcp-session-id", &session.id).send().await.unwrap();
+    let deleted =
+        s.client.delete(s.at("/mcp")).bearer_auth(&bob_key).header("mcp-session-id", &session.id).send().await.unwrap();
     assert!(deleted.status().is_success() || deleted.status() == 404, "{}", deleted.status());
     // Alice's session is untouched by all of it.
     let (status, answer) = session.request(&alice_key, "tools/call", call).await;
@@ -179,7 +203,9 @@ async fn revocation_and_uninstall_end_what_they_opened(s: TestServer) {
     let (status, _) = session.request(&key, "resources/subscribe", json!({"uri": STATIC_TEXT})).await;
     assert_eq!(status, 200);
     assert_eq!(subscriptions().await, 1);
-    let res = s.send_json(reqwest::Method::PATCH, &format!("/api/installations/{again}"), json!({"enabled": false}), &alice).await;
+    let res = s
+        .send_json(reqwest::Method::PATCH, &format!("/api/installations/{again}"), json!({"enabled": false}), &alice)
+        .await;
     assert_eq!(res.status(), 200);
     assert_eq!(subscriptions().await, 0, "the subscription ended with the installation's process");
     assert!(s.state.gateway.upstreams.processes.pids(fixture_server.id).await.is_empty());
@@ -189,12 +215,12 @@ async fn revocation_and_uninstall_end_what_they_opened(s: TestServer) {
 /// Opens a 2026-07-28 `subscriptions/listen` stream for list changes.
 async fn listen_stream(s: &TestServer, key: &str) -> reqwest::Response {
     let body = json!({"jsonrpc": "2.0", "id": 7, "method": "subscriptions/listen", "params": {
-        "notifications": {"toolsListChanged": true},
-        "_meta": {
-            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientInfo": {"name": "omnimcp-test", "version": "1"},
-            "io.modelcontextprotocol/clientCapabilities": {},
-        }}});
+    "notifications": {"toolsListChanged": true},
+    "_meta": {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "omnimcp-test", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }}});
     s.client
         .post(s.at("/mcp"))
         .bearer_auth(key)

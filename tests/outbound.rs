@@ -86,7 +86,9 @@ async fn production_policy_refuses_every_internal_target() {
     assert_eq!(strict.validate_url("ftp://example.com/").await.unwrap_err(), OutboundError::SchemeNotAllowed);
 
     // With http allowed, internal addresses are still refused, by literal or by name.
-    let http_only = Outbound::new(OutboundPolicy { allow_http: true, ..Default::default() });
+    let service_port: u16 = port.parse().unwrap();
+    let http_only =
+        Outbound::new(OutboundPolicy { allow_http: true, allowed_ports: vec![service_port], ..Default::default() });
     let refused = |err: OutboundError| match err {
         OutboundError::ForbiddenAddress { reason, .. } => reason,
         other => panic!("expected a refusal, got {other:?}"),
@@ -116,6 +118,24 @@ async fn production_policy_refuses_every_internal_target() {
     assert_eq!(hits.load(Ordering::SeqCst), 0, "no refused request reached the service");
 
     assert_eq!(strict.validate_url("https://user:pw@example.com/").await.unwrap_err(), OutboundError::CredentialsInUrl);
+    // Ports: 80 and 443, and those the policy adds.
+    assert_eq!(strict.validate_url("https://example.com:22/").await.unwrap_err(), OutboundError::PortNotAllowed(22));
+    assert_eq!(
+        http_only.validate_url("http://example.com:6379/").await.unwrap_err(),
+        OutboundError::PortNotAllowed(6379)
+    );
+    // IPv6 forms that carry or tunnel to an internal address.
+    for url in
+        ["http://[2002:7f00:1::1]/", "http://[2001:0:4136:e378::1]/", "http://[64:ff9b:1::a00:1]/", "http://[fec0::1]/"]
+    {
+        assert!(
+            matches!(http_only.validate_url(url).await.unwrap_err(), OutboundError::ForbiddenAddress { .. }),
+            "{url}"
+        );
+    }
+    // A refusal names the host, never what it resolves to.
+    let err = http_only.validate_url(&format!("http://localhost:{port}/")).await.unwrap_err().to_string();
+    assert!(err.contains("localhost") && !err.contains("127.0.0.1"), "{err}");
     assert!(matches!(strict.validate_url("not a url").await.unwrap_err(), OutboundError::InvalidUrl(_)));
 }
 

@@ -41,8 +41,14 @@ async fn register_process_server(
     let id = Uuid::now_v7();
     let launch: LaunchSpec = serde_json::from_value(spec.clone()).unwrap();
     let config: Map<String, Value> = serde_json::from_value(sample_config).unwrap();
-    let catalog =
-        s.state.gateway.upstreams.processes.discover(id, &launch, &config).await.expect("the server starts and lists its tools");
+    let catalog = s
+        .state
+        .gateway
+        .upstreams
+        .processes
+        .discover(id, &launch, &config)
+        .await
+        .expect("the server starts and lists its tools");
     let draft = ServerDraft {
         id,
         owner_id: None,

@@ -88,8 +88,11 @@ async fn rotate_secret_endpoint(s: TestServer) {
         .await;
     expect_error(s.post_json(&path, json!({}), None).await, 401, "unauthorized").await;
     let record = s.state.db.server(id.parse().unwrap()).await.unwrap().unwrap();
-    let opened =
-        s.state.sealer.open(&record.webhook_secret_enc.unwrap(), &omnimcp::crypto::aad::webhook_secret(record.id)).unwrap();
+    let opened = s
+        .state
+        .sealer
+        .open(&record.webhook_secret_enc.unwrap(), &omnimcp::crypto::aad::webhook_secret(record.id))
+        .unwrap();
     assert_eq!(opened, seen.last().unwrap().as_bytes(), "refused rotations change nothing");
 }
 

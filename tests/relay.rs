@@ -30,9 +30,14 @@ fn python() -> String {
 async fn python_client(url: String, key: String, tool: String, who: &'static str) -> Value {
     let out = tokio::task::spawn_blocking(move || {
         common::run_to_completion(
-            std::process::Command::new(python())
-                .arg(root().join("tests/fixtures/chatty_client.py"))
-                .args([&url, &key, &tool, who, &CALLS.to_string(), &ROUNDS.to_string()]),
+            std::process::Command::new(python()).arg(root().join("tests/fixtures/chatty_client.py")).args([
+                &url,
+                &key,
+                &tool,
+                who,
+                &CALLS.to_string(),
+                &ROUNDS.to_string(),
+            ]),
             Duration::from_secs(120),
         )
     })
@@ -138,7 +143,11 @@ async fn what_a_server_says_during_a_call_reaches_only_its_caller() {
             assert_eq!(seen["sampled"].as_array().unwrap().len(), CALLS, "{slug}: {who}'s sampling: {seen}");
             assert_eq!(seen["elicited"].as_array().unwrap().len(), CALLS, "{slug}: {who}'s elicitation: {seen}");
             for answers in heard(&seen["results"]) {
-                assert_eq!(answers, vec![format!("answer-for:{who}:sample"), format!("answer-for:{who}:elicit")], "{slug}");
+                assert_eq!(
+                    answers,
+                    vec![format!("answer-for:{who}:sample"), format!("answer-for:{who}:elicit")],
+                    "{slug}"
+                );
             }
         }
         // The REST caller cannot answer, and nobody answers for it: its calls

@@ -12,9 +12,6 @@ use rmcp::{
     handler::server::{router::tool::ToolRouter, wrapper::Parameters},
     model::{CallToolResult, ContentBlock, ProtocolVersion, ServerCapabilities, ServerConfig},
     schemars, tool, tool_handler, tool_router,
-    transport::streamable_http_server::{
-        StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
-    },
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -61,16 +58,7 @@ impl ServerHandler for Adder {
 }
 
 async fn start_upstream(legacy_only: bool) -> String {
-    let service: StreamableHttpService<Adder, LocalSessionManager> = StreamableHttpService::new(
-        move || Ok(Adder::new(legacy_only)),
-        Default::default(),
-        StreamableHttpServerConfig::default(),
-    );
-    let app = axum::Router::new().nest_service("/mcp", service);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    url
+    common::serve_remote_mcp(move || Adder::new(legacy_only)).await
 }
 
 #[tokio::test]

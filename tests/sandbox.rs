@@ -61,7 +61,10 @@ async fn each_installation_has_its_own_process_unless_the_server_is_shareable() 
     }
     // Equal (empty) configurations, and still Alice's state is hers alone.
     assert_eq!(text(&s, &alice, "probe", "remember", json!({"text": "alice's secret"})).await, "remembered");
-    assert!(!text(&s, &bob, "probe", "recall", json!({})).await.contains("alice's secret"), "Bob sees nothing of Alice's");
+    assert!(
+        !text(&s, &bob, "probe", "recall", json!({})).await.contains("alice's secret"),
+        "Bob sees nothing of Alice's"
+    );
     assert!(text(&s, &alice, "probe", "recall", json!({})).await.contains("alice's secret"));
     let whereabouts = |token: String, slug: &'static str| {
         let s = &s;
@@ -115,7 +118,10 @@ async fn a_child_cannot_reach_the_platforms_keys_database_or_processes() {
     // Its own home is writable; the rest of the machine is not.
     let at: Value = serde_json::from_str(&text(&s, &alice, "probe", "where", json!({})).await).unwrap();
     let home = at["home"].as_str().unwrap();
-    assert_eq!(text(&s, &alice, "probe", "write", json!({"path": format!("{home}/note"), "text": "hi"})).await, "written");
+    assert_eq!(
+        text(&s, &alice, "probe", "write", json!({"path": format!("{home}/note"), "text": "hi"})).await,
+        "written"
+    );
     let outside = root().join("sandbox-escape").display().to_string();
     assert!(text(&s, &alice, "probe", "write", json!({"path": outside, "text": "x"})).await.starts_with("refused: "));
     assert!(!root().join("sandbox-escape").exists());

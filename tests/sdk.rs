@@ -290,23 +290,25 @@ fn now() -> u64 {
 
 /// Signs as the platform documents it (written out here, independently of
 /// both the platform's and the SDK's signer).
-fn signature(secret: &str, timestamp: u64, body: &[u8]) -> String {
+/// Only v2 (`"{ts}.{METHOD}.{path?query}.{body}"`) is sent: it is the one
+/// a receiver must check.
+fn signature(secret: &str, timestamp: u64, method: &str, path: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(format!("{timestamp}.").as_bytes());
+    mac.update(format!("{timestamp}.{method}.{path}.").as_bytes());
     mac.update(body);
     let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
-    format!("v1={hex}")
+    format!("v2={hex}")
 }
 
 /// POSTs (or GETs, for an empty body) a signed request straight to a
 /// callback server.
 async fn signed(base: &str, path: &str, secret: &str, timestamp: u64, body: &[u8]) -> (u16, Value) {
-    let request = |method: reqwest::Method| reqwest::Client::new().request(method, format!("{base}{path}"));
-    let request = if body.is_empty() { request(reqwest::Method::GET) } else { request(reqwest::Method::POST) };
-    let res = request
+    let method = if body.is_empty() { reqwest::Method::GET } else { reqwest::Method::POST };
+    let res = reqwest::Client::new()
+        .request(method.clone(), format!("{base}{path}"))
         .header("x-webhook-secret", secret)
         .header("x-omnimcp-timestamp", timestamp.to_string())
-        .header("x-omnimcp-signature", signature(secret, timestamp, body))
+        .header("x-omnimcp-signature", signature(secret, timestamp, method.as_str(), path, body))
         .header("content-type", "application/json")
         .body(body.to_vec())
         .send()
@@ -341,13 +343,28 @@ async fn the_callback_server_checks_secret_signature_freshness_and_arguments() {
         .post(format!("{url}/tools/forecast"))
         .header("x-webhook-secret", SECRET)
         .header("x-omnimcp-timestamp", now().to_string())
-        .header("x-omnimcp-signature", signature(SECRET, now(), br#"{"arguments":{"city":"Oslo"}}"#))
+        .header(
+            "x-omnimcp-signature",
+            signature(SECRET, now(), "POST", "/tools/forecast", br#"{"arguments":{"city":"Oslo"}}"#),
+        )
         .body(body.to_vec())
         .send()
         .await
         .unwrap();
     assert_eq!(tampered.status(), 401);
     assert_eq!(tampered.json::<Value>().await.unwrap(), json!({"error": "the signature does not match the request"}));
+    // A request signed for one tool, replayed against another within the
+    // window: the route is signed too.
+    let replayed = reqwest::Client::new()
+        .post(format!("{url}/prompts/plan_trip"))
+        .header("x-webhook-secret", SECRET)
+        .header("x-omnimcp-timestamp", now().to_string())
+        .header("x-omnimcp-signature", signature(SECRET, now(), "POST", "/tools/forecast", body))
+        .body(body.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replayed.status(), 401);
     // No headers at all, on every route, health included.
     for (method, path) in [
         ("POST", "/tools/forecast"),

@@ -197,7 +197,11 @@ pub async fn change_password(
     let revoke = revoke_api_keys.is_some_and(|v| v == "on" || v == "true");
     let signed = backend.change_password(&req, current_password, new_password, revoke).await?;
     ssr::set_cookie(&signed.set_cookie);
-    leptos_axum::redirect(if revoke { "/settings?password=changed&keys=revoked" } else { "/settings?password=changed" });
+    leptos_axum::redirect(if revoke {
+        "/settings?password=changed&keys=revoked"
+    } else {
+        "/settings?password=changed"
+    });
     Ok(())
 }
 

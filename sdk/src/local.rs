@@ -25,9 +25,10 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
     Json, Router,
-    body::Bytes,
-    extract::{Path, Query, State},
-    http::{HeaderMap, StatusCode},
+    body::{Body, Bytes},
+    extract::{Path, Query, Request, State},
+    http::{HeaderMap, Method, StatusCode, Uri},
+    middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
@@ -37,7 +38,7 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use crate::{
     Error, SecretSlot,
     definitions::{CallError, Definitions},
-    signature::{self, SignedHeaders},
+    signature::{self, SignedHeaders, SignedRequest},
 };
 
 /// What every handler needs: the definitions and how to check a request.
@@ -53,18 +54,42 @@ pub(crate) struct LocalState {
 
 type Shared = Arc<LocalState>;
 
+/// The largest request body read (the platform sends arguments, not files).
+const MAX_BODY: usize = 2 * 1024 * 1024;
+
 pub(crate) fn router(state: LocalState) -> Router {
+    let state = Arc::new(state);
     Router::new()
         .route("/tools/{name}", post(call_tool))
         .route("/prompts/{name}", post(get_prompt))
         .route("/resources", get(read_resource))
         .route("/health", get(health))
-        .with_state(Arc::new(state))
+        .route_layer(middleware::from_fn_with_state(state.clone(), authenticated))
+        .with_state(state)
+}
+
+/// Every route: reads the body (within [`MAX_BODY`]), checks the request
+/// against the signature, and only then hands it on.
+async fn authenticated(State(state): State<Shared>, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, MAX_BODY).await else {
+        return failure(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is larger than {MAX_BODY} bytes"));
+    };
+    if let Err(refused) = authenticate(&state, &parts.method, &parts.uri, &parts.headers, &body) {
+        return *refused;
+    }
+    next.run(Request::from_parts(parts, Body::from(body))).await
 }
 
 /// Refuses unsigned, wrongly signed or stale requests (with the 401
 /// answer as the error).
-fn authenticate(state: &LocalState, headers: &HeaderMap, body: &[u8]) -> Result<(), Box<Response>> {
+fn authenticate(
+    state: &LocalState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), Box<Response>> {
     if state.insecure {
         return Ok(());
     }
@@ -80,11 +105,15 @@ fn authenticate(state: &LocalState, headers: &HeaderMap, body: &[u8]) -> Result<
         timestamp: header(signature::TIMESTAMP_HEADER),
         signature: header(signature::SIGNATURE_HEADER),
     };
-    signature::verify(secret.expose(), signed, body, signature::unix_now(), state.replay_window).map_err(|rejection| {
-        // The rejection names what was wrong, never a secret value.
-        tracing::warn!(reason = %rejection, "refused a callback request");
-        refuse(rejection.to_string())
-    })
+    let path_and_query = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
+    let request = SignedRequest { method: method.as_str(), path_and_query, body };
+    signature::verify(secret.expose(), signed, request, signature::unix_now(), state.replay_window).map_err(
+        |rejection| {
+            // The rejection names what was wrong, never a secret value.
+            tracing::warn!(reason = %rejection, "refused a callback request");
+            refuse(rejection.to_string())
+        },
+    )
 }
 
 fn refuse(message: String) -> Box<Response> {
@@ -122,10 +151,7 @@ fn arguments(body: &[u8]) -> Result<Value, Box<Response>> {
     }
 }
 
-async fn call_tool(State(state): State<Shared>, Path(name): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(refused) = authenticate(&state, &headers, &body) {
-        return *refused;
-    }
+async fn call_tool(State(state): State<Shared>, Path(name): Path<String>, body: Bytes) -> Response {
     let arguments = match arguments(&body) {
         Ok(a) => a,
         Err(response) => return *response,
@@ -137,15 +163,7 @@ async fn call_tool(State(state): State<Shared>, Path(name): Path<String>, header
     }
 }
 
-async fn get_prompt(
-    State(state): State<Shared>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Err(refused) = authenticate(&state, &headers, &body) {
-        return *refused;
-    }
+async fn get_prompt(State(state): State<Shared>, Path(name): Path<String>, body: Bytes) -> Response {
     let arguments = match arguments(&body) {
         Ok(a) => a,
         Err(response) => return *response,
@@ -161,14 +179,7 @@ struct ResourceQuery {
     uri: Option<String>,
 }
 
-async fn read_resource(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    Query(query): Query<ResourceQuery>,
-) -> Response {
-    if let Err(refused) = authenticate(&state, &headers, b"") {
-        return *refused;
-    }
+async fn read_resource(State(state): State<Shared>, Query(query): Query<ResourceQuery>) -> Response {
     let Some(uri) = query.uri else {
         return failure(StatusCode::BAD_REQUEST, "the uri query parameter is missing".into());
     };
@@ -178,10 +189,7 @@ async fn read_resource(
     }
 }
 
-async fn health(State(state): State<Shared>, headers: HeaderMap) -> Response {
-    if let Err(refused) = authenticate(&state, &headers, b"") {
-        return *refused;
-    }
+async fn health() -> Response {
     Json(json!({ "status": "ok" })).into_response()
 }
 

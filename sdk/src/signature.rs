@@ -7,13 +7,18 @@
 //! |---|---|
 //! | `x-webhook-secret` | the server's webhook secret, as issued by the deploy |
 //! | `x-omnimcp-timestamp` | the time of signing, in Unix seconds |
-//! | `x-omnimcp-signature` | `v1=` + lowercase hex HMAC-SHA256 of `"{timestamp}.{body}"` under the secret (the body is empty for `GET`) |
+//! | `x-omnimcp-signature` | `v1=<hex>,v2=<hex>`: lowercase hex HMAC-SHA256 under the secret of `"{timestamp}.{body}"` (v1) and of `"{timestamp}.{METHOD}.{path and query}.{body}"` (v2); the body is empty for `GET` |
 //!
 //! [`verify`] checks all three: the secret and the signature are compared in
 //! constant time (so the time an answer takes reveals nothing about how much
 //! of a guess was right), and a timestamp further than the replay window from
 //! now, in either direction, is refused, so a captured request cannot be
-//! replayed later. [`crate::OmniMcp::start_local`] does this for every
+//! replayed later. Of the signature only `v2` counts: it also covers the
+//! method and the route, so a signed `POST /tools/a` cannot be replayed
+//! against `/tools/b` within the window (`v1` is still sent for receivers
+//! written before `v2`; a header without `v2` is refused). The path is
+//! the one the platform sent, so a proxy in front of the receiver must not
+//! rewrite it. [`crate::OmniMcp::start_local`] does this for every
 //! request; the functions are public for servers built by other means.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -26,7 +31,7 @@ use subtle::ConstantTimeEq;
 pub const SECRET_HEADER: &str = "x-webhook-secret";
 /// The header carrying the signing time, in Unix seconds.
 pub const TIMESTAMP_HEADER: &str = "x-omnimcp-timestamp";
-/// The header carrying `v1=<hex HMAC-SHA256>`.
+/// The header carrying `v1=<hex HMAC-SHA256>,v2=<hex HMAC-SHA256>`.
 pub const SIGNATURE_HEADER: &str = "x-omnimcp-signature";
 
 /// How far a request's timestamp may be from the receiver's clock, unless
@@ -54,33 +59,53 @@ pub enum Rejection {
         /// The configured replay window, in seconds.
         window_secs: u64,
     },
-    /// The signature does not match the timestamp and body.
+    /// The signature does not match the timestamp, method, path and body.
     #[error("the signature does not match the request")]
     BadSignature,
+    /// The signature header has no `v2=` part.
+    #[error("the signature has no v2= part (the method and path must be signed)")]
+    NoV2Signature,
 }
 
-/// Signs a callback request: `v1=` + lowercase hex HMAC-SHA256 of
-/// `"{timestamp}.{body}"` under `secret`, the value of
-/// [`SIGNATURE_HEADER`].
-///
-/// ```
-/// use omnimcp_sdk::signature::sign;
-/// let signature = sign("whsec_example", 1_700_000_000, br#"{"arguments":{}}"#);
-/// assert!(signature.starts_with("v1=") && signature.len() == 3 + 64);
-/// ```
-pub fn sign(secret: &str, timestamp: u64, body: &[u8]) -> String {
+/// Hex HMAC-SHA256 under `secret` of the parts joined by `.`.
+fn mac(secret: &str, parts: &[&[u8]]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes a key of any length");
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            mac.update(b".");
+        }
+        mac.update(part);
+    }
     let digest = mac.finalize().into_bytes();
-    let mut out = String::with_capacity(3 + 64);
-    out.push_str("v1=");
+    let mut out = String::with_capacity(64);
     for byte in digest {
         out.push(char::from_digit(u32::from(byte >> 4), 16).expect("a nibble is a hex digit"));
         out.push(char::from_digit(u32::from(byte & 0xf), 16).expect("a nibble is a hex digit"));
     }
     out
+}
+
+/// The `v2` signature alone: lowercase hex HMAC-SHA256 under `secret` of
+/// `"{timestamp}.{method}.{path_and_query}.{body}"`. `path_and_query` is
+/// the request target as sent (`/tools/add`, `/resources?uri=...`),
+/// percent-encoding untouched.
+pub fn sign_v2(secret: &str, timestamp: u64, method: &str, path_and_query: &str, body: &[u8]) -> String {
+    let ts = timestamp.to_string();
+    mac(secret, &[ts.as_bytes(), method.as_bytes(), path_and_query.as_bytes(), body])
+}
+
+/// Signs a callback request the way the platform does: the value of
+/// [`SIGNATURE_HEADER`], `v1=<hex>,v2=<hex>`.
+///
+/// ```
+/// use omnimcp_sdk::signature::sign;
+/// let signature = sign("whsec_example", 1_700_000_000, "POST", "/tools/add", br#"{"arguments":{}}"#);
+/// assert!(signature.starts_with("v1=") && signature.contains(",v2="));
+/// ```
+pub fn sign(secret: &str, timestamp: u64, method: &str, path_and_query: &str, body: &[u8]) -> String {
+    let v1 = mac(secret, &[timestamp.to_string().as_bytes(), body]);
+    let v2 = sign_v2(secret, timestamp, method, path_and_query, body);
+    format!("v1={v1},v2={v2}")
 }
 
 /// Compares two byte strings in time that depends only on their lengths,
@@ -100,14 +125,27 @@ pub struct SignedHeaders<'a> {
     pub signature: Option<&'a str>,
 }
 
+/// The part of a request the signature covers besides the timestamp.
+#[derive(Debug, Clone, Copy)]
+pub struct SignedRequest<'a> {
+    /// The HTTP method, upper case (`POST`, `GET`).
+    pub method: &'a str,
+    /// The request target as received: the path and, if any, `?` and the
+    /// query, percent-encoding untouched.
+    pub path_and_query: &'a str,
+    /// The raw body (empty for `GET`).
+    pub body: &'a [u8],
+}
+
 /// Verifies a callback request against `secret`: the secret header, the
-/// timestamp (within `window` of `now`, either way) and the signature over
-/// the timestamp and `body`. `now` is a parameter so that tests, and
-/// servers with their own clock, can pass it; use [`unix_now`] otherwise.
+/// timestamp (within `window` of `now`, either way) and the `v2` signature
+/// over the timestamp, method, path and body. `now` is a parameter so that
+/// tests, and servers with their own clock, can pass it; use [`unix_now`]
+/// otherwise.
 pub fn verify(
     secret: &str,
     headers: SignedHeaders<'_>,
-    body: &[u8],
+    request: SignedRequest<'_>,
     now: u64,
     window: Duration,
 ) -> Result<(), Rejection> {
@@ -124,8 +162,14 @@ pub fn verify(
     }
     // The expected value is computed from our secret, so comparing it with
     // what was sent must not leak how long a matching prefix is.
-    let expected = sign(secret, timestamp, body);
-    if !constant_time_eq(signature.trim().to_ascii_lowercase().as_bytes(), expected.as_bytes()) {
+    let presented = signature
+        .split(',')
+        .filter_map(|part| part.trim().split_once('='))
+        .find(|(scheme, _)| scheme.eq_ignore_ascii_case("v2"))
+        .map(|(_, hex)| hex.to_ascii_lowercase())
+        .ok_or(Rejection::NoV2Signature)?;
+    let expected = sign_v2(secret, timestamp, request.method, request.path_and_query, request.body);
+    if !constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
         return Err(Rejection::BadSignature);
     }
     Ok(())
@@ -147,30 +191,75 @@ mod tests {
         SignedHeaders { secret: Some(secret), timestamp: Some(timestamp), signature: Some(signature) }
     }
 
+    /// A `POST /tools/t` with this body.
+    fn post(body: &[u8]) -> SignedRequest<'_> {
+        SignedRequest { method: "POST", path_and_query: "/tools/t", body }
+    }
+
+    fn sign_post(secret: &str, ts: u64, body: &[u8]) -> String {
+        sign(secret, ts, "POST", "/tools/t", body)
+    }
+
     #[test]
     fn signature_matches_a_known_answer() {
-        // The same known answer the platform's own signer is tested with
-        // (Python: hmac.new(b"key", b"1.{}", sha256).hexdigest()), so the
-        // two sides cannot drift apart.
-        assert_eq!(sign("key", 1, b"{}"), "v1=1ba6b8171186efc613e8bcc0cbdab2748f24984d7c5a84faa2637afa0e40d224");
+        // The same known answers the platform's own signer is tested with
+        // (Python: hmac.new(b"key", b"1.{}", sha256).hexdigest() and
+        // b"1.POST./tools/t.{}"), so the two sides cannot drift apart.
+        assert_eq!(
+            sign("key", 1, "POST", "/tools/t", b"{}"),
+            "v1=1ba6b8171186efc613e8bcc0cbdab2748f24984d7c5a84faa2637afa0e40d224,\
+             v2=e0aac4628fcce824870dfdbf88fd0632e91c82cfd0c002e96252b8e8eaa7fab8"
+        );
+    }
+
+    #[test]
+    fn a_signature_for_one_route_is_refused_on_another() {
+        let ts = NOW.to_string();
+        let sig = sign(SECRET, NOW, "POST", "/tools/read", b"{}");
+        let on = |method, path_and_query| {
+            verify(
+                SECRET,
+                headers(SECRET, &ts, &sig),
+                SignedRequest { method, path_and_query, body: b"{}" },
+                NOW,
+                DEFAULT_REPLAY_WINDOW,
+            )
+        };
+        assert_eq!(on("POST", "/tools/read"), Ok(()));
+        assert_eq!(on("POST", "/tools/delete"), Err(Rejection::BadSignature), "another tool");
+        assert_eq!(on("POST", "/prompts/read"), Err(Rejection::BadSignature), "another kind");
+        assert_eq!(on("PUT", "/tools/read"), Err(Rejection::BadSignature), "another method");
+        assert_eq!(on("POST", "/tools/read?x=1"), Err(Rejection::BadSignature), "the query counts");
+        // A v1-only header (the body signature alone) is not enough.
+        let v1_only = sig.split(',').next().unwrap().to_string();
+        let err = verify(SECRET, headers(SECRET, &ts, &v1_only), post(b"{}"), NOW, DEFAULT_REPLAY_WINDOW);
+        assert_eq!(err, Err(Rejection::NoV2Signature));
     }
 
     #[test]
     fn a_correctly_signed_fresh_request_passes() {
         let body = br#"{"arguments":{"city":"Paris"}}"#;
-        let sig = sign(SECRET, NOW, body);
+        let sig = sign_post(SECRET, NOW, body);
         assert_eq!(
-            verify(SECRET, headers(SECRET, &NOW.to_string(), &sig), body, NOW + 10, DEFAULT_REPLAY_WINDOW),
+            verify(SECRET, headers(SECRET, &NOW.to_string(), &sig), post(body), NOW + 10, DEFAULT_REPLAY_WINDOW),
             Ok(())
         );
-        // Upper-case hex is the same signature.
-        let upper = sig.to_ascii_uppercase().replacen("V1=", "v1=", 1);
-        assert_eq!(verify(SECRET, headers(SECRET, &NOW.to_string(), &upper), body, NOW, DEFAULT_REPLAY_WINDOW), Ok(()));
+        // Upper-case hex is the same signature, and so is v2 alone.
+        let upper = sig.to_ascii_uppercase();
+        assert_eq!(
+            verify(SECRET, headers(SECRET, &NOW.to_string(), &upper), post(body), NOW, DEFAULT_REPLAY_WINDOW),
+            Ok(())
+        );
+        let v2 = format!("v2={}", sign_v2(SECRET, NOW, "POST", "/tools/t", body));
+        assert_eq!(
+            verify(SECRET, headers(SECRET, &NOW.to_string(), &v2), post(body), NOW, DEFAULT_REPLAY_WINDOW),
+            Ok(())
+        );
     }
 
     #[test]
     fn each_missing_header_is_named() {
-        let sig = sign(SECRET, NOW, b"");
+        let sig = sign_post(SECRET, NOW, b"");
         let ts = NOW.to_string();
         let cases = [
             (SignedHeaders { secret: None, timestamp: Some(&ts), signature: Some(&sig) }, SECRET_HEADER),
@@ -178,46 +267,52 @@ mod tests {
             (SignedHeaders { secret: Some(SECRET), timestamp: Some(&ts), signature: None }, SIGNATURE_HEADER),
         ];
         for (h, name) in cases {
-            assert_eq!(verify(SECRET, h, b"", NOW, DEFAULT_REPLAY_WINDOW), Err(Rejection::MissingHeader(name)));
+            assert_eq!(verify(SECRET, h, post(b""), NOW, DEFAULT_REPLAY_WINDOW), Err(Rejection::MissingHeader(name)));
         }
     }
 
     #[test]
     fn a_wrong_secret_is_refused_even_with_a_valid_signature_for_it() {
         // Whoever signs with another secret gets no further than the secret check.
-        let sig = sign("whsec_other", NOW, b"");
-        let err = verify(SECRET, headers("whsec_other", &NOW.to_string(), &sig), b"", NOW, DEFAULT_REPLAY_WINDOW);
+        let sig = sign_post("whsec_other", NOW, b"");
+        let err = verify(SECRET, headers("whsec_other", &NOW.to_string(), &sig), post(b""), NOW, DEFAULT_REPLAY_WINDOW);
         assert_eq!(err, Err(Rejection::WrongSecret));
         // The right secret header with a signature made under another secret.
-        let err = verify(SECRET, headers(SECRET, &NOW.to_string(), &sig), b"", NOW, DEFAULT_REPLAY_WINDOW);
+        let err = verify(SECRET, headers(SECRET, &NOW.to_string(), &sig), post(b""), NOW, DEFAULT_REPLAY_WINDOW);
         assert_eq!(err, Err(Rejection::BadSignature));
     }
 
     #[test]
     fn a_tampered_body_or_timestamp_breaks_the_signature() {
-        let sig = sign(SECRET, NOW, br#"{"arguments":{"n":1}}"#);
+        let sig = sign_post(SECRET, NOW, br#"{"arguments":{"n":1}}"#);
         let err = verify(
             SECRET,
             headers(SECRET, &NOW.to_string(), &sig),
-            br#"{"arguments":{"n":2}}"#,
+            post(br#"{"arguments":{"n":2}}"#),
             NOW,
             DEFAULT_REPLAY_WINDOW,
         );
         assert_eq!(err, Err(Rejection::BadSignature));
         // Moving the timestamp (to dodge the window) invalidates it too.
         let moved = (NOW + 1).to_string();
-        let err =
-            verify(SECRET, headers(SECRET, &moved, &sig), br#"{"arguments":{"n":1}}"#, NOW, DEFAULT_REPLAY_WINDOW);
+        let err = verify(
+            SECRET,
+            headers(SECRET, &moved, &sig),
+            post(br#"{"arguments":{"n":1}}"#),
+            NOW,
+            DEFAULT_REPLAY_WINDOW,
+        );
         assert_eq!(err, Err(Rejection::BadSignature));
-        let err = verify(SECRET, headers(SECRET, "soon", &sig), b"", NOW, DEFAULT_REPLAY_WINDOW);
+        let err = verify(SECRET, headers(SECRET, "soon", &sig), post(b""), NOW, DEFAULT_REPLAY_WINDOW);
         assert_eq!(err, Err(Rejection::MalformedTimestamp));
     }
 
     #[test]
     fn the_replay_window_bounds_both_directions() {
         let window = Duration::from_secs(300);
-        let check =
-            |ts: u64| verify(SECRET, headers(SECRET, &ts.to_string(), &sign(SECRET, ts, b"")), b"", NOW, window);
+        let check = |ts: u64| {
+            verify(SECRET, headers(SECRET, &ts.to_string(), &sign_post(SECRET, ts, b"")), post(b""), NOW, window)
+        };
         assert_eq!(check(NOW - 300), Ok(()), "exactly at the limit is still fresh");
         assert_eq!(check(NOW + 300), Ok(()), "a sender whose clock runs ahead, within the limit");
         assert_eq!(check(NOW - 301), Err(Rejection::StaleTimestamp { age_secs: 301, window_secs: 300 }));
@@ -225,8 +320,8 @@ mod tests {
         // A shorter window, configured by the server, is honoured.
         let short = verify(
             SECRET,
-            headers(SECRET, &(NOW - 31).to_string(), &sign(SECRET, NOW - 31, b"")),
-            b"",
+            headers(SECRET, &(NOW - 31).to_string(), &sign_post(SECRET, NOW - 31, b"")),
+            post(b""),
             NOW,
             Duration::from_secs(30),
         );
@@ -244,8 +339,8 @@ mod tests {
 
     #[test]
     fn rejections_never_echo_secrets() {
-        let sig = sign(SECRET, NOW, b"");
-        let err = verify(SECRET, headers("whsec_guess", &NOW.to_string(), &sig), b"", NOW, DEFAULT_REPLAY_WINDOW)
+        let sig = sign_post(SECRET, NOW, b"");
+        let err = verify(SECRET, headers("whsec_guess", &NOW.to_string(), &sig), post(b""), NOW, DEFAULT_REPLAY_WINDOW)
             .unwrap_err()
             .to_string();
         assert!(!err.contains("whsec_"), "{err}");

@@ -99,8 +99,8 @@ impl Db {
     /// The user an installation belongs to.
     pub async fn installation_user(&self, id: Uuid) -> DbResult<Option<Uuid>> {
         let sql = "SELECT user_id FROM user_mcp_installations WHERE id = $1";
-        let row: Option<(Uuid,)> =
-            on_pool!(self, |pool| sqlx::query_as(sql).bind(id).fetch_optional(pool).await).map_err(DbError::classify)?;
+        let row: Option<(Uuid,)> = on_pool!(self, |pool| sqlx::query_as(sql).bind(id).fetch_optional(pool).await)
+            .map_err(DbError::classify)?;
         Ok(row.map(|r| r.0))
     }
 
@@ -154,5 +154,4 @@ impl Db {
         .map_err(DbError::classify)?;
         Ok(n == 1)
     }
-
 }

@@ -394,8 +394,14 @@ impl Db {
     /// Records a health check.
     pub async fn set_health(&self, server_id: Uuid, status: HealthStatus, at: DateTime<Utc>) -> DbResult<()> {
         let sql = "UPDATE mcp_servers SET health_status = $2, last_health_check_at = $3 WHERE id = $1";
-        on_pool!(self, |pool| sqlx::query(sql).bind(server_id).bind(status.as_str()).bind(at).execute(pool).await.map(|_| ()))
-            .map_err(DbError::classify)
+        on_pool!(self, |pool| sqlx::query(sql)
+            .bind(server_id)
+            .bind(status.as_str())
+            .bind(at)
+            .execute(pool)
+            .await
+            .map(|_| ()))
+        .map_err(DbError::classify)
     }
 
     /// Whether a slug is taken.
@@ -467,5 +473,4 @@ impl Db {
         on_pool!(self, |pool| sqlx::query_as::<_, ServerRecord>(sql).bind(owner_id).fetch_all(pool).await)
             .map_err(DbError::classify)
     }
-
 }

@@ -117,7 +117,8 @@ impl GatewayError {
     /// The JSON-RPC error for a client of `era`: the only place a gateway
     /// failure becomes one.
     pub fn to_rpc(&self, era: Era) -> ErrorData {
-        let error = |code: i32, data: Option<serde_json::Value>| ErrorData::new(ErrorCode(code), self.to_string(), data);
+        let error =
+            |code: i32, data: Option<serde_json::Value>| ErrorData::new(ErrorCode(code), self.to_string(), data);
         match self {
             Self::UnknownTool(_) | Self::UnknownPrompt(_) | Self::UnknownReference | Self::UnknownServer => {
                 error(codes::INVALID_PARAMS, None)

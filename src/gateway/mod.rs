@@ -192,8 +192,11 @@ fn check_arguments(entry: &registry::ServerEntry, op: &Operation) -> Result<(), 
             Some(Ok(validator)) => {
                 if let Some(err) = validator.iter_errors(arguments).next() {
                     let path = err.instance_path().to_string();
-                    let field =
-                        if path.is_empty() { "arguments".to_string() } else { format!("arguments{}", path.replace('/', ".")) };
+                    let field = if path.is_empty() {
+                        "arguments".to_string()
+                    } else {
+                        format!("arguments{}", path.replace('/', "."))
+                    };
                     return Err(GatewayError::InvalidArguments { field, message: err.to_string() });
                 }
                 Ok(())

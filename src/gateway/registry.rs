@@ -134,11 +134,8 @@ pub struct ServerEntry {
 impl ServerEntry {
     /// An entry from a row and its items, schemas compiled.
     pub fn new(record: ServerRecord, items: ServerItems) -> Self {
-        let validators = items
-            .tools
-            .iter()
-            .map(|t| (t.name.clone(), compile_schema(&t.parameters.0).map(Arc::new)))
-            .collect();
+        let validators =
+            items.tools.iter().map(|t| (t.name.clone(), compile_schema(&t.parameters.0).map(Arc::new))).collect();
         let hosting = Hosting::of(&record);
         Self { record, hosting, tools: items.tools, resources: items.resources, prompts: items.prompts, validators }
     }

@@ -124,7 +124,10 @@ impl Reach {
         if target.entry.tool(tool).is_none() || !self.may_call(&target.entry, tool) {
             return Err(GatewayError::UnknownTool(tool.to_string()));
         }
-        Ok((target.clone(), Operation::CallTool { tool: tool.to_string(), arguments: serde_json::Value::Object(arguments) }))
+        Ok((
+            target.clone(),
+            Operation::CallTool { tool: tool.to_string(), arguments: serde_json::Value::Object(arguments) },
+        ))
     }
 
     /// The REST door's `{serverId, uri}`: the server's own URI.
@@ -189,13 +192,17 @@ impl Reach {
 
     /// `completion/complete`: the reference, rewritten in the server's
     /// own names.
-    pub fn complete(&self, mut params: rmcp::model::CompleteRequestParams) -> Result<(Target, Operation), GatewayError> {
+    pub fn complete(
+        &self,
+        mut params: rmcp::model::CompleteRequestParams,
+    ) -> Result<(Target, Operation), GatewayError> {
         let target = match &mut params.r#ref {
             Reference::Prompt(p) => {
                 let (target, name) = self
                     .enabled()
                     .find_map(|t| {
-                        let found = t.entry.prompts.iter().find(|q| self.naming.name(t.entry.slug(), &q.name) == p.name)?;
+                        let found =
+                            t.entry.prompts.iter().find(|q| self.naming.name(t.entry.slug(), &q.name) == p.name)?;
                         Some((t, found.name.clone()))
                     })
                     .ok_or(GatewayError::UnknownReference)?;

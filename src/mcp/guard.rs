@@ -71,11 +71,9 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
 /// JSON-RPC message, -32600 for one over the size limit.
 async fn rpc_refusal(response: Response, json_body: bool) -> Response {
     match response.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => jsonrpc_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            -32600,
-            format!("the message is larger than {MAX_BODY} bytes"),
-        ),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            jsonrpc_error(StatusCode::PAYLOAD_TOO_LARGE, -32600, format!("the message is larger than {MAX_BODY} bytes"))
+        }
         StatusCode::UNSUPPORTED_MEDIA_TYPE if json_body => {
             let text = axum::body::to_bytes(response.into_body(), 4096).await.unwrap_or_default();
             let why = String::from_utf8_lossy(&text);

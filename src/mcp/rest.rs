@@ -119,7 +119,8 @@ pub fn shown(outcome: Outcome) -> Result<(bool, Value), GatewayError> {
 /// `{"success": ...}` with the `X-RateLimit-*` headers.
 fn answer(outcome: Outcome, rate: RateInfo) -> Result<Response, GatewayError> {
     let (success, value) = shown(outcome)?;
-    let body = if success { json!({ "success": true, "result": value }) } else { json!({ "success": false, "error": value }) };
+    let body =
+        if success { json!({ "success": true, "result": value }) } else { json!({ "success": false, "error": value }) };
     let mut response = Json(body).into_response();
     let headers = response.headers_mut();
     headers.insert("x-ratelimit-limit", HeaderValue::from(rate.limit));

@@ -62,7 +62,12 @@ pub fn call_tool(outcome: Outcome, era: Era) -> Result<CallToolResponse, ErrorDa
 
 /// A read's contents, under the URI the client asked for where the server
 /// answered with its own.
-pub fn read_resource(outcome: Outcome, server_uri: &str, public_uri: &str, era: Era) -> Result<ReadResourceResponse, ErrorData> {
+pub fn read_resource(
+    outcome: Outcome,
+    server_uri: &str,
+    public_uri: &str,
+    era: Era,
+) -> Result<ReadResourceResponse, ErrorData> {
     let mut result = match outcome {
         Outcome::Mcp(ServerResult::ReadResourceResult(result)) => result,
         Outcome::Mcp(ServerResult::InputRequiredResult(required)) => {

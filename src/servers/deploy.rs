@@ -165,10 +165,8 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
     if version.is_empty() || version.len() > 32 || version.chars().any(char::is_whitespace) {
         return Err(invalid("version".into(), "use a version such as 1.2.0"));
     }
-    let hosting_type: HostingType = req
-        .hosting_type
-        .parse()
-        .map_err(|_| invalid("hostingType".into(), "use developer_hosted or remote_mcp"))?;
+    let hosting_type: HostingType =
+        req.hosting_type.parse().map_err(|_| invalid("hostingType".into(), "use developer_hosted or remote_mcp"))?;
     let outbound = &state.gateway.upstreams.outbound;
     let (callback_url, remote_url) = match hosting_type {
         HostingType::DeveloperHosted => {
@@ -176,8 +174,7 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
                 .callback_url
                 .as_deref()
                 .ok_or_else(|| invalid("callbackUrl".into(), "a developer-hosted server needs a callbackUrl"))?;
-            let checked =
-                outbound.validate_url(url).await.map_err(|e| invalid("callbackUrl".into(), e.to_string()))?;
+            let checked = outbound.validate_url(url).await.map_err(|e| invalid("callbackUrl".into(), e.to_string()))?;
             (Some(checked.as_str().trim_end_matches('/').to_string()), None)
         }
         HostingType::RemoteMcp => {

@@ -24,9 +24,13 @@ use crate::{
     error::{ApiError, ApiResult},
     gateway::registry::compile_schema,
     state::AppState,
-    upstream::{ListChange, peer::Catalog},
+    upstream::{ChangeQueue, ListChange, peer::Catalog},
 };
 use app::domain::HostingType;
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 /// Most tools one server may have.
 pub const MAX_TOOLS: usize = 256;
@@ -52,8 +56,6 @@ pub struct PromptArgument {
     #[serde(default)]
     pub required: bool,
 }
-
-
 
 /// The marketplace's filters as both front doors receive them (the REST
 /// API's query string, the marketplace page's URL): checked here, once.
@@ -86,9 +88,10 @@ pub async fn marketplace_page(
     };
     let hosting_type = match text(f.hosting_type) {
         None => None,
-        Some(h) => Some(h.parse::<HostingType>().map_err(|_| {
-            ApiError::invalid("hostingType", "use platform_hosted, developer_hosted or remote_mcp")
-        })?),
+        Some(h) => Some(
+            h.parse::<HostingType>()
+                .map_err(|_| ApiError::invalid("hostingType", "use platform_hosted, developer_hosted or remote_mcp"))?,
+        ),
     };
     let after = match text(f.cursor) {
         None => None,
@@ -145,13 +148,15 @@ pub fn items_from_catalog(catalog: &Catalog) -> ServerItems {
         template: false,
     });
     let templates =
-        catalog.templates.iter().filter(|t| crate::uri_template::is_valid(&t.uri_template)).take(MAX_TEMPLATES).map(|t| ResourceRecord {
-            uri: t.uri_template.clone(),
-            name: t.name.clone(),
-            description: t.description.clone().unwrap_or_default(),
-            mime_type: t.mime_type.clone(),
-            template: true,
-        });
+        catalog.templates.iter().filter(|t| crate::uri_template::is_valid(&t.uri_template)).take(MAX_TEMPLATES).map(
+            |t| ResourceRecord {
+                uri: t.uri_template.clone(),
+                name: t.name.clone(),
+                description: t.description.clone().unwrap_or_default(),
+                mime_type: t.mime_type.clone(),
+                template: true,
+            },
+        );
     let prompts = catalog
         .prompts
         .iter()
@@ -178,7 +183,11 @@ pub fn items_from_catalog(catalog: &Catalog) -> ServerItems {
     // What a server lists past the caps is left out (and said in the log).
     let resources: Vec<ResourceRecord> = templates.chain(resources).take(MAX_RESOURCES).collect();
     if catalog.tools.len() > MAX_TOOLS || catalog.resources.len() + catalog.templates.len() > MAX_RESOURCES {
-        tracing::warn!(tools = catalog.tools.len(), resources = catalog.resources.len(), "a server lists more than is kept");
+        tracing::warn!(
+            tools = catalog.tools.len(),
+            resources = catalog.resources.len(),
+            "a server lists more than is kept"
+        );
     }
     ServerItems { tools, resources, prompts }
 }
@@ -196,24 +205,61 @@ pub fn items_from_catalog(catalog: &Catalog) -> ServerItems {
 ///   when the process is gone the view goes too;
 /// - a shared process is stateless by declaration: its announcements are
 ///   ignored.
-pub fn refresh_on_change(state: AppState, mut changed: tokio::sync::mpsc::UnboundedReceiver<ListChange>) {
+pub fn refresh_on_change(state: AppState, changes: ChangeQueue) {
     tokio::spawn(async move {
-        while let Some(first) = changed.recv().await {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            let mut changes = vec![first];
-            while let Ok(more) = changed.try_recv() {
-                if !changes.contains(&more) {
-                    changes.push(more);
+        // Re-listings run side by side, a few at a time, each within a time
+        // limit: a stalled server delays nobody else's. A change announced
+        // again while its re-listing runs is queued for one more after it.
+        let running: Arc<Mutex<Running>> = Arc::default();
+        let slots = Arc::new(tokio::sync::Semaphore::new(REFRESHES_AT_ONCE));
+        loop {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            for change in changes.take().await {
+                {
+                    let mut running = running.lock().expect("refresh lock");
+                    if running.now.contains(&change) {
+                        if !running.again.contains(&change) {
+                            running.again.push(change);
+                        }
+                        continue;
+                    }
+                    running.now.push(change);
                 }
-            }
-            for change in changes {
-                if let Err(e) = refresh(&state, change).await {
-                    tracing::warn!(server_id = %change.server, error = %e, "could not re-list a server after it announced a change");
-                }
+                let (state, running, slots, changes) = (state.clone(), running.clone(), slots.clone(), changes.clone());
+                tokio::spawn(async move {
+                    let _slot = slots.acquire().await;
+                    match tokio::time::timeout(REFRESH_LIMIT, refresh(&state, change)).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => {
+                            tracing::warn!(server_id = %change.server, error = %e, "could not re-list a server after it announced a change")
+                        }
+                        Err(_) => {
+                            tracing::warn!(server_id = %change.server, "re-listing a server took too long; given up")
+                        }
+                    }
+                    let mut running = running.lock().expect("refresh lock");
+                    running.now.retain(|c| *c != change);
+                    if let Some(i) = running.again.iter().position(|c| *c == change) {
+                        running.again.swap_remove(i);
+                        changes.push(change);
+                    }
+                });
             }
         }
     });
 }
+
+/// Re-listings running, and those announced again meanwhile.
+#[derive(Default)]
+struct Running {
+    now: Vec<ListChange>,
+    again: Vec<ListChange>,
+}
+
+/// Re-listings at once.
+const REFRESHES_AT_ONCE: usize = 8;
+/// Longest one re-listing may take.
+const REFRESH_LIMIT: Duration = Duration::from_secs(30);
 
 async fn refresh(state: &AppState, change: ListChange) -> anyhow::Result<()> {
     let Some(installation) = change.installation else {
@@ -249,4 +295,3 @@ async fn refresh(state: &AppState, change: ListChange) -> anyhow::Result<()> {
     tracing::info!(server_id = %change.server, tools = items.tools.len(), "re-listed a server after it announced a change");
     Ok(())
 }
-

@@ -3,10 +3,13 @@
 //! `POST {url}/tools/{name}` and `POST {url}/prompts/{name}` with
 //! `{"arguments": ...}`, `GET {url}/resources?uri=...`, `GET {url}/health`.
 //! The answer is `{"success": true, "result": ...}` or `{"success": false,
-//! "error": ...}`. Every request goes through the SSRF guard and carries
-//! `X-Webhook-Secret` (as the seed says) plus a timestamp and an
-//! HMAC-SHA256 signature over `"{timestamp}.{body}"`, so a receiver can
-//! verify the body and reject replays.
+//! "error": ...}`. Every request goes through the SSRF guard, never follows
+//! a redirect (the secret must not travel to another host), and carries
+//! `X-Webhook-Secret` (as the seed says), a timestamp, and
+//! `X-OmniMCP-Signature: v1=<hex>,v2=<hex>`: HMAC-SHA256 under the secret
+//! of `"{timestamp}.{body}"` (v1, kept for receivers built before v2) and of
+//! `"{timestamp}.{METHOD}.{path and query}.{body}"` (v2), so a receiver can
+//! verify what was asked, of which route, and reject replays.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -28,19 +31,35 @@ pub const SECRET_HEADER: &str = "x-webhook-secret";
 pub const TIMESTAMP_HEADER: &str = "x-omnimcp-timestamp";
 pub const SIGNATURE_HEADER: &str = "x-omnimcp-signature";
 
-/// `v1=` + hex HMAC-SHA256 of `"{timestamp}.{body}"` under the secret.
-pub fn sign(secret: &str, timestamp: u64, body: &[u8]) -> String {
+/// Hex HMAC-SHA256 under the secret of the parts joined by `.`.
+fn mac(secret: &str, parts: &[&[u8]]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    let bytes = mac.finalize().into_bytes();
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("v1={hex}")
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            mac.update(b".");
+        }
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The value of `X-OmniMCP-Signature` for a request: `v1=` over the
+/// timestamp and body, `v2=` over the timestamp, method, path (with its
+/// query) and body.
+pub fn sign(secret: &str, timestamp: u64, method: &str, path_and_query: &str, body: &[u8]) -> String {
+    let ts = timestamp.to_string();
+    let v1 = mac(secret, &[ts.as_bytes(), body]);
+    let v2 = mac(secret, &[ts.as_bytes(), method.as_bytes(), path_and_query.as_bytes(), body]);
+    format!("v1={v1},v2={v2}")
 }
 
 /// Runs one operation as a callback.
-pub async fn execute(outbound: &Outbound, base_url: &str, secret: &Secret, op: Operation) -> Result<Outcome, UpstreamError> {
+pub async fn execute(
+    outbound: &Outbound,
+    base_url: &str,
+    secret: &Secret,
+    op: Operation,
+) -> Result<Outcome, UpstreamError> {
     let (method, url, body) = match op {
         // Tool and prompt names are `[A-Za-z0-9_-]`, safe in a path segment.
         Operation::CallTool { tool, arguments } => {
@@ -83,6 +102,12 @@ pub async fn signed_request(
     body: Option<Vec<u8>>,
 ) -> Result<OutboundResponse, UpstreamError> {
     let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let parsed =
+        reqwest::Url::parse(url).map_err(|_| UpstreamError::Unavailable("the callback URL is not valid".into()))?;
+    let path_and_query = match parsed.query() {
+        Some(q) => format!("{}?{q}", parsed.path()),
+        None => parsed.path().to_string(),
+    };
     let mut headers = HeaderMap::new();
     let header =
         |v: &str| HeaderValue::from_str(v).map_err(|_| UpstreamError::Unavailable("invalid header value".into()));
@@ -90,12 +115,18 @@ pub async fn signed_request(
     headers.insert(HeaderName::from_static(TIMESTAMP_HEADER), header(&timestamp.to_string())?);
     headers.insert(
         HeaderName::from_static(SIGNATURE_HEADER),
-        header(&sign(secret.expose(), timestamp, body.as_deref().unwrap_or_default()))?,
+        header(&sign(
+            secret.expose(),
+            timestamp,
+            method.as_str(),
+            &path_and_query,
+            body.as_deref().unwrap_or_default(),
+        ))?,
     );
     if body.is_some() {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }
-    outbound.send(method, url, headers, body).await.map_err(|e| match e {
+    outbound.send_without_redirects(method, url, headers, body).await.map_err(|e| match e {
         OutboundError::Timeout(_) => UpstreamError::Timeout,
         OutboundError::TooLarge { limit } => UpstreamError::BadResponse(format!("larger than {limit} bytes")),
         other => UpstreamError::Unavailable(other.to_string()),
@@ -113,6 +144,11 @@ pub async fn healthy(outbound: &Outbound, base_url: &str, secret: &Secret) -> bo
 /// tool's own, whatever the shape of `error`: it never becomes a protocol
 /// error of ours.
 fn parse_answer(status: u16, body: &[u8]) -> Result<Outcome, UpstreamError> {
+    if (300..400).contains(&status) {
+        return Err(UpstreamError::BadResponse(format!(
+            "HTTP {status}: callbacks never follow redirects (the secret goes only to the registered URL)"
+        )));
+    }
     parse_callback(status, body).map(Outcome::Callback)
 }
 
@@ -133,17 +169,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn signature_is_hmac_over_timestamp_and_body() {
-        // Known answer from Python's hmac module: HMAC-SHA256("key", "1.{}").
-        let sig = sign("key", 1, b"{}");
-        assert_eq!(sig, "v1=1ba6b8171186efc613e8bcc0cbdab2748f24984d7c5a84faa2637afa0e40d224");
-        assert_ne!(sign("key", 2, b"{}"), sig);
-        assert_ne!(sign("other", 1, b"{}"), sig);
+    fn signatures_cover_timestamp_method_path_and_body() {
+        // Known answers from Python's hmac module: HMAC-SHA256("key", "1.{}")
+        // and HMAC-SHA256("key", "1.POST./tools/t.{}").
+        let sig = sign("key", 1, "POST", "/tools/t", b"{}");
+        assert_eq!(
+            sig,
+            "v1=1ba6b8171186efc613e8bcc0cbdab2748f24984d7c5a84faa2637afa0e40d224,\
+             v2=e0aac4628fcce824870dfdbf88fd0632e91c82cfd0c002e96252b8e8eaa7fab8"
+        );
+        let v2 = |s: &str| s.split_once(",v2=").unwrap().1.to_string();
+        assert_ne!(v2(&sign("key", 1, "POST", "/tools/u", b"{}")), v2(&sig), "the path is covered");
+        assert_ne!(v2(&sign("key", 1, "GET", "/tools/t", b"{}")), v2(&sig), "the method is covered");
+        assert_ne!(v2(&sign("key", 2, "POST", "/tools/t", b"{}")), v2(&sig));
+        assert_ne!(v2(&sign("other", 1, "POST", "/tools/t", b"{}")), v2(&sig));
     }
 
     #[test]
     fn answers_are_results_or_the_tools_own_errors() {
-        assert_eq!(parse_callback(200, br#"{"success":true,"result":[1]}"#).unwrap(), CallbackAnswer::Result(json!([1])));
+        assert_eq!(
+            parse_callback(200, br#"{"success":true,"result":[1]}"#).unwrap(),
+            CallbackAnswer::Result(json!([1]))
+        );
         assert_eq!(
             parse_callback(500, br#"{"success":false,"error":"boom"}"#).unwrap(),
             CallbackAnswer::Error(json!("boom"))

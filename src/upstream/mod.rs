@@ -112,15 +112,30 @@ impl Hosting {
 #[derive(Debug, Clone)]
 pub enum Operation {
     /// `arguments` is a JSON object (the doors make sure of it).
-    CallTool { tool: String, arguments: Value },
-    ReadResource { uri: String },
-    GetPrompt { name: String, arguments: Map<String, Value> },
+    CallTool {
+        tool: String,
+        arguments: Value,
+    },
+    ReadResource {
+        uri: String,
+    },
+    GetPrompt {
+        name: String,
+        arguments: Map<String, Value>,
+    },
     /// `completion/complete`, the reference already in the server's names.
-    Complete { params: CompleteRequestParams },
+    Complete {
+        params: CompleteRequestParams,
+    },
     /// `resources/subscribe` / `resources/unsubscribe` (handshake era).
     /// `public_uri` is the URI the client used, which updates are sent under.
-    Subscribe { uri: String, public_uri: String },
-    Unsubscribe { uri: String },
+    Subscribe {
+        uri: String,
+        public_uri: String,
+    },
+    Unsubscribe {
+        uri: String,
+    },
 }
 
 impl Operation {
@@ -231,8 +246,37 @@ pub struct ListChange {
     pub stopped: bool,
 }
 
-/// Where servers' own list changes are reported.
-pub type ChangeSender = tokio::sync::mpsc::UnboundedSender<ListChange>;
+/// Servers' own list changes waiting to be handled. A set, not a channel: a
+/// change announced ten times is handled once, and the queue never holds
+/// more than one entry per connection, however fast a server announces.
+#[derive(Clone, Default)]
+pub struct ChangeQueue {
+    inner: Arc<(std::sync::Mutex<Vec<ListChange>>, tokio::sync::Notify)>,
+}
+
+impl ChangeQueue {
+    /// Reports a change (a repeat of one already waiting is merged).
+    pub fn push(&self, change: ListChange) {
+        let mut waiting = self.inner.0.lock().expect("change queue lock");
+        if !waiting.contains(&change) {
+            waiting.push(change);
+        }
+        drop(waiting);
+        self.inner.1.notify_one();
+    }
+
+    /// Waits for changes, then takes every one waiting.
+    pub async fn take(&self) -> Vec<ListChange> {
+        loop {
+            let notified = self.inner.1.notified();
+            let taken = std::mem::take(&mut *self.inner.0.lock().expect("change queue lock"));
+            if !taken.is_empty() {
+                return taken;
+            }
+            notified.await;
+        }
+    }
+}
 
 /// Every upstream connection, and what they need: the SSRF-guarded HTTP
 /// client, the sealer for secrets, the process supervisor, the remote
@@ -281,14 +325,12 @@ impl Upstreams {
     }
 
     /// A developer server's webhook secret, opened for one request.
-    pub fn open_webhook_secret(
-        &self,
-        server_id: Uuid,
-        sealed: &[u8],
-    ) -> Result<crate::secrets::Secret, UpstreamError> {
+    pub fn open_webhook_secret(&self, server_id: Uuid, sealed: &[u8]) -> Result<crate::secrets::Secret, UpstreamError> {
         let bytes = self.sealer.open(sealed, &aad::webhook_secret(server_id)).map_err(|e| {
             tracing::error!(%server_id, error = %e, "a webhook secret does not open");
-            UpstreamError::Unavailable("the server's webhook secret cannot be read; its developer must rotate it".into())
+            UpstreamError::Unavailable(
+                "the server's webhook secret cannot be read; its developer must rotate it".into(),
+            )
         })?;
         String::from_utf8(bytes)
             .map(crate::secrets::Secret::new)

@@ -25,7 +25,7 @@ use rmcp::{
 };
 
 use super::{
-    CallContext, ChangeSender, ListChange, Operation, Outcome, UpstreamError,
+    CallContext, ChangeQueue, ListChange, Operation, Outcome, UpstreamError,
     relay::{Relay, Sequenced, Subscriber},
 };
 
@@ -38,14 +38,14 @@ pub struct ClientSide {
     /// Which server (and installation) the connection belongs to, for its
     /// list-change reports.
     origin: ListChange,
-    changes: Option<ChangeSender>,
+    changes: Option<ChangeQueue>,
     relay: Arc<Relay>,
 }
 
 impl ClientSide {
     /// The client side of a connection for `origin`: an installation's own
     /// (`origin.installation` set) or a shared one.
-    pub fn new(origin: ListChange, changes: Option<ChangeSender>) -> Self {
+    pub fn new(origin: ListChange, changes: Option<ChangeQueue>) -> Self {
         Self { origin, changes, relay: Arc::new(Relay::new(origin.installation.is_some())) }
     }
 
@@ -61,8 +61,8 @@ impl ClientSide {
     }
 
     fn report(&self) {
-        if let Some(tx) = &self.changes {
-            let _ = tx.send(self.origin);
+        if let Some(queue) = &self.changes {
+            queue.push(self.origin);
         }
     }
 }
@@ -146,9 +146,7 @@ pub fn listen_for_changes(connection: &Connection) {
     tokio::spawn(async move {
         let Ok(mut subscription) = peer.listen(filter).await else { return };
         while let Ok(Some(_notification)) = subscription.next().await {
-            if changes.send(side.origin).is_err() {
-                break;
-            }
+            changes.push(side.origin);
         }
     });
 }
@@ -163,26 +161,61 @@ pub struct Catalog {
     pub prompts: Vec<rmcp::model::Prompt>,
 }
 
+/// Most pages of one list read from a server.
+const MAX_PAGES: usize = 16;
+/// Most items of one list read from a server (the registry keeps fewer).
+const MAX_LISTED: usize = 1024;
+/// Longest a whole catalog listing may take.
+const LISTING_LIMIT: Duration = Duration::from_secs(30);
+
+/// Reads one paged list, within [`MAX_PAGES`] and [`MAX_LISTED`].
+macro_rules! bounded_list {
+    ($peer:expr, $method:ident, $field:ident) => {
+        async {
+            let mut items = Vec::new();
+            let mut cursor = None;
+            for _ in 0..MAX_PAGES {
+                let request =
+                    cursor.take().map(|c| rmcp::model::PaginatedRequestParams::default().with_cursor(Some(c)));
+                let page = $peer.$method(request).await?;
+                items.extend(page.$field);
+                match page.next_cursor {
+                    Some(next) if items.len() < MAX_LISTED => cursor = Some(next),
+                    _ => break,
+                }
+            }
+            items.truncate(MAX_LISTED);
+            Ok::<_, rmcp::ServiceError>(items)
+        }
+        .await
+    };
+}
+
 impl Catalog {
     /// Lists a connected server's items, as the platform's own request
-    /// (nothing the server says meanwhile reaches any caller). Tools are
-    /// required; the other lists are asked for only when the server
-    /// declares them, and a failure there leaves that list empty rather
-    /// than refusing the server.
+    /// (nothing the server says meanwhile reaches any caller), within
+    /// bounds: at most [`MAX_PAGES`] pages and [`MAX_LISTED`] items a list,
+    /// [`LISTING_LIMIT`] in all. Tools are required; the other lists are
+    /// asked for only when the server declares them, and a failure there
+    /// leaves that list empty rather than refusing the server.
     pub async fn list(connection: &Connection) -> Result<Self, UpstreamError> {
         let _own = connection.service().relay().begin_own();
         let peer = connection.peer();
         let caps = peer.peer_info().map(|info| info.capabilities.clone()).unwrap_or_default();
-        let tools = peer.list_all_tools().await.map_err(|e| UpstreamError::BadResponse(e.to_string()))?;
-        let (mut resources, mut templates, mut prompts) = (Vec::new(), Vec::new(), Vec::new());
-        if caps.resources.is_some() {
-            resources = peer.list_all_resources().await.unwrap_or_default();
-            templates = peer.list_all_resource_templates().await.unwrap_or_default();
-        }
-        if caps.prompts.is_some() {
-            prompts = peer.list_all_prompts().await.unwrap_or_default();
-        }
-        Ok(Self { tools, resources, templates, prompts })
+        let listing = async {
+            let tools =
+                bounded_list!(peer, list_tools, tools).map_err(|e| UpstreamError::BadResponse(e.to_string()))?;
+            let (mut resources, mut templates, mut prompts) = (Vec::new(), Vec::new(), Vec::new());
+            if caps.resources.is_some() {
+                resources = bounded_list!(peer, list_resources, resources).unwrap_or_default();
+                templates = bounded_list!(peer, list_resource_templates, resource_templates).unwrap_or_default();
+            }
+            if caps.prompts.is_some() {
+                prompts = bounded_list!(peer, list_prompts, prompts).unwrap_or_default();
+            }
+            Ok(Self { tools, resources, templates, prompts })
+        };
+        tokio::time::timeout(LISTING_LIMIT, listing).await.map_err(|_| UpstreamError::Timeout)?
     }
 }
 

@@ -32,7 +32,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use uuid::Uuid;
 
 use super::{
-    CallContext, ChangeSender, Era, LaunchSpec, ListChange, Operation, Outcome, UpstreamError,
+    CallContext, ChangeQueue, Era, LaunchSpec, ListChange, Operation, Outcome, UpstreamError,
     peer::{Catalog, ClientSide, Connection, PeerFailure, answers, listen_for_changes, run_on_peer},
     relay::Relay,
     sandbox::{Sandbox, Watch},
@@ -90,7 +90,7 @@ pub struct Supervisor {
     /// Time allowed for a child to start and answer the handshake.
     start_timeout: Duration,
     /// Where children's own list changes are reported.
-    changes: Option<ChangeSender>,
+    changes: Option<ChangeQueue>,
     /// Installation -> the hash of its configuration, for shareable
     /// servers: which shared process it uses, without opening its sealed
     /// configuration on every call.
@@ -100,7 +100,7 @@ pub struct Supervisor {
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 impl Supervisor {
-    pub fn new(config: SupervisorConfig, changes: Option<ChangeSender>) -> Arc<Self> {
+    pub fn new(config: SupervisorConfig, changes: Option<ChangeQueue>) -> Arc<Self> {
         let every = (config.idle_timeout / 2).clamp(Duration::from_millis(200), Duration::from_secs(30));
         let sup = Arc::new(Self {
             children: Default::default(),
@@ -174,7 +174,12 @@ impl Supervisor {
 
     /// Lists everything a server offers by starting it for discovery (an
     /// administrator registering it): a tenant of its own, stopped after.
-    pub async fn discover(&self, server: Uuid, spec: &LaunchSpec, config: &Map<String, Value>) -> Result<Catalog, UpstreamError> {
+    pub async fn discover(
+        &self,
+        server: Uuid,
+        spec: &LaunchSpec,
+        config: &Map<String, Value>,
+    ) -> Result<Catalog, UpstreamError> {
         let key = Key { server, tenant: Tenant::Shared(config_hash(config)), era: Era::Handshake };
         let child = self.child(key, spec, config).await?;
         let catalog = Catalog::list(&child.connection).await;
@@ -268,12 +273,17 @@ impl Supervisor {
     /// Reports that an installation's own process is gone (what it listed
     /// goes with it).
     fn gone(&self, key: Key) {
-        if let (Tenant::Installation(installation), Some(tx)) = (key.tenant, &self.changes) {
-            let _ = tx.send(ListChange { server: key.server, installation: Some(installation), stopped: true });
+        if let (Tenant::Installation(installation), Some(queue)) = (key.tenant, &self.changes) {
+            queue.push(ListChange { server: key.server, installation: Some(installation), stopped: true });
         }
     }
 
-    async fn child(&self, key: Key, spec: &LaunchSpec, config: &Map<String, Value>) -> Result<Arc<Child>, UpstreamError> {
+    async fn child(
+        &self,
+        key: Key,
+        spec: &LaunchSpec,
+        config: &Map<String, Value>,
+    ) -> Result<Arc<Child>, UpstreamError> {
         if let Some(child) = self.live_child(&key).await {
             return Ok(child);
         }
@@ -317,7 +327,10 @@ impl Supervisor {
                     }
                     tracing::info!(server_id = %k.server, "stopped the least recently used server process to stay under the cap");
                 }
-                None => tracing::warn!(cap = self.config.max_children, "every server process is busy; running one over the cap"),
+                None => tracing::warn!(
+                    cap = self.config.max_children,
+                    "every server process is busy; running one over the cap"
+                ),
             }
         }
         children.insert(key, started.clone());
@@ -430,7 +443,6 @@ impl Supervisor {
         .await;
     }
 }
-
 
 /// SHA-256 of a config's JSON (serde_json maps are ordered, so equal
 /// configs hash equally).

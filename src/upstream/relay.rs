@@ -156,7 +156,12 @@ impl Relay {
     }
 
     /// Registers a call just sent upstream (its id and progress token).
-    pub fn begin(&self, ctx: &CallContext, upstream_request: RequestId, upstream_token: ProgressToken) -> InFlightGuard<'_> {
+    pub fn begin(
+        &self,
+        ctx: &CallContext,
+        upstream_request: RequestId,
+        upstream_token: ProgressToken,
+    ) -> InFlightGuard<'_> {
         self.register(Some(Caller::of(ctx)), Some(upstream_request), Some(upstream_token))
     }
 

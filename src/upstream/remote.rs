@@ -21,7 +21,7 @@ use rmcp::{
 use uuid::Uuid;
 
 use super::{
-    CallContext, ChangeSender, Era, ListChange, Operation, Outcome, UpstreamError,
+    CallContext, ChangeQueue, Era, ListChange, Operation, Outcome, UpstreamError,
     peer::{Catalog, ClientSide, Connection, PeerFailure, listen_for_changes, run_on_peer},
     relay::Relay,
 };
@@ -38,12 +38,12 @@ struct Key {
 pub struct RemoteClients {
     sessions: tokio::sync::Mutex<HashMap<Key, Arc<Connection>>>,
     connecting: std::sync::Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
-    changes: Option<ChangeSender>,
+    changes: Option<ChangeQueue>,
 }
 
 impl RemoteClients {
     /// Where remote servers' own list changes are reported.
-    pub fn new(changes: Option<ChangeSender>) -> Self {
+    pub fn new(changes: Option<ChangeQueue>) -> Self {
         Self { sessions: Default::default(), connecting: Default::default(), changes }
     }
 
@@ -78,7 +78,10 @@ impl RemoteClients {
             Err(PeerFailure::Failed(e)) => Err(e),
             Err(PeerFailure::Broken(e)) => {
                 self.sessions.lock().await.remove(&key);
-                Err(UpstreamError::Unavailable(format!("the remote server failed: {e}")))
+                tracing::warn!(server_id = %server, error = %without_queries(&e.to_string()), "a remote server's session broke");
+                Err(UpstreamError::Unavailable(
+                    "the remote server's connection failed; the next call reconnects".into(),
+                ))
             }
         }
     }
@@ -156,6 +159,23 @@ impl RemoteClients {
     }
 }
 
+/// A text with the query string of every URL in it cut off: error texts of
+/// HTTP clients name the URL, and a remote server's URL may carry a token.
+pub fn without_queries(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (before, url) = rest.split_at(at);
+        out.push_str(before);
+        let end = url.find(|c: char| c.is_whitespace() || matches!(c, ')' | '"' | '\'' | '>')).unwrap_or(url.len());
+        let (url, after) = url.split_at(end);
+        out.push_str(url.split(['?', '#']).next().unwrap_or_default());
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
 async fn connect(outbound: &Outbound, url: &str, side: ClientSide) -> Result<Connection, UpstreamError> {
     // Scheme, credentials and literal addresses are checked here; names are
     // checked by the guarded resolver when the client connects.
@@ -179,21 +199,41 @@ async fn connect(outbound: &Outbound, url: &str, side: ClientSide) -> Result<Con
     }
 }
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn queries_are_cut_from_error_texts() {
+        let text = "error sending request for url (https://mcp.example.com/mcp?token=s3cret&x=1): timed out";
+        assert_eq!(
+            super::without_queries(text),
+            "error sending request for url (https://mcp.example.com/mcp): timed out"
+        );
+        assert_eq!(super::without_queries("no url here"), "no url here");
+        assert_eq!(super::without_queries("a http://h/p#frag b"), "a http://h/p b");
+    }
+}
+
 async fn handshake(
     outbound: &Outbound,
     url: &str,
     lifecycle: ClientLifecycleMode,
     side: ClientSide,
 ) -> Result<Connection, UpstreamError> {
-    let transport = StreamableHttpClientTransport::with_client(
-        outbound.http_client(),
-        StreamableHttpClientTransportConfig::with_uri(url.to_string()),
-    );
+    // What the server sends is bounded like any outbound response: each
+    // JSON answer and each SSE event.
+    let limit = outbound.policy().max_response_bytes;
+    let config = StreamableHttpClientTransportConfig::with_uri(url.to_string())
+        .max_json_response_size(limit)
+        .max_sse_event_size(limit);
+    let transport = StreamableHttpClientTransport::with_client(outbound.http_client(), config);
     let transport = side.sequenced(transport);
     let handshake = side.serve_with_lifecycle(transport, lifecycle);
     match tokio::time::timeout(outbound.policy().timeout + std::time::Duration::from_secs(10), handshake).await {
         Ok(Ok(connection)) => Ok(connection),
-        Ok(Err(e)) => Err(UpstreamError::Unavailable(format!("the MCP handshake failed: {e}"))),
+        Ok(Err(e)) => {
+            tracing::info!(error = %without_queries(&e.to_string()), "an MCP handshake with a remote server failed");
+            Err(UpstreamError::Unavailable("the remote server did not complete the MCP handshake".into()))
+        }
         Err(_) => Err(UpstreamError::Timeout),
     }
 }

@@ -344,9 +344,10 @@ impl Cgroups {
             table.lines().find_map(|line| {
                 let mut parts = line.splitn(3, ':');
                 let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
-                controllers.split(',').any(|c| c == controller).then(|| {
-                    PathBuf::from(format!("/sys/fs/cgroup/{controller}{}", path.trim_end_matches('/')))
-                })
+                controllers
+                    .split(',')
+                    .any(|c| c == controller)
+                    .then(|| PathBuf::from(format!("/sys/fs/cgroup/{controller}{}", path.trim_end_matches('/'))))
             })
         };
         let usable = |dir: Option<PathBuf>| {
@@ -418,9 +419,7 @@ fn join_cgroups(cmd: &mut tokio::process::Command, confinement: &Confinement) {
 fn oom_kills(group: &Path) -> u64 {
     std::fs::read_to_string(group.join("memory.oom_control"))
         .ok()
-        .and_then(|text| {
-            text.lines().find_map(|l| l.strip_prefix("oom_kill ").and_then(|n| n.trim().parse().ok()))
-        })
+        .and_then(|text| text.lines().find_map(|l| l.strip_prefix("oom_kill ").and_then(|n| n.trim().parse().ok())))
         .unwrap_or(0)
 }
 
@@ -498,8 +497,7 @@ fn resolve(program: &Path) -> PathBuf {
 
 /// Whether a program of this name is on `PATH`.
 fn on_path(name: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()))
+    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()))
 }
 
 /// The platform user's home directory, when it is one worth hiding.
@@ -565,7 +563,8 @@ mod tests {
 
     #[test]
     fn what_a_server_needs_under_tmp_is_bound_back_and_the_secrets_stay_hidden() {
-        let checkout = std::env::temp_dir().canonicalize().unwrap().join(format!("sbx-checkout-{}", std::process::id()));
+        let checkout =
+            std::env::temp_dir().canonicalize().unwrap().join(format!("sbx-checkout-{}", std::process::id()));
         std::fs::create_dir_all(checkout.join("bin")).unwrap();
         let program = checkout.join("bin/server");
         std::fs::write(&program, "#!/bin/sh\n").unwrap();
@@ -580,9 +579,8 @@ mod tests {
         });
         let dirs = Dirs { home: checkout.join("processes/t/home"), work: checkout.join("processes/t/work") };
         let args = sandbox.bwrap_args(&program, &[], &dirs);
-        let at = |flag: &str, path: &Path| {
-            args.windows(2).position(|w| w[0] == flag && w[1] == path.display().to_string())
-        };
+        let at =
+            |flag: &str, path: &Path| args.windows(2).position(|w| w[0] == flag && w[1] == path.display().to_string());
         let tmp = at("--tmpfs", Path::new("/tmp")).expect("a private /tmp");
         let bound = args.windows(3).position(|w| w[0] == "--ro-bind" && w[1] == checkout.display().to_string());
         let hidden = at("--tmpfs", &data).expect("the data directory hidden");

@@ -294,3 +294,22 @@ pub fn example_binary(name: &str) -> PathBuf {
     binary
 }
 
+/// Serves an rmcp server handler over Streamable HTTP at `/mcp` on a
+/// loopback port (a remote MCP server, as a developer would host it), one
+/// handler per session from `make`; returns its URL.
+pub async fn serve_remote_mcp<S, F>(make: F) -> String
+where
+    S: rmcp::ServerHandler + Send + 'static,
+    F: Fn() -> S + Send + Sync + 'static,
+{
+    use rmcp::transport::streamable_http_server::{
+        StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+    };
+    let service: StreamableHttpService<S, LocalSessionManager> =
+        StreamableHttpService::new(move || Ok(make()), Default::default(), StreamableHttpServerConfig::default());
+    let app = axum::Router::new().nest_service("/mcp", service);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}

@@ -98,7 +98,8 @@ impl Session {
     /// A request on this session with `key`: the status and the `result`
     /// or `error` object.
     pub async fn request(&self, key: &str, method: &str, params: Value) -> (u16, Value) {
-        let (status, answer) = self.post(key, json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})).await;
+        let (status, answer) =
+            self.post(key, json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})).await;
         (status, outcome(answer))
     }
 

@@ -18,11 +18,12 @@ use crate::{
         BUTTON_PRIMARY, BUTTON_SECONDARY, Chip, ConfigField, EmptyState, FormAlert, HealthBadge, Icon, LoadError,
         ServerMark, action_field_error, action_form_error, count_of, icon,
     },
-    model::{HostingType, MarketplaceQuery, PromptView, ResourceView, ServerDetail, ServerSummary, ToolView, schema_fields},
+    model::{
+        HostingType, MarketplaceQuery, PromptView, ResourceView, ServerDetail, ServerSummary, ToolView, schema_fields,
+    },
     pages::placeholder::PageHeader,
     server_fns::{InstallServer, get_server, marketplace},
 };
-
 
 const SELECT: &str = "block w-full rounded-lg border border-slate-300 bg-white px-3 py-2.5 text-sm shadow-sm outline-none transition focus:border-indigo-500 focus:ring-4 focus:ring-indigo-100";
 
