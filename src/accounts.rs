@@ -121,16 +121,23 @@ pub async fn register(state: &AppState, email: &str, password: &str, client: Opt
 }
 
 /// Logs in. A wrong password and an unknown email get the same answer in
-/// the same time; failures are throttled per account and per address.
+/// the same time; failures slow further attempts at the account and block
+/// the address ([`crate::auth::throttle`]).
 pub async fn login(state: &AppState, email: &str, password: &str, client: Option<IpAddr>) -> ApiResult<SignedIn> {
     // An address that is not an address cannot have an account: it gets the
     // generic answer too, after the same throttling.
     let email = email.trim().to_lowercase();
-    if let Err(wait) = state.login_throttle.check(&email, client) {
-        return Err(ApiError::TooManyRequests {
-            message: format!("too many failed logins; try again in {wait} seconds"),
-            retry_after_secs: wait,
-        });
+    match state.login_throttle.admit(&email, client) {
+        Ok(wait) if wait.is_zero() => {}
+        // Past the account's limit: this attempt waits its turn (the
+        // owner's correct password still gets in, only slower).
+        Ok(wait) => tokio::time::sleep(wait).await,
+        Err(wait) => {
+            return Err(ApiError::TooManyRequests {
+                message: format!("too many failed logins; try again in {wait} seconds"),
+                retry_after_secs: wait,
+            });
+        }
     }
     let creds = if password.len() > MAX_PASSWORD_BYTES { None } else { state.db.credentials_by_email(&email).await? };
     let ok = password::verify(password.to_string(), creds.as_ref().map(|c| c.password_hash.clone())).await?;
