@@ -1,6 +1,6 @@
 //! The HTTP server: one axum router for pages, `/api`, health probes and
-//! static files, with request ids, tracing and security headers on every
-//! response; and [`serve`], which runs it until a shutdown signal.
+//! static files, with request ids, tracing, the cross-site request guard
+//! and security headers on every response (`browser`); and [`serve`], which runs it until a shutdown signal.
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -13,17 +13,16 @@ use axum::{
     response::IntoResponse,
     routing::get,
 };
-use leptos::prelude::provide_context;
-use leptos_axum::{LeptosRoutes, file_and_error_handler, generate_route_list};
+use leptos::prelude::{provide_context, use_context};
+use leptos_axum::{LeptosRoutes, ResponseOptions, file_and_error_handler_with_context, generate_route_list};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
-    set_header::SetResponseHeaderLayer,
     trace::{DefaultOnResponse, TraceLayer},
 };
 
-use crate::{api, auth, state::AppState, web::WebBackend};
+use crate::{api, auth, browser, state::AppState, web::WebBackend};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -31,6 +30,17 @@ pub fn router(state: AppState) -> Router {
     let backend: SharedBackend = Arc::new(WebBackend(state.clone()));
     let routes = generate_route_list(app::App);
     let leptos_options = state.leptos.clone();
+    // Every rendered page: the backend for its server functions, and a
+    // Content-Security-Policy naming the nonce leptos put on its scripts.
+    let reload_port = std::env::var("LEPTOS_WATCH").is_ok().then_some(leptos_options.reload_port);
+    let page_context = move || {
+        provide_context(backend.clone());
+        if let (Some(nonce), Some(response)) = (leptos::nonce::use_nonce(), use_context::<ResponseOptions>())
+            && let Ok(csp) = HeaderValue::from_str(&browser::page_csp(&nonce, reload_port))
+        {
+            response.insert_header(header::CONTENT_SECURITY_POLICY, csp);
+        }
+    };
 
     Router::new()
         .route("/healthz", get(healthz))
@@ -55,24 +65,12 @@ pub fn router(state: AppState) -> Router {
             axum::routing::post(crate::mcp::rest::resource)
                 .layer(axum::extract::DefaultBodyLimit::max(api::BODY_LIMIT)),
         )
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            move || provide_context(backend.clone()),
-            move || app::shell(leptos_options.clone()),
-        )
-        .fallback(file_and_error_handler::<AppState, _>(app::shell))
+        .leptos_routes_with_context(&state, routes, page_context.clone(), move || app::shell(leptos_options.clone()))
+        .fallback(file_and_error_handler_with_context::<AppState, _>(page_context, app::shell))
         .layer(middleware::from_fn(server_fn_status))
         .layer(middleware::from_fn_with_state(state.clone(), auth::renew_session))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("strict-origin-when-cross-origin"),
-        ))
+        .layer(middleware::from_fn_with_state(state.clone(), browser::refuse_cross_site))
+        .layer(middleware::from_fn_with_state(state.clone(), browser::headers))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request| {

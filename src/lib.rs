@@ -40,6 +40,7 @@ pub mod accounts;
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod browser;
 pub mod cache;
 pub mod config;
 pub mod connect;

@@ -113,7 +113,7 @@ async fn hostile_schemas_are_refused_at_deploy(s: TestServer) {
     s.stop().await;
 }
 
-on_both_databases!(flags: super::DEV; templates_cannot_freeze_a_worker, hostile_schemas_are_refused_at_deploy);
+on_both_databases!(flags: super::DEV; templates_cannot_freeze_a_worker, hostile_schemas_are_refused_at_deploy, cross_site_requests_are_refused);
 
 /// A remote MCP server that never stops paging its tool list, answers a
 /// call with more than the response limit, and announces list changes
@@ -186,4 +186,173 @@ async fn a_flooding_remote_server_is_read_within_limits() {
     let relisted = pages.load(Ordering::SeqCst) - before;
     assert!(relisted <= 2 * 16, "200 announcements re-listed the server {relisted} pages' worth");
     s.stop().await;
+}
+
+/// A page on another site, with the victim's cookie riding along.
+const EVIL: &str = "https://evil.example";
+
+/// A JSON POST as a browser would send it: the session cookie, and the
+/// `Origin` / `Sec-Fetch-Site` headers of the page that made it.
+async fn browser_post(
+    s: &TestServer,
+    path: &str,
+    body: Value,
+    cookie: Option<&str>,
+    origin: Option<&str>,
+    fetch_site: Option<&str>,
+) -> reqwest::Response {
+    let mut request = s.client.post(s.at(path)).json(&body);
+    if let Some(token) = cookie {
+        request = request.header("cookie", format!("omni_session={token}"));
+    }
+    if let Some(origin) = origin {
+        request = request.header("origin", origin);
+    }
+    if let Some(site) = fetch_site {
+        request = request.header("sec-fetch-site", site);
+    }
+    request.send().await.unwrap()
+}
+
+/// A page on another site cannot act with the victim's cookie, nor log the
+/// victim into the attacker's account; API clients (no cookie, or an
+/// `Authorization` header) are not affected.
+async fn cross_site_requests_are_refused(s: TestServer) {
+    let victim = s.register("victim@example.com", PASSWORD).await;
+    let own = s.url.clone();
+    let login = json!({"email": "victim@example.com", "password": PASSWORD});
+    let refused = |res: reqwest::Response| expect_error(res, 403, "cross_site_request");
+
+    // Login CSRF, by Origin and by Sec-Fetch-Site alone (and a sibling site).
+    refused(browser_post(&s, "/api/auth/login", login.clone(), None, Some(EVIL), None).await).await;
+    refused(browser_post(&s, "/api/auth/login", login.clone(), None, None, Some("cross-site")).await).await;
+    refused(browser_post(&s, "/api/auth/login", login.clone(), None, None, Some("same-site")).await).await;
+    refused(browser_post(&s, "/api/auth/login", login.clone(), None, Some("null"), None).await).await;
+    let form = s
+        .client
+        .post(s.at("/_fn/login"))
+        .header("origin", EVIL)
+        .header("accept", "text/html")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("email=victim%40example.com&password=correct+horse+battery")
+        .send()
+        .await
+        .unwrap();
+    refused(form).await;
+
+    // Acting with the victim's cookie: a key created, a server installed.
+    let forged = browser_post(&s, "/api/keys", json!({"name": "for me"}), Some(&victim), Some(EVIL), None).await;
+    refused(forged).await;
+    let forged =
+        browser_post(&s, "/_fn/create_api_key", json!({"name": "for me"}), Some(&victim), None, Some("cross-site"))
+            .await;
+    refused(forged).await;
+    let keys: Value = s.get("/api/keys", Some(&victim)).await.json().await.unwrap();
+    assert_eq!(keys["keys"].as_array().unwrap().len(), 0, "nothing was created: {keys}");
+
+    // The same requests from our own pages, and from API clients, pass.
+    let ours = browser_post(&s, "/api/auth/login", login.clone(), None, Some(&own), Some("same-origin")).await;
+    assert_eq!(ours.status(), 200);
+    let ours = browser_post(&s, "/api/keys", json!({"name": "mine"}), Some(&victim), Some(&own), None).await;
+    assert_eq!(ours.status(), 201);
+    assert_eq!(browser_post(&s, "/api/auth/login", login.clone(), None, None, None).await.status(), 200);
+    let bearer = s
+        .client
+        .post(s.at("/api/keys"))
+        .bearer_auth(&victim)
+        .header("origin", EVIL)
+        .json(&json!({"name": "from a browser-based client"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bearer.status(), 201, "an Authorization header is not ambient: no forgery possible");
+    // Reading is never refused.
+    let read = s.client.get(s.at("/api/me")).header("cookie", format!("omni_session={victim}")).header("origin", EVIL);
+    assert_eq!(read.send().await.unwrap().status(), 200);
+}
+
+/// Over https: the session cookie is `__Host-` and `Secure`, every other
+/// cookie (the flash carrying a new API key) is `Secure`, HSTS is sent; a
+/// plain `omni_session` cookie (planted over http, or by a sibling
+/// subdomain) is not a session.
+#[tokio::test]
+async fn https_cookies_are_host_only_and_secure() {
+    let public = "https://omnimcp.example";
+    let s = TestServer::start_on_with(common::Backend::Sqlite, &["--public-url", public]).await.unwrap();
+    let res = browser_post(
+        &s,
+        "/api/auth/register",
+        json!({"email": "a@example.com", "password": PASSWORD}),
+        None,
+        Some(public),
+        None,
+    )
+    .await;
+    assert_eq!(res.status(), 201);
+    assert_eq!(res.headers()["strict-transport-security"], "max-age=63072000");
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.starts_with("__Host-omni_session=") && cookie.ends_with("; Secure"), "{cookie}");
+    assert!(cookie.contains("Path=/") && !cookie.contains("Domain"), "{cookie}");
+    let token = cookie.trim_start_matches("__Host-omni_session=").split(';').next().unwrap().to_string();
+    let me = |name: &'static str| s.client.get(s.at("/api/me")).header("cookie", format!("{name}={token}")).send();
+    assert_eq!(me("__Host-omni_session").await.unwrap().status(), 200);
+    assert_eq!(me("omni_session").await.unwrap().status(), 401, "a cookie without the prefix is not ours");
+
+    // A plain form post creating a key hands it over in a flash cookie: Secure too.
+    let res = s
+        .client
+        .post(s.at("/_fn/create_api_key"))
+        .header("cookie", format!("__Host-omni_session={token}"))
+        .header("origin", public)
+        .header("accept", "text/html")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("name=laptop")
+        .send()
+        .await
+        .unwrap();
+    let flashes: Vec<&str> = res.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap()).collect();
+    let flash = flashes.iter().find(|c| c.starts_with("omni_new_key=")).expect("the flash cookie");
+    assert!(flash.ends_with("; Secure") && flash.contains("HttpOnly"), "{flash}");
+    s.stop().await;
+}
+
+/// Every page names the nonce its scripts carry in a Content-Security-
+/// Policy that allows no other inline script; JSON gets `default-src
+/// 'none'`. (The browser tests check that pages hydrate under it with no
+/// violation reported.)
+#[tokio::test]
+async fn pages_carry_a_nonce_content_security_policy() {
+    let s = TestServer::start().await;
+    let token = s.register("a@example.com", PASSWORD).await;
+    for path in ["/", "/login", "/marketplace", "/dashboard", "/installed", "/developer", "/settings", "/no-such-page"]
+    {
+        let res = s.client.get(s.at(path)).header("cookie", format!("omni_session={token}")).send().await.unwrap();
+        assert!(res.status() == 200 || path == "/no-such-page", "{path}: {}", res.status());
+        let csp = res.headers()["content-security-policy"].to_str().unwrap().to_string();
+        let html = res.text().await.unwrap();
+        let nonce = csp.split("'nonce-").nth(1).and_then(|r| r.split('\'').next()).expect("a nonce").to_string();
+        assert!(nonce.len() >= 16, "{csp}");
+        assert!(csp.contains("script-src 'self' 'nonce-") && !csp.contains("unsafe-inline"), "{csp}");
+        let scripts = html.matches("<script").count();
+        assert!(scripts > 0, "{path}: no scripts?");
+        assert_eq!(html.matches(&format!("nonce=\"{nonce}\"")).count(), scripts, "{path}: a script without the nonce");
+        assert!(!html.contains(" style=\""), "{path}: an inline style the policy refuses");
+        assert_eq!(inline_handler(&html), None, "{path}: an inline event handler the policy refuses");
+    }
+    let again = s.client.get(s.at("/")).send().await.unwrap().headers()["content-security-policy"].clone();
+    let first = s.client.get(s.at("/")).send().await.unwrap().headers()["content-security-policy"].clone();
+    assert_ne!(again, first, "a fresh nonce per response");
+    let json = s.client.get(s.at("/api/servers")).send().await.unwrap();
+    assert_eq!(json.headers()["content-security-policy"], "default-src 'none'; frame-ancestors 'none'");
+    s.stop().await;
+}
+
+/// The first `on...="` attribute (an inline event handler) in the HTML.
+fn inline_handler(html: &str) -> Option<String> {
+    html.match_indices(" on").find_map(|(i, _)| {
+        let rest = &html[i + 3..];
+        let name_len = rest.bytes().take_while(u8::is_ascii_lowercase).count();
+        (name_len > 0 && rest[name_len..].starts_with('='))
+            .then(|| rest[..name_len + 10.min(rest.len() - name_len)].to_string())
+    })
 }

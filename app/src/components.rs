@@ -177,7 +177,7 @@ pub fn ShownOnce(
                 <label for=input_id.clone() class="sr-only">{label.clone()}</label>
                 <input id=input_id.clone() readonly value=value.clone() data-testid=input_id
                     class="block w-full rounded-lg border border-emerald-300 bg-white px-3 py-2 font-mono text-sm text-slate-900"
-                    onfocus="this.select()" />
+                    on:focus=select_all />
                 <CopyButton text=value label=format!("Copy the {}", label.to_lowercase()) />
             </div>
         </div>
@@ -417,4 +417,11 @@ pub fn ConfigField(
             <p id=err_id class="min-h-4 text-xs font-medium text-rose-600" role="alert">{move || error.get()}</p>
         </div>
     }
+}
+
+/// Selects a read-only field's whole text when it gets focus, ready to
+/// copy. (An event handler, not an `onfocus` attribute: the
+/// Content-Security-Policy refuses inline handlers.)
+pub fn select_all(ev: leptos::ev::FocusEvent) {
+    event_target::<leptos::web_sys::HtmlInputElement>(&ev).select();
 }

@@ -1,8 +1,12 @@
 // Browser-test support: starts the real `omnimcp` binary (built by
 // `cargo leptos build`) on 127.0.0.1:0 with a fresh data directory, and
-// launches Debian's Chromium through playwright-core.
+// launches Debian's Chromium through playwright-core. Every page opened
+// through it is watched for Content-Security-Policy violations, and each
+// test file fails at its end if any page reported one.
 
+import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
+import { after } from 'node:test';
 import { mkdtempSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -59,12 +63,37 @@ db.commit()`, join(dir, 'e2e.db'), id, name, String(perMinute), String(perMonth)
   };
 }
 
+/** What the pages' Content-Security-Policy refused, from every page. */
+export const cspViolations = [];
+
+function watchCsp(page) {
+  page.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) cspViolations.push(`${page.url()}: ${message.text()}`);
+  });
+}
+
+after(() => assert.deepEqual(cspViolations, [], 'the pages must live with their Content-Security-Policy'));
+
 export async function launchBrowser() {
-  return chromium.launch({
+  const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+  // Every page, however it is opened, is watched.
+  const newContext = browser.newContext.bind(browser);
+  browser.newContext = async (options) => {
+    const context = await newContext(options);
+    context.on('page', watchCsp);
+    return context;
+  };
+  const newPage = browser.newPage.bind(browser);
+  browser.newPage = async (options) => {
+    const page = await newPage(options);
+    watchCsp(page);
+    return page;
+  };
+  return browser;
 }
 
 /** Waits until the WASM has hydrated the page. */

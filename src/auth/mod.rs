@@ -1,8 +1,10 @@
 //! Authentication: who is calling.
 //!
 //! A request is authenticated by, in order: an `Authorization: Bearer`
-//! credential (an `omni_` API key or a session JWT), or the `omni_session`
-//! cookie the browser holds. [`Principal`] is the axum extractor every
+//! credential (an `omni_` API key or a session JWT), or the session cookie
+//! the browser holds (`omni_session`; `__Host-omni_session` over https, a
+//! name browsers only accept with `Secure`, `Path=/` and no `Domain`, so
+//! neither plain http nor a sibling subdomain can plant or shadow it). [`Principal`] is the axum extractor every
 //! protected handler takes; [`renew_session`] is the middleware that keeps a
 //! browser session alive while it is used.
 
@@ -24,8 +26,15 @@ use crate::{
     state::AppState,
 };
 
-/// Name of the browser's session cookie.
+/// Name of the browser's session cookie over plain http (development).
 pub const SESSION_COOKIE: &str = "omni_session";
+/// Name of the browser's session cookie over https.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-omni_session";
+
+/// The session cookie's name for a public URL's scheme.
+pub fn session_cookie_name(secure: bool) -> &'static str {
+    if secure { SECURE_SESSION_COOKIE } else { SESSION_COOKIE }
+}
 
 pub use crate::identity::{AuthMethod, Principal};
 
@@ -88,7 +97,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> ApiResult<Op
             by_session_token(state, credential).await.map(Some)
         };
     }
-    match session_cookie(headers) {
+    match session_cookie(headers, session_cookie_name(state.secure_cookies)) {
         Some(token) => by_session_token(state, token).await.map(Some),
         None => Ok(None),
     }
@@ -101,15 +110,15 @@ fn bearer(value: &HeaderValue) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !credential.is_empty()).then_some(credential)
 }
 
-/// The value of the session cookie, if any.
-pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+/// The value of the session cookie named `name`, if any.
+pub fn session_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(found, _)| *found == name)
         .map(|(_, value)| value)
         .filter(|v| !v.is_empty())
 }
@@ -153,7 +162,8 @@ async fn by_session_token(state: &AppState, token: &str) -> ApiResult<Principal>
 pub fn session_set_cookie(state: &AppState, token: &str) -> String {
     let secure = if state.secure_cookies { "; Secure" } else { "" };
     format!(
-        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        "{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        session_cookie_name(state.secure_cookies),
         state.tokens.ttl.num_seconds()
     )
 }
@@ -161,7 +171,7 @@ pub fn session_set_cookie(state: &AppState, token: &str) -> String {
 /// `Set-Cookie` value that deletes the session cookie.
 pub fn session_clear_cookie(state: &AppState) -> String {
     let secure = if state.secure_cookies { "; Secure" } else { "" };
-    format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}")
+    format!("{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}", session_cookie_name(state.secure_cookies))
 }
 
 /// Middleware: a browser session whose token is past half its life gets a
@@ -169,7 +179,10 @@ pub fn session_clear_cookie(state: &AppState) -> String {
 /// active user stays signed in and an idle one is signed out after the TTL.
 /// Bearer clients are not renewed: they log in again or use an API key.
 pub async fn renew_session(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let renewal = match (request.headers().get(header::AUTHORIZATION), session_cookie(request.headers())) {
+    let renewal = match (
+        request.headers().get(header::AUTHORIZATION),
+        session_cookie(request.headers(), session_cookie_name(state.secure_cookies)),
+    ) {
         (None, Some(token)) => {
             state.tokens.verify(token).ok().filter(|claims| state.tokens.due_for_renewal(claims, Utc::now()))
         }
@@ -182,7 +195,7 @@ pub async fn renew_session(State(state): State<AppState>, request: Request, next
         .headers()
         .get_all(header::SET_COOKIE)
         .iter()
-        .any(|v| v.as_bytes().starts_with(SESSION_COOKIE.as_bytes()));
+        .any(|v| v.as_bytes().starts_with(session_cookie_name(state.secure_cookies).as_bytes()));
     if sets_cookie {
         return response;
     }

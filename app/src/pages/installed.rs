@@ -247,7 +247,7 @@ fn Endpoint(url: String) -> impl IntoView {
         <Card title="Your MCP endpoint" description="Every enabled server's tools, behind one URL. Clients send an API key as Authorization: Bearer.">
             <div class="flex gap-2">
                 <label for="endpoint-url" class="sr-only">"MCP endpoint URL"</label>
-                <input id="endpoint-url" readonly value=url.clone() data-testid="endpoint-url" onfocus="this.select()"
+                <input id="endpoint-url" readonly value=url.clone() data-testid="endpoint-url" on:focus=crate::components::select_all
                     class="block w-full rounded-lg border border-slate-300 bg-slate-50 px-3 py-2 font-mono text-sm text-slate-900" />
                 <CopyButton text=url.clone() label="Copy the endpoint URL" />
             </div>
