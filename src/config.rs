@@ -213,6 +213,30 @@ pub struct Config {
     #[arg(long, env = "OMNIMCP_REGISTRATIONS_PER_HOUR", default_value_t = 20, global = true)]
     pub registrations_per_hour: u32,
 
+    /// Most client connections open at once; further ones wait in the
+    /// kernel's backlog until one closes.
+    #[arg(long, env = "OMNIMCP_MAX_CONNECTIONS", default_value_t = 4096, global = true)]
+    pub max_connections: usize,
+
+    /// Seconds a client has to send a request's headers; also how long an
+    /// idle keep-alive connection stays open.
+    #[arg(long, env = "OMNIMCP_HEADER_TIMEOUT_SECS", default_value_t = 10, global = true)]
+    pub header_timeout_secs: u64,
+
+    /// Seconds a client has to send a request's whole body (408 past it).
+    #[arg(long, env = "OMNIMCP_BODY_TIMEOUT_SECS", default_value_t = 30, global = true)]
+    pub body_timeout_secs: u64,
+
+    /// Seconds a write to a client may stay blocked (a client that stops
+    /// reading) before its connection is closed.
+    #[arg(long, env = "OMNIMCP_WRITE_TIMEOUT_SECS", default_value_t = 30, global = true)]
+    pub write_timeout_secs: u64,
+
+    /// Seconds in-flight requests get to finish after a shutdown signal;
+    /// then their connections are cut (the request log is still flushed).
+    #[arg(long, env = "OMNIMCP_SHUTDOWN_DEADLINE_SECS", default_value_t = 15, global = true)]
+    pub shutdown_deadline_secs: u64,
+
     /// Seconds between health checks of every active server.
     #[arg(long, env = "OMNIMCP_HEALTH_INTERVAL_SECS", default_value_t = 300, global = true)]
     pub health_interval_secs: u64,

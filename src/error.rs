@@ -44,6 +44,9 @@ pub enum ApiError {
     /// Throttled; the client may retry after this many seconds.
     #[error("{message}")]
     TooManyRequests { message: String, retry_after_secs: u64 },
+    /// The client did not send its request in time.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// The upstream MCP server failed or answered nonsense.
     #[error("{0}")]
     BadGateway(String),
@@ -71,6 +74,7 @@ impl ApiError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Self::GatewayTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -89,6 +93,7 @@ impl ApiError {
             Self::Conflict { code, .. } => code,
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::TooManyRequests { .. } => "rate_limited",
+            Self::RequestTimeout(_) => "request_timeout",
             Self::BadGateway(_) => "upstream_error",
             Self::GatewayTimeout(_) => "upstream_timeout",
             Self::Internal(_) => "internal_error",

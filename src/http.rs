@@ -2,7 +2,7 @@
 //! static files, with request ids, tracing, the cross-site request guard
 //! and security headers on every response (`browser`); and [`serve`], which runs it until a shutdown signal.
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use app::backend::SharedBackend;
 use axum::{
@@ -69,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(file_and_error_handler_with_context::<AppState, _>(page_context, app::shell))
         .layer(middleware::from_fn(server_fn_status))
         .layer(middleware::from_fn_with_state(state.clone(), auth::renew_session))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::serve::bounded_body))
         .layer(middleware::from_fn_with_state(state.clone(), browser::refuse_cross_site))
         .layer(middleware::from_fn_with_state(state.clone(), browser::headers))
         .layer(
@@ -132,7 +133,8 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+/// Serves until `shutdown` resolves, then lets in-flight requests finish
+/// within the shutdown deadline, and flushes the request log.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -140,16 +142,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let app = router(state.clone());
     let health = crate::health::spawn(state.clone(), Duration::from_secs(state.config.health_interval_secs.max(1)));
-    // No Nagle: a streamed (SSE) answer is several small writes, and
-    // waiting for the peer's delayed ACK between them adds ~40 ms a call.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    crate::serve::run(listener, app, crate::serve::Limits::from_config(&state.config), shutdown).await?;
     health.abort();
     // Every completed call's log row is written before the pool closes.
     state.gateway.request_log.close().await;

@@ -56,6 +56,7 @@ pub mod mcp;
 pub mod official;
 pub mod outbound;
 pub mod secrets;
+pub mod serve;
 pub mod servers;
 pub mod state;
 pub mod telemetry;

@@ -11,7 +11,7 @@ use http::{HeaderValue, StatusCode, header};
 use serde_json::json;
 
 use super::MAX_BODY;
-use crate::{auth, error::ApiError, state::AppState};
+use crate::{auth, error::ApiError, serve::BodyRefusal, state::AppState};
 
 const SESSION_HEADER: &str = "mcp-session-id";
 
@@ -19,6 +19,11 @@ const SESSION_HEADER: &str = "mcp-session-id";
 fn jsonrpc_error(status: StatusCode, code: i32, message: String) -> Response {
     (status, axum::Json(json!({"jsonrpc": "2.0", "id": null, "error": {"code": code, "message": message}})))
         .into_response()
+}
+
+/// The answer to a message over [`MAX_BODY`].
+fn too_large() -> Response {
+    jsonrpc_error(StatusCode::PAYLOAD_TOO_LARGE, -32600, format!("the message is larger than {MAX_BODY} bytes"))
 }
 
 /// The guard (see the module docs). The principal travels to the handler
@@ -57,7 +62,21 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
     parts.extensions.insert(principal);
-    let response = next.run(Request::from_parts(parts, body)).await;
+    // The body is read only now, for an authenticated caller, within the
+    // body timeout and the message limit.
+    let timeout = std::time::Duration::from_secs(state.config.body_timeout_secs.max(1));
+    let request = match crate::serve::read_body(Request::from_parts(parts, body), MAX_BODY, timeout).await {
+        Ok(request) => request,
+        Err(BodyRefusal::TooLarge { .. }) => return too_large(),
+        Err(BodyRefusal::TimedOut(t)) => {
+            let message = format!("the message did not arrive within {} s", t.as_secs());
+            return jsonrpc_error(StatusCode::REQUEST_TIMEOUT, -32600, message);
+        }
+        Err(BodyRefusal::Unreadable) => {
+            return jsonrpc_error(StatusCode::BAD_REQUEST, -32600, "the message could not be read".into());
+        }
+    };
+    let response = next.run(request).await;
     if session.is_none() {
         if let Some(opened) = response.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()) {
             state.mcp.opened(opened.to_string(), user);
@@ -71,9 +90,7 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
 /// JSON-RPC message, -32600 for one over the size limit.
 async fn rpc_refusal(response: Response, json_body: bool) -> Response {
     match response.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => {
-            jsonrpc_error(StatusCode::PAYLOAD_TOO_LARGE, -32600, format!("the message is larger than {MAX_BODY} bytes"))
-        }
+        StatusCode::PAYLOAD_TOO_LARGE => too_large(),
         StatusCode::UNSUPPORTED_MEDIA_TYPE if json_body => {
             let text = axum::body::to_bytes(response.into_body(), 4096).await.unwrap_or_default();
             let why = String::from_utf8_lossy(&text);
