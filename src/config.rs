@@ -237,6 +237,16 @@ pub struct Config {
     #[arg(long, env = "OMNIMCP_SHUTDOWN_DEADLINE_SECS", default_value_t = 15, global = true)]
     pub shutdown_deadline_secs: u64,
 
+    /// Most MCP sessions (and 2026-07-28 `subscriptions/listen` streams)
+    /// one account may have open at once.
+    #[arg(long, env = "OMNIMCP_MAX_SESSIONS_PER_USER", default_value_t = 256, global = true)]
+    pub max_sessions_per_user: usize,
+
+    /// Most MCP sessions (and listen streams) one credential, an API key or
+    /// a login, may have open at once.
+    #[arg(long, env = "OMNIMCP_MAX_SESSIONS_PER_CREDENTIAL", default_value_t = 64, global = true)]
+    pub max_sessions_per_credential: usize,
+
     /// Seconds between health checks of every active server.
     #[arg(long, env = "OMNIMCP_HEALTH_INTERVAL_SECS", default_value_t = 300, global = true)]
     pub health_interval_secs: u64,

@@ -124,7 +124,10 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> anyhow::Result<Ap
         tokens: TokenSigner::new(keys.jwt.expose(), ttl),
         sealer,
         gateway,
-        mcp: mcp::McpDoor::default(),
+        mcp: mcp::McpDoor::new(mcp::SessionCaps {
+            per_user: config.max_sessions_per_user.max(1),
+            per_credential: config.max_sessions_per_credential.max(1),
+        }),
         keys,
         db,
         login_throttle: LoginThrottle::default(),

@@ -26,6 +26,7 @@ use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery";
 const DEV: &[&str] = &["--outbound-allow-http", "--outbound-allow-loopback"];
+const CAPPED: &[&str] = &["--max-sessions-per-credential", "2", "--max-sessions-per-user", "3"];
 
 /// A developer (token, key).
 async fn developer(s: &TestServer, email: &str) -> (String, String) {
@@ -113,7 +114,7 @@ async fn hostile_schemas_are_refused_at_deploy(s: TestServer) {
     s.stop().await;
 }
 
-on_both_databases!(flags: super::DEV; templates_cannot_freeze_a_worker, hostile_schemas_are_refused_at_deploy, cross_site_requests_are_refused);
+on_both_databases!(flags: super::DEV; templates_cannot_freeze_a_worker, hostile_schemas_are_refused_at_deploy, cross_site_requests_are_refused, lists_and_unknown_names_are_rate_limited);
 
 /// A remote MCP server that never stops paging its tool list, answers a
 /// call with more than the response limit, and announces list changes
@@ -355,4 +356,80 @@ fn inline_handler(html: &str) -> Option<String> {
         (name_len > 0 && rest[name_len..].starts_with('='))
             .then(|| rest[..name_len + 10.min(rest.len() - name_len)].to_string())
     })
+}
+
+/// A client that opens sessions without end: past the per-credential cap
+/// its key gets 429 (another key of the same account still works) and past
+/// the per-account cap every key does; closing one frees a place. A
+/// repeated `notifications/initialized` registers the session once.
+#[tokio::test]
+async fn sessions_are_capped_per_credential_and_account() {
+    use common::rpc::Session;
+    let s = TestServer::start_on_with(common::Backend::Sqlite, CAPPED).await.unwrap();
+    let token = s.register("many@example.com", PASSWORD).await;
+    let user = s.state.db.user_by_email("many@example.com").await.unwrap().unwrap().id;
+    let keys: Vec<String> = keys_of(&s, &token, 3).await;
+    let a1 = Session::open(&s, &keys[0]).await;
+    let _a2 = Session::open(&s, &keys[0]).await;
+    let (status, refusal) = Session::try_open(&s, &keys[0]).await.err().expect("a third session of one key");
+    assert_eq!(status, 429, "{refusal}");
+    assert_eq!(refusal["code"], omnimcp::gateway::error::codes::RATE_LIMITED);
+    assert!(refusal["message"].as_str().unwrap().contains("this credential (the limit is 2)"), "{refusal}");
+    let _b1 = Session::open(&s, &keys[1]).await;
+    let (status, refusal) = Session::try_open(&s, &keys[2]).await.err().expect("a fourth session of the account");
+    assert_eq!(status, 429);
+    assert!(refusal["message"].as_str().unwrap().contains("this account (the limit is 3)"), "{refusal}");
+    // Only the three admitted sessions are open.
+    assert_eq!(s.state.gateway.notifier.sessions(user), 3);
+    // Closing one makes room.
+    assert_eq!(a1.close(&keys[0]).await, 202);
+    let _a3 = Session::open(&s, &keys[0]).await;
+    // `notifications/initialized` again and again: one registration.
+    for _ in 0..5 {
+        let (status, _) = _a3.post(&keys[0], json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
+        assert_eq!(status, 202);
+    }
+    assert_eq!(s.state.gateway.notifier.sessions(user), 3);
+}
+
+async fn keys_of(s: &TestServer, token: &str, n: usize) -> Vec<String> {
+    let mut keys = Vec::new();
+    for i in 0..n {
+        keys.push(s.create_key(token, &format!("key {i}")).await.1);
+    }
+    keys
+}
+
+/// Lists and names that resolve to nothing are not calls, but they cost
+/// us: they are taken from a budget of twice the tier's calls per minute
+/// (free: 120), so a client listing in a loop, or guessing tool names, is
+/// refused while its real calls still go through.
+async fn lists_and_unknown_names_are_rate_limited(s: TestServer) {
+    let token = s.register("lister@example.com", PASSWORD).await;
+    let (_, key) = s.create_key(&token, "mcp").await;
+    let mut refused = None;
+    for i in 0..130 {
+        let answer = common::rpc::stateless(&s, &key, "tools/list", json!({})).await;
+        if answer.get("code").is_some() {
+            refused = Some((i, answer));
+            break;
+        }
+    }
+    let (at, answer) = refused.expect("130 lists in a row were all answered");
+    assert!((110..=121).contains(&at), "refused at list {at}");
+    assert_eq!(answer["code"], omnimcp::gateway::error::codes::RATE_LIMITED, "{answer}");
+    // Guessing names: refused as rate limited too, not as unknown.
+    let guess = common::rpc::stateless(&s, &key, "tools/call", json!({"name": "nope.nothing", "arguments": {}})).await;
+    assert_eq!(guess["code"], omnimcp::gateway::error::codes::RATE_LIMITED, "{guess}");
+    // A real call uses the call budget, which is untouched.
+    let calc = s.state.db.server_by_slug("calculator").await.unwrap().unwrap();
+    assert_eq!(s.post_json("/api/installations", json!({"serverId": calc.id}), Some(&token)).await.status(), 201);
+    let call = common::rpc::stateless(
+        &s,
+        &key,
+        "tools/call",
+        json!({"name": "calculator.evaluate", "arguments": {"expression": "2+2"}}),
+    )
+    .await;
+    assert_eq!(call["content"][0]["text"], "4", "{call}");
 }

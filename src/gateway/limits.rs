@@ -1,7 +1,11 @@
 //! Tier limits on calls: a per-user token bucket for requests per minute,
 //! and a monthly quota counted in memory (seeded from the request log the
-//! first time a user calls in a month). In memory for one instance; a later
-//! issue moves this state behind Redis with the same interface.
+//! first time a user calls in a month). A second bucket per user, of twice
+//! the tier's rate, meters what is not a call but still costs us: opening
+//! sessions, listing, and calls that name nothing the caller can reach
+//! ([`Limiter::check_control`]); it never touches the monthly quota.
+//! In memory for one instance; a later issue moves this state behind Redis
+//! with the same interface.
 
 use std::{collections::HashMap, sync::Mutex, time::Instant};
 
@@ -34,9 +38,39 @@ struct Quota {
     used: i64,
 }
 
+/// Token buckets per user.
+#[derive(Default)]
+struct Buckets(Mutex<HashMap<Uuid, Bucket>>);
+
+impl Buckets {
+    /// Takes one token from a bucket of `per_minute` (refilled evenly):
+    /// `Ok((remaining, seconds until full))` or `Err(seconds until one)`.
+    fn take(&self, user: Uuid, per_minute: i64) -> Result<(i64, u64), u64> {
+        let capacity = per_minute.max(1) as f64;
+        let rate = capacity / 60.0;
+        // The std lock is held only here, never across an await.
+        let mut buckets = self.0.lock().expect("limiter lock");
+        let bucket = buckets.entry(user).or_insert(Bucket { tokens: capacity, capacity, updated: Instant::now() });
+        if bucket.capacity != capacity {
+            bucket.tokens += (capacity - bucket.capacity).max(0.0);
+            bucket.capacity = capacity;
+        }
+        let elapsed = bucket.updated.elapsed().as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * rate).min(capacity);
+        bucket.updated = Instant::now();
+        if bucket.tokens < 1.0 {
+            Err(((1.0 - bucket.tokens) / rate).ceil().max(1.0) as u64)
+        } else {
+            bucket.tokens -= 1.0;
+            Ok((bucket.tokens.floor() as i64, ((capacity - bucket.tokens) / rate).ceil() as u64))
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Limiter {
-    buckets: Mutex<HashMap<Uuid, Bucket>>,
+    buckets: Buckets,
+    control: Buckets,
     quotas: tokio::sync::Mutex<HashMap<Uuid, Quota>>,
 }
 
@@ -65,27 +99,7 @@ impl Limiter {
             quota.used += 1;
         }
 
-        let rate = tier.requests_per_minute as f64 / 60.0;
-        let capacity = tier.requests_per_minute as f64;
-        // The std lock is held only in this block, never across an await.
-        let taken = {
-            let mut buckets = self.buckets.lock().expect("limiter lock");
-            let bucket = buckets.entry(user).or_insert(Bucket { tokens: capacity, capacity, updated: Instant::now() });
-            if bucket.capacity != capacity {
-                bucket.tokens += (capacity - bucket.capacity).max(0.0);
-                bucket.capacity = capacity;
-            }
-            let elapsed = bucket.updated.elapsed().as_secs_f64();
-            bucket.tokens = (bucket.tokens + elapsed * rate).min(capacity);
-            bucket.updated = Instant::now();
-            if bucket.tokens < 1.0 {
-                Err(((1.0 - bucket.tokens) / rate).ceil().max(1.0) as u64)
-            } else {
-                bucket.tokens -= 1.0;
-                Ok((bucket.tokens.floor() as i64, ((capacity - bucket.tokens) / rate).ceil() as u64))
-            }
-        };
-        let (remaining, reset_secs) = match taken {
+        let (remaining, reset_secs) = match self.buckets.take(user, tier.requests_per_minute) {
             Ok(t) => t,
             Err(retry_after_secs) => {
                 // The refused call does not use quota.
@@ -96,5 +110,17 @@ impl Limiter {
             }
         };
         Ok(Decision::Allowed { limit: tier.requests_per_minute, remaining, reset_secs })
+    }
+
+    /// The control budget a request that is not a call takes from (see the
+    /// module docs): twice the tier's calls per minute.
+    pub fn control_limit(tier: &Tier) -> i64 {
+        tier.requests_per_minute.saturating_mul(2).max(1)
+    }
+
+    /// Takes one request from the user's control budget: `Err(seconds)`
+    /// until the next one is allowed.
+    pub fn check_control(&self, user: Uuid, tier: &Tier) -> Result<(), u64> {
+        self.control.take(user, Self::control_limit(tier)).map(|_| ())
     }
 }

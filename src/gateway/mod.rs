@@ -148,6 +148,35 @@ impl Gateway {
         Ok(self.upstreams.execute(entry.id(), hosting, &target.installation, op, ctx).await?)
     }
 
+    /// Takes one request that is not a call (a session opened, a list, a
+    /// name that resolved to nothing) from the user's control budget.
+    pub async fn admit_control(&self, user: &User) -> Result<(), GatewayError> {
+        let tier = self.tier(&user.subscription_tier).await?;
+        self.limiter.check_control(user.id, &tier).map_err(|retry_after_secs| GatewayError::RateLimited {
+            limit: limits::Limiter::control_limit(&tier),
+            retry_after_secs,
+        })
+    }
+
+    /// What the caller can reach, resolved by `resolve` to a target. A
+    /// failed resolution (an unknown or unreachable name) never reaches
+    /// [`Gateway::execute`], so it is charged to the control budget here:
+    /// guessing names costs the guesser, not us.
+    pub async fn resolve<T>(
+        &self,
+        principal: &Principal,
+        resolve: impl FnOnce(&Reach) -> Result<T, GatewayError>,
+    ) -> Result<T, GatewayError> {
+        let reach = self.reach(principal).await?;
+        match resolve(&reach) {
+            Ok(resolved) => Ok(resolved),
+            Err(e) => {
+                self.admit_control(&principal.user).await?;
+                Err(e)
+            }
+        }
+    }
+
     /// Takes one call from the user's tier limits, or says why not.
     async fn admit(&self, user: &User) -> Result<RateInfo, GatewayError> {
         let tier = self.tier(&user.subscription_tier).await?;

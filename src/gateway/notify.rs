@@ -20,7 +20,7 @@
 use std::{
     collections::HashMap,
     sync::{
-        Mutex,
+        Arc, Mutex,
         atomic::{AtomicU64, Ordering},
     },
 };
@@ -35,7 +35,10 @@ use rmcp::{
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::identity::{AuthMethod, Principal};
+use crate::{
+    identity::{AuthMethod, Principal},
+    mcp::SessionCaps,
+};
 
 enum Channel {
     Session(Peer<RoleServer>),
@@ -45,6 +48,9 @@ enum Channel {
 struct Listener {
     id: u64,
     method: AuthMethod,
+    /// The handshake-era session's id, so a repeated
+    /// `notifications/initialized` does not register it twice.
+    session: Option<Arc<str>>,
     /// The installations the key was scoped to, if it was.
     scope: Option<Vec<Uuid>>,
     channel: Channel,
@@ -64,30 +70,65 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    fn add(&self, principal: &Principal, channel: Channel) -> (u64, CancellationToken) {
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
-        let end = CancellationToken::new();
-        let listener = Listener {
-            id,
+    fn listener(&self, principal: &Principal, session: Option<Arc<str>>, channel: Channel) -> Listener {
+        Listener {
+            id: self.next.fetch_add(1, Ordering::Relaxed),
             method: principal.method,
+            session,
             scope: principal.scope.as_ref().and_then(|s| s.installations.clone()),
             channel,
-            end: end.clone(),
-        };
-        self.users.lock().expect("notifier lock").entry(principal.user.id).or_default().push(listener);
-        (id, end)
+            end: CancellationToken::new(),
+        }
     }
 
     /// Remembers an initialized handshake-era session; the token fires when
-    /// the session must end.
-    pub fn register(&self, principal: &Principal, peer: Peer<RoleServer>) -> CancellationToken {
-        self.add(principal, Channel::Session(peer)).1
+    /// the session must end. `None` when this session is already
+    /// registered (a client that repeats `notifications/initialized`).
+    pub fn register(
+        &self,
+        principal: &Principal,
+        peer: Peer<RoleServer>,
+        session: Option<&str>,
+    ) -> Option<CancellationToken> {
+        let session: Option<Arc<str>> = session.map(Arc::from);
+        let mut users = self.users.lock().expect("notifier lock");
+        let list = users.entry(principal.user.id).or_default();
+        if session.is_some() && list.iter().any(|l| l.session == session && !l.closed()) {
+            return None;
+        }
+        let listener = self.listener(principal, session, Channel::Session(peer));
+        let end = listener.end.clone();
+        list.push(listener);
+        Some(end)
     }
 
-    /// Remembers an open `subscriptions/listen` stream; the id forgets it,
-    /// the token fires when the stream must end.
-    pub fn listen(&self, principal: &Principal, sink: SubscriptionSink) -> (u64, CancellationToken) {
-        self.add(principal, Channel::Stream(sink))
+    /// Remembers an open `subscriptions/listen` stream, unless the user or
+    /// the credential already has as many open as `caps` allows (the
+    /// reason, then). The id forgets it, the token fires when the stream
+    /// must end.
+    pub fn listen(
+        &self,
+        principal: &Principal,
+        sink: SubscriptionSink,
+        caps: SessionCaps,
+    ) -> Result<(u64, CancellationToken), String> {
+        let mut users = self.users.lock().expect("notifier lock");
+        let list = users.entry(principal.user.id).or_default();
+        list.retain(|l| !l.closed());
+        let streams = || list.iter().filter(|l| matches!(l.channel, Channel::Stream(_)));
+        if streams().count() >= caps.per_user {
+            return Err(format!("too many open listen streams for this account (the limit is {})", caps.per_user));
+        }
+        if streams().filter(|l| l.method == principal.method).count() >= caps.per_credential {
+            return Err(format!(
+                "too many open listen streams for this credential (the limit is {})",
+                caps.per_credential
+            ));
+        }
+        let listener = self.listener(principal, None, Channel::Stream(sink));
+        let (id, end) = (listener.id, listener.end.clone());
+        list.push(listener);
+        Ok((id, end))
     }
 
     /// Forgets a stream whose request ended.

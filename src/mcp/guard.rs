@@ -61,7 +61,7 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
-    parts.extensions.insert(principal);
+    parts.extensions.insert(principal.clone());
     // The body is read only now, for an authenticated caller, within the
     // body timeout and the message limit.
     let timeout = std::time::Duration::from_secs(state.config.body_timeout_secs.max(1));
@@ -77,10 +77,12 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         }
     };
     let response = next.run(request).await;
-    if session.is_none() {
-        if let Some(opened) = response.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()) {
-            state.mcp.opened(opened.to_string(), user);
-        }
+    if session.is_none()
+        && let Some(opened) = response.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok())
+        && let Err(why) = state.mcp.opened(opened.to_string(), &principal).await
+    {
+        tracing::info!(user_id = %user, "refused a new MCP session over the cap");
+        return jsonrpc_error(StatusCode::TOO_MANY_REQUESTS, crate::gateway::error::codes::RATE_LIMITED, why);
     }
     rpc_refusal(response, json_body).await
 }

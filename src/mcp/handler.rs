@@ -10,14 +10,15 @@
 
 use std::sync::Arc;
 
+use super::SessionCaps;
 use rmcp::{
     ErrorData, RoleServer, ServerHandler,
     model::{
         CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult, ErrorCode,
-        GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult, ListResourceTemplatesResult,
-        ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
-        ServerCapabilities, ServerConfig, SetLevelRequestParams, SubscribeRequestParams, SubscriptionFilter,
-        UnsubscribeRequestParams,
+        GetPromptRequestParams, GetPromptResponse, Implementation, InitializeRequestParams, InitializeResult,
+        ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+        ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig, SetLevelRequestParams,
+        SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequestParams,
     },
     service::{NotificationContext, RequestContext, SubscriptionContext},
     transport::streamable_http_server::{SessionManager, session::local::LocalSessionManager},
@@ -35,6 +36,8 @@ pub struct McpHandler {
     gateway: Arc<Gateway>,
     /// rmcp's legacy sessions, to close one whose credential ended.
     sessions: Arc<LocalSessionManager>,
+    /// Caps on open `subscriptions/listen` streams.
+    caps: SessionCaps,
 }
 
 /// The caller of an MCP request, put there by the guard.
@@ -74,18 +77,21 @@ fn call_context(context: &RequestContext<RoleServer>, round_trip: RoundTrip) -> 
 }
 
 impl McpHandler {
-    pub fn new(gateway: Arc<Gateway>, sessions: Arc<LocalSessionManager>) -> Self {
-        Self { gateway, sessions }
+    pub fn new(gateway: Arc<Gateway>, sessions: Arc<LocalSessionManager>, caps: SessionCaps) -> Self {
+        Self { gateway, sessions, caps }
     }
 
     async fn reach(&self, principal: &Principal, era: Era) -> Result<Reach, ErrorData> {
         self.gateway.reach(principal).await.map_err(|e| e.to_rpc(era))
     }
 
-    /// What the caller of a list request can reach.
+    /// What the caller of a list request can reach; the list is taken from
+    /// the caller's control budget.
     async fn reach_of(&self, context: &RequestContext<RoleServer>) -> Result<Reach, ErrorData> {
         let principal = principal(context.extensions.get())?;
-        self.reach(&principal, Era::of(context.meta.protocol_version().as_ref())).await
+        let era = Era::of(context.meta.protocol_version().as_ref());
+        self.gateway.admit_control(&principal.user).await.map_err(|e| e.to_rpc(era))?;
+        self.reach(&principal, era).await
     }
 
     /// Resolves with `resolve`, then runs the target through the pipeline.
@@ -94,8 +100,7 @@ impl McpHandler {
         ctx: &CallContext,
         resolve: impl FnOnce(&Reach) -> Result<(crate::gateway::Target, crate::upstream::Operation), GatewayError>,
     ) -> Result<crate::upstream::Outcome, ErrorData> {
-        let reach = self.reach(&ctx.principal, ctx.era).await?;
-        let (target, op) = resolve(&reach).map_err(|e| e.to_rpc(ctx.era))?;
+        let (target, op) = self.gateway.resolve(&ctx.principal, resolve).await.map_err(|e| e.to_rpc(ctx.era))?;
         self.gateway.execute(ctx, &target, op).await.map(|(outcome, _rate)| outcome).map_err(|e| e.to_rpc(ctx.era))
     }
 
@@ -132,12 +137,26 @@ impl ServerHandler for McpHandler {
         .with_instructions("Every tool of every MCP server you installed on OmniMCP, named `server.tool`.")
     }
 
+    /// A new session: taken from the caller's control budget (the number
+    /// of open sessions is capped by the guard).
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, ErrorData> {
+        let principal = principal(context.extensions.get())?;
+        self.gateway.admit_control(&principal.user).await.map_err(|e| e.to_rpc(Era::Handshake))?;
+        context.peer.set_peer_info(request.clone());
+        self.negotiate_initialize(&request)
+    }
+
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
         let parts = context.extensions.get::<http::request::Parts>();
         let Ok(principal) = principal(parts) else { return };
-        let end = self.gateway.notifier.register(&principal, context.peer.clone());
-        // When the credential ends, so does the session (and its stream).
         let session = parts.and_then(|p| p.headers.get("mcp-session-id")).and_then(|v| v.to_str().ok());
+        // A repeated `notifications/initialized` changes nothing.
+        let Some(end) = self.gateway.notifier.register(&principal, context.peer.clone(), session) else { return };
+        // When the credential ends, so does the session (and its stream).
         if let Some(id) = session {
             let (sessions, id) = (self.sessions.clone(), std::sync::Arc::<str>::from(id));
             tokio::spawn(async move {
@@ -198,8 +217,11 @@ impl ServerHandler for McpHandler {
     ) -> Result<ReadResourceResponse, ErrorData> {
         let round_trip = RoundTrip { input_responses: request.input_responses, request_state: request.request_state };
         let ctx = call_context(&context, round_trip)?;
-        let reach = self.reach(&ctx.principal, ctx.era).await?;
-        let (target, op) = reach.read_resource(&request.uri).map_err(|e| e.to_rpc(ctx.era))?;
+        let (target, op) = self
+            .gateway
+            .resolve(&ctx.principal, |reach| reach.read_resource(&request.uri))
+            .await
+            .map_err(|e| e.to_rpc(ctx.era))?;
         let server_uri = match &op {
             crate::upstream::Operation::ReadResource { uri } => uri.clone(),
             _ => unreachable!("read_resource resolves to a read"),
@@ -262,7 +284,9 @@ impl ServerHandler for McpHandler {
     async fn listen(&self, subscription: SubscriptionContext) -> Result<(), ErrorData> {
         let principal = principal(subscription.request_context().extensions.get())?;
         let notifier = &self.gateway.notifier;
-        let (id, end) = notifier.listen(&principal, subscription.sink().clone());
+        let (id, end) = notifier
+            .listen(&principal, subscription.sink().clone(), self.caps)
+            .map_err(|why| ErrorData::new(ErrorCode(crate::gateway::error::codes::RATE_LIMITED), why, None))?;
         tokio::select! {
             () = subscription.cancelled() => {}
             () = end.cancelled() => {}

@@ -78,8 +78,8 @@ pub async fn call_tool(
     tool: &str,
     arguments: Map<String, Value>,
 ) -> Result<(Outcome, RateInfo), GatewayError> {
-    let reach = state.gateway.reach(&principal).await?;
-    let (target, op) = reach.call_server_tool(server, tool, arguments)?;
+    let (target, op) =
+        state.gateway.resolve(&principal, |reach| reach.call_server_tool(server, tool, arguments)).await?;
     state.gateway.execute(&CallContext::detached(principal), &target, op).await
 }
 
@@ -89,8 +89,9 @@ pub async fn resource(
     principal: Principal,
     ApiJson(body): ApiJson<ResourceBody>,
 ) -> ApiResult<Response> {
-    let reach = state.gateway.reach(&principal).await?;
-    let (target, op) = reach.read_server_resource(&ServerRef::parse(&body.server_id), &body.uri)?;
+    let server = ServerRef::parse(&body.server_id);
+    let (target, op) =
+        state.gateway.resolve(&principal, |reach| reach.read_server_resource(&server, &body.uri)).await?;
     let (outcome, rate) = state.gateway.execute(&CallContext::detached(principal), &target, op).await?;
     Ok(answer(outcome, rate)?)
 }

@@ -352,7 +352,11 @@ impl Cgroups {
         };
         let usable = |dir: Option<PathBuf>| {
             let dir = dir?;
-            let probe = dir.join(format!("omnimcp-probe-{}", std::process::id()));
+            // Unique per call: several platforms in one process (tests)
+            // probe at once, and a shared name made one of them fail.
+            static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let probe = dir.join(format!("omnimcp-probe-{}-{n}", std::process::id()));
             let ok = std::fs::create_dir(&probe).is_ok() && std::fs::remove_dir(&probe).is_ok();
             ok.then_some(dir)
         };

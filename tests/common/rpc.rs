@@ -51,6 +51,11 @@ pub struct Session {
 impl Session {
     /// Opens a session with this key (initialize, then initialized).
     pub async fn open(s: &TestServer, key: &str) -> Self {
+        Self::try_open(s, key).await.unwrap_or_else(|(status, answer)| panic!("initialize: {status} {answer}"))
+    }
+
+    /// Opens a session, or returns the refusal's status and answer.
+    pub async fn try_open(s: &TestServer, key: &str) -> Result<Self, (u16, Value)> {
         let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize",
             "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}});
         let res = s
@@ -63,12 +68,31 @@ impl Session {
             .send()
             .await
             .unwrap();
-        assert_eq!(res.status(), 200, "initialize");
-        let id = res.headers()["mcp-session-id"].to_str().unwrap().to_string();
+        if res.status() != 200 {
+            let status = res.status().as_u16();
+            return Err((status, outcome(message(&res.text().await.unwrap()))));
+        }
+        let Some(id) = res.headers().get("mcp-session-id").map(|v| v.to_str().unwrap().to_string()) else {
+            return Err((200, outcome(message(&res.text().await.unwrap()))));
+        };
         let session = Self { id, url: s.at("/mcp"), client: s.client.clone() };
         let (status, _) = session.post(key, json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
         assert_eq!(status, 202, "initialized");
-        session
+        Ok(session)
+    }
+
+    /// Ends the session (`DELETE /mcp`).
+    pub async fn close(&self, key: &str) -> u16 {
+        let res = self
+            .client
+            .delete(&self.url)
+            .bearer_auth(key)
+            .header("mcp-session-id", &self.id)
+            .header("mcp-protocol-version", "2025-11-25")
+            .send()
+            .await
+            .unwrap();
+        res.status().as_u16()
     }
 
     /// The same endpoint under another session id (one that may not exist).
