@@ -272,19 +272,34 @@ pub async fn create_key(
         }
     }
     let generated = api_key::generate();
-    let key = state
+    let created = state
         .db
-        .create_api_key(NewApiKey {
-            scope: scope.as_ref(),
-            user_id: user.id,
-            name,
-            prefix: &generated.display_prefix,
-            key_hash: &generated.hash,
-        })
-        .await?;
+        .create_api_key(
+            NewApiKey {
+                scope: scope.as_ref(),
+                user_id: user.id,
+                name,
+                prefix: &generated.display_prefix,
+                key_hash: &generated.hash,
+            },
+            MAX_LIVE_API_KEYS,
+        )
+        .await;
+    let key = match created {
+        Ok(key) => key,
+        Err(DbError::LimitReached) => {
+            return Err(ApiError::Forbidden(format!(
+                "an account can have {MAX_LIVE_API_KEYS} API keys; revoke one you no longer use first"
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
     tracing::info!(user_id = %user.id, key_id = %key.id, "API key created");
     Ok(CreatedApiKey { meta: key_view(&key), key: generated.text })
 }
+
+/// API keys (not revoked) one account may hold.
+pub const MAX_LIVE_API_KEYS: i64 = 100;
 
 pub async fn revoke_key(state: &AppState, user: &User, key_id: &str) -> ApiResult<()> {
     let not_found = || ApiError::NotFound("no such API key".into());
@@ -310,6 +325,7 @@ pub fn tier_view(t: &Tier) -> TierView {
         requests_per_month: t.requests_per_month,
         max_installations: t.max_installations,
         can_publish: t.can_publish,
+        max_servers: t.max_servers,
     }
 }
 

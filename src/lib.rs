@@ -194,6 +194,18 @@ pub fn supervisor(config: &Config, changes: Option<ChangeQueue>) -> anyhow::Resu
 async fn seed_official_servers(db: &Db, api_urls: &[String]) -> anyhow::Result<()> {
     for server in official::catalog() {
         let id = match db.server_by_slug(server.slug).await? {
+            // A developer's server took the slug before it was reserved (a
+            // database from an older release): the platform still starts,
+            // without this official server, and says how to fix it.
+            Some(existing) if existing.owner_id.is_some() => {
+                tracing::error!(
+                    slug = server.slug,
+                    server_id = %existing.id,
+                    "a developer's server holds an official server's slug; the official server is not available \
+                     until that server is renamed or removed"
+                );
+                continue;
+            }
             Some(existing) => existing.id,
             None => uuid::Uuid::now_v7(),
         };

@@ -354,6 +354,7 @@ async fn limits_answer_429_with_headers(s: TestServer) {
         max_installations: 5,
         can_publish: false,
         sort_order: 9,
+        max_servers: 0,
     };
     s.state.db.upsert_tier(&tiny).await.unwrap();
     s.state.db.update_user(user.id, None, Some("tiny")).await.unwrap();

@@ -114,7 +114,7 @@ async fn hostile_schemas_are_refused_at_deploy(s: TestServer) {
     s.stop().await;
 }
 
-on_both_databases!(flags: super::DEV; templates_cannot_freeze_a_worker, hostile_schemas_are_refused_at_deploy, cross_site_requests_are_refused, lists_and_unknown_names_are_rate_limited);
+on_both_databases!(flags: super::DEV; templates_cannot_freeze_a_worker, hostile_schemas_are_refused_at_deploy, cross_site_requests_are_refused, lists_and_unknown_names_are_rate_limited, publishing_is_limited, limits_are_exact_under_concurrency);
 
 /// A remote MCP server that never stops paging its tool list, answers a
 /// call with more than the response limit, and announces list changes
@@ -432,4 +432,82 @@ async fn lists_and_unknown_names_are_rate_limited(s: TestServer) {
     )
     .await;
     assert_eq!(call["content"][0]["text"], "4", "{call}");
+}
+
+/// Publishing is metered: the free plan publishes three servers (a fourth
+/// is refused, redeploys are not), deploys are limited per hour, and a
+/// developer cannot take an official server's slug, present or planned.
+async fn publishing_is_limited(s: TestServer) {
+    let (_, key) = developer(&s, "pub@example.com").await;
+    let deploy = |name: &str| s.post_json("/api/mcp/deploy", server(name, json!({})), Some(&key));
+    // Official names get a suffix instead of the official slug.
+    for (name, reserved) in [("calculator", "calculator"), ("fetch", "fetch"), ("Admin", "admin")] {
+        let res = deploy(name).await;
+        assert_eq!(res.status(), 201);
+        let slug = res.json::<Value>().await.unwrap()["slug"].as_str().unwrap().to_string();
+        assert!(slug.starts_with(&format!("{reserved}-")) && slug.len() == reserved.len() + 7, "{slug}");
+    }
+    let official = s.state.db.server_by_slug("calculator").await.unwrap().unwrap();
+    assert!(official.owner_id.is_none(), "the official calculator keeps its slug");
+    // A fourth server is past the free plan's three.
+    let err = expect_error(deploy("fourth").await, 403, "forbidden").await;
+    assert!(err["error"]["message"].as_str().unwrap().contains("at most 3 servers"), "{err}");
+    // Redeploying an existing one is fine, until the hourly deploy budget
+    // (30, four of which are used) runs out.
+    for i in 0..26 {
+        let res = deploy("calculator").await;
+        assert_eq!(res.status(), 200, "redeploy {i}");
+    }
+    let res = deploy("calculator").await;
+    assert!(res.headers().contains_key("retry-after"));
+    let err = expect_error(res, 429, "rate_limited").await;
+    assert!(err["error"]["message"].as_str().unwrap().contains("deploys an hour"), "{err}");
+}
+
+/// Limits counted in the database hold under concurrency, on both
+/// databases: of many simultaneous installs, deploys and key creations,
+/// exactly as many as the limit succeed.
+async fn limits_are_exact_under_concurrency(s: TestServer) {
+    let (token, key) = developer(&s, "racer@example.com").await;
+    // Six servers to install, published by someone else.
+    let (_, other) = developer(&s, "publisher@example.com").await;
+    let tiny = omnimcp::db::Tier {
+        id: "wide".into(),
+        name: "Wide".into(),
+        requests_per_minute: 600,
+        requests_per_month: 100_000,
+        max_installations: 5,
+        can_publish: true,
+        sort_order: 9,
+        max_servers: 100,
+    };
+    s.state.db.upsert_tier(&tiny).await.unwrap();
+    let publisher = s.state.db.user_by_email("publisher@example.com").await.unwrap().unwrap();
+    s.state.db.update_user(publisher.id, None, Some("wide")).await.unwrap();
+    // Changed behind the platform's back: drop what it cached.
+    s.state.gateway.caches.clear();
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        let res = s.post_json("/api/mcp/deploy", server(&format!("pub-{i}"), json!({})), Some(&other)).await;
+        assert_eq!(res.status(), 201);
+        ids.push(res.json::<Value>().await.unwrap()["serverId"].as_str().unwrap().to_string());
+    }
+    // Ten installs at once, on the free plan's five.
+    let installs = ids.iter().map(|id| s.post_json("/api/installations", json!({"serverId": id}), Some(&token)));
+    let statuses: Vec<u16> =
+        futures_util::future::join_all(installs).await.iter().map(|r| r.status().as_u16()).collect();
+    assert_eq!(statuses.iter().filter(|&&c| c == 201).count(), 5, "{statuses:?}");
+    assert!(statuses.iter().all(|&c| c == 201 || c == 403), "{statuses:?}");
+    // Eight new servers at once, on the free plan's three.
+    let deploys = (0..8).map(|i| s.post_json("/api/mcp/deploy", server(&format!("mine-{i}"), json!({})), Some(&key)));
+    let statuses: Vec<u16> =
+        futures_util::future::join_all(deploys).await.iter().map(|r| r.status().as_u16()).collect();
+    assert_eq!(statuses.iter().filter(|&&c| c == 201).count(), 3, "{statuses:?}");
+    // Keys: 1 exists; 110 more asked for at once, 99 fit under 100.
+    let creates = (0..110).map(|i| s.post_json("/api/keys", json!({"name": format!("k{i}")}), Some(&token)));
+    let statuses: Vec<u16> =
+        futures_util::future::join_all(creates).await.iter().map(|r| r.status().as_u16()).collect();
+    assert_eq!(statuses.iter().filter(|&&c| c == 201).count(), 99, "{statuses:?}");
+    let keys: Value = s.get("/api/keys", Some(&token)).await.json().await.unwrap();
+    assert_eq!(keys["keys"].as_array().unwrap().len(), 100);
 }

@@ -14,8 +14,12 @@ const DEV: &[&str] = &["--outbound-allow-http", "--outbound-allow-loopback"];
 on_both_databases!(flags: super::DEV; marketplace_search_filter_sort_and_pages, deploy_update_and_rotate, rotate_secret_endpoint, bad_deploys_are_refused_and_write_nothing, installations_are_private_and_limited, configs_are_validated_and_encrypted, concurrent_deploys_all_succeed);
 
 /// A user with an API key: (session token, key).
+/// A developer on the pro plan (these tests publish more servers than
+/// the free plan's three).
 async fn developer(s: &TestServer, email: &str) -> (String, String) {
     let token = s.register(email, PASSWORD).await;
+    let user = s.state.db.user_by_email(email).await.unwrap().unwrap();
+    s.state.db.update_user(user.id, None, Some("pro")).await.unwrap();
     let (_, key) = s.create_key(&token, "deploy").await;
     (token, key)
 }

@@ -78,24 +78,18 @@ async fn story(backend: Backend) {
     // API keys: stored as hashes, listed without them, used, revoked.
     let hash: [u8; 32] = Sha256::digest(b"omni_test-key").into();
     let key = db
-        .create_api_key(NewApiKey {
-            scope: None,
-            user_id: ada.id,
-            name: "laptop",
-            prefix: "omni_test-ke",
-            key_hash: &hash,
-        })
+        .create_api_key(
+            NewApiKey { scope: None, user_id: ada.id, name: "laptop", prefix: "omni_test-ke", key_hash: &hash },
+            100,
+        )
         .await
         .unwrap();
     assert!(key.last_used_at.is_none());
     assert!(matches!(
-        db.create_api_key(NewApiKey {
-            scope: None,
-            user_id: bob.id,
-            name: "dup",
-            prefix: "omni_test-ke",
-            key_hash: &hash
-        })
+        db.create_api_key(
+            NewApiKey { scope: None, user_id: bob.id, name: "dup", prefix: "omni_test-ke", key_hash: &hash },
+            100
+        )
         .await,
         Err(DbError::Conflict)
     ));
@@ -121,13 +115,16 @@ async fn story(backend: Backend) {
     };
     let scoped_hash: [u8; 32] = Sha256::digest(b"omni_scoped").into();
     let scoped = db
-        .create_api_key(NewApiKey {
-            scope: Some(&scope),
-            user_id: ada.id,
-            name: "scoped",
-            prefix: "omni_scoped",
-            key_hash: &scoped_hash,
-        })
+        .create_api_key(
+            NewApiKey {
+                scope: Some(&scope),
+                user_id: ada.id,
+                name: "scoped",
+                prefix: "omni_scoped",
+                key_hash: &scoped_hash,
+            },
+            100,
+        )
         .await
         .unwrap();
     assert_eq!(scoped.scope.as_ref().map(|s| &s.0), Some(&scope));

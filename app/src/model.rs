@@ -15,6 +15,8 @@ pub struct TierView {
     pub requests_per_month: i64,
     pub max_installations: i64,
     pub can_publish: bool,
+    /// Servers a user may publish.
+    pub max_servers: i64,
 }
 
 /// The signed-in user.

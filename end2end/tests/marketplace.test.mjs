@@ -17,6 +17,8 @@ before(async () => {
   server = await startServer(['--outbound-allow-http', '--outbound-allow-loopback']);
   browser = await launchBrowser();
   user = await registerUser(server, 'ada@example.com');
+  // Twelve servers: more than the free plan publishes.
+  server.admin('set-user', '--email', 'ada@example.com', '--tier', 'pro');
   for (let i = 1; i <= 12; i++) {
     const res = await api(server, '/api/mcp/deploy', {
       token: user.key,

@@ -53,7 +53,9 @@ export async function startServer(extraArgs = []) {
     addTier: ({ id, name, perMinute, perMonth }) => execFileSync('python3', ['-c', `
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
-db.execute("INSERT INTO subscription_tiers VALUES (?, ?, ?, ?, 5, 1, 9)", (sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])))
+db.execute("""INSERT INTO subscription_tiers (id, name, requests_per_minute, requests_per_month, max_installations,
+              can_publish, sort_order, max_servers) VALUES (?, ?, ?, ?, 5, 1, 9, 3)""",
+           (sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])))
 db.commit()`, join(dir, 'e2e.db'), id, name, String(perMinute), String(perMonth)]),
     stop: () => new Promise((done) => {
       child.removeAllListeners('exit');

@@ -4,8 +4,7 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use super::BeginWrite;
-use super::{Db, DbError, DbResult, on_pool};
+use super::{BeginWrite, Db, DbError, DbResult, lock_user, on_pool};
 
 /// A subscription tier and its limits (rows of `subscription_tiers`).
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
@@ -18,6 +17,8 @@ pub struct Tier {
     /// Whether the tier may deploy MCP servers.
     pub can_publish: bool,
     pub sort_order: i64,
+    /// Servers a user may publish.
+    pub max_servers: i64,
 }
 
 /// A user account, without its password hash.
@@ -119,9 +120,9 @@ impl Db {
     pub async fn upsert_tier(&self, t: &Tier) -> DbResult<()> {
         let sql =
             "INSERT INTO subscription_tiers (id, name, requests_per_minute, requests_per_month, max_installations,
-                       can_publish, sort_order) VALUES ($1, $2, $3, $4, $5, $6, $7)
+                       can_publish, sort_order, max_servers) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                    ON CONFLICT (id) DO UPDATE SET name = $2, requests_per_minute = $3, requests_per_month = $4,
-                       max_installations = $5, can_publish = $6, sort_order = $7";
+                       max_installations = $5, can_publish = $6, sort_order = $7, max_servers = $8";
         on_pool!(self, |pool| sqlx::query(sql)
             .bind(&t.id)
             .bind(&t.name)
@@ -130,6 +131,7 @@ impl Db {
             .bind(t.max_installations)
             .bind(t.can_publish)
             .bind(t.sort_order)
+            .bind(t.max_servers)
             .execute(pool)
             .await
             .map(|_| ()))
@@ -305,21 +307,39 @@ impl Db {
 
     // ---- API keys -------------------------------------------------------
 
-    pub async fn create_api_key(&self, key: NewApiKey<'_>) -> DbResult<ApiKey> {
+    /// Creates a key, unless the user already has `max_live` keys that are
+    /// not revoked ([`DbError::LimitReached`]); counted under the user's
+    /// lock, so concurrent requests cannot overshoot.
+    pub async fn create_api_key(&self, key: NewApiKey<'_>, max_live: i64) -> DbResult<ApiKey> {
         let sql = "INSERT INTO api_keys (id, user_id, name, prefix, key_hash, created_at, scope)
                    VALUES ($1, $2, $3, $4, $5, $6, $7)
                    RETURNING id, user_id, name, prefix, created_at, last_used_at, scope";
-        on_pool!(self, |pool| sqlx::query_as::<_, ApiKey>(sql)
-            .bind(Uuid::now_v7())
-            .bind(key.user_id)
-            .bind(key.name)
-            .bind(key.prefix)
-            .bind(key.key_hash)
-            .bind(Utc::now())
-            .bind(key.scope.map(sqlx::types::Json))
-            .fetch_one(pool)
-            .await)
-        .map_err(DbError::classify)
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await.map_err(DbError::classify)?;
+            lock_user!(pool, tx, key.user_id);
+            let (live,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL")
+                    .bind(key.user_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(DbError::classify)?;
+            if live >= max_live {
+                return Err(DbError::LimitReached);
+            }
+            let created = sqlx::query_as::<_, ApiKey>(sql)
+                .bind(Uuid::now_v7())
+                .bind(key.user_id)
+                .bind(key.name)
+                .bind(key.prefix)
+                .bind(key.key_hash)
+                .bind(Utc::now())
+                .bind(key.scope.map(sqlx::types::Json))
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(DbError::classify)?;
+            tx.commit().await.map_err(DbError::classify)?;
+            Ok(created)
+        })
     }
 
     /// The user's keys that are not revoked, newest first.

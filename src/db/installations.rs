@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use super::{BeginWrite, Db, DbError, DbResult, on_pool};
+use super::{BeginWrite, Db, DbError, DbResult, lock_user, on_pool};
 
 /// A row of `user_mcp_installations`.
 #[derive(Debug, Clone, PartialEq, FromRow)]
@@ -21,7 +21,8 @@ pub struct InstallationRecord {
 
 impl Db {
     /// Installs a server for a user, unless they already have
-    /// `max_installations`; the count and the insert share a transaction.
+    /// `max_installations`; the count and the insert share a transaction
+    /// that holds the user's lock, so concurrent installs cannot overshoot.
     /// `Ok(None)` when the limit is reached; [`DbError::Conflict`] when the
     /// server is already installed.
     pub async fn create_installation(
@@ -36,6 +37,7 @@ impl Db {
         let now = Utc::now();
         on_pool!(self, |pool| {
             let mut tx = pool.begin_write().await.map_err(DbError::classify)?;
+            lock_user!(pool, tx, user_id);
             let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM user_mcp_installations WHERE user_id = $1")
                 .bind(user_id)
                 .fetch_one(&mut *tx)

@@ -58,6 +58,11 @@ pub(crate) trait BeginWrite {
     /// `BEGIN IMMEDIATE` does not already (PostgreSQL: a transaction-level
     /// advisory lock). For "the first user becomes admin".
     fn serializing_statement(&self) -> Option<&'static str>;
+    /// A statement (`$1`: a user id) that serializes the transactions of
+    /// one user where `BEGIN IMMEDIATE` does not already (PostgreSQL: the
+    /// user's row locked). For per-user limits checked by counting, so
+    /// concurrent requests cannot all pass the count.
+    fn user_lock_statement(&self) -> Option<&'static str>;
     fn begin_write(
         &self,
     ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Engine>, sqlx::Error>> + Send + '_;
@@ -66,6 +71,9 @@ pub(crate) trait BeginWrite {
 impl BeginWrite for sqlx::SqlitePool {
     type Engine = sqlx::Sqlite;
     fn serializing_statement(&self) -> Option<&'static str> {
+        None
+    }
+    fn user_lock_statement(&self) -> Option<&'static str> {
         None
     }
     fn begin_write(
@@ -79,6 +87,9 @@ impl BeginWrite for sqlx::PgPool {
     type Engine = sqlx::Postgres;
     fn serializing_statement(&self) -> Option<&'static str> {
         Some("SELECT pg_advisory_xact_lock(7240011)")
+    }
+    fn user_lock_statement(&self) -> Option<&'static str> {
+        Some("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
     }
     fn begin_write(
         &self,
@@ -96,6 +107,9 @@ pub enum DbError {
     /// A referenced row does not exist (foreign key violation).
     #[error("referenced row does not exist")]
     MissingReference,
+    /// A per-user limit counted in the transaction is reached.
+    #[error("limit reached")]
+    LimitReached,
     #[error(transparent)]
     Other(#[from] sqlx::Error),
 }
@@ -115,6 +129,17 @@ impl DbError {
 }
 
 pub type DbResult<T> = Result<T, DbError>;
+
+/// Locks the user's rows for the rest of the transaction (see
+/// [`BeginWrite::user_lock_statement`]).
+macro_rules! lock_user {
+    ($pool:expr, $tx:expr, $user:expr) => {
+        if let Some(lock) = $pool.user_lock_statement() {
+            sqlx::query(lock).bind($user).execute(&mut *$tx).await.map_err(DbError::classify)?;
+        }
+    };
+}
+pub(crate) use lock_user;
 
 impl Db {
     /// Connects and runs pending migrations. `sqlite://` URLs create the file

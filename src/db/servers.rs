@@ -6,7 +6,7 @@ use serde_json::Value;
 use sqlx::{FromRow, types::Json};
 use uuid::Uuid;
 
-use super::{BeginWrite, Db, DbError, DbResult, on_pool};
+use super::{BeginWrite, Db, DbError, DbResult, lock_user, on_pool};
 use app::domain::{HealthStatus, HostingType, ServerStatus};
 
 /// A row of `mcp_servers`.
@@ -220,9 +220,31 @@ impl Db {
     /// (same owner), replacing its tools, resources and prompts, all in one
     /// transaction. The webhook secret changes only when the draft has one.
     pub async fn upsert_server(&self, d: &ServerDraft) -> DbResult<Upserted> {
+        self.upsert_server_within(d, None).await
+    }
+
+    /// As [`Db::upsert_server`], but a new server of an owner who already
+    /// has `max_owned` is refused with [`DbError::LimitReached`] (counted
+    /// under the owner's lock, so concurrent deploys cannot overshoot).
+    pub async fn upsert_server_within(&self, d: &ServerDraft, max_owned: Option<i64>) -> DbResult<Upserted> {
         let now = Utc::now();
         on_pool!(self, |pool| {
             let mut tx = pool.begin_write().await.map_err(DbError::classify)?;
+            if let (Some(owner), Some(max)) = (d.owner_id, max_owned) {
+                lock_user!(pool, tx, owner);
+                let (owned, this): (i64, i64) = sqlx::query_as(
+                    "SELECT COUNT(*), COALESCE(SUM(CASE WHEN name = $2 THEN 1 ELSE 0 END), 0)
+                     FROM mcp_servers WHERE owner_id = $1",
+                )
+                .bind(owner)
+                .bind(&d.name)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(DbError::classify)?;
+                if this == 0 && owned >= max {
+                    return Err(DbError::LimitReached);
+                }
+            }
             let existing: Option<(Uuid,)> = match d.owner_id {
                 Some(owner) => sqlx::query_as("SELECT id FROM mcp_servers WHERE owner_id = $1 AND name = $2")
                     .bind(owner)

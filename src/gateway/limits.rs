@@ -7,7 +7,11 @@
 //! In memory for one instance; a later issue moves this state behind Redis
 //! with the same interface.
 
-use std::{collections::HashMap, sync::Mutex, time::Instant};
+use std::{
+    collections::HashMap,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -43,11 +47,12 @@ struct Quota {
 struct Buckets(Mutex<HashMap<Uuid, Bucket>>);
 
 impl Buckets {
-    /// Takes one token from a bucket of `per_minute` (refilled evenly):
-    /// `Ok((remaining, seconds until full))` or `Err(seconds until one)`.
-    fn take(&self, user: Uuid, per_minute: i64) -> Result<(i64, u64), u64> {
-        let capacity = per_minute.max(1) as f64;
-        let rate = capacity / 60.0;
+    /// Takes one token from a bucket of `capacity` tokens refilled evenly
+    /// over `period`: `Ok((remaining, seconds until full))` or
+    /// `Err(seconds until one)`.
+    fn take(&self, user: Uuid, capacity: i64, period: Duration) -> Result<(i64, u64), u64> {
+        let capacity = capacity.max(1) as f64;
+        let rate = capacity / period.as_secs_f64();
         // The std lock is held only here, never across an await.
         let mut buckets = self.0.lock().expect("limiter lock");
         let bucket = buckets.entry(user).or_insert(Bucket { tokens: capacity, capacity, updated: Instant::now() });
@@ -67,10 +72,17 @@ impl Buckets {
     }
 }
 
+const MINUTE: Duration = Duration::from_secs(60);
+
+/// Deploys (new servers and redeploys) one user may make in an hour: each
+/// one discovers the server and schedules its health checks.
+pub const DEPLOYS_PER_HOUR: i64 = 30;
+
 #[derive(Default)]
 pub struct Limiter {
     buckets: Buckets,
     control: Buckets,
+    deploys: Buckets,
     quotas: tokio::sync::Mutex<HashMap<Uuid, Quota>>,
 }
 
@@ -99,7 +111,7 @@ impl Limiter {
             quota.used += 1;
         }
 
-        let (remaining, reset_secs) = match self.buckets.take(user, tier.requests_per_minute) {
+        let (remaining, reset_secs) = match self.buckets.take(user, tier.requests_per_minute, MINUTE) {
             Ok(t) => t,
             Err(retry_after_secs) => {
                 // The refused call does not use quota.
@@ -121,6 +133,12 @@ impl Limiter {
     /// Takes one request from the user's control budget: `Err(seconds)`
     /// until the next one is allowed.
     pub fn check_control(&self, user: Uuid, tier: &Tier) -> Result<(), u64> {
-        self.control.take(user, Self::control_limit(tier)).map(|_| ())
+        self.control.take(user, Self::control_limit(tier), MINUTE).map(|_| ())
+    }
+
+    /// Takes one deploy from the user's [`DEPLOYS_PER_HOUR`]: `Err(seconds)`
+    /// until the next one is allowed.
+    pub fn check_deploy(&self, user: Uuid) -> Result<(), u64> {
+        self.deploys.take(user, DEPLOYS_PER_HOUR, Duration::from_secs(3600)).map(|_| ())
     }
 }

@@ -20,6 +20,58 @@ use rmcp::{
 };
 use serde_json::{Value, json};
 
+/// Slugs no developer's server gets: the official servers', those planned
+/// (from the MCP project's reference servers the seed names), and the
+/// platform's own words. An official server added in a later release
+/// starts under its slug instead of colliding with a developer's.
+pub const RESERVED_SLUGS: &[&str] = &[
+    // Official now.
+    "calculator",
+    "weather",
+    "github",
+    "slack",
+    "notion",
+    // Planned, and the MCP project's reference servers.
+    "filesystem",
+    "fetch",
+    "git",
+    "gitlab",
+    "memory",
+    "time",
+    "postgres",
+    "sqlite",
+    "brave-search",
+    "google-drive",
+    "google-maps",
+    "puppeteer",
+    "everything",
+    "sequential-thinking",
+    "sentry",
+    "redis",
+    "linear",
+    "jira",
+    "confluence",
+    "stripe",
+    "email",
+    "calendar",
+    // The platform's own.
+    "omnimcp",
+    "official",
+    "admin",
+    "api",
+    "mcp",
+    "platform",
+    "system",
+    "builder",
+    "marketplace",
+    "support",
+];
+
+/// Whether a slug is kept for official servers and the platform.
+pub fn is_reserved(slug: &str) -> bool {
+    RESERVED_SLUGS.contains(&slug)
+}
+
 /// An official server as the registry records it.
 pub struct OfficialServer {
     pub slug: &'static str,
@@ -181,4 +233,17 @@ pub async fn run(name: &str, apis: &[String]) -> anyhow::Result<()> {
         }
     };
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_official_slug_is_reserved() {
+        for server in catalog() {
+            assert!(is_reserved(server.slug), "{} is not reserved", server.slug);
+        }
+        assert!(!is_reserved("calculator-3fa2c1"));
+    }
 }

@@ -147,6 +147,17 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
     if !tier.can_publish {
         return Err(ApiError::Forbidden(format!("the {} plan cannot publish MCP servers", tier.name)));
     }
+    // Before any work (discovery reaches out to the server): deploys are
+    // metered per user.
+    if let Err(wait) = state.gateway.limiter.check_deploy(principal.user.id) {
+        return Err(ApiError::TooManyRequests {
+            message: format!(
+                "at most {} deploys an hour; try again in {wait} seconds",
+                crate::gateway::limits::DEPLOYS_PER_HOUR
+            ),
+            retry_after_secs: wait,
+        });
+    }
 
     if !valid_name(&req.name) {
         return Err(invalid("name".into(), "use 1-64 characters: letters, digits, '_' and '-'"));
@@ -322,8 +333,14 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
         remote_headers_enc: None,
         items: ServerItems { tools, resources, prompts },
     };
-    let upserted = match state.db.upsert_server(&draft).await {
+    let upserted = match state.db.upsert_server_within(&draft, Some(tier.max_servers)).await {
         Ok(u) => u,
+        Err(DbError::LimitReached) => {
+            return Err(ApiError::Forbidden(format!(
+                "the {} plan publishes at most {} servers; delete one or redeploy an existing one",
+                tier.name, tier.max_servers
+            )));
+        }
         Err(DbError::Conflict) => {
             return Err(ApiError::Conflict {
                 code: "deploy_conflict",
@@ -344,10 +361,13 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
     ))
 }
 
-/// A slug from the name, lower-cased, with a short suffix if taken.
+/// A slug from the name, lower-cased, with a short suffix if taken or
+/// reserved (the official servers' slugs, present and planned, and the
+/// platform's own words: a developer's "calculator" becomes
+/// "calculator-3fa2c1").
 async fn free_slug(db: &Db, name: &str) -> ApiResult<String> {
     let base = name.to_ascii_lowercase().replace('_', "-");
-    if !db.slug_taken(&base).await? {
+    if !crate::official::is_reserved(&base) && !db.slug_taken(&base).await? {
         return Ok(base);
     }
     for _ in 0..8 {
