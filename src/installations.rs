@@ -69,6 +69,33 @@ fn secret_fields(schema: Option<&Value>) -> Vec<String> {
         .collect()
 }
 
+/// What is wrong with a setting, without its value (jsonschema's own
+/// messages quote the value: `"ghp_..." is shorter than 40 characters`).
+fn describe_violation(kind: &jsonschema::error::ValidationErrorKind) -> String {
+    use jsonschema::error::{TypeKind, ValidationErrorKind as K};
+    match kind {
+        K::Type { kind: TypeKind::Single(t) } => format!("use a {t}"),
+        K::Type { kind: TypeKind::Multiple(ts) } => {
+            format!("use one of these types: {}", ts.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", "))
+        }
+        K::MinLength { limit } => format!("use at least {limit} characters"),
+        K::MaxLength { limit } => format!("use at most {limit} characters"),
+        K::Pattern { pattern } => format!("use the expected form (the pattern {pattern})"),
+        K::Format { format } => format!("use a valid {format}"),
+        K::Enum { options } => format!("use one of: {options}"),
+        K::Constant { expected_value } => format!("use {expected_value}"),
+        K::Minimum { limit } => format!("use at least {limit}"),
+        K::Maximum { limit } => format!("use at most {limit}"),
+        K::ExclusiveMinimum { limit } => format!("use more than {limit}"),
+        K::ExclusiveMaximum { limit } => format!("use less than {limit}"),
+        K::AdditionalProperties { unexpected } => format!("unknown settings: {}", unexpected.join(", ")),
+        K::Required { property } => format!("the setting {property} is required"),
+        K::MinItems { limit } => format!("use at least {limit} items"),
+        K::MaxItems { limit } => format!("use at most {limit} items"),
+        _ => "this value does not fit the server's configuration schema".into(),
+    }
+}
+
 /// Checks a config against the server's schema and returns it serialized.
 fn validate_config(server: &ServerRecord, config: Option<Value>) -> ApiResult<Option<Vec<u8>>> {
     let schema = server.config_schema.as_ref().map(|s| &s.0);
@@ -88,7 +115,9 @@ fn validate_config(server: &ServerRecord, config: Option<Value>) -> ApiResult<Op
         let path = err.instance_path().to_string();
         let mut field =
             if path.is_empty() { "config".to_string() } else { format!("config{}", path.replace('/', ".")) };
-        let mut message = err.to_string();
+        // Never the value itself: it may be a secret, and a form without
+        // JavaScript carries the error in its redirect URL.
+        let mut message = describe_violation(err.kind());
         // A missing required setting is named as the setting itself, so a
         // form can show the error next to its input.
         if let jsonschema::error::ValidationErrorKind::Required { property } = err.kind() {

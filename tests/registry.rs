@@ -300,6 +300,15 @@ async fn configs_are_validated_and_encrypted(s: TestServer) {
     assert_eq!(err["error"]["field"], "config.token", "a missing setting is named: {err}");
     let err = expect_error(install(json!({"token": "ghp_x1234", "org": 5})).await, 422, "invalid_field").await;
     assert_eq!(err["error"]["field"], "config.org");
+    assert_eq!(err["error"]["message"], "use a string", "{err}");
+    // A secret that breaks a rule is named, never quoted (a form without
+    // JavaScript carries the error in its redirect URL).
+    let err = expect_error(install(json!({"token": "gh!"})).await, 422, "invalid_field").await;
+    assert_eq!(err["error"]["field"], "config.token");
+    assert_eq!(err["error"]["message"], "use at least 4 characters", "{err}");
+    let err =
+        expect_error(install(json!({"token": "ghp_x1234", "tokn": "ghp_typo"})).await, 422, "invalid_field").await;
+    assert!(!err.to_string().contains("ghp_"), "{err}");
 
     let res = install(json!({"token": "ghp_supersecret", "org": "acme"})).await;
     assert_eq!(res.status(), 201);

@@ -67,7 +67,7 @@ fn call_context(context: &RequestContext<RoleServer>, round_trip: RoundTrip) -> 
     Ok(CallContext {
         principal,
         era,
-        client: Some(ClientLink { peer: context.peer.clone(), request_id: context.id.clone(), session }),
+        client: Some(ClientLink::new(context.peer.clone(), context.id.clone(), session)),
         progress_token: context.meta.get_progress_token(),
         cancel: context.ct.clone(),
         round_trip,

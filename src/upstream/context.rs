@@ -3,12 +3,26 @@
 //! through the gateway to the upstream and its relay. Nothing about a call
 //! travels any other way (no task-locals, no globals).
 
-use std::time::Instant;
+// Logging is deprecated by SEP-2577 (2026-07-28), but 2025-11-25 clients
+// use it: log messages are relayed to them.
+#![allow(deprecated)]
+
+use std::{
+    sync::{
+        Arc, OnceLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use rmcp::{
     Peer, RoleServer,
-    model::{InputResponses, ProgressToken, RequestId, RequestMetaObject},
+    model::{
+        InputResponses, LoggingMessageNotificationParam, ProgressNotificationParam, ProgressToken, RequestId,
+        RequestMetaObject, ResourceUpdatedNotificationParam,
+    },
 };
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::identity::Principal;
@@ -48,6 +62,109 @@ pub struct ClientLink {
     pub request_id: RequestId,
     /// The client's legacy session (`Mcp-Session-Id`), if it has one.
     pub session: Option<String>,
+    /// Notifications on their way to this client.
+    pub outbox: Outbox,
+}
+
+impl ClientLink {
+    pub fn new(peer: Peer<RoleServer>, request_id: RequestId, session: Option<String>) -> Self {
+        Self { outbox: Outbox::new(peer.clone()), peer, request_id, session }
+    }
+}
+
+/// A notification relayed to a client.
+#[derive(Debug)]
+pub enum Relayed {
+    Progress(ProgressNotificationParam),
+    Log(LoggingMessageNotificationParam),
+    ResourceUpdated(ResourceUpdatedNotificationParam),
+}
+
+/// What is relayed to one client, forwarded in order by a task of its own
+/// (started at the first notification): the upstream connection's handler
+/// only queues, so a client that does not read its stream delays itself
+/// and nobody else. A full outbox (the client has not read 256
+/// notifications) drops what does not fit.
+#[derive(Clone)]
+pub struct Outbox(Arc<OutboxInner>);
+
+struct OutboxInner {
+    peer: Peer<RoleServer>,
+    tx: OnceLock<mpsc::Sender<Relayed>>,
+    queued: AtomicU64,
+    progress: Arc<Forwarded>,
+}
+
+/// How far the forwarding task got (shared with it; it does not hold the
+/// sender, so it ends when the last link is dropped).
+#[derive(Default)]
+struct Forwarded {
+    sent: AtomicU64,
+    changed: Notify,
+}
+
+const OUTBOX_CAPACITY: usize = 256;
+
+impl Outbox {
+    fn new(peer: Peer<RoleServer>) -> Self {
+        Self(Arc::new(OutboxInner { peer, tx: OnceLock::new(), queued: AtomicU64::new(0), progress: Arc::default() }))
+    }
+
+    /// Queues a notification without waiting; `false` if the client's
+    /// outbox is full (it is not reading) and the notification is dropped.
+    pub fn push(&self, relayed: Relayed) -> bool {
+        let tx = self.0.tx.get_or_init(|| {
+            let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
+            tokio::spawn(forward(self.0.peer.clone(), rx, self.0.progress.clone()));
+            tx
+        });
+        match tx.try_send(relayed) {
+            Ok(()) => {
+                self.0.queued.fetch_add(1, Ordering::AcqRel);
+                true
+            }
+            Err(_) => {
+                tracing::debug!("a client's relay outbox is full (it is not reading); notification dropped");
+                false
+            }
+        }
+    }
+
+    /// Waits, at most `limit`, until everything queued so far has been
+    /// handed to the client's stream; `false` if the time ran out.
+    pub async fn flushed(&self, limit: Duration) -> bool {
+        let target = self.0.queued.load(Ordering::Acquire);
+        let progress = &self.0.progress;
+        let wait = async {
+            loop {
+                let changed = progress.changed.notified();
+                tokio::pin!(changed);
+                changed.as_mut().enable();
+                if progress.sent.load(Ordering::Acquire) >= target {
+                    return;
+                }
+                changed.await;
+            }
+        };
+        if tokio::time::timeout(limit, wait).await.is_err() {
+            tracing::debug!("a client did not take its relayed notifications in time; answering anyway");
+            return false;
+        }
+        true
+    }
+}
+
+async fn forward(peer: Peer<RoleServer>, mut rx: mpsc::Receiver<Relayed>, progress: Arc<Forwarded>) {
+    while let Some(relayed) = rx.recv().await {
+        // A closed client fails fast; its error has nobody to go to.
+        let _ = match relayed {
+            Relayed::Progress(p) => peer.notify_progress(p).await,
+            Relayed::Log(p) => peer.notify_logging_message(p).await,
+            Relayed::ResourceUpdated(p) => peer.notify_resource_updated(p).await,
+        };
+        progress.sent.fetch_add(1, Ordering::AcqRel);
+        progress.changed.notify_waiters();
+    }
 }
 
 /// A retried 2026-07-28 request's answers to an input-required result and
@@ -107,5 +224,72 @@ impl CallContext {
     /// The user the call is for.
     pub fn user(&self) -> uuid::Uuid {
         self.principal.user.id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rmcp::{ServerHandler, ServiceExt};
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    use super::*;
+
+    struct Quiet;
+    impl ServerHandler for Quiet {}
+
+    /// A server-side peer whose client completes the handshake over a small
+    /// in-memory pipe and then reads only if `reads`.
+    async fn client_peer(reads: bool) -> (Peer<RoleServer>, tokio::task::JoinHandle<()>) {
+        let (server_end, client_end) = tokio::io::duplex(1024);
+        let (server_read, server_write) = tokio::io::split(server_end);
+        let serving = tokio::spawn(async move { Quiet.serve((server_read, server_write)).await.unwrap() });
+        let (client_read, mut client_write) = tokio::io::split(client_end);
+        let mut lines = BufReader::new(client_read).lines();
+        let init = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+        client_write.write_all(format!("{init}\n").as_bytes()).await.unwrap();
+        lines.next_line().await.unwrap().expect("the initialize answer");
+        client_write.write_all(b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n").await.unwrap();
+        let service = serving.await.unwrap();
+        let peer = service.peer().clone();
+        let reader = tokio::spawn(async move {
+            let _keep = (service, client_write);
+            if reads {
+                while let Ok(Some(_)) = lines.next_line().await {}
+            } else {
+                std::future::pending::<()>().await;
+            }
+        });
+        (peer, reader)
+    }
+
+    fn progress(i: u32) -> Relayed {
+        Relayed::Progress(ProgressNotificationParam::new(
+            ProgressToken(rmcp::model::NumberOrString::Number(1)),
+            i as f64,
+        ))
+    }
+
+    #[tokio::test]
+    async fn a_client_that_does_not_read_never_blocks_the_relay() {
+        let (slow, _slow_task) = client_peer(false).await;
+        let (fast, _fast_task) = client_peer(true).await;
+        let (slow, fast) = (Outbox::new(slow), Outbox::new(fast));
+        // Thousands of notifications to a client that reads nothing: each
+        // push returns at once; past the outbox's room they are dropped.
+        let pushing = async {
+            let mut kept = 0;
+            for i in 0..5_000 {
+                kept += usize::from(slow.push(progress(i)));
+            }
+            kept
+        };
+        let kept = tokio::time::timeout(Duration::from_secs(10), pushing).await.expect("a push waited on the client");
+        assert!(kept < 5_000, "everything fit: the pipe was not full");
+        assert!(!slow.flushed(Duration::from_millis(200)).await, "a client that reads nothing took it all?");
+        // Another client, meanwhile, gets all of its own.
+        for i in 0..100 {
+            assert!(fast.push(progress(i)));
+        }
+        assert!(fast.flushed(Duration::from_secs(10)).await, "the reading client was held up");
     }
 }

@@ -24,6 +24,7 @@ pub mod process;
 pub mod relay;
 pub mod remote;
 pub mod sandbox;
+pub mod stderr;
 
 use std::{collections::HashMap, sync::Arc};
 

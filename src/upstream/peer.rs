@@ -295,8 +295,14 @@ pub async fn run_on_peer(
             return Err(PeerFailure::Failed(UpstreamError::Cancelled));
         }
     };
-    // What the server said before its answer reaches the caller first.
+    // What the server said before its answer reaches the caller first:
+    // every notification received is queued to its client, and this
+    // caller's own are handed to its stream (a caller that does not read
+    // waits for itself only).
     relay.drained(Duration::from_secs(2)).await;
+    if let Some(link) = &ctx.client {
+        link.outbox.flushed(Duration::from_secs(2)).await;
+    }
     match answer {
         Ok(Ok(result)) => Ok(Outcome::Mcp(result)),
         Ok(Err(rmcp::ServiceError::McpError(e))) => Err(PeerFailure::Failed(UpstreamError::Rpc(e))),

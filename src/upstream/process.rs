@@ -28,7 +28,6 @@ use std::{
 use rmcp::{ClientServiceExt, service::ClientLifecycleMode, transport::TokioChildProcess};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use uuid::Uuid;
 
 use super::{
@@ -374,12 +373,9 @@ impl Supervisor {
             .map_err(|e| UpstreamError::Unavailable(format!("cannot start {}: {e}", display(&program))))?;
         let pid = transport.id();
         if let Some(stderr) = stderr {
-            tokio::spawn(async move {
-                let mut lines = BufReader::new(stderr).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    tracing::info!(server_id = %server, pid, "server stderr: {line}");
-                }
-            });
+            tokio::spawn(super::stderr::drain(stderr, move |line| {
+                tracing::info!(server_id = %server, pid, "server stderr: {line}");
+            }));
         }
         let watch = pid.map(|pid| self.config.sandbox.watch(confinement, pid));
         let lifecycle = match key.era {

@@ -53,7 +53,7 @@ use rmcp::{
 };
 use uuid::Uuid;
 
-use super::{CallContext, ClientLink};
+use super::{CallContext, ClientLink, context::Relayed};
 use crate::identity::AuthMethod;
 
 /// Who a registered call is for: what the relay needs of its context.
@@ -189,7 +189,9 @@ impl Relay {
     }
 
     /// Waits until every relayed notification received so far has been
-    /// handled (at most `limit`: a stuck client must not hold the answer).
+    /// handled, that is queued in its client's [`super::context::Outbox`]
+    /// (never sent: a client that does not read must not delay the others);
+    /// at most `limit`, in case rmcp never hands one to the handler.
     pub async fn drained(&self, limit: Duration) {
         let target = self.received.load(Ordering::Acquire);
         let wait = async {
@@ -242,7 +244,7 @@ impl Relay {
         if let Some((link, token)) = target.and_then(|c| Some((c.link?, c.progress_token?))) {
             let mut params = params;
             params.progress_token = token;
-            let _ = link.peer.notify_progress(params).await;
+            link.outbox.push(Relayed::Progress(params));
         }
         self.handled_one();
     }
@@ -251,7 +253,7 @@ impl Relay {
         self.settled().await;
         match self.owner(None).and_then(|c| c.link) {
             Some(link) => {
-                let _ = link.peer.notify_logging_message(params).await;
+                link.outbox.push(Relayed::Log(params));
             }
             None => tracing::debug!("an upstream log message belongs to no single call with a client; dropped"),
         }
@@ -362,9 +364,11 @@ impl Relay {
         for subscriber in subscribers {
             let mut update = params.clone();
             update.uri = subscriber.public_uri.clone();
-            if subscriber.link.peer.notify_resource_updated(update).await.is_err() {
+            if subscriber.link.peer.is_transport_closed() {
                 let session = subscriber.link.session.as_deref();
                 self.unsubscribe(&params.uri, subscriber.user, session);
+            } else {
+                subscriber.link.outbox.push(Relayed::ResourceUpdated(update));
             }
         }
         self.handled_one();
