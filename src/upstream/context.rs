@@ -135,23 +135,29 @@ impl Outbox {
     pub async fn flushed(&self, limit: Duration) -> bool {
         let target = self.0.queued.load(Ordering::Acquire);
         let progress = &self.0.progress;
-        let wait = async {
-            loop {
-                let changed = progress.changed.notified();
-                tokio::pin!(changed);
-                changed.as_mut().enable();
-                if progress.sent.load(Ordering::Acquire) >= target {
-                    return;
-                }
-                changed.await;
-            }
-        };
-        if tokio::time::timeout(limit, wait).await.is_err() {
+        let done = reached(&progress.sent, &progress.changed, target, limit).await;
+        if !done {
             tracing::debug!("a client did not take its relayed notifications in time; answering anyway");
-            return false;
         }
-        true
+        done
     }
+}
+
+/// Waits, at most `limit`, until `counter` reaches `target` (`changed` is
+/// notified whenever it grows); `false` if the time ran out.
+pub(crate) async fn reached(counter: &AtomicU64, changed: &Notify, target: u64, limit: Duration) -> bool {
+    let wait = async {
+        loop {
+            let notified = changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if counter.load(Ordering::Acquire) >= target {
+                return;
+            }
+            notified.await;
+        }
+    };
+    tokio::time::timeout(limit, wait).await.is_ok()
 }
 
 async fn forward(peer: Peer<RoleServer>, mut rx: mpsc::Receiver<Relayed>, progress: Arc<Forwarded>) {

@@ -194,18 +194,7 @@ impl Relay {
     /// at most `limit`, in case rmcp never hands one to the handler.
     pub async fn drained(&self, limit: Duration) {
         let target = self.received.load(Ordering::Acquire);
-        let wait = async {
-            loop {
-                let changed = self.handled_changed.notified();
-                tokio::pin!(changed);
-                changed.as_mut().enable();
-                if self.handled.load(Ordering::Acquire) >= target {
-                    return;
-                }
-                changed.await;
-            }
-        };
-        if tokio::time::timeout(limit, wait).await.is_err() {
+        if !super::context::reached(&self.handled, &self.handled_changed, target, limit).await {
             // A notification rmcp never handed to the handler (or a handler
             // that died) must not delay every later answer: catch up.
             tracing::debug!("relayed notifications not handled in time; not waiting for them");
