@@ -99,8 +99,26 @@ async fn rpc_refusal(response: Response, json_body: bool) -> Response {
             let why = why.strip_prefix("fail to deserialize request body ").unwrap_or(&why).trim();
             jsonrpc_error(StatusCode::BAD_REQUEST, -32700, format!("parse error: {why}"))
         }
+        // Any other refusal rmcp answers in plain text (an unsupported
+        // `MCP-Protocol-Version`, a missing `Accept`, ...): the same
+        // status, with its reason as a JSON-RPC error.
+        status if status.is_client_error() && !is_json_or_stream(&response) => {
+            let text = axum::body::to_bytes(response.into_body(), 4096).await.unwrap_or_default();
+            let why = String::from_utf8_lossy(&text);
+            let reason = status.canonical_reason().unwrap_or_default();
+            let why = why.strip_prefix(reason).map(|w| w.trim_start_matches(':')).unwrap_or(&why).trim();
+            let why = if why.is_empty() { reason } else { why };
+            jsonrpc_error(status, -32600, why.to_string())
+        }
         _ => response,
     }
+}
+
+fn is_json_or_stream(response: &Response) -> bool {
+    response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| {
+        let t = t.to_ascii_lowercase();
+        t.starts_with("application/json") || t.starts_with("text/event-stream")
+    })
 }
 
 /// Why a request's `Host` or `Origin` is refused (DNS rebinding), if it is.
