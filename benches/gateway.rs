@@ -27,77 +27,31 @@
 //! refusals.
 
 use std::{
-    borrow::Cow,
     process::Stdio,
     sync::Arc,
     time::{Duration, Instant},
 };
 
 use rmcp::{
-    ClientServiceExt, RoleClient, ServerHandler,
-    handler::server::{router::tool::ToolRouter, wrapper::Parameters},
-    model::{
-        CallToolRequestParams, CallToolResult, ClientConfig, ContentBlock, ProtocolVersion, ServerCapabilities,
-        ServerConfig,
-    },
-    schemars,
+    ClientServiceExt, RoleClient,
+    model::{CallToolRequestParams, ClientConfig, ProtocolVersion},
     service::{ClientLifecycleMode, RunningService},
-    tool, tool_handler, tool_router,
     transport::{
-        StreamableHttpClientTransport, TokioChildProcess,
-        streamable_http_client::StreamableHttpClientTransportConfig,
-        streamable_http_server::{
-            StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
-        },
+        StreamableHttpClientTransport, TokioChildProcess, streamable_http_client::StreamableHttpClientTransportConfig,
     },
 };
 use serde_json::{Map, Value, json};
 
+#[path = "support/echo.rs"]
+mod echo;
 mod support;
 
 type Client = RunningService<RoleClient, ClientConfig>;
 
 // ---- the HTTP upstream (run in its own process) ------------------------
 
-#[derive(serde::Deserialize, schemars::JsonSchema)]
-struct EchoArgs {
-    text: String,
-}
-
-#[derive(Clone)]
-struct Echo {
-    tool_router: ToolRouter<Self>,
-}
-
-#[tool_router]
-impl Echo {
-    #[tool(description = "Echo the text back")]
-    async fn echo(
-        &self,
-        Parameters(EchoArgs { text }): Parameters<EchoArgs>,
-    ) -> Result<CallToolResult, rmcp::ErrorData> {
-        Ok(CallToolResult::success(vec![ContentBlock::text(text)]))
-    }
-}
-
-#[tool_handler(router = self.tool_router)]
-impl ServerHandler for Echo {
-    fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-    }
-
-    fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
-        Cow::Owned(vec![ProtocolVersion::V_2026_07_28, ProtocolVersion::V_2025_11_25])
-    }
-}
-
 async fn run_http_upstream() {
-    let service: StreamableHttpService<Echo, LocalSessionManager> = StreamableHttpService::new(
-        || Ok(Echo { tool_router: Echo::tool_router() }),
-        Default::default(),
-        StreamableHttpServerConfig::default(),
-    );
-    let app = axum::Router::new().nest_service("/mcp", service);
+    let app = axum::Router::new().nest_service("/mcp", echo::service());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     println!("http://{}/mcp", listener.local_addr().unwrap());
     // As the gateway does (see `http::serve`): no Nagle on streamed answers.
@@ -267,10 +221,13 @@ async fn start_platform(omnimcp: &str, data: &std::path::Path) -> Platform {
     // Lift the rate limit: a benchmark tier, set with the admin command.
     let db_url = format!("sqlite://{}", data.join("omnimcp.db").display());
     let pool = sqlx::SqlitePool::connect(&db_url).await.expect("open the platform's database");
-    sqlx::query("INSERT INTO subscription_tiers VALUES ('bench', 'Benchmark', 1000000000, 1000000000, 100, 1, 9)")
-        .execute(&pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "INSERT INTO subscription_tiers (id, name, requests_per_minute, requests_per_month, max_installations, \
+         can_publish, sort_order, max_servers) VALUES ('bench', 'Benchmark', 1000000000, 1000000000, 100, 1, 9, 10)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
     pool.close().await;
     let out = std::process::Command::new(omnimcp)
         .args(["admin", "set-user", "--email", "bench@example.com", "--tier", "bench", "--data-dir"])

@@ -14,23 +14,27 @@ use std::net::SocketAddr;
 use axum::{
     Json, Router,
     body::Bytes,
-    extract::{ConnectInfo, FromRequest, Path, Request, State, rejection::BytesRejection},
+    extract::{ConnectInfo, FromRequest, Path, RawQuery, Request, State, rejection::BytesRejection},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{delete, get, post},
 };
-use serde::{Deserialize, de::DeserializeOwned};
-use serde_json::json;
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde_json::Value;
 
 use crate::{
     accounts::{self, SignedIn},
     auth::{Manager, session_clear_cookie, session_set_cookie},
-    error::{ApiError, ApiResult},
-    installations::{self, InstallationUpdate, NewInstallation},
-    servers::{self, DeployRequest},
+    error::{ApiError, ApiResult, ErrorBody},
+    installations::{self, InstallationUpdate, InstallationView, NewInstallation},
+    openapi::{BodyRefusals, CrossSite, NotFound, SignedInOnly, Throttled},
+    servers::{self, DeployRequest, DeployResponse},
     state::AppState,
 };
-use app::domain::ServerStatus;
+use app::{
+    domain::{HostingType, ServerStatus},
+    model::{ApiKeyView, CreatedApiKey, ServerSummary, UserView},
+};
 
 /// Largest request body `/api` accepts.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -50,6 +54,7 @@ pub fn router() -> Router<AppState> {
         .route("/servers/{id}/rotate-secret", post(rotate_secret))
         .route("/installations", get(list_installations).post(install))
         .route("/installations/{id}", get(get_installation).patch(update_installation).delete(uninstall))
+        .route("/openapi.json", get(crate::openapi::document))
         .fallback(|| async { ApiError::NotFound("no such API endpoint".into()) })
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
 }
@@ -57,7 +62,7 @@ pub fn router() -> Router<AppState> {
 /// A JSON body with precise errors (see the module docs).
 pub struct ApiJson<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+impl<S: Send + Sync, T: DeserializeOwned + utoipa::ToSchema> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
@@ -82,65 +87,117 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 ApiError::Malformed(format!("could not read the request body: {e}"))
             }
         })?;
-        parse_json(&bytes).map(ApiJson)
+        let value = json_value(&bytes)?;
+        let body = from_value(&value)?;
+        // serde is laxer than the document: it reads a struct from an
+        // array (`"scope": [null, null]`), for one. What it accepted must
+        // also be what the OpenAPI document says this body is.
+        crate::openapi::conforms::<T>(&value)?;
+        Ok(ApiJson(body))
     }
 }
 
 /// Parses in two steps so syntax errors (400) and shape errors (422, with
 /// the field's path) are told apart.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| ApiError::Malformed(format!("the body is not valid JSON: {e}")))?;
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner().to_string();
-        // serde names a missing field only in its message: "missing field `x`".
-        let field = match inner.split('`').nth(1) {
-            Some(name) if inner.starts_with("missing field") => {
-                if path == "." {
-                    name.to_string()
-                } else {
-                    format!("{path}.{name}")
-                }
-            }
-            _ if path == "." => "body".to_string(),
-            _ => path,
-        };
-        ApiError::InvalidField { field, message: inner }
-    })
+    from_value(&json_value(bytes)?)
 }
 
-#[derive(Deserialize)]
+fn json_value(bytes: &[u8]) -> ApiResult<Value> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::Malformed(format!("the body is not valid JSON: {e}")))
+}
+
+fn from_value<T: DeserializeOwned>(value: &Value) -> ApiResult<T> {
+    serde_path_to_error::deserialize(value).map_err(|e| shape_error(e, "body"))
+}
+
+/// A query string into `T`, every problem a 422 naming the parameter.
+pub fn parse_query<T: DeserializeOwned>(query: Option<&str>) -> ApiResult<T> {
+    let pairs = form_urlencoded::parse(query.unwrap_or_default().as_bytes());
+    serde_path_to_error::deserialize(serde_urlencoded::Deserializer::new(pairs)).map_err(|e| shape_error(e, "query"))
+}
+
+/// A 422 naming the field at fault: serde names a missing, unknown or
+/// duplicate field only in its message ("missing field `x`").
+fn shape_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>, whole: &str) -> ApiError {
+    let path = e.path().to_string();
+    let inner = e.into_inner().to_string();
+    let named = ["missing field", "unknown field", "duplicate field"].iter().any(|p| inner.starts_with(p));
+    let field = match inner.split('`').nth(1) {
+        Some(name) if named => {
+            // serde_path_to_error already ends the path with an unknown
+            // field's name; a missing one is not in it yet.
+            if path == "." || path == name {
+                name.to_string()
+            } else if path.ends_with(&format!(".{name}")) {
+                path
+            } else {
+                format!("{path}.{name}")
+            }
+        }
+        _ if path == "." => whole.to_string(),
+        _ => path,
+    };
+    ApiError::InvalidField { field, message: inner }
+}
+
+/// An email address and a password.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Credentials {
+pub struct Credentials {
+    #[schema(format = Email, example = "ada@example.com")]
     email: String,
+    /// At least 10 characters.
+    #[schema(format = Password, example = "correct horse battery")]
     password: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewKey {
+pub struct NewKey {
+    /// What the key is for, as lists show it (1-64 characters).
+    #[schema(example = "laptop")]
     name: String,
-    /// Optional reach: `{"installations": [...], "tools": ["slug.tool"]}`.
+    /// What the key may reach; absent: everything the account has.
     scope: Option<crate::db::KeyScope>,
 }
 
-/// Response to register and login: the user, the token for `Authorization:
-/// Bearer`, its expiry, and the browser's session cookie.
+/// A new session: the user, the token for `Authorization: Bearer`, and when
+/// it expires. The browser's session cookie is set too.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedInBody {
+    user: UserView,
+    /// A session token (a JWT); send it as `Authorization: Bearer <token>`.
+    token: String,
+    /// RFC 3339.
+    #[schema(format = DateTime)]
+    expires_at: String,
+}
+
+/// Response to register and login (see [`SignedInBody`]).
 async fn signed_in(state: &AppState, status: StatusCode, signed: SignedIn) -> ApiResult<Response> {
-    let user = accounts::profile(state, &signed.user).await?;
-    let body = json!({
-        "user": user,
-        "token": signed.token,
-        "expiresAt": signed.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    });
-    let mut response = (status, Json(body)).into_response();
     let cookie = HeaderValue::from_str(&session_set_cookie(state, &signed.token)).map_err(anyhow::Error::from)?;
+    let body = SignedInBody {
+        user: accounts::profile(state, &signed.user).await?,
+        token: signed.token,
+        expires_at: signed.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    };
+    let mut response = (status, Json(body)).into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie);
     Ok(response)
 }
 
-async fn register(
+/// Create an account (on the free plan) and sign in.
+#[utoipa::path(post, path = "/api/auth/register", tag = "account", security(()),
+    request_body = Credentials,
+    responses(
+        (status = 201, description = "The account exists and this is its first session.", body = SignedInBody,
+            headers(("set-cookie" = String, description = "The browser's session cookie"))),
+        (status = 409, description = "The email address is taken (`email_taken`).", body = ErrorBody),
+        BodyRefusals, CrossSite, Throttled,
+    ))]
+pub(crate) async fn register(
     State(state): State<AppState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     ApiJson(body): ApiJson<Credentials>,
@@ -149,7 +206,17 @@ async fn register(
     signed_in(&state, StatusCode::CREATED, signed).await
 }
 
-async fn login(
+/// Sign in. Repeated failures for one account are answered more and more
+/// slowly (up to 8 s); a correct password always gets through.
+#[utoipa::path(post, path = "/api/auth/login", tag = "account", security(()),
+    request_body = Credentials,
+    responses(
+        (status = 200, description = "A new session.", body = SignedInBody,
+            headers(("set-cookie" = String, description = "The browser's session cookie"))),
+        (status = 401, description = "The email address or password is incorrect.", body = ErrorBody),
+        BodyRefusals, CrossSite, Throttled,
+    ))]
+pub(crate) async fn login(
     State(state): State<AppState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     ApiJson(body): ApiJson<Credentials>,
@@ -158,7 +225,14 @@ async fn login(
     signed_in(&state, StatusCode::OK, signed).await
 }
 
-async fn logout(State(state): State<AppState>, Manager(principal): Manager) -> ApiResult<Response> {
+/// End the session the request was made with (an API key stays valid).
+#[utoipa::path(post, path = "/api/auth/logout", tag = "account",
+    responses(
+        (status = 204, description = "Signed out; the session cookie is cleared.",
+            headers(("set-cookie" = String, description = "Clears the session cookie"))),
+        SignedInOnly,
+    ))]
+pub(crate) async fn logout(State(state): State<AppState>, Manager(principal): Manager) -> ApiResult<Response> {
     accounts::logout(&state, &principal).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     let cookie = HeaderValue::from_str(&session_clear_cookie(&state)).map_err(anyhow::Error::from)?;
@@ -166,14 +240,20 @@ async fn logout(State(state): State<AppState>, Manager(principal): Manager) -> A
     Ok(response)
 }
 
-async fn me(State(state): State<AppState>, Manager(principal): Manager) -> ApiResult<impl IntoResponse> {
+/// The signed-in user and their plan's limits.
+#[utoipa::path(get, path = "/api/me", tag = "account",
+    responses((status = 200, description = "The user.", body = UserView), SignedInOnly))]
+pub(crate) async fn me(State(state): State<AppState>, Manager(principal): Manager) -> ApiResult<Json<UserView>> {
     Ok(Json(accounts::profile(&state, &principal.user).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct PasswordChange {
+pub struct PasswordChange {
+    #[schema(format = Password)]
     current_password: String,
+    /// At least 10 characters.
+    #[schema(format = Password)]
     new_password: String,
     /// Also revoke every API key (the pages' checkbox is on by default;
     /// here it must be asked for).
@@ -181,10 +261,16 @@ struct PasswordChange {
     revoke_api_keys: bool,
 }
 
-/// `POST /api/me/password`: 204. Every session of the user ends (and every
-/// API key, when asked); a browser caller gets a new session cookie so it
-/// stays signed in.
-async fn change_password(
+/// Change the password. Every session of the user ends (and every API key,
+/// when asked); a browser caller gets a new session cookie so it stays
+/// signed in.
+#[utoipa::path(post, path = "/api/me/password", tag = "account",
+    request_body = PasswordChange,
+    responses(
+        (status = 204, description = "Changed."),
+        BodyRefusals, SignedInOnly, Throttled,
+    ))]
+pub(crate) async fn change_password(
     State(state): State<AppState>,
     Manager(principal): Manager,
     ApiJson(body): ApiJson<PasswordChange>,
@@ -205,30 +291,63 @@ async fn change_password(
     Ok(response)
 }
 
-/// `POST /api/servers/{id}/rotate-secret`: 200 `{webhookSecret}`, shown once.
-async fn rotate_secret(
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookSecret {
+    /// `whsec_...`: shown this once; the previous secret stops working.
+    webhook_secret: String,
+}
+
+/// Issue a new webhook secret for one of your developer-hosted servers.
+#[utoipa::path(post, path = "/api/servers/{id}/rotate-secret", tag = "publishing",
+    params(("id" = String, Path, description = "The server's id")),
+    responses(
+        (status = 200, description = "The new secret.", body = WebhookSecret),
+        SignedInOnly, NotFound,
+    ))]
+pub(crate) async fn rotate_secret(
     State(state): State<AppState>,
     Manager(principal): Manager,
     Path(id): Path<String>,
-) -> ApiResult<impl IntoResponse> {
-    let secret = servers::rotate_webhook_secret(&state, &principal, &id).await?;
-    Ok(Json(json!({ "webhookSecret": secret })))
+) -> ApiResult<Json<WebhookSecret>> {
+    let webhook_secret = servers::rotate_webhook_secret(&state, &principal, &id).await?;
+    Ok(Json(WebhookSecret { webhook_secret }))
 }
 
-async fn list_keys(State(state): State<AppState>, Manager(principal): Manager) -> ApiResult<impl IntoResponse> {
-    Ok(Json(json!({ "keys": accounts::list_keys(&state, &principal.user).await? })))
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct KeyList {
+    keys: Vec<ApiKeyView>,
 }
 
-async fn create_key(
+/// Your API keys (never the keys themselves).
+#[utoipa::path(get, path = "/api/keys", tag = "keys",
+    responses((status = 200, description = "Every live key.", body = KeyList), SignedInOnly))]
+pub(crate) async fn list_keys(State(state): State<AppState>, Manager(principal): Manager) -> ApiResult<Json<KeyList>> {
+    Ok(Json(KeyList { keys: accounts::list_keys(&state, &principal.user).await? }))
+}
+
+/// Create an API key, optionally scoped to some installations or tools.
+#[utoipa::path(post, path = "/api/keys", tag = "keys",
+    request_body = NewKey,
+    responses(
+        (status = 201, description = "The key: its full text is shown this once.", body = CreatedApiKey),
+        (status = 409, description = "The account has as many keys as it may (`limit_reached`).", body = ErrorBody),
+        BodyRefusals, SignedInOnly,
+    ))]
+pub(crate) async fn create_key(
     State(state): State<AppState>,
     Manager(principal): Manager,
     ApiJson(body): ApiJson<NewKey>,
-) -> ApiResult<impl IntoResponse> {
+) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
     let created = accounts::create_key(&state, &principal.user, &body.name, body.scope).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-async fn revoke_key(
+/// Revoke an API key: it stops working at once.
+#[utoipa::path(delete, path = "/api/keys/{id}", tag = "keys",
+    params(("id" = String, Path, description = "The key's id")),
+    responses((status = 204, description = "Revoked."), SignedInOnly, NotFound))]
+pub(crate) async fn revoke_key(
     State(state): State<AppState>,
     Manager(principal): Manager,
     Path(id): Path<String>,
@@ -237,62 +356,147 @@ async fn revoke_key(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn deploy(
+/// Publish a server, or update one you published under the same name.
+/// Needs an API key and a plan that may publish.
+#[utoipa::path(post, path = "/api/mcp/deploy", tag = "publishing",
+    request_body = DeployRequest,
+    responses(
+        (status = 201, description = "Published.", body = DeployResponse),
+        (status = 200, description = "Updated.", body = DeployResponse),
+        (status = 409, description = "A limit of the plan, or a name held by another server.", body = ErrorBody),
+        BodyRefusals, SignedInOnly, Throttled,
+    ))]
+pub(crate) async fn deploy(
     State(state): State<AppState>,
     Manager(principal): Manager,
     ApiJson(body): ApiJson<DeployRequest>,
-) -> ApiResult<impl IntoResponse> {
+) -> ApiResult<(StatusCode, Json<DeployResponse>)> {
     let (created, response) = servers::deploy(&state, &principal, body).await?;
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(response)))
 }
 
-/// `GET /api/servers`: the marketplace. Query parameters: `q` (text in name
-/// or description), `category`, `tag`, `hostingType`, `sort` (`popular`,
-/// the default, or `newest`), `limit` (1-100, default 20) and `cursor` (the
-/// `nextCursor` of the previous page). Public: browsing needs no account.
-async fn list_servers(
+/// The marketplace's query parameters.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct MarketplaceParams {
+    /// Text in the name or description.
+    q: Option<String>,
+    category: Option<String>,
+    tag: Option<String>,
+    hosting_type: Option<HostingType>,
+    /// `popular` (most requests first, the default) or `newest`.
+    sort: Option<MarketplaceSort>,
+    /// Servers per page.
+    #[param(minimum = 1, maximum = 100, default = 20)]
+    limit: Option<i64>,
+    /// The `nextCursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// The marketplace's orders.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MarketplaceSort {
+    Popular,
+    Newest,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerPage {
+    servers: Vec<ServerSummary>,
+    /// Pass as `cursor` for the next page; `null` on the last.
+    next_cursor: Option<String>,
+}
+
+/// The marketplace: active servers, most used first. Public.
+#[utoipa::path(get, path = "/api/servers", tag = "marketplace", security(()),
+    params(MarketplaceParams),
+    responses(
+        (status = 200, description = "One page of servers.", body = ServerPage),
+        (status = 422, description = "A parameter is unknown or out of range (`field` names it).", body = ErrorBody),
+    ))]
+pub(crate) async fn list_servers(
     State(state): State<AppState>,
-    axum::extract::Query(params): axum::extract::Query<std::collections::HashMap<String, String>>,
-) -> ApiResult<impl IntoResponse> {
-    const KNOWN: [&str; 7] = ["q", "category", "tag", "hostingType", "sort", "limit", "cursor"];
-    if let Some(unknown) = params.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-        return Err(ApiError::invalid(unknown, format!("unknown parameter; use {}", KNOWN.join(", "))));
-    }
-    let limit = match params.get("limit") {
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<ServerPage>> {
+    let params: MarketplaceParams = parse_query(query.as_deref())?;
+    let limit = match params.limit {
         None => 20,
-        Some(v) => v
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=100).contains(n))
-            .ok_or_else(|| ApiError::invalid("limit", "use a whole number from 1 to 100"))?,
+        Some(n) if (1..=100).contains(&n) => n,
+        Some(_) => return Err(ApiError::invalid("limit", "use a whole number from 1 to 100")),
     };
-    let get = |k: &str| params.get(k).map(String::as_str);
+    let sort = params.sort.map(|s| match s {
+        MarketplaceSort::Popular => "popular",
+        MarketplaceSort::Newest => "newest",
+    });
     let filters = servers::MarketplaceFilters {
-        q: get("q"),
-        category: get("category"),
-        tag: get("tag"),
-        hosting_type: get("hostingType"),
-        sort: get("sort"),
-        cursor: get("cursor"),
+        q: params.q.as_deref(),
+        category: params.category.as_deref(),
+        tag: params.tag.as_deref(),
+        hosting_type: params.hosting_type.map(HostingType::as_str),
+        sort,
+        cursor: params.cursor.as_deref(),
     };
-    let (rows, next) = servers::marketplace_page(&state, &filters, limit).await?;
-    let servers: Vec<_> = rows
-        .iter()
-        .map(|r| {
-            let s = &r.server;
-            json!({
-                "id": s.id, "slug": s.slug, "name": s.name, "description": s.description, "category": s.category,
-                "tags": s.tags.0, "version": s.version, "hostingType": s.hosting_type, "healthStatus": s.health_status,
-                "requestCount": s.request_count, "installCount": r.install_count,
-            })
-        })
-        .collect();
-    Ok(Json(json!({ "servers": servers, "nextCursor": next })))
+    let (rows, next_cursor) = servers::marketplace_page(&state, &filters, limit).await?;
+    let servers = rows.iter().map(|r| servers::summary(&r.server, r.install_count)).collect();
+    Ok(Json(ServerPage { servers, next_cursor }))
+}
+
+/// A server's public description.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerDescription {
+    #[serde(flatten)]
+    summary: ServerSummary,
+    /// The JSON Schema of the settings an installation gives; `null`: none.
+    #[schema(value_type = Option<Object>)]
+    config_schema: Option<Value>,
+    tools: Vec<ToolDescription>,
+    resources: Vec<ResourceDescription>,
+    prompts: Vec<PromptDescription>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolDescription {
+    name: String,
+    description: String,
+    #[schema(value_type = Object)]
+    input_schema: Value,
+    #[schema(value_type = Option<Object>)]
+    output_schema: Option<Value>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceDescription {
+    /// The resource's URI, or an RFC 6570 template for many.
+    uri: String,
+    name: String,
+    description: String,
+    mime_type: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PromptDescription {
+    name: String,
+    description: String,
+    #[schema(value_type = Vec<servers::PromptArgument>)]
+    arguments: Value,
 }
 
 /// A server's public description: tools, resources, prompts, health.
 /// Disabled servers, and ids that are not ids, are "not found".
-async fn server_detail(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+#[utoipa::path(get, path = "/api/servers/{id}", tag = "marketplace", security(()),
+    params(("id" = String, Path, description = "The server's id")),
+    responses((status = 200, description = "The server.", body = ServerDescription), NotFound))]
+pub(crate) async fn server_detail(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ServerDescription>> {
     let not_found = || ApiError::NotFound("no such server".into());
     let id = uuid::Uuid::parse_str(&id).map_err(|_| not_found())?;
     let entry = state.gateway.registry.server(id).await?.ok_or_else(not_found)?;
@@ -301,57 +505,108 @@ async fn server_detail(State(state): State<AppState>, Path(id): Path<String>) ->
         return Err(not_found());
     }
     let installs = state.db.installation_count(id).await?;
-    Ok(Json(json!({
-        "id": s.id, "slug": s.slug, "name": s.name, "description": s.description, "category": s.category,
-        "tags": s.tags.0, "version": s.version, "hostingType": s.hosting_type,
-        "healthStatus": s.health_status, "requestCount": s.request_count, "installCount": installs,
-        "configSchema": s.config_schema.as_ref().map(|c| &c.0),
-        "tools": entry.tools.iter().map(|t| json!({
-            "name": t.name, "description": t.description, "inputSchema": t.parameters.0,
-            "outputSchema": t.output_schema.as_ref().map(|o| &o.0),
-        })).collect::<Vec<_>>(),
-        "resources": entry.resources.iter().map(|r| json!({
-            "uri": r.uri, "name": r.name, "description": r.description, "mimeType": r.mime_type,
-        })).collect::<Vec<_>>(),
-        "prompts": entry.prompts.iter().map(|p| json!({
-            "name": p.name, "description": p.description, "arguments": p.arguments.0,
-        })).collect::<Vec<_>>(),
-    })))
+    Ok(Json(ServerDescription {
+        summary: servers::summary(s, installs),
+        config_schema: s.config_schema.as_ref().map(|c| c.0.clone()),
+        tools: entry
+            .tools
+            .iter()
+            .map(|t| ToolDescription {
+                name: t.name.clone(),
+                description: t.description.clone(),
+                input_schema: t.parameters.0.clone(),
+                output_schema: t.output_schema.as_ref().map(|o| o.0.clone()),
+            })
+            .collect(),
+        resources: entry
+            .resources
+            .iter()
+            .map(|r| ResourceDescription {
+                uri: r.uri.clone(),
+                name: r.name.clone(),
+                description: r.description.clone(),
+                mime_type: r.mime_type.clone(),
+            })
+            .collect(),
+        prompts: entry
+            .prompts
+            .iter()
+            .map(|p| PromptDescription {
+                name: p.name.clone(),
+                description: p.description.clone(),
+                arguments: p.arguments.0.clone(),
+            })
+            .collect(),
+    }))
 }
 
-async fn install(
+/// Install a server for yourself, with its settings.
+#[utoipa::path(post, path = "/api/installations", tag = "installations",
+    request_body = NewInstallation,
+    responses(
+        (status = 201, description = "Installed.", body = InstallationView),
+        (status = 409, description = "Already installed, or the plan's installation limit (`limit_reached`).",
+            body = ErrorBody),
+        BodyRefusals, SignedInOnly, NotFound,
+    ))]
+pub(crate) async fn install(
     State(state): State<AppState>,
     Manager(principal): Manager,
     ApiJson(body): ApiJson<NewInstallation>,
-) -> ApiResult<impl IntoResponse> {
+) -> ApiResult<(StatusCode, Json<InstallationView>)> {
     Ok((StatusCode::CREATED, Json(installations::install(&state, &principal.user, body).await?)))
 }
 
-async fn list_installations(
-    State(state): State<AppState>,
-    Manager(principal): Manager,
-) -> ApiResult<impl IntoResponse> {
-    Ok(Json(json!({ "installations": installations::list(&state, &principal.user).await? })))
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct InstallationList {
+    installations: Vec<InstallationView>,
 }
 
-async fn get_installation(
+/// Your installations.
+#[utoipa::path(get, path = "/api/installations", tag = "installations",
+    responses((status = 200, description = "Every installation.", body = InstallationList), SignedInOnly))]
+pub(crate) async fn list_installations(
+    State(state): State<AppState>,
+    Manager(principal): Manager,
+) -> ApiResult<Json<InstallationList>> {
+    Ok(Json(InstallationList { installations: installations::list(&state, &principal.user).await? }))
+}
+
+/// One of your installations.
+#[utoipa::path(get, path = "/api/installations/{id}", tag = "installations",
+    params(("id" = String, Path, description = "The installation's id")),
+    responses((status = 200, description = "The installation.", body = InstallationView), SignedInOnly, NotFound))]
+pub(crate) async fn get_installation(
     State(state): State<AppState>,
     Manager(principal): Manager,
     Path(id): Path<String>,
-) -> ApiResult<impl IntoResponse> {
+) -> ApiResult<Json<InstallationView>> {
     Ok(Json(installations::get(&state, &principal.user, &id).await?))
 }
 
-async fn update_installation(
+/// Change an installation's settings, or turn it off and on. A secret
+/// setting left out keeps its saved value.
+#[utoipa::path(patch, path = "/api/installations/{id}", tag = "installations",
+    params(("id" = String, Path, description = "The installation's id")),
+    request_body = InstallationUpdate,
+    responses(
+        (status = 200, description = "The installation as saved.", body = InstallationView),
+        BodyRefusals, SignedInOnly, NotFound,
+    ))]
+pub(crate) async fn update_installation(
     State(state): State<AppState>,
     Manager(principal): Manager,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<InstallationUpdate>,
-) -> ApiResult<impl IntoResponse> {
+) -> ApiResult<Json<InstallationView>> {
     Ok(Json(installations::update(&state, &principal.user, &id, body).await?))
 }
 
-async fn uninstall(
+/// Uninstall: its settings and secrets are deleted.
+#[utoipa::path(delete, path = "/api/installations/{id}", tag = "installations",
+    params(("id" = String, Path, description = "The installation's id")),
+    responses((status = 204, description = "Uninstalled."), SignedInOnly, NotFound))]
+pub(crate) async fn uninstall(
     State(state): State<AppState>,
     Manager(principal): Manager,
     Path(id): Path<String>,

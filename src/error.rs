@@ -15,7 +15,6 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use serde_json::json;
 
 use crate::{db::DbError, gateway::GatewayError, upstream::UpstreamError};
 
@@ -153,11 +152,14 @@ impl IntoResponse for ApiError {
             // The span of the request carries its id (see http.rs).
             tracing::error!(error = format!("{err:#}"), "internal error");
         }
-        let mut body = json!({ "code": self.code(), "message": self.public_message() });
-        if let Some(field) = self.field() {
-            body["field"] = field.into();
-        }
-        let mut response = (self.status(), Json(json!({ "error": body }))).into_response();
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code().to_string(),
+                message: self.public_message(),
+                field: self.field().map(str::to_string),
+            },
+        };
+        let mut response = (self.status(), Json(body)).into_response();
         match &self {
             Self::TooManyRequests { retry_after_secs, .. } => {
                 response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
@@ -174,3 +176,22 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Every `/api` failure's body (and the REST door's refusals).
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable and machine-readable: `invalid_field`, `not_found`,
+    /// `rate_limited`, `email_taken`...
+    pub code: String,
+    /// For people; never holds a secret value.
+    pub message: String,
+    /// The request field at fault (`email`, `tools[0].inputSchema`...), for
+    /// `invalid_field` and some conflicts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}

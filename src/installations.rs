@@ -19,22 +19,26 @@ use crate::{
 };
 use app::domain::ServerStatus;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewInstallation {
     pub server_id: String,
+    /// Settings as the server's `configSchema` describes them.
+    #[schema(value_type = Option<Object>)]
     pub config: Option<Value>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InstallationUpdate {
+    /// The settings, whole; a secret left out keeps its saved value.
+    #[schema(value_type = Option<Object>)]
     pub config: Option<Value>,
     pub enabled: Option<bool>,
 }
 
 /// An installation as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InstallationView {
     pub id: Uuid,
@@ -43,9 +47,11 @@ pub struct InstallationView {
     pub server_slug: String,
     pub enabled: bool,
     /// Non-secret settings as saved.
+    #[schema(value_type = Object)]
     pub config: Map<String, Value>,
     /// Secret fields that have a value (their values are never returned).
     pub secrets_set: Vec<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 

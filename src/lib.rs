@@ -54,6 +54,7 @@ pub mod identity;
 pub mod installations;
 pub mod mcp;
 pub mod official;
+pub mod openapi;
 pub mod outbound;
 pub mod secrets;
 pub mod serve;

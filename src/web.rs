@@ -12,8 +12,7 @@ use app::{
     model::{
         ApiKeyView, CreatedApiKey, DashboardView, DayUsage, DeployedServer, DeveloperView, FormError, InstallationView,
         InstalledOverview, InstalledServer, MarketplacePage, MarketplaceQuery, PromptView, RecentRequest, ResourceView,
-        RotatedSecret, ServerDetail, ServerHealth, ServerSummary, ServerUsage, ToolView, TryOutcome, TryResult,
-        UserView,
+        RotatedSecret, ServerDetail, ServerHealth, ServerUsage, ToolView, TryOutcome, TryResult, UserView,
     },
 };
 use axum::extract::ConnectInfo;
@@ -24,7 +23,6 @@ use uuid::Uuid;
 use crate::{
     accounts,
     auth::{self, Principal, session_clear_cookie, session_set_cookie},
-    db::ServerRecord,
     error::ApiError,
     gateway::{GatewayError, ServerRef},
     installations::{self, InstallationUpdate, NewInstallation},
@@ -75,22 +73,6 @@ fn sentence(message: &str) -> String {
 fn retry_at(now: chrono::DateTime<chrono::Utc>, after_secs: u64) -> String {
     let at = now + chrono::Duration::seconds(after_secs.min(400 * 86_400) as i64);
     if after_secs < 86_400 { at.format("%H:%M:%S UTC").to_string() } else { at.format("%-d %b").to_string() }
-}
-
-fn summary(s: &ServerRecord, install_count: i64) -> ServerSummary {
-    ServerSummary {
-        id: s.id.to_string(),
-        slug: s.slug.clone(),
-        name: s.name.clone(),
-        description: s.description.clone(),
-        category: s.category.clone(),
-        tags: s.tags.0.clone(),
-        version: s.version.clone(),
-        hosting_type: s.hosting_type,
-        health_status: s.health_status,
-        request_count: s.request_count,
-        install_count,
-    }
 }
 
 /// Turns a form's text values into the JSON the server's config schema
@@ -239,7 +221,7 @@ impl Backend for WebBackend {
             servers::marketplace_page(&self.0, &filters, MARKETPLACE_PAGE).await.map_err(form_error)?;
         let categories = self.0.db.server_categories().await.map_err(|e| form_error(e.into()))?;
         Ok(MarketplacePage {
-            servers: rows.iter().map(|r| summary(&r.server, r.install_count)).collect(),
+            servers: rows.iter().map(|r| servers::summary(&r.server, r.install_count)).collect(),
             next_cursor,
             categories,
         })
@@ -265,7 +247,7 @@ impl Backend for WebBackend {
             _ => None,
         };
         Ok(ServerDetail {
-            summary: summary(s, installs),
+            summary: servers::summary(s, installs),
             config_schema: s.config_schema.as_ref().map(|c| c.0.clone()),
             tools: entry
                 .tools
@@ -412,6 +394,10 @@ impl Backend for WebBackend {
         Ok(TryResult { tool: format!("{server}.{tool}"), arguments: arguments_text, outcome })
     }
 
+    async fn api_reference(&self) -> Result<app::model::ApiReference, FormError> {
+        Ok(crate::openapi::reference())
+    }
+
     async fn dashboard(&self, req: &Parts) -> Result<DashboardView, FormError> {
         use chrono::{Duration, Utc};
         let p = self.principal(req).await?;
@@ -532,7 +518,7 @@ impl Backend for WebBackend {
                 })
                 .collect();
             servers.push(DeployedServer {
-                summary: summary(&s, installs),
+                summary: servers::summary(&s, installs),
                 endpoint: s.callback_url.clone().or_else(|| s.remote_url.clone()),
                 last_health_check_at: s
                     .last_health_check_at

@@ -11,8 +11,8 @@ use std::{collections::HashMap, sync::Arc};
 use http::request::Parts;
 
 use crate::model::{
-    ApiKeyView, CreatedApiKey, DashboardView, DeveloperView, FormError, InstallationView, InstalledOverview,
-    MarketplacePage, MarketplaceQuery, RotatedSecret, ServerDetail, TryResult, UserView,
+    ApiKeyView, ApiReference, CreatedApiKey, DashboardView, DeveloperView, FormError, InstallationView,
+    InstalledOverview, MarketplacePage, MarketplaceQuery, RotatedSecret, ServerDetail, TryResult, UserView,
 };
 
 /// A signed-in result: the user and the `Set-Cookie` value for the session.
@@ -70,6 +70,9 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<InstallationView, FormError>;
     async fn uninstall(&self, req: &Parts, id: String) -> Result<(), FormError>;
     /// The user's usage analytics and the health of their servers.
+    /// The REST API's reference (public).
+    async fn api_reference(&self) -> Result<ApiReference, FormError>;
+
     async fn dashboard(&self, req: &Parts) -> Result<DashboardView, FormError>;
     /// The servers the user published, with health and traffic.
     async fn developer(&self, req: &Parts) -> Result<DeveloperView, FormError>;

@@ -45,6 +45,25 @@ macro_rules! vocabulary {
             }
         }
 
+        /// In the REST API's OpenAPI document: a string, one of the texts.
+        #[cfg(feature = "ssr")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($text),+]))
+                    .description(Some(concat!("A ", $what, ".")))
+                    .into()
+            }
+        }
+
+        #[cfg(feature = "ssr")]
+        impl utoipa::ToSchema for $name {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed(stringify!($name))
+            }
+        }
+
         impl std::str::FromStr for $name {
             type Err = UnknownVariant;
             fn from_str(text: &str) -> Result<Self, UnknownVariant> {

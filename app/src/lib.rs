@@ -37,6 +37,7 @@ use pages::{
     installed::InstalledPage,
     marketplace::{MarketplacePage, ServerPage},
     placeholder::{BuilderPage, NotFound},
+    reference::ApiReferencePage,
     settings::SettingsPage,
     shell::{AppShell, Home},
 };
@@ -81,6 +82,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/developer") view=DeveloperPage />
                     <Route path=path!("/settings") view=SettingsPage />
                     <Route path=path!("/builder") view=BuilderPage />
+                    <Route path=path!("/api-reference") view=ApiReferencePage />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -7,6 +7,7 @@ pub use crate::domain::{CallStatus, HealthStatus, HostingType, ServerStatus};
 
 /// A subscription tier and its limits.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct TierView {
     pub id: String,
@@ -21,6 +22,7 @@ pub struct TierView {
 
 /// The signed-in user.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct UserView {
     pub id: String,
@@ -29,11 +31,13 @@ pub struct UserView {
     pub role: String,
     pub tier: TierView,
     /// RFC 3339.
+    #[cfg_attr(feature = "ssr", schema(format = DateTime))]
     pub created_at: String,
 }
 
 /// An API key as lists show it: never the key itself.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKeyView {
     pub id: String,
@@ -41,11 +45,14 @@ pub struct ApiKeyView {
     /// The key's first characters, e.g. `omni_AbC1234`.
     pub prefix: String,
     /// RFC 3339.
+    #[cfg_attr(feature = "ssr", schema(format = DateTime))]
     pub created_at: String,
     /// RFC 3339; `None` until first used.
+    #[cfg_attr(feature = "ssr", schema(format = DateTime))]
     pub last_used_at: Option<String>,
     /// What the key may reach (`{installations?, tools?}`); `None`: everything.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
     pub scope: Option<serde_json::Value>,
 }
 
@@ -59,6 +66,7 @@ pub struct RotatedSecret {
 
 /// A newly created key: the only time its full text is ever shown.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedApiKey {
     #[serde(flatten)]
@@ -123,6 +131,7 @@ impl leptos::server_fn::error::FromServerFnError for FormError {
 
 /// A server as the marketplace lists it (the same fields as `GET /api/servers`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ServerSummary {
     pub id: String,
@@ -468,4 +477,63 @@ mod tests {
         assert_eq!(region.choices, vec!["eu", "us"]);
         assert!(schema_fields(&serde_json::json!({"type": "object"})).is_empty());
     }
+}
+
+/// The REST API's reference, digested from its OpenAPI document for the
+/// `/api-reference` page (the document itself is `/api/openapi.json`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiReference {
+    pub description: String,
+    pub groups: Vec<ApiGroup>,
+    /// The request and response shapes operations name.
+    pub shapes: Vec<ApiShape>,
+}
+
+/// The operations under one tag.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiGroup {
+    pub tag: String,
+    pub description: String,
+    pub operations: Vec<ApiOperation>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiOperation {
+    /// `GET`, `POST`...
+    pub method: String,
+    pub path: String,
+    pub summary: String,
+    pub description: String,
+    /// Needs no credential.
+    pub public: bool,
+    pub parameters: Vec<ApiField>,
+    /// The request body's shape, if it takes one.
+    pub body: Option<String>,
+    pub responses: Vec<ApiResponse>,
+}
+
+/// A parameter or a property: its name, its type as people read it
+/// (`string`, `array of ServerSummary`, `one of popular, newest`...).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiField {
+    pub name: String,
+    pub kind: String,
+    pub required: bool,
+    pub description: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiResponse {
+    pub status: String,
+    pub description: String,
+    /// The body's shape, if it has one.
+    pub body: Option<String>,
+}
+
+/// A named object shape and its properties.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiShape {
+    pub name: String,
+    pub description: String,
+    pub fields: Vec<ApiField>,
 }

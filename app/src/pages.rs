@@ -6,5 +6,6 @@ pub mod developer;
 pub mod installed;
 pub mod marketplace;
 pub mod placeholder;
+pub mod reference;
 pub mod settings;
 pub mod shell;

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use leptos::prelude::*;
 
 use crate::model::{
-    ApiKeyView, CreatedApiKey, DashboardView, DeveloperView, FormError, InstallationView, InstalledOverview,
-    MarketplacePage, RotatedSecret, ServerDetail, TryResult, UserView,
+    ApiKeyView, ApiReference, CreatedApiKey, DashboardView, DeveloperView, FormError, InstallationView,
+    InstalledOverview, MarketplacePage, RotatedSecret, ServerDetail, TryResult, UserView,
 };
 
 #[cfg(feature = "ssr")]
@@ -232,6 +232,13 @@ pub async fn take_rotated_secret() -> Result<Option<RotatedSecret>, FormError> {
 pub async fn revoke_api_key(id: String) -> Result<(), FormError> {
     let (req, backend) = ssr::context()?;
     backend.revoke_api_key(&req, id).await
+}
+
+/// The REST API's reference, for `/api-reference`.
+#[server(prefix = "/_fn", endpoint = "api_reference")]
+pub async fn get_api_reference() -> Result<ApiReference, FormError> {
+    let (_, backend) = ssr::context()?;
+    backend.api_reference().await
 }
 
 /// One page of the marketplace. The filters are separate arguments, each

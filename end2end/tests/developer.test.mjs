@@ -132,3 +132,35 @@ test('deploy, see it on /developer and in the marketplace, see calls, rotate the
   assert.deepEqual(errors, [], 'no script errors');
   await context.close();
 });
+
+test('the API reference page lists every operation of /api/openapi.json, without the internet', async () => {
+  const reader = await registerUser(server, 'reader@example.com');
+  const context = await signedInContext(browser, server, reader.token);
+  // Nothing outside the platform may be fetched: the page must not need it.
+  const outside = [];
+  await context.route((url) => !url.href.startsWith(server.url), (route) => { outside.push(route.request().url()); return route.abort(); });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  const doc = (await api(server, '/api/openapi.json')).body;
+  assert.match(doc.openapi, /^3\.1/);
+  const expected = Object.entries(doc.paths).flatMap(([path, item]) => Object.keys(item).map((m) => `${m.toUpperCase()} ${path}`));
+
+  await page.goto(`${server.url}/api-reference`);
+  await hydrated(page);
+  const listed = await page.getByTestId('operation').evaluateAll((els) => els.map((e) => e.dataset.operation));
+  assert.deepEqual(listed.sort(), expected.sort());
+  // An operation shows its body's shape, linked to the shape's fields.
+  const deploy = page.locator('[data-operation="POST /api/mcp/deploy"]');
+  await deploy.getByRole('link', { name: 'DeployRequest' }).click();
+  const shape = page.locator('[data-shape="DeployRequest"]');
+  await shape.waitFor();
+  assert.match(await shape.innerText(), /hostingType \*/);
+  // The nav has it, and the raw document is one click away.
+  await page.getByRole('link', { name: 'API reference' }).first().waitFor();
+  assert.equal(await page.getByTestId('openapi-link').getAttribute('href'), '/api/openapi.json');
+  await shot(page, '44-api-reference');
+  assert.deepEqual(outside, [], 'nothing fetched from outside the platform');
+  assert.deepEqual(errors, [], 'no script errors');
+  await context.close();
+});

@@ -63,7 +63,7 @@ pub struct ApiKey {
 
 /// A key's reach (a "virtual server"). Each list, when present, is an
 /// allow-list; both must pass.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct KeyScope {
     /// Installation ids.

@@ -20,35 +20,72 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use rmcp::model::ServerResult;
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::{
     api::ApiJson,
     auth::Principal,
-    error::ApiResult,
+    error::{ApiResult, ErrorBody},
     gateway::{GatewayError, RateInfo, ServerRef},
+    openapi::{BodyRefusals, NotFound, SignedInOnly, Throttled, UpstreamFailures},
     state::AppState,
     upstream::{CallContext, CallbackAnswer, Outcome, UpstreamError},
 };
 
-#[derive(Deserialize)]
+/// One tool call.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CallBody {
+    /// The installed server's id or slug.
     server_id: String,
+    /// The tool's own name (without the `slug.` prefix).
     tool_name: String,
+    /// The tool's arguments (an object), checked against its input schema.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     arguments: Option<Value>,
 }
 
-#[derive(Deserialize)]
+/// One resource read.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ResourceBody {
+    /// The installed server's id or slug.
     server_id: String,
+    /// The server's own URI for the resource.
     uri: String,
 }
 
-/// `POST /mcp/call`.
+/// What the REST door answers when the gateway let the call through.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CallAnswer {
+    /// `false` when the tool itself reported a failure.
+    success: bool,
+    /// The MCP result (`CallToolResult`, `ReadResourceResult`) or the
+    /// developer's callback answer, when `success`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    result: Option<Value>,
+    /// The tool's own error result, when not `success`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    error: Option<Value>,
+}
+
+/// Call a tool of an installed server (outside MCP).
+#[utoipa::path(post, path = "/mcp/call", tag = "calls",
+    request_body = CallBody,
+    responses(
+        (status = 200, description = "The call reached the server; `success` says how it went.", body = CallAnswer,
+            headers(
+                ("x-ratelimit-limit" = i64, description = "Calls allowed per minute on the plan"),
+                ("x-ratelimit-remaining" = i64, description = "Calls left this minute"),
+                ("x-ratelimit-reset" = i64, description = "Seconds until the minute's window resets"),
+            )),
+        (status = 409, description = "The server needs an MCP client to go on (`needs_mcp_client`).", body = ErrorBody),
+        BodyRefusals, SignedInOnly, NotFound, Throttled, UpstreamFailures,
+    ))]
 pub async fn call(
     State(state): State<AppState>,
     principal: Principal,
@@ -83,7 +120,18 @@ pub async fn call_tool(
     state.gateway.execute(&CallContext::detached(principal), &target, op).await
 }
 
-/// `POST /mcp/resource`: the server's own URI.
+/// Read a resource of an installed server (outside MCP).
+#[utoipa::path(post, path = "/mcp/resource", tag = "calls",
+    request_body = ResourceBody,
+    responses(
+        (status = 200, description = "The resource.", body = CallAnswer, headers(
+                ("x-ratelimit-limit" = i64, description = "Calls allowed per minute on the plan"),
+                ("x-ratelimit-remaining" = i64, description = "Calls left this minute"),
+                ("x-ratelimit-reset" = i64, description = "Seconds until the minute's window resets"),
+            )),
+        (status = 409, description = "The server needs an MCP client to go on (`needs_mcp_client`).", body = ErrorBody),
+        BodyRefusals, SignedInOnly, NotFound, Throttled, UpstreamFailures,
+    ))]
 pub async fn resource(
     State(state): State<AppState>,
     principal: Principal,
@@ -120,8 +168,11 @@ pub fn shown(outcome: Outcome) -> Result<(bool, Value), GatewayError> {
 /// `{"success": ...}` with the `X-RateLimit-*` headers.
 fn answer(outcome: Outcome, rate: RateInfo) -> Result<Response, GatewayError> {
     let (success, value) = shown(outcome)?;
-    let body =
-        if success { json!({ "success": true, "result": value }) } else { json!({ "success": false, "error": value }) };
+    let body = if success {
+        CallAnswer { success, result: Some(value), error: None }
+    } else {
+        CallAnswer { success, result: None, error: Some(value) }
+    };
     let mut response = Json(body).into_response();
     let headers = response.headers_mut();
     headers.insert("x-ratelimit-limit", HeaderValue::from(rate.limit));

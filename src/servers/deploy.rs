@@ -23,14 +23,17 @@ use crate::{
 use app::domain::HostingType;
 
 /// A deploy request, as the seed's SDK sends it (camelCase).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeployRequest {
     pub name: String,
     #[serde(default)]
     pub description: String,
+    #[schema(value_type = HostingType)]
     pub hosting_type: String,
+    /// Developer-hosted: where calls are sent (https).
     pub callback_url: Option<String>,
+    /// Remote MCP: the server's Streamable HTTP endpoint (https).
     pub url: Option<String>,
     #[serde(default)]
     pub tools: Vec<ToolSpec>,
@@ -47,7 +50,7 @@ pub struct DeployRequest {
     pub rotate_secret: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ToolSpec {
     pub name: String,
@@ -55,11 +58,13 @@ pub struct ToolSpec {
     pub description: String,
     /// Also accepted as `parameters` (the seed's column name).
     #[serde(alias = "parameters")]
+    #[schema(value_type = Option<Object>)]
     pub input_schema: Option<Value>,
+    #[schema(value_type = Option<Object>)]
     pub output_schema: Option<Value>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ResourceSpec {
     /// One resource's URI, or
@@ -72,7 +77,7 @@ pub struct ResourceSpec {
     pub mime_type: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PromptSpec {
     pub name: String,
@@ -83,7 +88,7 @@ pub struct PromptSpec {
 }
 
 /// What a deploy answers.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeployResponse {
     pub server_id: Uuid,

@@ -47,7 +47,7 @@ pub fn valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-#[derive(Debug, Deserialize, serde::Serialize)]
+#[derive(Debug, Deserialize, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PromptArgument {
     pub name: String,
@@ -69,6 +69,23 @@ pub struct MarketplaceFilters<'a> {
     pub sort: Option<&'a str>,
     /// The previous page's `nextCursor`.
     pub cursor: Option<&'a str>,
+}
+
+/// A server as the marketplace (page and `GET /api/servers`) lists it.
+pub fn summary(s: &crate::db::ServerRecord, install_count: i64) -> app::model::ServerSummary {
+    app::model::ServerSummary {
+        id: s.id.to_string(),
+        slug: s.slug.clone(),
+        name: s.name.clone(),
+        description: s.description.clone(),
+        category: s.category.clone(),
+        tags: s.tags.0.clone(),
+        version: s.version.clone(),
+        hosting_type: s.hosting_type,
+        health_status: s.health_status,
+        request_count: s.request_count,
+        install_count,
+    }
 }
 
 /// One page of the marketplace (at most `limit` servers) and the cursor of

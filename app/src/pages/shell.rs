@@ -34,12 +34,13 @@ pub fn Home() -> impl IntoView {
     }
 }
 
-const NAV: [(&str, &str, &str); 6] = [
+const NAV: [(&str, &str, &str); 7] = [
     ("/dashboard", "Dashboard", icon::DASHBOARD),
     ("/marketplace", "Marketplace", icon::MARKETPLACE),
     ("/installed", "Installed", icon::INSTALLED),
     ("/developer", "Developer", icon::DEVELOPER),
     ("/builder", "Builder", icon::BUILDER),
+    ("/api-reference", "API reference", icon::BOOK),
     ("/settings", "Settings", icon::SETTINGS),
 ];
 
