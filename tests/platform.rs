@@ -190,25 +190,33 @@ async fn children_get_a_minimal_environment_per_config_and_restart_after_a_crash
     let pids = s.state.gateway.upstreams.processes.pids(id).await;
     assert_eq!(pids.len(), 2);
 
-    // Kill Bob's process in the middle of a call: a clear error...
+    // Kill Bob's process in the middle of six calls: a clear error for
+    // each...
     let before = s.state.gateway.upstreams.processes.pids(id).await;
-    let slow_call = tokio::spawn({
-        let (client, url, bob) = (s.client.clone(), s.at("/mcp/call"), bob.clone());
-        async move {
-            let body = json!({"serverId": "slow", "toolName": "sleep", "arguments": {"seconds": 2.5}});
-            client.post(url).bearer_auth(bob).json(&body).send().await.unwrap()
-        }
-    });
+    let slow_calls: Vec<_> = (0..6)
+        .map(|_| {
+            tokio::spawn({
+                let (client, url, bob) = (s.client.clone(), s.at("/mcp/call"), bob.clone());
+                async move {
+                    let body = json!({"serverId": "slow", "toolName": "sleep", "arguments": {"seconds": 2.5}});
+                    client.post(url).bearer_auth(bob).json(&body).send().await.unwrap()
+                }
+            })
+        })
+        .collect();
     tokio::time::sleep(Duration::from_millis(700)).await;
     // Bob's process is the one whose HOME Bob saw.
     let bob_pid = pid_with_home(&before, home).expect("Bob's process");
     let killed = std::process::Command::new("kill").args(["-9", &bob_pid.to_string()]).status().unwrap();
     assert!(killed.success());
-    let res = slow_call.await.unwrap();
-    let err = expect_error(res, 502, "upstream_error").await;
-    assert!(err["error"]["message"].as_str().unwrap().contains("stopped during the request"), "{err}");
+    for call in slow_calls {
+        let err = expect_error(call.await.unwrap(), 502, "upstream_error").await;
+        assert!(err["error"]["message"].as_str().unwrap().contains("stopped during the request"), "{err}");
+    }
 
-    // ...then a restart and a successful next call, in a new process.
+    // ...then a restart at once (one crash is one failure, however many
+    // calls saw it: no restart backoff yet) and a successful next call, in
+    // a new process.
     let again = whoami(bob.clone()).await;
     assert_eq!(again["token"], "bob-secret");
     let after = s.state.gateway.upstreams.processes.pids(id).await;

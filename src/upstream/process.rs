@@ -341,9 +341,13 @@ impl Supervisor {
         let mut children = self.children.lock().await;
         match children.get(key) {
             Some(child) if !child.connection.is_closed() => Some(child.clone()),
+            // It died on its own (those we stop leave the map first): a
+            // failure, counted by whoever removes it, as in `discard`.
             Some(_) => {
                 children.remove(key);
                 self.gone(*key);
+                drop(children);
+                self.record_failure(*key);
                 None
             }
             None => None,
@@ -400,14 +404,18 @@ impl Supervisor {
         Ok(Child { connection, pid, last_used: Mutex::new(Instant::now()), watch })
     }
 
+    /// Drops a child that failed. One death is one failure for the restart
+    /// backoff, however many in-flight calls saw it: only the call that
+    /// removes the child counts it (each of 20 calls counting would turn
+    /// one crash into a 30-second outage).
     async fn discard(&self, key: Key, child: &Arc<Child>) {
         let mut children = self.children.lock().await;
         if children.get(&key).is_some_and(|c| Arc::ptr_eq(c, child)) {
             children.remove(&key);
             self.gone(key);
+            drop(children);
+            self.record_failure(key);
         }
-        drop(children);
-        self.record_failure(key);
     }
 
     fn record_failure(&self, key: Key) {
