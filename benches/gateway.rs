@@ -173,26 +173,6 @@ async fn drive(clients: &[Arc<Client>], tool: &str, secs: Duration) -> Outcome {
 
 // ---- the gateway process --------------------------------------------------
 
-/// CPU time (user + system) a process has used so far.
-fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may contain spaces) start at ')'.
-    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
-    let ticks: u64 = fields.get(11).and_then(|u| u.parse().ok()).unwrap_or(0)
-        + fields.get(12).and_then(|s| s.parse().ok()).unwrap_or(0);
-    // Linux reports in clock ticks of 1/100 s on every common configuration.
-    Duration::from_millis(ticks * 10)
-}
-
-fn rss_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
 struct Platform {
     child: tokio::process::Child,
     base: String,
@@ -302,7 +282,7 @@ async fn main() {
         .unwrap();
     install(&platform, deployed["serverId"].as_str().expect("deployed")).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let idle_rss = rss_mb(pid);
+    let idle_rss = support::rss_mb(pid);
 
     println!("OmniMCP gateway benchmark: {} s per scenario, release build, SQLite, request log on", secs.as_secs());
     println!(
@@ -344,9 +324,9 @@ async fn main() {
                 // The upstream's own CPU per call: the cost of one MCP server
                 // hop, the floor under the gateway's (which is a server hop
                 // plus a client hop plus the pipeline).
-                let upstream_before = cpu_time(upstream_pid);
+                let upstream_before = support::cpu_time(upstream_pid);
                 let direct = drive(&direct_clients, direct_tool, secs).await;
-                let upstream_cpu = cpu_time(upstream_pid).saturating_sub(upstream_before);
+                let upstream_cpu = support::cpu_time(upstream_pid).saturating_sub(upstream_before);
                 drop(direct_clients);
                 let upstream_per_call = upstream_cpu.as_secs_f64() * 1e6 / direct.calls.max(1) as f64;
 
@@ -357,9 +337,9 @@ async fn main() {
                 let tool = if upstream_kind == "stdio" { "calculator.evaluate" } else { "echo.echo" };
                 // Warm up before counting CPU, so start-up costs are not billed.
                 let _ = clients[0].peer().call_tool(request(tool)).await;
-                let cpu_before = cpu_time(pid);
+                let cpu_before = support::cpu_time(pid);
                 let through = drive(&clients, tool, secs).await;
-                let cpu = cpu_time(pid).saturating_sub(cpu_before);
+                let cpu = support::cpu_time(pid).saturating_sub(cpu_before);
                 drop(clients);
                 let cpu_per_call = cpu.as_secs_f64() * 1e6 / (through.calls + n).max(1) as f64;
                 println!(
@@ -389,7 +369,7 @@ async fn main() {
         }
     }
 
-    let loaded_rss = rss_mb(pid);
+    let loaded_rss = support::rss_mb(pid);
     // Memory with 1,000 open legacy sessions.
     let sessions = std::env::var("BENCH_SESSIONS").ok().and_then(|s| s.parse().ok()).unwrap_or(1000usize);
     let mut open = Vec::with_capacity(sessions);
@@ -397,7 +377,7 @@ async fn main() {
         open.push(http_client(&gateway_url, Some(&platform.key), Era::Legacy).await);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let sessions_rss = rss_mb(pid);
+    let sessions_rss = support::rss_mb(pid);
     println!(
         "gateway RSS: {idle_rss:.1} MB idle, {loaded_rss:.1} MB after the load, {sessions_rss:.1} MB with {sessions} open legacy sessions"
     );

@@ -144,16 +144,6 @@ async fn seed(p: &Platform, key: &str, n: usize) {
 
 // ---- measuring ----------------------------------------------------------------
 
-/// CPU time (user + system) a process has used so far, from /proc.
-fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // After the command name (which may hold spaces): utime and stime are
-    // the 12th and 13th fields, in ticks of 1/100 s.
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let ticks: u64 = after.split_whitespace().skip(11).take(2).filter_map(|t| t.parse::<u64>().ok()).sum();
-    Duration::from_millis(ticks * 10)
-}
-
 struct Run {
     latencies: Vec<Duration>,
     elapsed: Duration,
@@ -183,7 +173,7 @@ async fn drive(p: &Platform, path: &str, cookie: &str, marker: &str, n: usize, s
     for _ in 0..10 {
         fetch(&p.http, &url, cookie, marker).await;
     }
-    let cpu_before = cpu_time(p.pid());
+    let cpu_before = support::cpu_time(p.pid());
     let start = Instant::now();
     let deadline = start + secs;
     let workers: Vec<_> = (0..n)
@@ -207,7 +197,7 @@ async fn drive(p: &Platform, path: &str, cookie: &str, marker: &str, n: usize, s
         run.bytes = bytes;
     }
     run.elapsed = start.elapsed();
-    run.cpu = cpu_time(p.pid()).saturating_sub(cpu_before);
+    run.cpu = support::cpu_time(p.pid()).saturating_sub(cpu_before);
     run.latencies.sort();
     run
 }

@@ -305,15 +305,6 @@ async fn switch(upstreams: &str, what: &str, on: bool) {
 
 // ---- the gateway process ----------------------------------------------------
 
-fn rss_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
 fn open_fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
 }
@@ -476,7 +467,7 @@ async fn main() {
             interval.calls as f64 / report.as_secs_f64(),
             percentile(&latencies, 0.5).as_secs_f64() * 1000.0,
             percentile(&latencies, 0.99).as_secs_f64() * 1000.0,
-            rss_mb(pid),
+            support::rss_mb(pid),
             open_fds(pid),
             if errors.is_empty() { "-".to_string() } else { errors.join("; ") }
         );

@@ -29,3 +29,29 @@ pub async fn start_omnimcp(omnimcp: &str, data: &Path, extra: &[&str]) -> (tokio
     }
     panic!("omnimcp did not become ready at {base}");
 }
+
+// What a benchmark reads of a process from /proc. Not every benchmark
+// reads both, hence the allowances.
+
+/// CPU time (user + system) a process has used so far.
+#[allow(dead_code)]
+pub fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // After the command name (which may hold spaces): utime and stime are
+    // the 12th and 13th fields, in ticks of 1/100 s on every common
+    // configuration.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: u64 = after.split_whitespace().skip(11).take(2).filter_map(|t| t.parse::<u64>().ok()).sum();
+    Duration::from_millis(ticks * 10)
+}
+
+/// A process's resident memory in MB.
+#[allow(dead_code)]
+pub fn rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
