@@ -199,15 +199,7 @@ async fn start_platform(omnimcp: &str, data: &std::path::Path) -> Platform {
     let key = key["key"].as_str().expect("API key").to_string();
 
     // Lift the rate limit: a benchmark tier, set with the admin command.
-    let db_url = format!("sqlite://{}", data.join("omnimcp.db").display());
-    let pool = sqlx::SqlitePool::connect(&db_url).await.expect("open the platform's database");
-    sqlx::query(
-        "INSERT INTO subscription_tiers (id, name, requests_per_minute, requests_per_month, max_installations, \
-         can_publish, sort_order, max_servers) VALUES ('bench', 'Benchmark', 1000000000, 1000000000, 100, 1, 9, 10)",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
+    let pool = support::unlimited_tier(data, "bench").await;
     pool.close().await;
     let out = std::process::Command::new(omnimcp)
         .args(["admin", "set-user", "--email", "bench@example.com", "--tier", "bench", "--data-dir"])

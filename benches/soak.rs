@@ -371,15 +371,7 @@ async fn main() {
         .unwrap()
         .to_string();
     // Lift the limits: the point is the gateway under load, not the limiter.
-    let db_url = format!("sqlite://{}", data.path().join("omnimcp.db").display());
-    let pool = sqlx::SqlitePool::connect(&db_url).await.expect("open the platform's database");
-    sqlx::query(
-        "INSERT INTO subscription_tiers (id, name, requests_per_minute, requests_per_month, max_installations, \
-         can_publish, sort_order, max_servers) VALUES ('soak', 'Soak', 1000000000, 1000000000, 100, 1, 0, 10)",
-    )
-    .execute(&pool)
-    .await
-    .expect("insert the soak tier");
+    let pool = support::unlimited_tier(data.path(), "soak").await;
     sqlx::query("UPDATE users SET subscription_tier = 'soak'").execute(&pool).await.unwrap();
     let servers: Value =
         http.get(format!("{base}/api/servers?q=calculator")).send().await.unwrap().json().await.unwrap();

@@ -55,3 +55,22 @@ pub fn rss_mb(pid: u32) -> f64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
 }
+
+/// Opens the platform's SQLite database in `data` and adds a tier `id`
+/// without practical limits (the point of a benchmark is the gateway under
+/// load, not the limiter); the caller moves its users onto it.
+#[allow(dead_code)]
+pub async fn unlimited_tier(data: &Path, id: &str) -> sqlx::SqlitePool {
+    let db_url = format!("sqlite://{}", data.join("omnimcp.db").display());
+    let pool = sqlx::SqlitePool::connect(&db_url).await.expect("open the platform's database");
+    sqlx::query(
+        "INSERT INTO subscription_tiers (id, name, requests_per_minute, requests_per_month, max_installations, \
+         can_publish, sort_order, max_servers) VALUES (?, ?, 1000000000, 1000000000, 100, 1, 9, 10)",
+    )
+    .bind(id)
+    .bind(id)
+    .execute(&pool)
+    .await
+    .expect("insert an unlimited tier");
+    pool
+}
