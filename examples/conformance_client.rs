@@ -49,7 +49,10 @@ async fn main() -> ExitCode {
         timeout: Duration::from_secs(30),
         ..OutboundPolicy::default()
     });
-    let remote = RemoteClients::new(None);
+    let remote = RemoteClients::new(
+        None,
+        omnimcp::upstream::CallLimits { idle: Duration::from_secs(300), max: Duration::from_secs(3600) },
+    );
     // The call's context, as the REST door would build it for a user.
     let user = User {
         id: Uuid::nil(),

@@ -13,6 +13,8 @@
 //! ```text
 //! conformance_fixture --http 127.0.0.1:0   # Streamable HTTP at /mcp; prints
 //!                                          # `listening on http://127.0.0.1:PORT/mcp`
+//! conformance_fixture --http 127.0.0.1:0 --modern-only
+//!                                          # the same, refusing `initialize`
 //! conformance_fixture --stdio              # the same server over stdin/stdout
 //! ```
 //!
@@ -33,11 +35,11 @@ use rmcp::{
     ErrorData, RoleServer, ServerHandler, ServiceExt,
     model::{
         CallToolRequestParams, CallToolResponse, CallToolResult, ClientResult, CompleteRequestParams, CompleteResult,
-        CustomRequest, GetPromptRequestParams, GetPromptResponse, InputRequiredResult, InputResponses,
-        ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, LoggingLevel,
-        LoggingMessageNotificationParam, PaginatedRequestParams, ProgressNotificationParam, ReadResourceRequestParams,
-        ReadResourceResponse, ServerConfig, ServerRequest, SetLevelRequestParams, SubscribeRequestParams,
-        SubscriptionFilter, Tool, UnsubscribeRequestParams,
+        CustomRequest, GetPromptRequestParams, GetPromptResponse, InitializeRequestParams, InitializeResult,
+        InputRequiredResult, InputResponses, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
+        ListToolsResult, LoggingLevel, LoggingMessageNotificationParam, PaginatedRequestParams,
+        ProgressNotificationParam, ReadResourceRequestParams, ReadResourceResponse, ServerConfig, ServerRequest,
+        SetLevelRequestParams, SubscribeRequestParams, SubscriptionFilter, Tool, UnsubscribeRequestParams,
     },
     service::{RequestContext, SubscriptionContext, SubscriptionSink},
     transport::streamable_http_server::{
@@ -62,6 +64,9 @@ struct Shared {
     listeners: Mutex<Vec<SubscriptionSink>>,
     /// Signs MRTR `requestState`, so a tampered state is refused.
     state_key: [u8; 32],
+    /// Refuse `initialize`: a server of the 2026-07-28 era only (how the
+    /// gateway's era bridging is tested).
+    modern_only: bool,
 }
 
 #[derive(Clone)]
@@ -236,8 +241,13 @@ fn answered(responses: Option<&InputResponses>, key: &str) -> bool {
 
 impl Fixture {
     fn new() -> Self {
+        Self::with_eras(false)
+    }
+
+    fn with_eras(modern_only: bool) -> Self {
         let state_key: [u8; 32] = rand::random();
-        Fixture { shared: Arc::new(Shared { subscribed: Mutex::default(), listeners: Mutex::default(), state_key }) }
+        let shared = Shared { subscribed: Mutex::default(), listeners: Mutex::default(), state_key, modern_only };
+        Fixture { shared: Arc::new(shared) }
     }
 
     /// `base64url(payload).base64url(HMAC-SHA256(payload))`.
@@ -580,6 +590,18 @@ impl Fixture {
 }
 
 impl ServerHandler for Fixture {
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, ErrorData> {
+        if self.shared.modern_only {
+            return Err(ErrorData::invalid_request("this server speaks protocol 2026-07-28 only", None));
+        }
+        context.peer.set_peer_info(request.clone());
+        self.negotiate_initialize(&request)
+    }
+
     fn get_info(&self) -> ServerConfig {
         parse(json!({
             "protocolVersion": "2025-11-25",
@@ -783,8 +805,8 @@ fn http_config() -> StreamableHttpServerConfig {
         .enforce_origin_validation()
 }
 
-async fn serve_http(addr: &str) -> anyhow::Result<()> {
-    let fixture = Fixture::new();
+async fn serve_http(addr: &str, modern_only: bool) -> anyhow::Result<()> {
+    let fixture = Fixture::with_eras(modern_only);
     let service: StreamableHttpService<Fixture, LocalSessionManager> = StreamableHttpService::new(
         move || Ok(fixture.clone()),
         Arc::new(LocalSessionManager::default()),
@@ -810,10 +832,11 @@ async fn serve_stdio() -> anyhow::Result<()> {
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
-        ["--http", addr] => serve_http(addr).await,
+        ["--http", addr] => serve_http(addr, false).await,
+        ["--http", addr, "--modern-only"] => serve_http(addr, true).await,
         ["--stdio"] => serve_stdio().await,
         _ => {
-            eprintln!("usage: conformance_fixture --http 127.0.0.1:0 | --stdio");
+            eprintln!("usage: conformance_fixture --http 127.0.0.1:0 [--modern-only] | --stdio");
             std::process::exit(2);
         }
     }

@@ -202,6 +202,17 @@ pub struct Config {
     #[arg(long, env = "OMNIMCP_OUTBOUND_TIMEOUT_SECS", default_value_t = 10, global = true)]
     pub outbound_timeout_secs: u64,
 
+    /// Seconds a call to an MCP server (platform-hosted or remote) may go
+    /// without its answer or a progress notification about it: each
+    /// progress notification starts the wait again. Developer callbacks
+    /// have `--outbound-timeout-secs`.
+    #[arg(long, env = "OMNIMCP_MCP_CALL_TIMEOUT_SECS", default_value_t = 300, global = true)]
+    pub mcp_call_timeout_secs: u64,
+
+    /// Longest a call to an MCP server may take in all, progress or not.
+    #[arg(long, env = "OMNIMCP_MCP_CALL_MAX_SECS", default_value_t = 3600, global = true)]
+    pub mcp_call_max_secs: u64,
+
     /// Largest outbound response body read, in bytes.
     #[arg(long, env = "OMNIMCP_OUTBOUND_MAX_RESPONSE_BYTES", default_value_t = 4 * 1024 * 1024, global = true)]
     pub outbound_max_response_bytes: usize,
@@ -381,6 +392,13 @@ impl Config {
     }
 
     /// The limits of one platform-hosted process.
+    /// How long calls to MCP servers may take.
+    pub fn mcp_call_limits(&self) -> crate::upstream::CallLimits {
+        let idle = std::time::Duration::from_secs(self.mcp_call_timeout_secs.max(1));
+        let max = std::time::Duration::from_secs(self.mcp_call_max_secs.max(1));
+        crate::upstream::CallLimits { idle: idle.min(max), max }
+    }
+
     pub fn process_limits(&self) -> crate::upstream::sandbox::Limits {
         crate::upstream::sandbox::Limits {
             memory_bytes: self.process_memory_mb.max(16) * 1024 * 1024,

@@ -119,7 +119,12 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> anyhow::Result<Ap
         limiter: gateway::limits::Limiter::default(),
         request_log: gateway::request_log::RequestLogWriter::start(db.clone()),
         notifier: gateway::notify::Notifier::default(),
-        upstreams: Upstreams::new(outbound, sealer.clone(), supervisor, RemoteClients::new(Some(changes.clone()))),
+        upstreams: Upstreams::new(
+            outbound,
+            sealer.clone(),
+            supervisor,
+            RemoteClients::new(Some(changes.clone()), config.mcp_call_limits()),
+        ),
     });
     let state = AppState::new(Inner {
         tokens: TokenSigner::new(keys.jwt.expose(), ttl),
@@ -183,7 +188,7 @@ pub fn supervisor(config: &Config, changes: Option<ChangeQueue>) -> anyhow::Resu
             self_exe,
             idle_timeout: Duration::from_secs(config.process_idle_secs.max(1)),
             max_children: config.max_processes,
-            call_timeout: Duration::from_secs(config.outbound_timeout_secs.max(1) * 3),
+            calls: config.mcp_call_limits(),
             sandbox,
         },
         changes,

@@ -249,6 +249,10 @@ pub struct Outbound {
     /// followed: for requests carrying a secret that must reach only the
     /// host it was meant for.
     no_redirects: reqwest::Client,
+    /// The same client without the total time limit, for MCP sessions:
+    /// their SSE streams last as long as a call (or the session), and each
+    /// call has a deadline of its own (see `upstream::CallLimits`).
+    streams: reqwest::Client,
 }
 
 const MAX_REDIRECTS: usize = 3;
@@ -256,7 +260,7 @@ const MAX_REDIRECTS: usize = 3;
 impl Outbound {
     pub fn new(policy: OutboundPolicy) -> Self {
         let policy = Arc::new(policy);
-        let redirect_policy = {
+        let redirect_policy = || {
             let policy = policy.clone();
             reqwest::redirect::Policy::custom(move |attempt| {
                 if attempt.previous().len() >= MAX_REDIRECTS {
@@ -268,20 +272,22 @@ impl Outbound {
                 }
             })
         };
-        let build = |redirects: reqwest::redirect::Policy| {
+        let builder = |redirects: reqwest::redirect::Policy| {
             reqwest::Client::builder()
                 .dns_resolver(Arc::new(GuardedResolver { policy: policy.clone() }))
                 .redirect(redirects)
                 .no_proxy()
-                .timeout(policy.timeout)
                 .connect_timeout(policy.timeout.min(Duration::from_secs(5)))
                 .user_agent(concat!("OmniMCP/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .expect("the outbound HTTP client configuration is valid")
         };
-        let client = build(redirect_policy);
-        let no_redirects = build(reqwest::redirect::Policy::none());
-        Self { policy, client, no_redirects }
+        let built = |b: reqwest::ClientBuilder| b.build().expect("the outbound HTTP client configuration is valid");
+        let client = built(builder(redirect_policy()).timeout(policy.timeout));
+        let no_redirects = built(builder(reqwest::redirect::Policy::none()).timeout(policy.timeout));
+        // A stream that goes quiet is told apart from a dead peer by TCP
+        // keep-alive, not by a read timeout: an idle session's stream is
+        // normal.
+        let streams = built(builder(redirect_policy()).tcp_keepalive(Duration::from_secs(30)));
+        Self { policy, client, no_redirects, streams }
     }
 
     /// The guarded HTTP client itself, for protocol clients (rmcp's
@@ -290,6 +296,13 @@ impl Outbound {
     /// is the protocol client's to enforce.
     pub fn http_client(&self) -> reqwest::Client {
         self.client.clone()
+    }
+
+    /// As [`Outbound::http_client`], without the total time limit: for MCP
+    /// sessions, whose response streams stay open through long calls. The
+    /// caller bounds each call itself.
+    pub fn stream_client(&self) -> reqwest::Client {
+        self.streams.clone()
     }
 
     pub fn policy(&self) -> &OutboundPolicy {

@@ -143,7 +143,8 @@ async fn third_party_stdio_server_from_pypi() {
 
 #[tokio::test]
 async fn children_get_a_minimal_environment_per_config_and_restart_after_a_crash() {
-    let s = TestServer::start_on_with(common::Backend::Sqlite, &["--outbound-timeout-secs", "1"]).await.unwrap();
+    let flags = ["--mcp-call-timeout-secs", "3"];
+    let s = TestServer::start_on_with(common::Backend::Sqlite, &flags).await.unwrap();
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/slow_server.py");
     let spec = json!({"command": venv_bin("python"), "args": [script], "envFromConfig": {"FIXTURE_TOKEN": "token"}});
     let schema = json!({"type": "object", "properties": {"token": {"type": "string", "writeOnly": true}}, "required": ["token"]});
@@ -225,7 +226,8 @@ async fn children_get_a_minimal_environment_per_config_and_restart_after_a_crash
     // Amy never noticed.
     assert_eq!(whoami(amy.clone()).await["token"], "amy-secret");
 
-    // A call longer than the limit (3 s here) is a timeout, not a hang.
+    // A call longer than the limit (3 s here, without progress) is a
+    // timeout, not a hang.
     let res = call(&s, &amy, "slow", "sleep", json!({"seconds": 5})).await;
     expect_error(res, 504, "upstream_timeout").await;
     s.stop().await;

@@ -126,22 +126,10 @@ async fn remote_servers_in_both_protocol_eras() {
 async fn python_sdk_streamable_http_server_as_a_remote_upstream() {
     let python = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
     assert!(python.exists(), "run .ci/run first: it creates .venv with the Python MCP SDK");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = common::free_port();
     let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/slow_server.py");
-    let _server = tokio::process::Command::new(python)
-        .arg(script)
-        .args(["http", &port.to_string()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let mut command = tokio::process::Command::new(python);
+    let _server = common::spawn_listening(command.arg(script).args(["http", &port.to_string()]), port).await;
 
     let s = TestServer::start_on_with(Backend::Sqlite, &["--outbound-allow-http", "--outbound-allow-loopback"])
         .await

@@ -173,6 +173,24 @@ async fn forward(peer: Peer<RoleServer>, mut rx: mpsc::Receiver<Relayed>, progre
     }
 }
 
+/// How long a call to an MCP server may take: `idle` without its answer
+/// or a progress notification about it (each one starts the wait again, as
+/// the specification's `resetTimeoutOnProgress` describes), and `max` in
+/// all, progress or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallLimits {
+    pub idle: Duration,
+    pub max: Duration,
+}
+
+impl CallLimits {
+    /// These limits, ending at `deadline` at the latest.
+    pub fn until(self, deadline: Instant) -> Self {
+        let max = self.max.min(deadline.saturating_duration_since(Instant::now()));
+        Self { idle: self.idle.min(max), max }
+    }
+}
+
 /// A retried 2026-07-28 request's answers to an input-required result and
 /// the server's opaque state, passed back to the server unchanged.
 #[derive(Clone, Debug, Default)]

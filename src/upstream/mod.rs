@@ -17,6 +17,7 @@
 //! above decided those): it runs an operation for an installation and says
 //! how it went. Nothing here imports from the gateway or the front doors.
 
+pub mod bridge;
 pub mod callback;
 pub mod context;
 pub mod peer;
@@ -36,7 +37,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-pub use context::{CallContext, ClientLink, Era, RoundTrip};
+pub use context::{CallContext, CallLimits, ClientLink, Era, RoundTrip};
 
 use crate::{
     crypto::{Sealer, aad},

@@ -9,7 +9,10 @@
 // the gateway carries them for those clients.
 #![allow(deprecated)]
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use rmcp::{
     ClientHandler, ErrorData, Peer, RoleClient,
@@ -17,16 +20,18 @@ use rmcp::{
         CallToolRequest, CallToolRequestParams, ClientCapabilities, ClientConfig, ClientRequest, CompleteRequest,
         CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams, ElicitResult, GetPromptRequest,
         GetPromptRequestParams, Implementation, ListRootsResult, LoggingMessageNotificationParam,
-        ProgressNotificationParam, ReadResourceRequest, ReadResourceRequestParams, ResourceUpdatedNotificationParam,
-        ServerResult, SubscribeRequest, SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequest,
-        UnsubscribeRequestParams,
+        ProgressNotificationParam, ReadResourceRequest, ReadResourceRequestParams, RequestMetaObject,
+        ResourceUpdatedNotificationParam, ServerResult, SubscribeRequest, SubscribeRequestParams, SubscriptionFilter,
+        UnsubscribeRequest, UnsubscribeRequestParams,
     },
     service::{InboundStreamOrigin, NotificationContext, PeerRequestOptions, RequestContext, RunningService},
 };
 
+use tokio_util::sync::CancellationToken;
+
 use super::{
-    CallContext, ChangeQueue, ListChange, Operation, Outcome, UpstreamError,
-    relay::{Relay, Sequenced, Subscriber},
+    CallContext, CallLimits, ChangeQueue, Era, ListChange, Operation, Outcome, RoundTrip, UpstreamError,
+    relay::{Caller, Relay, Sequenced, Subscriber},
 };
 
 /// A connection to an upstream MCP server.
@@ -71,7 +76,13 @@ impl ClientHandler for ClientSide {
     fn get_info(&self) -> ClientConfig {
         // What the gateway can relay to its clients: whether a given client
         // supports it is that client's answer to the relayed request.
-        let capabilities = ClientCapabilities::builder().enable_roots().enable_sampling().enable_elicitation().build();
+        // Both modes of elicitation: a server that asks for a URL visit
+        // (server-everything's `trigger-url-elicitation`) offers that tool
+        // only to clients that declare it.
+        let mut capabilities =
+            ClientCapabilities::builder().enable_roots().enable_sampling().enable_elicitation().build();
+        capabilities.elicitation =
+            Some(rmcp::model::ElicitationCapability::new().with_form(Default::default()).with_url(Default::default()));
         // `initialize` belongs to the handshake era: it offers that era's
         // newest revision. 2026-07-28 is negotiated by `server/discover`.
         ClientConfig::new(capabilities, Implementation::new("omnimcp", env!("CARGO_PKG_VERSION")))
@@ -239,12 +250,18 @@ pub enum PeerFailure {
 /// alike, for one installation. While it runs, the connection's relay knows
 /// the call, so what the server says about it reaches the caller; a caller
 /// that cancels its request cancels the upstream one.
+///
+/// Where the caller and the server speak different eras, the call is
+/// bridged: a 2026-07-28 server's input-required results become requests
+/// on a handshake-era client's session (here), and a handshake-era
+/// server's requests become a 2026-07-28 client's input-required results
+/// ([`super::bridge`]).
 pub async fn run_on_peer(
-    connection: &Connection,
+    connection: &Arc<Connection>,
     installation: uuid::Uuid,
     op: Operation,
     ctx: &CallContext,
-    limit: Duration,
+    limits: CallLimits,
 ) -> Result<Outcome, PeerFailure> {
     let relay = connection.service().relay();
     // Subscriptions are counted here: the upstream is asked once per URI,
@@ -275,24 +292,82 @@ pub async fn run_on_peer(
         }
         _ => {}
     }
-    let request = request_of(op, ctx);
+    let deadline = Instant::now() + limits.max;
+    let limits = limits.until(ctx.deadline.map_or(deadline, |d| d.min(deadline)));
+    if super::bridge::applies(ctx, connection, &op) {
+        return super::bridge::run(connection, op, ctx, limits).await;
+    }
+    let mut round_trip = ctx.round_trip.clone();
+    for _ in 0..rmcp::model::DEFAULT_MRTR_MAX_ROUNDS {
+        let request = request_of(op.clone(), &round_trip);
+        let caller = Caller::of(ctx);
+        let result =
+            one_request(connection, request, ctx.client_meta.clone(), caller, &ctx.cancel, limits.until(deadline))
+                .await?;
+        match (result, &ctx.client) {
+            // A handshake-era client answers over its session, and the
+            // server gets the answers as a retry.
+            (ServerResult::InputRequiredResult(required), Some(link)) if ctx.era == Era::Handshake => {
+                round_trip = super::bridge::answer_in_session(link, required)
+                    .await
+                    .map_err(|e| PeerFailure::Failed(UpstreamError::Rpc(e)))?;
+            }
+            (result, _) => return Ok(Outcome::Mcp(result)),
+        }
+    }
+    Err(PeerFailure::Failed(UpstreamError::BadResponse(format!(
+        "the server asked for input more than {} times in one request",
+        rmcp::model::DEFAULT_MRTR_MAX_ROUNDS
+    ))))
+}
+
+/// Sends one request to the server and waits for its answer, within
+/// `limits`: `idle` without the answer or progress about it, `max` in all.
+/// When the caller cancels or the time runs out, the server is told
+/// (`notifications/cancelled`).
+pub(super) async fn one_request(
+    connection: &Connection,
+    request: ClientRequest,
+    meta: Option<RequestMetaObject>,
+    caller: Caller,
+    cancel: &CancellationToken,
+    limits: CallLimits,
+) -> Result<ServerResult, PeerFailure> {
+    let relay = connection.service().relay();
     // A 2026-07-28 client's own capabilities and log level, not ours.
     let mut options = PeerRequestOptions::no_options();
-    options.meta = ctx.client_meta.clone();
+    options.meta = meta;
     let peer: &Peer<RoleClient> = connection.peer();
     // Registered before anything the server says about it is looked up.
     let registering = relay.registering().await;
     let handle = peer.send_cancellable_request(request, options).await.map_err(PeerFailure::Broken)?;
-    let _in_flight = relay.begin(ctx, handle.id.clone(), handle.progress_token.clone());
+    let in_flight = relay.begin(caller.clone(), handle.id.clone(), handle.progress_token.clone());
     drop(registering);
     let (request_id, upstream) = (handle.id.clone(), handle.peer.clone());
-    let answer = tokio::select! {
-        answer = tokio::time::timeout(limit, handle.await_response()) => answer,
-        () = ctx.cancel.cancelled() => {
-            // The client gave up: so does the server (best effort).
-            let reason = Some("the client cancelled the request".to_string());
-            let _ = upstream.notify_cancelled(rmcp::model::CancelledNotificationParam::new(Some(request_id), reason)).await;
-            return Err(PeerFailure::Failed(UpstreamError::Cancelled));
+    let started = Instant::now();
+    let (hard, mut idle) = (started + limits.max, started + limits.idle);
+    let response = handle.await_response();
+    tokio::pin!(response);
+    let answer = loop {
+        tokio::select! {
+            answer = &mut response => break Ok(answer),
+            // Progress is the server saying it is still at it.
+            () = in_flight.activity().notified() => idle = Instant::now() + limits.idle,
+            () = tokio::time::sleep_until(idle.min(hard).into()) => break Err(UpstreamError::Timeout),
+            () = cancel.cancelled() => break Err(UpstreamError::Cancelled),
+        }
+    };
+    let answer = match answer {
+        Ok(answer) => answer,
+        Err(why) => {
+            // The client gave up, or we did: so does the server (best effort).
+            let reason = match why {
+                UpstreamError::Cancelled => "the client cancelled the request",
+                _ => "the request took longer than the gateway allows",
+            };
+            let cancelled = rmcp::model::CancelledNotificationParam::new(Some(request_id), Some(reason.into()));
+            let _ = upstream.notify_cancelled(cancelled).await;
+            return Err(PeerFailure::Failed(why));
         }
     };
     // What the server said before its answer reaches the caller first:
@@ -300,21 +375,20 @@ pub async fn run_on_peer(
     // caller's own are handed to its stream (a caller that does not read
     // waits for itself only).
     relay.drained(Duration::from_secs(2)).await;
-    if let Some(link) = &ctx.client {
+    if let Some(link) = caller.recipient().link {
         link.outbox.flushed(Duration::from_secs(2)).await;
     }
     match answer {
-        Ok(Ok(result)) => Ok(Outcome::Mcp(result)),
-        Ok(Err(rmcp::ServiceError::McpError(e))) => Err(PeerFailure::Failed(UpstreamError::Rpc(e))),
-        Ok(Err(e)) => Err(PeerFailure::Broken(e)),
-        Err(_) => Err(PeerFailure::Failed(UpstreamError::Timeout)),
+        Ok(result) => Ok(result),
+        Err(rmcp::ServiceError::McpError(e)) => Err(PeerFailure::Failed(UpstreamError::Rpc(e))),
+        Err(e) => Err(PeerFailure::Broken(e)),
     }
 }
 
 /// The MCP request for an operation; a retried request carries the
 /// client's answers and the server's state.
-fn request_of(op: Operation, ctx: &CallContext) -> ClientRequest {
-    let round_trip = ctx.round_trip.clone();
+pub(super) fn request_of(op: Operation, round_trip: &RoundTrip) -> ClientRequest {
+    let round_trip = round_trip.clone();
     match op {
         Operation::CallTool { tool, arguments } => {
             let arguments = match arguments {

@@ -31,7 +31,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{
-    CallContext, ChangeQueue, Era, LaunchSpec, ListChange, Operation, Outcome, UpstreamError,
+    CallContext, CallLimits, ChangeQueue, Era, LaunchSpec, ListChange, Operation, Outcome, UpstreamError,
     peer::{Catalog, ClientSide, Connection, PeerFailure, answers, listen_for_changes, run_on_peer},
     relay::Relay,
     sandbox::{Sandbox, Watch},
@@ -56,7 +56,7 @@ struct Key {
 }
 
 struct Child {
-    connection: Connection,
+    connection: Arc<Connection>,
     pid: Option<u32>,
     last_used: Mutex<Instant>,
     /// What the sandbox knows of it (why it stopped it, if it did).
@@ -76,7 +76,7 @@ pub struct SupervisorConfig {
     pub idle_timeout: Duration,
     pub max_children: usize,
     /// Time allowed for one call.
-    pub call_timeout: Duration,
+    pub calls: CallLimits,
     pub sandbox: Sandbox,
 }
 
@@ -141,11 +141,7 @@ impl Supervisor {
             None => self.child(key, spec, &config()?).await?,
         };
         *child.last_used.lock().expect("child lock") = Instant::now();
-        let limit = match ctx.deadline {
-            Some(d) => d.saturating_duration_since(Instant::now()).min(self.config.call_timeout),
-            None => self.config.call_timeout,
-        };
-        match run_on_peer(&child.connection, installation, op, ctx, limit).await {
+        match run_on_peer(&child.connection, installation, op, ctx, self.config.calls).await {
             Ok(outcome) => {
                 self.failures.lock().expect("failures lock").remove(&key);
                 Ok(outcome)
@@ -401,7 +397,7 @@ impl Supervisor {
             .map_err(|e| UpstreamError::Unavailable(format!("the server did not complete the MCP handshake: {e}")))?;
         tracing::info!(server_id = %server, pid, "started a platform-hosted server process");
         listen_for_changes(&connection);
-        Ok(Child { connection, pid, last_used: Mutex::new(Instant::now()), watch })
+        Ok(Child { connection: Arc::new(connection), pid, last_used: Mutex::new(Instant::now()), watch })
     }
 
     /// Drops a child that failed. One death is one failure for the restart

@@ -11,7 +11,9 @@
 //!
 //! - **Progress** is exact: every request we send upstream carries a
 //!   progress token of our own, mapped back to the caller's request and
-//!   the caller's token (never forwarded upstream).
+//!   the caller's token (never forwarded upstream). Progress must increase,
+//!   so one that does not (a resumed stream's replay, a late one) is
+//!   dropped; each one restarts the call's idle limit.
 //! - **Requests** (sampling, elicitation, roots) that arrive on the HTTP
 //!   response stream of one of our requests (Streamable HTTP marks this)
 //!   belong to that request.
@@ -24,7 +26,9 @@
 //!
 //! A message tied to a call without a client (the REST door, "try it", the
 //! platform's own) is dropped; a request is refused with a message saying
-//! the caller cannot answer it.
+//! the caller cannot answer it. A request tied to a bridged call (a
+//! 2026-07-28 client, see [`super::bridge`]) is handed to the call, which
+//! puts it to the client as an input request.
 
 // Sampling, roots, logging and resources/subscribe are deprecated by
 // SEP-2577 (2026-07-28) but are how clients of the 2025-11-25 era work:
@@ -44,7 +48,7 @@ use rmcp::{
     ErrorData, RoleClient,
     model::{
         ClientResult, CreateMessageRequest, CreateMessageRequestParams, CreateMessageResult, ElicitRequest,
-        ElicitRequestParams, ElicitResult, ErrorCode, JsonRpcMessage, ListRootsRequest, ListRootsResult,
+        ElicitRequestParams, ElicitResult, ErrorCode, InputRequest, JsonRpcMessage, ListRootsRequest, ListRootsResult,
         LoggingMessageNotificationParam, ProgressNotificationParam, ProgressToken, RequestId,
         ResourceUpdatedNotificationParam, ServerNotification, ServerRequest,
     },
@@ -56,18 +60,51 @@ use uuid::Uuid;
 use super::{CallContext, ClientLink, context::Relayed};
 use crate::identity::AuthMethod;
 
-/// Who a registered call is for: what the relay needs of its context.
+/// Where what a server says about a call goes: the client's link and its
+/// progress token. A bridged call (see [`super::bridge`]) changes
+/// recipient when its client comes back with the answers it asked for.
+#[derive(Clone, Default)]
+pub struct Recipient {
+    /// `None`: the caller cannot take part (REST, "try it", the platform's
+    /// own requests).
+    pub link: Option<ClientLink>,
+    pub progress_token: Option<ProgressToken>,
+}
+
+impl Recipient {
+    pub fn of(ctx: &CallContext) -> Self {
+        Self { link: ctx.client.clone(), progress_token: ctx.progress_token.clone() }
+    }
+}
+
+/// A server's request to a client, to be asked of a client that speaks
+/// 2026-07-28 as one of an input-required result's requests: what the
+/// client answers goes back to [`Asked::answer`].
+pub struct Asked {
+    pub request: InputRequest,
+    pub answer: tokio::sync::oneshot::Sender<Result<serde_json::Value, ErrorData>>,
+}
+
+/// Who a registered call is for.
 #[derive(Clone)]
-struct Caller {
-    /// Where to relay to; `None`: the caller cannot take part (REST, "try
-    /// it", the platform's own requests).
-    link: Option<ClientLink>,
-    progress_token: Option<ProgressToken>,
+pub struct Caller {
+    to: Arc<Mutex<Recipient>>,
+    /// Set for a bridged call: the server's requests go here instead of
+    /// to the client's session.
+    bridge: Option<tokio::sync::mpsc::Sender<Asked>>,
 }
 
 impl Caller {
-    fn of(ctx: &CallContext) -> Self {
-        Self { link: ctx.client.clone(), progress_token: ctx.progress_token.clone() }
+    pub fn of(ctx: &CallContext) -> Self {
+        Self::new(Arc::new(Mutex::new(Recipient::of(ctx))), None)
+    }
+
+    pub fn new(to: Arc<Mutex<Recipient>>, bridge: Option<tokio::sync::mpsc::Sender<Asked>>) -> Self {
+        Self { to, bridge }
+    }
+
+    pub fn recipient(&self) -> Recipient {
+        self.to.lock().expect("recipient lock").clone()
     }
 }
 
@@ -77,6 +114,11 @@ struct InFlight {
     upstream_token: Option<ProgressToken>,
     /// `None`: the platform's own request (a listing, a health check).
     caller: Option<Caller>,
+    /// Told of each progress notification (which restarts the call's wait).
+    activity: Arc<tokio::sync::Notify>,
+    /// The last progress relayed: progress must increase, so a repeated or
+    /// late one (a stream's replay) is dropped.
+    last_progress: Option<f64>,
 }
 
 /// A client subscribed to a resource's updates (handshake era).
@@ -118,12 +160,22 @@ pub struct Relay {
     calls: Mutex<Vec<InFlight>>,
     /// Upstream resource URI -> the clients subscribed to it.
     subscribers: Mutex<HashMap<String, Vec<Subscriber>>>,
+    /// Bridged calls waiting for their clients' answers.
+    pub parking: super::bridge::Parking,
 }
 
 /// Removes an in-flight call from its relay when the call ends, however it ends.
 pub struct InFlightGuard<'a> {
     relay: &'a Relay,
     id: u64,
+    activity: Arc<tokio::sync::Notify>,
+}
+
+impl InFlightGuard<'_> {
+    /// Notified at each progress notification about the call.
+    pub fn activity(&self) -> &tokio::sync::Notify {
+        &self.activity
+    }
 }
 
 impl Drop for InFlightGuard<'_> {
@@ -145,6 +197,7 @@ impl Relay {
             next: Default::default(),
             calls: Default::default(),
             subscribers: Default::default(),
+            parking: Default::default(),
         }
     }
 
@@ -158,11 +211,11 @@ impl Relay {
     /// Registers a call just sent upstream (its id and progress token).
     pub fn begin(
         &self,
-        ctx: &CallContext,
+        caller: Caller,
         upstream_request: RequestId,
         upstream_token: ProgressToken,
     ) -> InFlightGuard<'_> {
-        self.register(Some(Caller::of(ctx)), Some(upstream_request), Some(upstream_token))
+        self.register(Some(caller), Some(upstream_request), Some(upstream_token))
     }
 
     /// Registers the platform's own use of the connection (listing a
@@ -179,8 +232,11 @@ impl Relay {
         upstream_token: Option<ProgressToken>,
     ) -> InFlightGuard<'_> {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        self.calls.lock().expect("relay lock").push(InFlight { id, upstream_request, upstream_token, caller });
-        InFlightGuard { relay: self, id }
+        let activity = Arc::new(tokio::sync::Notify::new());
+        let call =
+            InFlight { id, upstream_request, upstream_token, caller, activity: activity.clone(), last_progress: None };
+        self.calls.lock().expect("relay lock").push(call);
+        InFlightGuard { relay: self, id, activity }
     }
 
     /// Calls in flight (the supervisor spares a busy process).
@@ -212,9 +268,19 @@ impl Relay {
         drop(self.registering.lock().await);
     }
 
-    fn by_token(&self, token: &ProgressToken) -> Option<Caller> {
-        let calls = self.calls.lock().expect("relay lock");
-        calls.iter().find(|c| c.upstream_token.as_ref() == Some(token)).and_then(|c| c.caller.clone())
+    /// The caller of the call a progress notification is about, if the
+    /// notification is news (its progress is past the last one relayed);
+    /// either way the call hears of the activity.
+    fn progressed(&self, params: &ProgressNotificationParam) -> Option<Caller> {
+        let mut calls = self.calls.lock().expect("relay lock");
+        let call = calls.iter_mut().find(|c| c.upstream_token.as_ref() == Some(&params.progress_token))?;
+        call.activity.notify_one();
+        if call.last_progress.is_some_and(|last| params.progress <= last) {
+            tracing::debug!(progress = params.progress, "a repeated or late progress notification; dropped");
+            return None;
+        }
+        call.last_progress = Some(params.progress);
+        call.caller.clone()
     }
 
     /// The call a message without a progress token is about (see the
@@ -229,8 +295,8 @@ impl Relay {
 
     pub async fn progress(&self, params: ProgressNotificationParam) {
         self.settled().await;
-        let target = self.by_token(&params.progress_token);
-        if let Some((link, token)) = target.and_then(|c| Some((c.link?, c.progress_token?))) {
+        let target = self.progressed(&params).map(|c| c.recipient());
+        if let Some((link, token)) = target.and_then(|r| Some((r.link?, r.progress_token?))) {
             let mut params = params;
             params.progress_token = token;
             link.outbox.push(Relayed::Progress(params));
@@ -240,7 +306,7 @@ impl Relay {
 
     pub async fn log(&self, params: LoggingMessageNotificationParam) {
         self.settled().await;
-        match self.owner(None).and_then(|c| c.link) {
+        match self.owner(None).and_then(|c| c.recipient().link) {
             Some(link) => {
                 link.outbox.push(Relayed::Log(params));
             }
@@ -249,29 +315,59 @@ impl Relay {
         self.handled_one();
     }
 
-    async fn require_owner(&self, origin: Option<&InboundStreamOrigin>, what: &str) -> Result<ClientLink, ErrorData> {
+    /// Asks the client of the call a server's request belongs to, and
+    /// returns its answer: over the client's session (handshake era), or,
+    /// for a bridged call, as an input request of the call's result.
+    async fn ask_owner<T: serde::de::DeserializeOwned>(
+        &self,
+        origin: Option<&InboundStreamOrigin>,
+        what: &str,
+        request: InputRequest,
+    ) -> Result<T, ErrorData> {
         self.settled().await;
         let refuse = |why: String| {
             tracing::debug!("{why}");
             ErrorData::new(ErrorCode::INVALID_REQUEST, why, None)
         };
-        match self.owner(origin) {
-            Some(Caller { link: Some(link), .. }) => Ok(link),
-            Some(_) => Err(refuse(format!(
-                "the caller cannot answer a {what} request: it did not call over an MCP session (REST, or the dashboard)"
-            ))),
-            None => Err(refuse(format!("the gateway cannot tell which call this {what} request belongs to"))),
-        }
+        let caller = self
+            .owner(origin)
+            .ok_or_else(|| refuse(format!("the gateway cannot tell which call this {what} request belongs to")))?;
+        let answer = match (&caller.bridge, caller.recipient().link) {
+            (Some(bridge), _) => {
+                let (answer, answered) = tokio::sync::oneshot::channel();
+                let gone =
+                    || ErrorData::new(ErrorCode::INTERNAL_ERROR, "the call ended before the client answered", None);
+                bridge.send(Asked { request, answer }).await.map_err(|_| gone())?;
+                answered.await.map_err(|_| gone())??
+            }
+            (None, Some(link)) => Self::ask(&link, server_request(request)).await?,
+            (None, None) => {
+                return Err(refuse(format!(
+                    "the caller cannot answer a {what} request: it did not call over an MCP session (REST, or the dashboard)"
+                )));
+            }
+        };
+        serde_json::from_value(answer).map_err(|e| {
+            ErrorData::new(ErrorCode::INVALID_PARAMS, format!("the client's answer to {what} is not valid: {e}"), None)
+        })
     }
 
-    /// Sends a request to the caller's client on its request's stream.
-    async fn ask(link: &ClientLink, mut request: ServerRequest) -> Result<ClientResult, ErrorData> {
+    /// Sends a request to a client over its session, on its request's
+    /// stream; its result, as JSON.
+    pub async fn ask(link: &ClientLink, mut request: ServerRequest) -> Result<serde_json::Value, ErrorData> {
         use rmcp::model::GetExtensions;
         request.extensions_mut().insert(OriginatingRequestId(link.request_id.clone()));
-        link.peer.send_request(request).await.map_err(|e| match e {
+        let result = link.peer.send_request(request).await.map_err(|e| match e {
             rmcp::ServiceError::McpError(e) => e,
             other => ErrorData::new(ErrorCode::INTERNAL_ERROR, format!("the client did not answer: {other}"), None),
-        })
+        })?;
+        match result {
+            ClientResult::CreateMessageResult(_) | ClientResult::ElicitResult(_) | ClientResult::ListRootsResult(_) => {
+                serde_json::to_value(&result)
+                    .map_err(|e| ErrorData::new(ErrorCode::INTERNAL_ERROR, format!("the client's answer: {e}"), None))
+            }
+            _ => Err(unexpected()),
+        }
     }
 
     pub async fn sampling(
@@ -279,11 +375,8 @@ impl Relay {
         params: CreateMessageRequestParams,
         origin: Option<&InboundStreamOrigin>,
     ) -> Result<CreateMessageResult, ErrorData> {
-        let link = self.require_owner(origin, "sampling").await?;
-        match Self::ask(&link, ServerRequest::CreateMessageRequest(CreateMessageRequest::new(params))).await? {
-            ClientResult::CreateMessageResult(r) => Ok(*r),
-            _ => Err(unexpected()),
-        }
+        let request = InputRequest::CreateMessage(CreateMessageRequest::new(params));
+        self.ask_owner(origin, "sampling", request).await
     }
 
     pub async fn elicitation(
@@ -291,19 +384,11 @@ impl Relay {
         params: ElicitRequestParams,
         origin: Option<&InboundStreamOrigin>,
     ) -> Result<ElicitResult, ErrorData> {
-        let link = self.require_owner(origin, "elicitation").await?;
-        match Self::ask(&link, ServerRequest::ElicitRequest(ElicitRequest::new(params))).await? {
-            ClientResult::ElicitResult(r) => Ok(r),
-            _ => Err(unexpected()),
-        }
+        self.ask_owner(origin, "elicitation", InputRequest::Elicitation(ElicitRequest::new(params))).await
     }
 
     pub async fn roots(&self, origin: Option<&InboundStreamOrigin>) -> Result<ListRootsResult, ErrorData> {
-        let link = self.require_owner(origin, "roots").await?;
-        match Self::ask(&link, ServerRequest::ListRootsRequest(ListRootsRequest::default())).await? {
-            ClientResult::ListRootsResult(r) => Ok(r),
-            _ => Err(unexpected()),
-        }
+        self.ask_owner(origin, "roots", InputRequest::ListRoots(ListRootsRequest::default())).await
     }
 
     /// Records a subscription to `uri`; true when it is the first (the
@@ -417,6 +502,17 @@ impl<T: Transport<RoleClient> + 'static> Transport<RoleClient> for Sequenced<T> 
 
     fn close(&mut self) -> impl Future<Output = Result<(), Self::Error>> + Send {
         self.inner.close()
+    }
+}
+
+/// An input request as the server-to-client request it stands for.
+pub fn server_request(request: InputRequest) -> ServerRequest {
+    match request {
+        InputRequest::CreateMessage(r) => ServerRequest::CreateMessageRequest(r),
+        InputRequest::Elicitation(r) => ServerRequest::ElicitRequest(r),
+        InputRequest::ListRoots(r) => ServerRequest::ListRootsRequest(r),
+        // rmcp may learn new kinds; a ping asks nothing of the client.
+        _ => ServerRequest::PingRequest(Default::default()),
     }
 }
 

@@ -10,7 +10,7 @@
 //! redirect checks and timeouts apply. A failed session is dropped and the
 //! next call reconnects.
 
-use std::{collections::HashMap, sync::Arc, time::Instant};
+use std::{collections::HashMap, sync::Arc};
 
 use rmcp::{
     ClientServiceExt,
@@ -21,7 +21,7 @@ use rmcp::{
 use uuid::Uuid;
 
 use super::{
-    CallContext, ChangeQueue, Era, ListChange, Operation, Outcome, UpstreamError,
+    CallContext, CallLimits, ChangeQueue, Era, ListChange, Operation, Outcome, UpstreamError,
     peer::{Catalog, ClientSide, Connection, PeerFailure, listen_for_changes, run_on_peer},
     relay::Relay,
 };
@@ -39,12 +39,14 @@ pub struct RemoteClients {
     sessions: tokio::sync::Mutex<HashMap<Key, Arc<Connection>>>,
     connecting: std::sync::Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
     changes: Option<ChangeQueue>,
+    calls: CallLimits,
 }
 
 impl RemoteClients {
-    /// Where remote servers' own list changes are reported.
-    pub fn new(changes: Option<ChangeQueue>) -> Self {
-        Self { sessions: Default::default(), connecting: Default::default(), changes }
+    /// Where remote servers' own list changes are reported, and how long
+    /// their calls may take.
+    pub fn new(changes: Option<ChangeQueue>, calls: CallLimits) -> Self {
+        Self { sessions: Default::default(), connecting: Default::default(), changes, calls }
     }
 
     /// Connects to a remote server (without keeping the session) and lists
@@ -69,11 +71,7 @@ impl RemoteClients {
     ) -> Result<Outcome, UpstreamError> {
         let key = Key { server, installation, era: ctx.era };
         let connection = self.session(outbound, key, url).await?;
-        let limit = match ctx.deadline {
-            Some(d) => d.saturating_duration_since(Instant::now()).min(outbound.policy().timeout),
-            None => outbound.policy().timeout,
-        };
-        match run_on_peer(&connection, installation, op, ctx, limit).await {
+        match run_on_peer(&connection, installation, op, ctx, self.calls).await {
             Ok(outcome) => Ok(outcome),
             Err(PeerFailure::Failed(e)) => Err(e),
             Err(PeerFailure::Broken(e)) => {
@@ -225,7 +223,7 @@ async fn handshake(
     let config = StreamableHttpClientTransportConfig::with_uri(url.to_string())
         .max_json_response_size(limit)
         .max_sse_event_size(limit);
-    let transport = StreamableHttpClientTransport::with_client(outbound.http_client(), config);
+    let transport = StreamableHttpClientTransport::with_client(outbound.stream_client(), config);
     let transport = side.sequenced(transport);
     let handshake = side.serve_with_lifecycle(transport, lifecycle);
     match tokio::time::timeout(outbound.policy().timeout + std::time::Duration::from_secs(10), handshake).await {

@@ -294,6 +294,29 @@ pub fn example_binary(name: &str) -> PathBuf {
     binary
 }
 
+/// A loopback port free at the time of asking.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Spawns a server that will listen on `port` (killed on drop, its output
+/// discarded) and returns once the port accepts connections.
+pub async fn spawn_listening(command: &mut tokio::process::Command, port: u16) -> tokio::process::Child {
+    let child = command
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return child;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the server did not listen on port {port}");
+}
+
 /// Serves an rmcp server handler over Streamable HTTP at `/mcp` on a
 /// loopback port (a remote MCP server, as a developer would host it), one
 /// handler per session from `make`; returns its URL.

