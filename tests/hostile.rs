@@ -382,7 +382,7 @@ async fn sessions_are_capped_per_credential_and_account() {
     // Only the three admitted sessions are open.
     assert_eq!(s.state.gateway.notifier.sessions(user), 3);
     // Closing one makes room.
-    assert_eq!(a1.close(&keys[0]).await, 202);
+    assert_eq!(a1.close(&keys[0]).await, 204);
     let _a3 = Session::open(&s, &keys[0]).await;
     // `notifications/initialized` again and again: one registration.
     for _ in 0..5 {

@@ -272,6 +272,47 @@ async fn protocol_errors_are_precise() {
     let res = post("{not json".into(), None, key.clone()).await;
     assert_eq!(res.status(), 400);
     assert_eq!(res.json::<Value>().await.unwrap()["error"]["code"], -32700);
+    // A batch: refused as what it is, in JSON-RPC.
+    let res = post(json!([{"jsonrpc": "2.0", "id": 1, "method": "ping"}]).to_string(), None, key.clone()).await;
+    assert_eq!(res.status(), 400);
+    let refusal = res.json::<Value>().await.unwrap();
+    assert_eq!(refusal["error"]["code"], -32600);
+    assert!(refusal["error"]["message"].as_str().unwrap().contains("batches"), "{refusal}");
+    // Every transport-level refusal is a JSON-RPC error in JSON.
+    let refusals = [
+        (
+            s.client
+                .post(&url)
+                .bearer_auth(&key)
+                .header("content-type", "text/plain")
+                .header("accept", "application/json, text/event-stream")
+                .body("{}"),
+            415,
+        ),
+        (s.client.post(&url).bearer_auth(&key).header("content-type", "application/json").body("{}"), 406),
+        (s.client.get(&url).bearer_auth(&key).header("accept", "text/event-stream"), 400),
+        (
+            s.client
+                .post(&url)
+                .bearer_auth(&key)
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-session-id", "no-such-session")
+                .body(json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}).to_string()),
+            404,
+        ),
+    ];
+    for (request, status) in refusals {
+        let res = request.send().await.unwrap();
+        assert_eq!(res.status(), status);
+        assert!(res.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+        assert!(res.json::<Value>().await.unwrap()["error"]["message"].is_string());
+    }
+    // Over the message limit: the unread rest ends the connection, and the
+    // answer says so.
+    let res = post("x".repeat(omnimcp::mcp::MAX_BODY + 1), None, key.clone()).await;
+    assert_eq!(res.status(), 413);
+    assert_eq!(res.headers()["connection"], "close");
 
     let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
         "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}});

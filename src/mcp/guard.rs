@@ -21,9 +21,20 @@ fn jsonrpc_error(status: StatusCode, code: i32, message: String) -> Response {
         .into_response()
 }
 
-/// The answer to a message over [`MAX_BODY`].
+/// The answer to a message over [`MAX_BODY`]. The rest of the body is not
+/// read, so the connection cannot carry another request: it says so.
 fn too_large() -> Response {
-    jsonrpc_error(StatusCode::PAYLOAD_TOO_LARGE, -32600, format!("the message is larger than {MAX_BODY} bytes"))
+    let mut response =
+        jsonrpc_error(StatusCode::PAYLOAD_TOO_LARGE, -32600, format!("the message is larger than {MAX_BODY} bytes"));
+    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// A JSON-RPC batch (a body that is an array): MCP has had none since
+/// 2025-06-18, and 2026-07-28 has none either; an earlier client learns
+/// why its batch was refused instead of reading a parse error.
+fn is_batch(body: &[u8]) -> bool {
+    body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[')
 }
 
 /// The guard (see the module docs). The principal travels to the handler
@@ -76,7 +87,20 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
             return jsonrpc_error(StatusCode::BAD_REQUEST, -32600, "the message could not be read".into());
         }
     };
-    let response = next.run(request).await;
+    // The body is in memory now: taking it out and back copies nothing.
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, MAX_BODY).await.unwrap_or_default();
+    if is_batch(&body) {
+        let why = "JSON-RPC batches are not part of MCP since protocol 2025-06-18: send one message per request";
+        return jsonrpc_error(StatusCode::BAD_REQUEST, -32600, why.into());
+    }
+    let request = Request::from_parts(parts, axum::body::Body::from(body));
+    let deleting = request.method() == http::Method::DELETE;
+    let mut response = next.run(request).await;
+    // A session ended: nothing to say (the official SDKs expect 200 or 204).
+    if deleting && response.status() == StatusCode::ACCEPTED {
+        *response.status_mut() = StatusCode::NO_CONTENT;
+    }
     if session.is_none()
         && let Some(opened) = response.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok())
         && let Err(why) = state.mcp.opened(opened.to_string(), &principal).await
@@ -199,6 +223,8 @@ mod tests {
         let r = rpc_refusal(plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported Media Type"), false).await;
         assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
         let r = rpc_refusal(plain(StatusCode::PAYLOAD_TOO_LARGE, "too large"), true).await;
+        assert_eq!(r.headers()[header::CONNECTION], "close", "the unread rest of the body ends the connection");
         assert_eq!(body(r).await["error"]["code"], -32600);
+        assert!(is_batch(b" \n[{\"jsonrpc\":\"2.0\"}]") && !is_batch(b"{\"a\":[1]}") && !is_batch(b""));
     }
 }
