@@ -128,6 +128,7 @@ fn tools() -> Vec<(&'static str, &'static str, Value)> {
         ("test_logging_tool", "Logs only when the request sets a log level", no_args()),
         ("test_trigger_tool_change", "Announces a tool list change to listeners", no_args()),
         ("test_trigger_prompt_change", "Announces a prompt list change to listeners", no_args()),
+        ("test_trigger_resource_update", "Announces that every resource changed, to listeners", no_args()),
         (
             "test_custom_header",
             "Echoes a parameter that HTTP clients also send as the header Mcp-Param-Region (SEP-2243)",
@@ -580,6 +581,19 @@ impl Fixture {
             "test_trigger_prompt_change" => {
                 self.notify_listeners(false).await;
                 tool_result(vec![text("Mutation triggered")])
+            }
+            "test_trigger_resource_update" => {
+                // Each listen stream's sink keeps only the URIs it accepted.
+                let sinks = self.shared.listeners.lock().unwrap().clone();
+                for resource in resources().as_array().into_iter().flatten() {
+                    let uri = resource["uri"].as_str().unwrap_or_default().to_string();
+                    for sink in &sinks {
+                        let params = rmcp::model::ResourceUpdatedNotificationParam::new(uri.clone());
+                        let update = rmcp::model::ResourceUpdatedNotification::new(params);
+                        let _ = sink.send(rmcp::model::ServerNotification::ResourceUpdatedNotification(update)).await;
+                    }
+                }
+                tool_result(vec![text("Resources updated")])
             }
             "test_custom_header" => {
                 tool_result(vec![text(format!("Region: {}", args["region"].as_str().unwrap_or("")))])

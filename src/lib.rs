@@ -149,6 +149,7 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> anyhow::Result<Ap
         leptos,
         config,
     });
+    gateway::notify::deliver_said(state.gateway.clone(), changes.clone());
     servers::refresh_on_change(state.clone(), changes);
     Ok(state)
 }

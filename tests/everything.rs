@@ -10,7 +10,9 @@
 //! all, once, in order (the call outlives the outbound request timeout);
 //! sampling, elicitation (form and URL mode) and roots answered by the
 //! client whichever era asks and whichever answers; a cancelled call freed
-//! at once; and every tool the server has, listed.
+//! at once; every tool the server has, listed; and what a server says
+//! outside any call (log messages, resource updates) reaching its
+//! installation's owner, in the owner's client's era, and nobody else.
 
 mod common;
 
@@ -66,14 +68,20 @@ async fn serve_modern_fixture() -> (tokio::process::Child, String) {
     (child, url)
 }
 
-/// Deploys a remote MCP server as a developer; its slug.
-async fn deploy(s: &TestServer, key: &str, name: &str, url: &str) -> String {
-    let res =
-        s.post_json("/api/mcp/deploy", json!({"name": name, "hostingType": "remote_mcp", "url": url}), Some(key)).await;
+/// A platform with the remote MCP server at `url` deployed by a
+/// developer (as `name`); its slug.
+async fn platform_with(url: &str, name: &str) -> (TestServer, String) {
+    let s = TestServer::start_on_with(Backend::Sqlite, FLAGS).await.unwrap();
+    let dev = s.register("dev@example.com", PASSWORD).await;
+    let (_, key) = s.create_key(&dev, "deploy").await;
+    let res = s
+        .post_json("/api/mcp/deploy", json!({"name": name, "hostingType": "remote_mcp", "url": url}), Some(&key))
+        .await;
     let status = res.status();
     let body: Value = res.json().await.unwrap();
     assert_eq!(status, 201, "{body}");
-    body["slug"].as_str().unwrap().to_string()
+    let slug = body["slug"].as_str().unwrap().to_string();
+    (s, slug)
 }
 
 /// Two users who installed the server, one for a client of each era;
@@ -178,11 +186,8 @@ fn check_everything(seen: &Value, slug: &str, pairing: &str) {
 /// input-required results, and its answers reach the waiting server.
 #[tokio::test]
 async fn the_reference_server_through_the_gateway_in_both_client_eras() {
-    let s = TestServer::start_on_with(Backend::Sqlite, FLAGS).await.unwrap();
     let (_upstream, url) = serve_everything().await;
-    let dev = s.register("dev@example.com", PASSWORD).await;
-    let (_, dev_key) = s.create_key(&dev, "deploy").await;
-    let slug = deploy(&s, &dev_key, "everything", &url).await;
+    let (s, slug) = platform_with(&url, "everything").await;
     let keys = two_users(&s, &slug).await;
     let (legacy, modern) = tokio::join!(
         python_client(&s, &keys[0], "legacy", everything_calls(&slug)),
@@ -237,11 +242,8 @@ async fn the_reference_server_as_a_platform_hosted_process() {
 /// own `requestState`, checked by the server's signature).
 #[tokio::test]
 async fn a_modern_server_asks_clients_of_both_eras() {
-    let s = TestServer::start_on_with(Backend::Sqlite, FLAGS).await.unwrap();
     let (_upstream, url) = serve_modern_fixture().await;
-    let dev = s.register("dev@example.com", PASSWORD).await;
-    let (_, dev_key) = s.create_key(&dev, "deploy").await;
-    let slug = deploy(&s, &dev_key, "modern", &url).await;
+    let (s, slug) = platform_with(&url, "modern").await;
     let keys = two_users(&s, &slug).await;
     let tool = |name: &str| json!({"tool": format!("{slug}.{name}")});
     let calls = json!([
@@ -268,6 +270,99 @@ async fn a_modern_server_asks_clients_of_both_eras() {
         assert_eq!(asked(3), 3, "{pairing}: three inputs at once: {}", calls[3]);
         assert_eq!(asked(4), 2, "{pairing}: two rounds: {}", calls[4]);
         assert_eq!(calls[6]["progress"].as_array().unwrap().len(), 3, "{pairing}: progress {}", calls[6]);
+    }
+    s.stop().await;
+}
+
+/// Runs `tests/fixtures/outside_client.py`: calls `tools`, then records
+/// for `wait` seconds what arrives outside its calls.
+async fn outside_client(s: &TestServer, key: &str, mode: &str, slug: &str, tools: &[&str], wait: f64) -> Value {
+    let python = root().join(".venv/bin/python");
+    let tools: Vec<String> = tools.iter().map(|t| format!("{slug}.{t}")).collect();
+    let out = tokio::process::Command::new(python)
+        .arg(root().join("tests/fixtures/outside_client.py"))
+        .args([s.at("/mcp"), key.into(), mode.into(), slug.into(), json!(tools).to_string(), wait.to_string()])
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(120), out).await.expect("the client finished").unwrap();
+    assert!(out.status.success(), "client ({mode}) failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// What a server says on its own stream, outside any call (server-
+/// everything's timers: a log message and a resource update every 5 s),
+/// reaches the user whose installation's session it was said on, in that
+/// client's era: log messages on a 2025-11-25 session, resource updates
+/// on the session that subscribed or on a 2026-07-28 listen stream. A third
+/// user, subscribed to the same resource on the same server, hears none
+/// of it.
+#[tokio::test]
+async fn what_a_server_says_outside_calls_reaches_its_owner_only() {
+    let (_upstream, url) = serve_everything().await;
+    let (s, slug) = platform_with(&url, "everything").await;
+    let [legacy, modern] = two_users(&s, &slug).await;
+    let idle = s.register("idle@example.com", PASSWORD).await;
+    let server = s.state.db.server_by_slug(&slug).await.unwrap().unwrap();
+    let res = s.post_json("/api/installations", json!({"serverId": server.id}), Some(&idle)).await;
+    assert_eq!(res.status(), 201);
+    let (_, idle) = s.create_key(&idle, "idle").await;
+
+    let toggles = ["toggle-simulated-logging", "toggle-subscriber-updates"];
+    let (legacy, modern, idle) = tokio::join!(
+        outside_client(&s, &legacy, "legacy", &slug, &toggles, 7.0),
+        outside_client(&s, &modern, "auto", &slug, &toggles[1..], 7.0),
+        outside_client(&s, &idle, "legacy", &slug, &[], 8.0),
+    );
+
+    // The 5-second log message came after the calls ended.
+    let logs = legacy["logs"].as_array().unwrap();
+    assert!(!logs.is_empty(), "no log message outside calls: {legacy}");
+    assert!(logs.iter().any(|l| l.as_str().unwrap().contains("message - SessionId")), "{legacy}");
+    for (seen, era) in [(&legacy, "2025-11-25"), (&modern, "2026-07-28")] {
+        let updates = seen["updates"].as_array().unwrap();
+        assert!(updates.len() >= 2, "{era}: the immediate update and the 5-second one: {seen}");
+        assert!(updates.iter().all(|u| *u == seen["subscribed"]), "{era}: under the URI it subscribed with: {seen}");
+    }
+    assert_eq!(modern["honored"], json!([modern["subscribed"]]), "{modern}");
+    assert_eq!(modern["logs"], json!([]), "a 2026-07-28 client gets log messages only within its requests");
+    // The idle user hears only what its own subscription made its own
+    // upstream session say.
+    let heard = idle["logs"].as_array().unwrap();
+    assert!(
+        heard.iter().all(|l| l.as_str().unwrap().starts_with("Received Subscribe")),
+        "another user heard it: {idle}"
+    );
+    assert_eq!(idle["updates"], json!([]), "another user heard it: {idle}");
+    s.stop().await;
+}
+
+/// A 2026-07-28-only server has no `resources/subscribe`: the gateway
+/// subscribes on a listen stream of its own for the resource, and the
+/// updates reach a 2025-11-25 client that used `resources/subscribe` and a
+/// 2026-07-28 client's listen stream alike.
+#[tokio::test]
+async fn a_modern_servers_resource_updates_reach_clients_of_both_eras() {
+    let (_upstream, url) = serve_modern_fixture().await;
+    let (s, slug) = platform_with(&url, "modern").await;
+    let [legacy, modern] = two_users(&s, &slug).await;
+    let trigger = ["test_trigger_resource_update"];
+    let (legacy, modern) = tokio::join!(
+        outside_client(&s, &legacy, "legacy", &slug, &trigger, 2.0),
+        outside_client(&s, &modern, "auto", &slug, &trigger, 2.0),
+    );
+    for (seen, era) in [(&legacy, "2025-11-25"), (&modern, "2026-07-28")] {
+        let updates = seen["updates"].as_array().unwrap();
+        assert!(!updates.is_empty(), "{era}: no update: {seen}");
+        assert!(
+            updates.iter().all(|u| *u == seen["subscribed"]),
+            "{era}: only the subscribed URI, as it was named: {seen}"
+        );
+    }
+    // Each ended client took its subscription along: nothing is left
+    // subscribed upstream.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for relay in s.state.gateway.upstreams.remote.relays().await {
+        assert_eq!(relay.subscriptions(), 0);
     }
     s.stop().await;
 }

@@ -17,6 +17,10 @@
 //! a key was scoped to ends the registrations (the front door closes the
 //! session or the stream when the token fires).
 
+// Logging is deprecated by SEP-2577 (2026-07-28), but 2025-11-25 clients
+// use it: log messages are relayed to them.
+#![allow(deprecated)]
+
 use std::{
     collections::HashMap,
     sync::{
@@ -28,7 +32,8 @@ use std::{
 use rmcp::{
     Peer, RoleServer,
     model::{
-        PromptListChangedNotification, ResourceListChangedNotification, ServerNotification, ToolListChangedNotification,
+        LoggingLevel, LoggingMessageNotificationParam, PromptListChangedNotification, ResourceListChangedNotification,
+        ServerNotification, ToolListChangedNotification,
     },
     service::SubscriptionSink,
 };
@@ -55,6 +60,9 @@ struct Listener {
     scope: Option<Vec<Uuid>>,
     channel: Channel,
     end: CancellationToken,
+    /// The lowest level of log messages the session asked for
+    /// (`logging/setLevel`); `None`: every message the server sends.
+    level: Option<LoggingLevel>,
 }
 
 impl Listener {
@@ -78,6 +86,41 @@ impl Notifier {
             scope: principal.scope.as_ref().and_then(|s| s.installations.clone()),
             channel,
             end: CancellationToken::new(),
+            level: None,
+        }
+    }
+
+    /// A legacy session's `logging/setLevel`: what its log messages from
+    /// outside calls are filtered by.
+    pub fn set_level(&self, user: Uuid, session: &str, level: LoggingLevel) {
+        if let Some(list) = self.users.lock().expect("notifier lock").get_mut(&user) {
+            for l in list.iter_mut().filter(|l| l.session.as_deref() == Some(session)) {
+                l.level = Some(level);
+            }
+        }
+    }
+
+    /// A log message an installation's upstream sent outside any call:
+    /// every legacy session of its owner hears it, at or above the level
+    /// the session set, unless the session's key is scoped away from the
+    /// installation. (2026-07-28 clients get log messages only within the
+    /// requests that ask for them.) Sent in the background.
+    pub fn log(&self, user: Uuid, installation: Uuid, message: LoggingMessageNotificationParam) {
+        let mut peers = Vec::new();
+        if let Some(list) = self.users.lock().expect("notifier lock").get_mut(&user) {
+            list.retain(|l| !l.closed());
+            for l in list.iter() {
+                let in_scope = l.scope.as_ref().is_none_or(|ids| ids.contains(&installation));
+                if let (Channel::Session(peer), true, true) = (&l.channel, in_scope, at_least(message.level, l.level)) {
+                    peers.push(peer.clone());
+                }
+            }
+        }
+        for peer in peers {
+            let message = message.clone();
+            tokio::spawn(async move {
+                let _ = peer.notify_logging_message(message).await;
+            });
         }
     }
 
@@ -233,13 +276,51 @@ pub fn announce(sessions: Vec<Peer<RoleServer>>, streams: Vec<SubscriptionSink>)
     }
 }
 
+/// Whether a message at `level` passes a session's threshold.
+fn at_least(level: LoggingLevel, threshold: Option<LoggingLevel>) -> bool {
+    threshold.is_none_or(|t| level as u8 >= t as u8)
+}
+
+/// Delivers what installations' upstreams say outside calls to their
+/// owners (see [`Notifier::log`]), for as long as the platform runs.
+pub fn deliver_said(gateway: Arc<super::Gateway>, queue: crate::upstream::ChangeQueue) {
+    tokio::spawn(async move {
+        loop {
+            for said in queue.heard().await {
+                match gateway.db.installation_user(said.installation).await {
+                    Ok(Some(user)) => gateway.notifier.log(user, said.installation, said.log),
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not find who owns an installation; a log message dropped")
+                    }
+                }
+            }
+        }
+    });
+}
+
 /// What a `subscriptions/listen` stream is accepted for, on `/mcp` and in
-/// `omnimcp connect`: every list change (resource subscriptions go through
-/// the handshake era's `resources/subscribe`).
+/// `omnimcp connect`: every list change (the `/mcp` door adds resource
+/// subscriptions).
 pub fn list_changes() -> rmcp::model::SubscriptionFilter {
     let mut accepted = rmcp::model::SubscriptionFilter::new();
     accepted.tools_list_changed = Some(true);
     accepted.resources_list_changed = Some(true);
     accepted.prompts_list_changed = Some(true);
     accepted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sessions_level_filters_log_messages() {
+        assert!(at_least(LoggingLevel::Debug, None), "no level set: everything the server sends");
+        assert!(at_least(LoggingLevel::Error, Some(LoggingLevel::Warning)));
+        assert!(at_least(LoggingLevel::Warning, Some(LoggingLevel::Warning)));
+        assert!(!at_least(LoggingLevel::Info, Some(LoggingLevel::Warning)));
+        assert!(at_least(LoggingLevel::Emergency, Some(LoggingLevel::Emergency)));
+        assert!(!at_least(LoggingLevel::Alert, Some(LoggingLevel::Emergency)));
+    }
 }

@@ -100,6 +100,10 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
     // A session ended: nothing to say (the official SDKs expect 200 or 204).
     if deleting && response.status() == StatusCode::ACCEPTED {
         *response.status_mut() = StatusCode::NO_CONTENT;
+        // Its resource subscriptions end with it.
+        if let Some(id) = &session {
+            state.gateway.upstreams.end_session_subscriptions(user, id).await;
+        }
     }
     if session.is_none()
         && let Some(opened) = response.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok())

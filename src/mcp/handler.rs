@@ -31,6 +31,9 @@ use crate::{
     upstream::{CallContext, ClientLink, Era, RoundTrip},
 };
 
+/// Most resources one `subscriptions/listen` stream may subscribe to.
+pub const MAX_LISTENED_RESOURCES: usize = 64;
+
 #[derive(Clone)]
 pub struct McpHandler {
     gateway: Arc<Gateway>,
@@ -252,10 +255,19 @@ impl ServerHandler for McpHandler {
         results::complete(outcome, ctx.era)
     }
 
-    /// Accepted, so that clients that set a level work. Upstream log
-    /// messages are relayed as the upstream sends them: one client's level
-    /// is not forwarded to a server that may serve others.
-    async fn set_level(&self, _: SetLevelRequestParams, _: RequestContext<RoleServer>) -> Result<(), ErrorData> {
+    /// A legacy session's level: log messages its servers send outside
+    /// calls reach it at or above that level. It is not forwarded upstream:
+    /// an upstream connection serves an installation, not one session.
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let parts = context.extensions.get::<http::request::Parts>();
+        let principal = principal(parts)?;
+        if let Some(session) = parts.and_then(|p| p.headers.get("mcp-session-id")).and_then(|v| v.to_str().ok()) {
+            self.gateway.notifier.set_level(principal.user.id, session, request.level);
+        }
         Ok(())
     }
 
@@ -275,23 +287,49 @@ impl ServerHandler for McpHandler {
         self.subscription(request.uri, false, context).await
     }
 
-    fn accepted_subscription_filter(&self, _requested: &SubscriptionFilter) -> Option<SubscriptionFilter> {
-        Some(crate::gateway::notify::list_changes())
+    /// Every list change, and the resources asked for (at most
+    /// [`MAX_LISTENED_RESOURCES`]). Which of those the caller can reach is
+    /// known only in [`Self::listen`]: one it cannot is acknowledged all
+    /// the same and never updated, so the acknowledgment tells nobody
+    /// whether another user's resource exists.
+    fn accepted_subscription_filter(&self, requested: &SubscriptionFilter) -> Option<SubscriptionFilter> {
+        let mut accepted = crate::gateway::notify::list_changes();
+        accepted.resource_subscriptions = requested
+            .resource_subscriptions
+            .as_ref()
+            .map(|uris| uris.iter().take(MAX_LISTENED_RESOURCES).cloned().collect());
+        Some(accepted)
     }
 
     /// A `subscriptions/listen` stream: open until the client ends it or
-    /// its credential ends.
+    /// its credential ends. Its resource subscriptions are made upstream
+    /// as a legacy session's are, and undone when it ends.
     async fn listen(&self, subscription: SubscriptionContext) -> Result<(), ErrorData> {
-        let principal = principal(subscription.request_context().extensions.get())?;
+        let request = subscription.request_context();
+        let principal = principal(request.extensions.get())?;
         let notifier = &self.gateway.notifier;
         let (id, end) = notifier
             .listen(&principal, subscription.sink().clone(), self.caps)
             .map_err(|why| ErrorData::new(ErrorCode(crate::gateway::error::codes::RATE_LIMITED), why, None))?;
+        let link = ClientLink::listening(request.peer.clone(), request.id.clone(), id, subscription.sink().clone());
+        let mut ctx = CallContext::detached(principal.clone());
+        ctx.client = Some(link);
+        let uris = subscription.accepted().resource_subscriptions.clone().unwrap_or_default();
+        let mut subscribed = Vec::new();
+        for uri in uris {
+            match self.run(&ctx, |reach| reach.subscription(&uri, true)).await {
+                Ok(_) => subscribed.push(uri),
+                Err(e) => tracing::debug!(error = %e.message, "a listen stream's resource subscription was not made"),
+            }
+        }
         tokio::select! {
             () = subscription.cancelled() => {}
             () = end.cancelled() => {}
         }
         notifier.stop_listening(principal.user.id, id);
+        for uri in subscribed {
+            let _ = self.run(&ctx, |reach| reach.subscription(&uri, false)).await;
+        }
         Ok(())
     }
 }

@@ -55,10 +55,7 @@ const MAX_WAITING_ASKS: usize = 16;
 /// server: the client can retry (it came over `/mcp`), the server may ask it
 /// things mid-call, and the method is one that may need input.
 pub fn applies(ctx: &CallContext, connection: &Connection, op: &Operation) -> bool {
-    let legacy_server = connection
-        .peer()
-        .peer_info()
-        .is_some_and(|info| info.protocol_version < rmcp::model::ProtocolVersion::V_2026_07_28);
+    let legacy_server = connection.peer().peer_info().is_some() && !super::peer::modern(connection);
     let may_ask =
         matches!(op, Operation::CallTool { .. } | Operation::ReadResource { .. } | Operation::GetPrompt { .. });
     ctx.era == Era::Stateless && ctx.client.is_some() && legacy_server && may_ask

@@ -15,6 +15,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use rmcp::service::SubscriptionSink;
 use rmcp::{
     Peer, RoleServer,
     model::{
@@ -62,13 +63,40 @@ pub struct ClientLink {
     pub request_id: RequestId,
     /// The client's legacy session (`Mcp-Session-Id`), if it has one.
     pub session: Option<String>,
+    /// The 2026-07-28 `subscriptions/listen` stream this link is, if it is
+    /// one: resource updates go on it, marked with its subscription id.
+    pub listen: Option<u64>,
     /// Notifications on their way to this client.
     pub outbox: Outbox,
 }
 
+/// Which client connection a subscription belongs to: a legacy session or
+/// a listen stream (a stateless request that is neither has none, and
+/// cannot subscribe).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientKey {
+    Session(String),
+    Listen(u64),
+}
+
 impl ClientLink {
     pub fn new(peer: Peer<RoleServer>, request_id: RequestId, session: Option<String>) -> Self {
-        Self { outbox: Outbox::new(peer.clone()), peer, request_id, session }
+        Self { outbox: Outbox::new(peer.clone(), None), peer, request_id, session, listen: None }
+    }
+
+    /// The link of an open `subscriptions/listen` stream (`id` as the
+    /// notifier registered it).
+    pub fn listening(peer: Peer<RoleServer>, request_id: RequestId, id: u64, sink: SubscriptionSink) -> Self {
+        Self { outbox: Outbox::new(peer.clone(), Some(sink)), peer, request_id, session: None, listen: Some(id) }
+    }
+
+    /// The connection this link belongs to, if it is one that lasts.
+    pub fn key(&self) -> Option<ClientKey> {
+        match (&self.session, self.listen) {
+            (Some(session), _) => Some(ClientKey::Session(session.clone())),
+            (None, Some(id)) => Some(ClientKey::Listen(id)),
+            (None, None) => None,
+        }
     }
 }
 
@@ -90,6 +118,8 @@ pub struct Outbox(Arc<OutboxInner>);
 
 struct OutboxInner {
     peer: Peer<RoleServer>,
+    /// A listen stream's sink: resource updates go there.
+    sink: Option<SubscriptionSink>,
     tx: OnceLock<mpsc::Sender<Relayed>>,
     queued: AtomicU64,
     progress: Arc<Forwarded>,
@@ -106,8 +136,10 @@ struct Forwarded {
 const OUTBOX_CAPACITY: usize = 256;
 
 impl Outbox {
-    fn new(peer: Peer<RoleServer>) -> Self {
-        Self(Arc::new(OutboxInner { peer, tx: OnceLock::new(), queued: AtomicU64::new(0), progress: Arc::default() }))
+    fn new(peer: Peer<RoleServer>, sink: Option<SubscriptionSink>) -> Self {
+        let inner =
+            OutboxInner { peer, sink, tx: OnceLock::new(), queued: AtomicU64::new(0), progress: Arc::default() };
+        Self(Arc::new(inner))
     }
 
     /// Queues a notification without waiting; `false` if the client's
@@ -115,7 +147,7 @@ impl Outbox {
     pub fn push(&self, relayed: Relayed) -> bool {
         let tx = self.0.tx.get_or_init(|| {
             let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
-            tokio::spawn(forward(self.0.peer.clone(), rx, self.0.progress.clone()));
+            tokio::spawn(forward(self.0.peer.clone(), self.0.sink.clone(), rx, self.0.progress.clone()));
             tx
         });
         match tx.try_send(relayed) {
@@ -160,13 +192,23 @@ pub(crate) async fn reached(counter: &AtomicU64, changed: &Notify, target: u64, 
     tokio::time::timeout(limit, wait).await.is_ok()
 }
 
-async fn forward(peer: Peer<RoleServer>, mut rx: mpsc::Receiver<Relayed>, progress: Arc<Forwarded>) {
+async fn forward(
+    peer: Peer<RoleServer>,
+    sink: Option<SubscriptionSink>,
+    mut rx: mpsc::Receiver<Relayed>,
+    progress: Arc<Forwarded>,
+) {
     while let Some(relayed) = rx.recv().await {
         // A closed client fails fast; its error has nobody to go to.
-        let _ = match relayed {
-            Relayed::Progress(p) => peer.notify_progress(p).await,
-            Relayed::Log(p) => peer.notify_logging_message(p).await,
-            Relayed::ResourceUpdated(p) => peer.notify_resource_updated(p).await,
+        let _ = match (relayed, &sink) {
+            (Relayed::Progress(p), _) => peer.notify_progress(p).await,
+            (Relayed::Log(p), _) => peer.notify_logging_message(p).await,
+            (Relayed::ResourceUpdated(p), Some(sink)) => {
+                let update = rmcp::model::ResourceUpdatedNotification::new(p);
+                let _ = sink.send(rmcp::model::ServerNotification::ResourceUpdatedNotification(update)).await;
+                Ok(())
+            }
+            (Relayed::ResourceUpdated(p), None) => peer.notify_resource_updated(p).await,
         };
         progress.sent.fetch_add(1, Ordering::AcqRel);
         progress.changed.notify_waiters();
@@ -297,7 +339,7 @@ mod tests {
     async fn a_client_that_does_not_read_never_blocks_the_relay() {
         let (slow, _slow_task) = client_peer(false).await;
         let (fast, _fast_task) = client_peer(true).await;
-        let (slow, fast) = (Outbox::new(slow), Outbox::new(fast));
+        let (slow, fast) = (Outbox::new(slow, None), Outbox::new(fast, None));
         // Thousands of notifications to a client that reads nothing: each
         // push returns at once; past the outbox's room they are dropped.
         let pushing = async {

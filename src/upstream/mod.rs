@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-pub use context::{CallContext, CallLimits, ClientLink, Era, RoundTrip};
+pub use context::{CallContext, CallLimits, ClientKey, ClientLink, Era, RoundTrip};
 
 use crate::{
     crypto::{Sealer, aad},
@@ -248,12 +248,27 @@ pub struct ListChange {
     pub stopped: bool,
 }
 
+/// A log message an installation's own upstream connection sent outside
+/// any call: for the installation's owner.
+#[derive(Debug, Clone)]
+#[allow(deprecated)] // logging is deprecated by SEP-2577; 2025-11-25 clients use it
+pub struct Said {
+    pub installation: Uuid,
+    pub log: rmcp::model::LoggingMessageNotificationParam,
+}
+
+/// Most messages said outside calls waiting for delivery; past it they
+/// are dropped (a server that talks faster than the platform delivers).
+const MAX_SAID: usize = 1024;
+
 /// Servers' own list changes waiting to be handled. A set, not a channel: a
 /// change announced ten times is handled once, and the queue never holds
 /// more than one entry per connection, however fast a server announces.
+/// Beside them, what servers said outside calls ([`Said`]), bounded.
 #[derive(Clone, Default)]
 pub struct ChangeQueue {
     inner: Arc<(std::sync::Mutex<Vec<ListChange>>, tokio::sync::Notify)>,
+    said: Arc<(std::sync::Mutex<std::collections::VecDeque<Said>>, tokio::sync::Notify)>,
 }
 
 impl ChangeQueue {
@@ -265,6 +280,30 @@ impl ChangeQueue {
         }
         drop(waiting);
         self.inner.1.notify_one();
+    }
+
+    /// Queues a message said outside calls (dropped when the queue is full).
+    pub fn say(&self, said: Said) {
+        let mut waiting = self.said.0.lock().expect("said queue lock");
+        if waiting.len() >= MAX_SAID {
+            tracing::debug!("too many upstream messages waiting for delivery; dropped one");
+            return;
+        }
+        waiting.push_back(said);
+        drop(waiting);
+        self.said.1.notify_one();
+    }
+
+    /// Waits for messages said outside calls, then takes every one waiting.
+    pub async fn heard(&self) -> Vec<Said> {
+        loop {
+            let notified = self.said.1.notified();
+            let taken: Vec<Said> = self.said.0.lock().expect("said queue lock").drain(..).collect();
+            if !taken.is_empty() {
+                return taken;
+            }
+            notified.await;
+        }
     }
 
     /// Waits for changes, then takes every one waiting.
@@ -362,6 +401,13 @@ impl Upstreams {
     pub async fn end_subscriptions_of(&self, method: crate::identity::AuthMethod) {
         for relay in self.processes.relays().await.into_iter().chain(self.remote.relays().await) {
             relay.end_subscriptions(|s| s.method == method);
+        }
+    }
+
+    /// Ends the resource subscriptions of a legacy session that ended.
+    pub async fn end_session_subscriptions(&self, user: Uuid, session: &str) {
+        for relay in self.processes.relays().await.into_iter().chain(self.remote.relays().await) {
+            relay.end_subscriptions(|s| s.user == user && s.link.session.as_deref() == Some(session));
         }
     }
 

@@ -30,7 +30,7 @@ use rmcp::{
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    CallContext, CallLimits, ChangeQueue, Era, ListChange, Operation, Outcome, RoundTrip, UpstreamError,
+    CallContext, CallLimits, ChangeQueue, ClientLink, Era, ListChange, Operation, Outcome, RoundTrip, UpstreamError,
     relay::{Caller, Relay, Sequenced, Subscriber},
 };
 
@@ -94,7 +94,12 @@ impl ClientHandler for ClientSide {
     }
 
     async fn on_logging_message(&self, params: LoggingMessageNotificationParam, _: NotificationContext<RoleClient>) {
-        self.relay.log(params).await;
+        // Said outside any call, on an installation's own connection: for
+        // that installation's owner.
+        let unclaimed = self.relay.log(params).await;
+        if let (Some(log), Some(installation), Some(queue)) = (unclaimed, self.origin.installation, &self.changes) {
+            queue.say(super::Said { installation, log });
+        }
     }
 
     async fn on_resource_updated(&self, params: ResourceUpdatedNotificationParam, _: NotificationContext<RoleClient>) {
@@ -160,6 +165,14 @@ pub fn listen_for_changes(connection: &Connection) {
             changes.push(side.origin);
         }
     });
+}
+
+/// Whether a connection speaks the 2026-07-28 era.
+pub(super) fn modern(connection: &Connection) -> bool {
+    connection
+        .peer()
+        .peer_info()
+        .is_some_and(|info| info.protocol_version >= rmcp::model::ProtocolVersion::V_2026_07_28)
 }
 
 /// Everything an MCP server offers, as listed when it is registered (and
@@ -285,12 +298,39 @@ pub async fn run_on_peer(
             }
         }
         Operation::Unsubscribe { uri } => {
-            let session = ctx.client.as_ref().and_then(|l| l.session.as_deref());
-            if !relay.unsubscribe(uri, ctx.user(), session) {
+            let client = ctx.client.as_ref().and_then(ClientLink::key);
+            if !relay.unsubscribe(uri, ctx.user(), client.as_ref()) || modern(connection) {
+                // A 2026-07-28 server's stream ended with the last subscriber.
                 return Ok(Outcome::Mcp(ServerResult::empty(())));
             }
         }
         _ => {}
+    }
+    // A 2026-07-28 server has no `resources/subscribe`: its updates come on
+    // a listen stream for the resource, kept while anyone is subscribed.
+    if let Operation::Subscribe { uri, .. } = &op
+        && modern(connection)
+    {
+        let mut filter = SubscriptionFilter::new();
+        filter.resource_subscriptions = Some(vec![uri.clone()]);
+        let listening = tokio::time::timeout(limits.idle, connection.peer().listen(filter)).await;
+        return match listening {
+            Ok(Ok(subscription)) => {
+                relay.keep_upstream_listen(uri, subscription);
+                Ok(Outcome::Mcp(ServerResult::empty(())))
+            }
+            Ok(Err(e)) => {
+                relay.unsubscribe(uri, ctx.user(), ctx.client.as_ref().and_then(ClientLink::key).as_ref());
+                Err(PeerFailure::Failed(match e {
+                    rmcp::ServiceError::McpError(e) => UpstreamError::Rpc(e),
+                    e => UpstreamError::Unavailable(format!("the server did not open a listen stream: {e}")),
+                }))
+            }
+            Err(_) => {
+                relay.unsubscribe(uri, ctx.user(), ctx.client.as_ref().and_then(ClientLink::key).as_ref());
+                Err(PeerFailure::Failed(UpstreamError::Timeout))
+            }
+        };
     }
     let deadline = Instant::now() + limits.max;
     let limits = limits.until(ctx.deadline.map_or(deadline, |d| d.min(deadline)));

@@ -57,7 +57,7 @@ use rmcp::{
 };
 use uuid::Uuid;
 
-use super::{CallContext, ClientLink, context::Relayed};
+use super::{CallContext, ClientKey, ClientLink, context::Relayed};
 use crate::identity::AuthMethod;
 
 /// Where what a server says about a call goes: the client's link and its
@@ -135,9 +135,9 @@ pub struct Subscriber {
 
 impl Subscriber {
     /// Whether two subscribers are the same client connection: the same
-    /// user's same legacy session.
+    /// user's same legacy session or listen stream.
     fn same_client(&self, other: &Subscriber) -> bool {
-        self.user == other.user && self.link.session.is_some() && self.link.session == other.link.session
+        self.user == other.user && self.link.key().is_some() && self.link.key() == other.link.key()
     }
 }
 
@@ -162,6 +162,17 @@ pub struct Relay {
     subscribers: Mutex<HashMap<String, Vec<Subscriber>>>,
     /// Bridged calls waiting for their clients' answers.
     pub parking: super::bridge::Parking,
+    /// A 2026-07-28 server's listen streams, one per subscribed URI.
+    upstream_listens: Mutex<HashMap<String, AbortOnDrop>>,
+}
+
+/// A task that ends when its handle is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Removes an in-flight call from its relay when the call ends, however it ends.
@@ -198,6 +209,7 @@ impl Relay {
             calls: Default::default(),
             subscribers: Default::default(),
             parking: Default::default(),
+            upstream_listens: Default::default(),
         }
     }
 
@@ -304,15 +316,25 @@ impl Relay {
         self.handled_one();
     }
 
-    pub async fn log(&self, params: LoggingMessageNotificationParam) {
+    /// Relays a log message to the one call it belongs to; one that
+    /// belongs to no call with a client is returned, for the installation's
+    /// owner (on a connection of one installation: see
+    /// `ClientSide::on_logging_message`), or dropped.
+    pub async fn log(&self, params: LoggingMessageNotificationParam) -> Option<LoggingMessageNotificationParam> {
         self.settled().await;
-        match self.owner(None).and_then(|c| c.recipient().link) {
+        let unclaimed = match self.owner(None).and_then(|c| c.recipient().link) {
             Some(link) => {
                 link.outbox.push(Relayed::Log(params));
+                None
             }
-            None => tracing::debug!("an upstream log message belongs to no single call with a client; dropped"),
-        }
+            None if self.single_tenant => Some(params),
+            None => {
+                tracing::debug!("a shared process's log message belongs to no single call with a client; dropped");
+                None
+            }
+        };
         self.handled_one();
+        unclaimed
     }
 
     /// Asks the client of the call a server's request belongs to, and
@@ -405,15 +427,34 @@ impl Relay {
 
     /// Removes a client's subscription; true when none is left (the
     /// upstream can be told).
-    pub fn unsubscribe(&self, uri: &str, user: Uuid, session: Option<&str>) -> bool {
+    pub fn unsubscribe(&self, uri: &str, user: Uuid, client: Option<&ClientKey>) -> bool {
         let mut subs = self.subscribers.lock().expect("relay lock");
         let Some(list) = subs.get_mut(uri) else { return false };
-        list.retain(|s| !(s.user == user && session.is_some() && s.link.session.as_deref() == session));
+        list.retain(|s| !(s.user == user && client.is_some() && s.link.key().as_ref() == client));
         let empty = list.is_empty();
         if empty {
             subs.remove(uri);
+            // A 2026-07-28 server's stream for this URI ends with it.
+            self.upstream_listens.lock().expect("relay lock").remove(uri);
         }
         empty
+    }
+
+    /// Keeps a 2026-07-28 server's `subscriptions/listen` stream for one
+    /// resource: its updates reach the subscribers like a legacy server's.
+    /// The stream ends when the last subscriber leaves (or the relay goes).
+    pub fn keep_upstream_listen(self: &Arc<Self>, uri: &str, mut subscription: rmcp::service::Subscription) {
+        let relay = Arc::downgrade(self);
+        let task = tokio::spawn(async move {
+            while let Ok(Some(notification)) = subscription.next().await {
+                let Some(relay) = relay.upgrade() else { return };
+                if let ServerNotification::ResourceUpdatedNotification(update) = notification {
+                    relay.deliver_update(update.params);
+                }
+            }
+        });
+        let previous = self.upstream_listens.lock().expect("relay lock").insert(uri.to_string(), AbortOnDrop(task));
+        drop(previous);
     }
 
     /// Ends every subscription the predicate matches (an uninstalled or
@@ -424,6 +465,8 @@ impl Relay {
             list.retain(|s| !matches(s));
         }
         subs.retain(|_, list| !list.is_empty());
+        // A 2026-07-28 server's streams for resources nobody follows now end.
+        self.upstream_listens.lock().expect("relay lock").retain(|uri, _| subs.contains_key(uri));
     }
 
     /// How many subscriptions are live (diagnostics, tests).
@@ -434,18 +477,21 @@ impl Relay {
     /// An upstream resource changed: every subscribed client hears of it,
     /// under the URI it subscribed with. Closed clients are forgotten.
     pub async fn resource_updated(&self, params: ResourceUpdatedNotificationParam) {
+        self.deliver_update(params);
+        self.handled_one();
+    }
+
+    fn deliver_update(&self, params: ResourceUpdatedNotificationParam) {
         let subscribers = self.subscribers.lock().expect("relay lock").get(&params.uri).cloned().unwrap_or_default();
         for subscriber in subscribers {
             let mut update = params.clone();
             update.uri = subscriber.public_uri.clone();
-            if subscriber.link.peer.is_transport_closed() {
-                let session = subscriber.link.session.as_deref();
-                self.unsubscribe(&params.uri, subscriber.user, session);
+            if subscriber.link.listen.is_none() && subscriber.link.peer.is_transport_closed() {
+                self.unsubscribe(&params.uri, subscriber.user, subscriber.link.key().as_ref());
             } else {
                 subscriber.link.outbox.push(Relayed::ResourceUpdated(update));
             }
         }
-        self.handled_one();
     }
 }
 
