@@ -36,6 +36,10 @@ use rmcp::model::ServerResult;
 use serde_json::json;
 use uuid::Uuid;
 
+/// A scenario's calls are short, but may report progress.
+const LIMITS: omnimcp::upstream::CallLimits =
+    omnimcp::upstream::CallLimits { idle: Duration::from_secs(60), max: Duration::from_secs(300) };
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let Some(url) = std::env::args().nth(1) else {
@@ -49,10 +53,7 @@ async fn main() -> ExitCode {
         timeout: Duration::from_secs(30),
         ..OutboundPolicy::default()
     });
-    let remote = RemoteClients::new(
-        None,
-        omnimcp::upstream::CallLimits { idle: Duration::from_secs(300), max: Duration::from_secs(3600) },
-    );
+    let remote = RemoteClients::new(None);
     // The call's context, as the REST door would build it for a user.
     let user = User {
         id: Uuid::nil(),
@@ -95,7 +96,7 @@ async fn main() -> ExitCode {
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
         let op = Operation::CallTool { tool: tool.to_string(), arguments };
-        match remote.execute(&outbound, Uuid::nil(), Uuid::nil(), &url, op, &ctx).await {
+        match remote.execute(&outbound, Uuid::nil(), Uuid::nil(), &url, op, &ctx, LIMITS).await {
             Ok(outcome) if outcome.is_tool_error() => {
                 eprintln!("{tool} failed: {outcome:?}");
                 return ExitCode::FAILURE;

@@ -128,6 +128,10 @@ pub struct AddServerArgs {
     /// working directory.
     #[arg(long)]
     pub shareable: bool,
+    /// Seconds a call may go without the server's answer or a progress
+    /// notification (default: `--mcp-call-timeout-secs` of the platform).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub call_timeout_secs: Option<u64>,
 }
 
 /// Settings shared by every command. Secrets are wrapped in [`Secret`], whose

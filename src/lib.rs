@@ -123,7 +123,8 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> anyhow::Result<Ap
             outbound,
             sealer.clone(),
             supervisor,
-            RemoteClients::new(Some(changes.clone()), config.mcp_call_limits()),
+            RemoteClients::new(Some(changes.clone())),
+            config.mcp_call_limits(),
         ),
     });
     let state = AppState::new(Inner {
@@ -189,7 +190,6 @@ pub fn supervisor(config: &Config, changes: Option<ChangeQueue>) -> anyhow::Resu
             self_exe,
             idle_timeout: Duration::from_secs(config.process_idle_secs.max(1)),
             max_children: config.max_processes,
-            calls: config.mcp_call_limits(),
             sandbox,
         },
         changes,
@@ -232,6 +232,7 @@ async fn seed_official_servers(db: &Db, api_urls: &[String]) -> anyhow::Result<(
             webhook_secret_enc: None,
             remote_url: None,
             remote_headers_enc: None,
+            call_timeout_secs: None,
             items: db::ServerItems {
                 tools: server
                     .tools

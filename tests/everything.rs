@@ -71,12 +71,16 @@ async fn serve_modern_fixture() -> (tokio::process::Child, String) {
 /// A platform with the remote MCP server at `url` deployed by a
 /// developer (as `name`); its slug.
 async fn platform_with(url: &str, name: &str) -> (TestServer, String) {
+    platform_with_deploy(json!({"name": name, "hostingType": "remote_mcp", "url": url})).await
+}
+
+/// A platform with a server deployed by a developer as `deploy` says; its
+/// slug.
+async fn platform_with_deploy(deploy: Value) -> (TestServer, String) {
     let s = TestServer::start_on_with(Backend::Sqlite, FLAGS).await.unwrap();
     let dev = s.register("dev@example.com", PASSWORD).await;
     let (_, key) = s.create_key(&dev, "deploy").await;
-    let res = s
-        .post_json("/api/mcp/deploy", json!({"name": name, "hostingType": "remote_mcp", "url": url}), Some(&key))
-        .await;
+    let res = s.post_json("/api/mcp/deploy", deploy, Some(&key)).await;
     let status = res.status();
     let body: Value = res.json().await.unwrap();
     assert_eq!(status, 201, "{body}");
@@ -363,6 +367,50 @@ async fn a_modern_servers_resource_updates_reach_clients_of_both_eras() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     for relay in s.state.gateway.upstreams.remote.relays().await {
         assert_eq!(relay.subscriptions(), 0);
+    }
+    s.stop().await;
+}
+
+/// A server's own call timeout (`callTimeoutSecs` at deploy, 2 s here) is
+/// an idle limit: a call whose progress comes every second runs past it;
+/// one whose progress comes every 3 seconds is cut at 2 (a 504, and the
+/// server told to stop). Out-of-range values are refused at deploy.
+#[tokio::test]
+async fn a_servers_own_call_timeout_is_restarted_by_progress() {
+    let (_upstream, url) = serve_everything().await;
+    let deploy = json!({"name": "patient", "hostingType": "remote_mcp", "url": url, "callTimeoutSecs": 2});
+    let (s, slug) = platform_with_deploy(deploy).await;
+    let [key, _] = two_users(&s, &slug).await;
+    let long = |duration: u32, steps: u32| {
+        let body = json!({"serverId": slug, "toolName": "trigger-long-running-operation",
+                          "arguments": {"duration": duration, "steps": steps}});
+        s.post_json("/mcp/call", body, Some(&key))
+    };
+    let started = std::time::Instant::now();
+    let res = long(5, 5).await;
+    assert_eq!(res.status(), 200, "progress every second keeps a 5-second call alive");
+    assert!(started.elapsed() >= Duration::from_secs(5));
+    let started = std::time::Instant::now();
+    common::expect_error(long(6, 2).await, 504, "upstream_timeout").await;
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_secs(2) && waited < Duration::from_secs(3), "cut at the idle limit: {waited:?}");
+
+    let dev = s.register("dev2@example.com", PASSWORD).await;
+    let (_, dev_key) = s.create_key(&dev, "deploy").await;
+    for (body, why) in [
+        (json!({"name": "a", "hostingType": "remote_mcp", "url": url, "callTimeoutSecs": 0}), "minimum"),
+        (json!({"name": "b", "hostingType": "remote_mcp", "url": url, "callTimeoutSecs": 86401}), "maximum"),
+        (
+            json!({"name": "c", "hostingType": "developer_hosted", "callbackUrl": "http://127.0.0.1:9",
+                   "tools": [{"name": "t"}], "callTimeoutSecs": 30}),
+            "applies to remote MCP servers",
+        ),
+    ] {
+        let refusal =
+            common::expect_error(s.post_json("/api/mcp/deploy", body, Some(&dev_key)).await, 422, "invalid_field")
+                .await;
+        assert_eq!(refusal["error"]["field"], "callTimeoutSecs");
+        assert!(refusal["error"]["message"].as_str().unwrap().contains(why), "{refusal}");
     }
     s.stop().await;
 }

@@ -28,6 +28,9 @@ pub struct ServerRecord {
     pub webhook_secret_enc: Option<Vec<u8>>,
     pub remote_url: Option<String>,
     pub remote_headers_enc: Option<Vec<u8>>,
+    /// Seconds a call may go without an answer or progress (MCP servers);
+    /// `None`: the platform's default.
+    pub call_timeout_secs: Option<i64>,
     #[sqlx(try_from = "String")]
     pub status: ServerStatus,
     #[sqlx(try_from = "String")]
@@ -92,6 +95,7 @@ pub struct ServerDraft {
     pub webhook_secret_enc: Option<Vec<u8>>,
     pub remote_url: Option<String>,
     pub remote_headers_enc: Option<Vec<u8>>,
+    pub call_timeout_secs: Option<i64>,
     pub items: ServerItems,
 }
 
@@ -264,7 +268,7 @@ impl Db {
                         "UPDATE mcp_servers SET description = $2, category = $3, tags = $4, version = $5,
                             hosting_type = $6, launch_spec = $7, config_schema = $8, callback_url = $9,
                             webhook_secret_enc = COALESCE($10, webhook_secret_enc), remote_url = $11,
-                            remote_headers_enc = $12, updated_at = $13
+                            remote_headers_enc = $12, updated_at = $13, call_timeout_secs = $14
                          WHERE id = $1",
                     )
                     .bind(id)
@@ -280,6 +284,7 @@ impl Db {
                     .bind(&d.remote_url)
                     .bind(&d.remote_headers_enc)
                     .bind(now)
+                    .bind(d.call_timeout_secs)
                     .execute(&mut *tx)
                     .await
                     .map_err(DbError::classify)?;
@@ -291,9 +296,10 @@ impl Db {
                     sqlx::query(
                         "INSERT INTO mcp_servers (id, slug, name, description, category, tags, version, owner_id,
                             hosting_type, launch_spec, config_schema, callback_url, webhook_secret_enc, remote_url,
-                            remote_headers_enc, status, health_status, request_count, created_at, updated_at)
+                            remote_headers_enc, status, health_status, request_count, created_at, updated_at,
+                            call_timeout_secs)
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-                                 'active', 'unknown', 0, $16, $16)",
+                                 'active', 'unknown', 0, $16, $16, $17)",
                     )
                     .bind(id)
                     .bind(&d.slug)
@@ -311,6 +317,7 @@ impl Db {
                     .bind(&d.remote_url)
                     .bind(&d.remote_headers_enc)
                     .bind(now)
+                    .bind(d.call_timeout_secs)
                     .execute(&mut *tx)
                     .await
                     .map_err(DbError::classify)?;

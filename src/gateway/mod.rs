@@ -145,7 +145,7 @@ impl Gateway {
             tracing::error!(server_id = %entry.id(), why, "a server's row cannot be used");
             GatewayError::Misconfigured("the server is registered incompletely; its owner must deploy it again".into())
         })?;
-        Ok(self.upstreams.execute(entry.id(), hosting, &target.installation, op, ctx).await?)
+        Ok(self.upstreams.execute(&entry.record, hosting, &target.installation, op, ctx).await?)
     }
 
     /// Takes one request that is not a call (a session opened, a list, a

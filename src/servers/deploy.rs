@@ -48,6 +48,12 @@ pub struct DeployRequest {
     /// Issue a new webhook secret (the old one stops working).
     #[serde(default)]
     pub rotate_secret: bool,
+    /// Remote MCP: seconds a call may go without the server's answer or a
+    /// progress notification (each one restarts the wait), 1 to 86400;
+    /// the platform's default (`--mcp-call-timeout-secs`) when absent. The
+    /// platform's maximum (`--mcp-call-max-secs`) bounds every call.
+    #[schema(minimum = 1, maximum = 86400)]
+    pub call_timeout_secs: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -183,6 +189,21 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
     }
     let hosting_type: HostingType =
         req.hosting_type.parse().map_err(|_| invalid("hostingType".into(), "use developer_hosted or remote_mcp"))?;
+    match (req.call_timeout_secs, hosting_type) {
+        (None, _) => {}
+        (Some(_), HostingType::DeveloperHosted) => {
+            return Err(invalid(
+                "callTimeoutSecs".into(),
+                "applies to remote MCP servers; a developer callback has the platform's outbound timeout",
+            ));
+        }
+        // The REST API's body check refuses these first; other doors
+        // (the pages) arrive here.
+        (Some(secs), _) if !(1..=86_400).contains(&secs) => {
+            return Err(invalid("callTimeoutSecs".into(), "use 1 to 86400 seconds"));
+        }
+        (Some(_), _) => {}
+    }
     let outbound = &state.gateway.upstreams.outbound;
     let (callback_url, remote_url) = match hosting_type {
         HostingType::DeveloperHosted => {
@@ -336,6 +357,7 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
         webhook_secret_enc: secret.as_ref().map(|s| state.sealer.seal(s.as_bytes(), &aad::webhook_secret(id))),
         remote_url,
         remote_headers_enc: None,
+        call_timeout_secs: req.call_timeout_secs,
         items: ServerItems { tools, resources, prompts },
     };
     let upserted = match state.db.upsert_server_within(&draft, Some(tier.max_servers)).await {

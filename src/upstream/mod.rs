@@ -327,6 +327,9 @@ pub struct Upstreams {
     sealer: Arc<Sealer>,
     pub processes: Arc<process::Supervisor>,
     pub remote: remote::RemoteClients,
+    /// How long calls to MCP servers may take, unless a server sets its
+    /// own idle limit (never past `max`).
+    calls: CallLimits,
 }
 
 impl Upstreams {
@@ -335,8 +338,17 @@ impl Upstreams {
         sealer: Arc<Sealer>,
         processes: Arc<process::Supervisor>,
         remote: remote::RemoteClients,
+        calls: CallLimits,
     ) -> Self {
-        Self { outbound, sealer, processes, remote }
+        Self { outbound, sealer, processes, remote, calls }
+    }
+
+    /// A server's call limits: its own idle limit, if it set one.
+    fn limits_of(&self, server_timeout_secs: Option<i64>) -> CallLimits {
+        match server_timeout_secs.and_then(|s| u64::try_from(s).ok()).filter(|s| *s > 0) {
+            Some(secs) => CallLimits { idle: std::time::Duration::from_secs(secs).min(self.calls.max), ..self.calls },
+            None => self.calls,
+        }
     }
 
     /// Runs one operation on a server for one of its installations. The
@@ -344,12 +356,13 @@ impl Upstreams {
     /// to get an answer is an [`UpstreamError`] of the gateway's.
     pub async fn execute(
         &self,
-        server_id: Uuid,
+        server: &ServerRecord,
         hosting: &Hosting,
         installation: &InstallationRecord,
         op: Operation,
         ctx: &CallContext,
     ) -> Result<Outcome, UpstreamError> {
+        let (server_id, limits) = (server.id, self.limits_of(server.call_timeout_secs));
         match hosting {
             Hosting::Callback { url, sealed_secret } => {
                 let secret = self.open_webhook_secret(server_id, sealed_secret)?;
@@ -357,10 +370,10 @@ impl Upstreams {
             }
             Hosting::Process(spec) => {
                 let config = || self.open_config(installation);
-                self.processes.execute(server_id, installation.id, spec, config, op, ctx).await
+                self.processes.execute(server_id, installation.id, spec, config, op, ctx, limits).await
             }
             Hosting::Remote { url, .. } => {
-                self.remote.execute(&self.outbound, server_id, installation.id, url, op, ctx).await
+                self.remote.execute(&self.outbound, server_id, installation.id, url, op, ctx, limits).await
             }
         }
     }

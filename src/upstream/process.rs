@@ -75,8 +75,6 @@ pub struct SupervisorConfig {
     pub self_exe: PathBuf,
     pub idle_timeout: Duration,
     pub max_children: usize,
-    /// Time allowed for one call.
-    pub calls: CallLimits,
     pub sandbox: Sandbox,
 }
 
@@ -134,6 +132,7 @@ impl Supervisor {
         config: impl Fn() -> Result<Map<String, Value>, UpstreamError>,
         op: Operation,
         ctx: &CallContext,
+        limits: CallLimits,
     ) -> Result<Outcome, UpstreamError> {
         let key = Key { server, tenant: self.tenant(spec, installation, &config)?, era: ctx.era };
         let child = match self.live_child(&key).await {
@@ -141,7 +140,7 @@ impl Supervisor {
             None => self.child(key, spec, &config()?).await?,
         };
         *child.last_used.lock().expect("child lock") = Instant::now();
-        match run_on_peer(&child.connection, installation, op, ctx, self.config.calls).await {
+        match run_on_peer(&child.connection, installation, op, ctx, limits).await {
             Ok(outcome) => {
                 self.failures.lock().expect("failures lock").remove(&key);
                 Ok(outcome)

@@ -39,14 +39,12 @@ pub struct RemoteClients {
     sessions: tokio::sync::Mutex<HashMap<Key, Arc<Connection>>>,
     connecting: std::sync::Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
     changes: Option<ChangeQueue>,
-    calls: CallLimits,
 }
 
 impl RemoteClients {
-    /// Where remote servers' own list changes are reported, and how long
-    /// their calls may take.
-    pub fn new(changes: Option<ChangeQueue>, calls: CallLimits) -> Self {
-        Self { sessions: Default::default(), connecting: Default::default(), changes, calls }
+    /// Where remote servers' own list changes are reported.
+    pub fn new(changes: Option<ChangeQueue>) -> Self {
+        Self { sessions: Default::default(), connecting: Default::default(), changes }
     }
 
     /// Connects to a remote server (without keeping the session) and lists
@@ -68,10 +66,11 @@ impl RemoteClients {
         url: &str,
         op: Operation,
         ctx: &CallContext,
+        limits: CallLimits,
     ) -> Result<Outcome, UpstreamError> {
         let key = Key { server, installation, era: ctx.era };
         let connection = self.session(outbound, key, url).await?;
-        match run_on_peer(&connection, installation, op, ctx, self.calls).await {
+        match run_on_peer(&connection, installation, op, ctx, limits).await {
             Ok(outcome) => Ok(outcome),
             Err(PeerFailure::Failed(e)) => Err(e),
             Err(PeerFailure::Broken(e)) => {
