@@ -129,6 +129,7 @@ fn tools() -> Vec<(&'static str, &'static str, Value)> {
         ("test_trigger_tool_change", "Announces a tool list change to listeners", no_args()),
         ("test_trigger_prompt_change", "Announces a prompt list change to listeners", no_args()),
         ("test_trigger_resource_update", "Announces that every resource changed, to listeners", no_args()),
+        ("test_app_tool", "Shows its result in an MCP App (its `_meta.ui` names the app's resource)", no_args()),
         (
             "test_custom_header",
             "Echoes a parameter that HTTP clients also send as the header Mcp-Param-Region (SEP-2243)",
@@ -139,10 +140,21 @@ fn tools() -> Vec<(&'static str, &'static str, Value)> {
     ]
 }
 
+/// The MCP App (SEP-1865) `test_app_tool` is shown in.
+const APP_URI: &str = "ui://fixture/app.html";
+
 fn tool_list() -> Vec<Value> {
     tools()
         .into_iter()
-        .map(|(name, description, schema)| json!({"name": name, "description": description, "inputSchema": schema}))
+        .map(|(name, description, schema)| {
+            let mut tool = json!({"name": name, "description": description, "inputSchema": schema});
+            if name == "test_app_tool" {
+                tool["title"] = json!("App Tool");
+                tool["annotations"] = json!({"readOnlyHint": true});
+                tool["_meta"] = json!({"ui": {"resourceUri": APP_URI}});
+            }
+            tool
+        })
         .collect()
 }
 
@@ -179,7 +191,9 @@ fn resources() -> Value {
         {"uri": "test://static-binary", "name": "static-binary", "title": "Static Binary Resource",
          "description": "A static binary resource (PNG)", "mimeType": "image/png"},
         {"uri": "test://watched-resource", "name": "watched-resource", "title": "Watched Resource",
-         "description": "A resource clients may subscribe to", "mimeType": "text/plain"}
+         "description": "A resource clients may subscribe to", "mimeType": "text/plain"},
+        {"uri": APP_URI, "name": "app", "title": "Fixture App", "description": "An MCP App's HTML",
+         "mimeType": "text/html;profile=mcp-app", "_meta": {"ui": {"prefersBorder": true}}}
     ])
 }
 
@@ -582,6 +596,7 @@ impl Fixture {
                 self.notify_listeners(false).await;
                 tool_result(vec![text("Mutation triggered")])
             }
+            "test_app_tool" => tool_result(vec![text("Shown in the app")]),
             "test_trigger_resource_update" => {
                 // Each listen stream's sink keeps only the URIs it accepted.
                 let sinks = self.shared.listeners.lock().unwrap().clone();
@@ -684,6 +699,9 @@ impl ServerHandler for Fixture {
             "test://static-binary" => json!({"uri": uri, "mimeType": "image/png", "blob": PNG}),
             "test://watched-resource" => {
                 json!({"uri": uri, "mimeType": "text/plain", "text": "Watched resource content"})
+            }
+            APP_URI => {
+                json!({"uri": uri, "mimeType": "text/html;profile=mcp-app", "text": "<!doctype html><p>app</p>"})
             }
             _ => match uri.strip_prefix("test://template/").and_then(|rest| rest.strip_suffix("/data")) {
                 Some(id) if !id.is_empty() && !id.contains('/') => json!({

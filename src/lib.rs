@@ -242,6 +242,7 @@ async fn seed_official_servers(db: &Db, api_urls: &[String]) -> anyhow::Result<(
                         description: description.clone(),
                         parameters: sqlx::types::Json(schema.clone()),
                         output_schema: None,
+                        details: None,
                     })
                     .collect(),
                 ..Default::default()

@@ -414,3 +414,31 @@ async fn a_servers_own_call_timeout_is_restarted_by_progress() {
     }
     s.stop().await;
 }
+
+/// What a server declares about its items beyond names and schemas
+/// (titles, annotations, `_meta`) is listed through the gateway, and an
+/// MCP App's resource (`_meta.ui.resourceUri`, `ui://`) is named as the
+/// client reads it through the gateway, where it reads.
+#[tokio::test]
+async fn declared_details_and_mcp_apps_pass_through() {
+    let (_upstream, url) = serve_modern_fixture().await;
+    let (s, slug) = platform_with(&url, "apps").await;
+    let [key, _] = two_users(&s, &slug).await;
+    let tools = common::rpc::stateless(&s, &key, "tools/list", json!({})).await;
+    let app = tools["tools"].as_array().unwrap().iter().find(|t| t["name"] == format!("{slug}.test_app_tool"));
+    let app = app.unwrap_or_else(|| panic!("the app tool is listed: {tools}"));
+    assert_eq!((&app["title"], &app["annotations"]["readOnlyHint"]), (&json!("App Tool"), &json!(true)), "{app}");
+    let public = app["_meta"]["ui"]["resourceUri"].as_str().unwrap().to_string();
+    assert!(public.starts_with(&format!("omnimcp://{slug}/")), "the app's resource, named for the gateway: {app}");
+    let resources = common::rpc::stateless(&s, &key, "resources/list", json!({})).await;
+    let listed = resources["resources"].as_array().unwrap().iter().find(|r| r["uri"] == public.as_str());
+    let listed = listed.unwrap_or_else(|| panic!("the app's resource is listed as {public}: {resources}"));
+    assert_eq!(
+        (&listed["mimeType"], &listed["_meta"]["ui"]["prefersBorder"]),
+        (&json!("text/html;profile=mcp-app"), &json!(true))
+    );
+    let read = common::rpc::stateless(&s, &key, "resources/read", json!({"uri": public})).await;
+    assert_eq!(read["contents"][0]["text"], "<!doctype html><p>app</p>", "{read}");
+    assert_eq!(read["contents"][0]["uri"], public.as_str(), "{read}");
+    s.stop().await;
+}

@@ -58,6 +58,8 @@ async fn scopes_limit_every_mcp_method(s: TestServer) {
     // The tools-only key: the Calculator's one tool, nothing of the fixture.
     let listed = stateless(&s, &tools_only, "tools/list", json!({})).await;
     assert_eq!(names(&listed, "tools", "name"), vec!["calculator.evaluate"], "{listed}");
+    // Each list is this key's own: no cache may share it between callers.
+    assert_eq!((&listed["cacheScope"], &listed["ttlMs"]), (&json!("private"), &json!(10_000)), "{listed}");
     for (method, field) in [
         ("resources/list", "resources"),
         ("resources/templates/list", "resourceTemplates"),
@@ -65,6 +67,7 @@ async fn scopes_limit_every_mcp_method(s: TestServer) {
     ] {
         let listed = stateless(&s, &tools_only, method, json!({})).await;
         assert_eq!(listed[field], json!([]), "{method}: {listed}");
+        assert_eq!(listed["cacheScope"], "private", "{method}: {listed}");
     }
     let call = |name: &str| json!({"name": name, "arguments": {}});
     unknown(&stateless(&s, &tools_only, "tools/call", call("fixture.test_simple_text")).await, "a fixture tool");

@@ -48,6 +48,8 @@ pub struct ToolRecord {
     /// Input JSON Schema.
     pub parameters: Json<Value>,
     pub output_schema: Option<Json<Value>>,
+    /// What the server declared besides (see `servers::details_of`).
+    pub details: Option<Json<Value>>,
 }
 
 #[derive(Debug, Clone, PartialEq, FromRow)]
@@ -58,6 +60,7 @@ pub struct ResourceRecord {
     pub mime_type: Option<String>,
     /// `uri` is an RFC 6570 template, not one resource.
     pub template: bool,
+    pub details: Option<Json<Value>>,
 }
 
 /// A server's items: what its tools, resources and prompts are.
@@ -73,6 +76,7 @@ pub struct PromptRecord {
     pub name: String,
     pub description: String,
     pub arguments: Json<Value>,
+    pub details: Option<Json<Value>>,
 }
 
 /// What a deploy writes. `webhook_secret_enc` is `Some` only when the
@@ -157,8 +161,8 @@ macro_rules! write_items {
     ($tx:ident, $id:expr, $items:expr) => {
         for t in &$items.tools {
             sqlx::query(
-                "INSERT INTO mcp_tools (id, server_id, name, description, parameters, output_schema)
-                     VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO mcp_tools (id, server_id, name, description, parameters, output_schema, details)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(Uuid::now_v7())
             .bind($id)
@@ -166,14 +170,15 @@ macro_rules! write_items {
             .bind(&t.description)
             .bind(&t.parameters)
             .bind(&t.output_schema)
+            .bind(&t.details)
             .execute(&mut *$tx)
             .await
             .map_err(DbError::classify)?;
         }
         for r in &$items.resources {
             sqlx::query(
-                "INSERT INTO mcp_resources (id, server_id, uri, name, description, mime_type, template)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO mcp_resources (id, server_id, uri, name, description, mime_type, template, details)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(Uuid::now_v7())
             .bind($id)
@@ -182,19 +187,22 @@ macro_rules! write_items {
             .bind(&r.description)
             .bind(&r.mime_type)
             .bind(r.template)
+            .bind(&r.details)
             .execute(&mut *$tx)
             .await
             .map_err(DbError::classify)?;
         }
         for p in &$items.prompts {
             sqlx::query(
-                "INSERT INTO mcp_prompts (id, server_id, name, description, arguments) VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO mcp_prompts (id, server_id, name, description, arguments, details)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(Uuid::now_v7())
             .bind($id)
             .bind(&p.name)
             .bind(&p.description)
             .bind(&p.arguments)
+            .bind(&p.details)
             .execute(&mut *$tx)
             .await
             .map_err(DbError::classify)?;
@@ -454,21 +462,19 @@ impl Db {
     }
 
     pub async fn server_tools(&self, server_id: Uuid) -> DbResult<Vec<ToolRecord>> {
-        let sql =
-            "SELECT name, description, parameters, output_schema FROM mcp_tools WHERE server_id = $1 ORDER BY name";
+        let sql = "SELECT name, description, parameters, output_schema, details FROM mcp_tools WHERE server_id = $1 ORDER BY name";
         on_pool!(self, |pool| sqlx::query_as::<_, ToolRecord>(sql).bind(server_id).fetch_all(pool).await)
             .map_err(DbError::classify)
     }
 
     pub async fn server_resources(&self, server_id: Uuid) -> DbResult<Vec<ResourceRecord>> {
-        let sql =
-            "SELECT uri, name, description, mime_type, template FROM mcp_resources WHERE server_id = $1 ORDER BY uri";
+        let sql = "SELECT uri, name, description, mime_type, template, details FROM mcp_resources WHERE server_id = $1 ORDER BY uri";
         on_pool!(self, |pool| sqlx::query_as::<_, ResourceRecord>(sql).bind(server_id).fetch_all(pool).await)
             .map_err(DbError::classify)
     }
 
     pub async fn server_prompts(&self, server_id: Uuid) -> DbResult<Vec<PromptRecord>> {
-        let sql = "SELECT name, description, arguments FROM mcp_prompts WHERE server_id = $1 ORDER BY name";
+        let sql = "SELECT name, description, arguments, details FROM mcp_prompts WHERE server_id = $1 ORDER BY name";
         on_pool!(self, |pool| sqlx::query_as::<_, PromptRecord>(sql).bind(server_id).fetch_all(pool).await)
             .map_err(DbError::classify)
     }

@@ -17,12 +17,60 @@ use rmcp::{
         Prompt, PromptArgument, Resource, ResourceTemplate, Tool,
     },
 };
+use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Map, Value};
 
 use crate::gateway::Reach;
 
 /// How many items one page of a list holds.
 pub const PAGE_SIZE: usize = 100;
+
+/// How long a client may reuse a list (2026-07-28 `ttlMs`): short, since
+/// an install elsewhere (the dashboard, another client) changes it, and a
+/// client without a listen stream learns of that only by asking again.
+pub const LIST_TTL_MS: u64 = 10_000;
+
+/// Marks a list as cacheable by its client only: every list is the
+/// caller's own (its installations, its key's scope), never to be shared
+/// by a cache between users (`cacheScope: private`).
+macro_rules! private {
+    ($result:expr, $next:expr) => {{
+        let mut result = $result;
+        result.next_cursor = $next;
+        result.ttl_ms = Some(LIST_TTL_MS);
+        result.cache_scope = Some(rmcp::model::CacheScope::Private);
+        Ok(result)
+    }};
+}
+
+/// An item as listed, with what its server declared besides (title,
+/// annotations, icons, `_meta`...; see `servers::details_of`); the
+/// listing's own fields win. An MCP Apps resource the item's `_meta.ui`
+/// points to (`ui://...`) is named as the caller reads it through the
+/// gateway (`public_uri`).
+fn with_details<T: Serialize + DeserializeOwned>(
+    item: T,
+    details: Option<&sqlx::types::Json<Value>>,
+    public_uri: impl Fn(&str) -> String,
+) -> T {
+    let Some(Value::Object(details)) = details.map(|d| &d.0) else { return item };
+    let Ok(Value::Object(mut fields)) = serde_json::to_value(&item) else { return item };
+    for (key, value) in details {
+        fields.entry(key.clone()).or_insert_with(|| value.clone());
+    }
+    if let Some(Value::Object(meta)) = fields.get_mut("_meta") {
+        let rewrite = |v: &mut Value| {
+            if let Some(uri) = v.as_str().filter(|u| u.starts_with("ui://")) {
+                *v = Value::String(public_uri(uri));
+            }
+        };
+        if let Some(Value::Object(ui)) = meta.get_mut("ui") {
+            ui.get_mut("resourceUri").map(rewrite);
+        }
+        meta.get_mut("ui/resourceUri").map(rewrite);
+    }
+    serde_json::from_value(Value::Object(fields)).unwrap_or(item)
+}
 
 /// One page of a sorted list.
 fn page<T>(
@@ -62,14 +110,12 @@ pub fn tools(reach: &Reach, request: Option<PaginatedRequestParams>) -> Result<L
             if let Some(out) = t.output_schema.as_ref().and_then(|o| o.0.as_object()) {
                 tool.output_schema = Some(Arc::new(out.clone()));
             }
-            tools.push(tool);
+            tools.push(with_details(tool, t.details.as_ref(), |uri| reach.naming.uri(entry.slug(), uri)));
         }
     }
     tools.sort_by(|a, b| a.name.cmp(&b.name));
     let (tools, next) = page(tools, |t: &Tool| t.name.as_ref(), request)?;
-    let mut result = ListToolsResult::with_all_items(tools);
-    result.next_cursor = next;
-    Ok(result)
+    private!(ListToolsResult::with_all_items(tools), next)
 }
 
 pub fn resources(reach: &Reach, request: Option<PaginatedRequestParams>) -> Result<ListResourcesResult, ErrorData> {
@@ -82,14 +128,12 @@ pub fn resources(reach: &Reach, request: Option<PaginatedRequestParams>) -> Resu
                 resource = resource.with_description(r.description.clone());
             }
             resource.mime_type = r.mime_type.clone();
-            resources.push(resource);
+            resources.push(with_details(resource, r.details.as_ref(), |uri| reach.naming.uri(slug, uri)));
         }
     }
     resources.sort_by(|a, b| a.uri.cmp(&b.uri));
     let (resources, next) = page(resources, |r: &Resource| r.uri.as_str(), request)?;
-    let mut result = ListResourcesResult::with_all_items(resources);
-    result.next_cursor = next;
-    Ok(result)
+    private!(ListResourcesResult::with_all_items(resources), next)
 }
 
 pub fn templates(
@@ -106,14 +150,12 @@ pub fn templates(
                 template = template.with_description(r.description.clone());
             }
             template.mime_type = r.mime_type.clone();
-            templates.push(template);
+            templates.push(with_details(template, r.details.as_ref(), |uri| reach.naming.uri(slug, uri)));
         }
     }
     templates.sort_by(|a, b| a.uri_template.cmp(&b.uri_template));
     let (templates, next) = page(templates, |t: &ResourceTemplate| t.uri_template.as_str(), request)?;
-    let mut result = ListResourceTemplatesResult::with_all_items(templates);
-    result.next_cursor = next;
-    Ok(result)
+    private!(ListResourceTemplatesResult::with_all_items(templates), next)
 }
 
 pub fn prompts(reach: &Reach, request: Option<PaginatedRequestParams>) -> Result<ListPromptsResult, ErrorData> {
@@ -135,19 +177,37 @@ pub fn prompts(reach: &Reach, request: Option<PaginatedRequestParams>) -> Result
                 })
                 .collect();
             let description = (!p.description.is_empty()).then(|| p.description.clone());
-            prompts.push(Prompt::new(reach.naming.name(target.entry.slug(), &p.name), description, Some(arguments)));
+            let slug = target.entry.slug();
+            let prompt = Prompt::new(reach.naming.name(slug, &p.name), description, Some(arguments));
+            prompts.push(with_details(prompt, p.details.as_ref(), |uri| reach.naming.uri(slug, uri)));
         }
     }
     prompts.sort_by(|a, b| a.name.cmp(&b.name));
     let (prompts, next) = page(prompts, |p: &Prompt| p.name.as_str(), request)?;
-    let mut result = ListPromptsResult::with_all_items(prompts);
-    result.next_cursor = next;
-    Ok(result)
+    private!(ListPromptsResult::with_all_items(prompts), next)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn declared_details_are_listed_and_app_resources_renamed() {
+        let details = sqlx::types::Json(serde_json::json!({
+            "title": "Weather",
+            "name": "not-this",
+            "annotations": {"readOnlyHint": true},
+            "_meta": {"ui": {"resourceUri": "ui://weather/app.html"}, "ui/resourceUri": "ui://weather/app.html"},
+        }));
+        let tool = Tool::new("w.forecast", "Forecast", Arc::new(Map::new()));
+        let listed = with_details(tool, Some(&details), |uri| format!("omnimcp://w/{uri}"));
+        let listed = serde_json::to_value(listed).unwrap();
+        assert_eq!(listed["name"], "w.forecast", "the listing's own name wins");
+        assert_eq!(listed["title"], "Weather");
+        assert_eq!(listed["annotations"]["readOnlyHint"], true);
+        assert_eq!(listed["_meta"]["ui"]["resourceUri"], "omnimcp://w/ui://weather/app.html");
+        assert_eq!(listed["_meta"]["ui/resourceUri"], "omnimcp://w/ui://weather/app.html");
+    }
 
     #[test]
     fn pages_follow_the_cursor() {

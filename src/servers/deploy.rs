@@ -259,6 +259,7 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
             description: t.description.clone(),
             parameters: Json(schema),
             output_schema: t.output_schema.clone().map(Json),
+            details: None,
         });
     }
     // A remote server that is deployed without tools has them (and its
@@ -312,6 +313,7 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
             description: r.description.clone(),
             mime_type: r.mime_type.clone(),
             template,
+            details: None,
         });
     }
     if resources.is_empty() {
@@ -326,6 +328,7 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
             name: p.name.clone(),
             description: p.description.clone(),
             arguments: Json(serde_json::to_value(&p.arguments).map_err(anyhow::Error::from)?),
+            details: None,
         });
     }
     if prompts.is_empty() {

@@ -139,6 +139,30 @@ pub async fn marketplace_page(
     Ok((rows, next))
 }
 
+/// Most bytes of what a server declared about one item beyond the
+/// registry's columns: more is dropped (and the item listed without it).
+const MAX_DETAILS: usize = 16 * 1024;
+
+/// What a server declared about an item beyond the fields the registry
+/// keeps in columns (`stored`): title, annotations, icons, `_meta` (MCP
+/// Apps' `ui` resource among it), size... kept as sent, within
+/// [`MAX_DETAILS`]. A tool's `execution` (task support) is not kept: the
+/// gateway does not relay the Tasks extension, so it must not claim it.
+fn details_of(item: &impl serde::Serialize, stored: &[&str]) -> Option<Json<Value>> {
+    let Ok(Value::Object(mut fields)) = serde_json::to_value(item) else { return None };
+    fields.retain(|k, _| !stored.contains(&k.as_str()));
+    let details = Value::Object(fields);
+    let size = serde_json::to_vec(&details).map_or(usize::MAX, |b| b.len());
+    match size {
+        2 => None,
+        n if n > MAX_DETAILS => {
+            tracing::warn!(bytes = n, "an item's declared details are too large; listed without them");
+            None
+        }
+        _ => Some(Json(details)),
+    }
+}
+
 /// The registry's records of what an MCP server lists. Tools whose name or
 /// input schema this platform cannot serve are left out with a warning
 /// (the rest of the server still works).
@@ -155,6 +179,7 @@ pub fn items_from_catalog(catalog: &Catalog) -> ServerItems {
             description: t.description.as_deref().unwrap_or_default().to_string(),
             parameters: Json(schema),
             output_schema: t.output_schema.as_ref().map(|o| Json(Value::Object(o.as_ref().clone()))),
+            details: details_of(t, &["name", "description", "inputSchema", "outputSchema", "execution"]),
         });
     }
     let resources = catalog.resources.iter().filter(|r| r.uri.len() <= 2048).map(|r| ResourceRecord {
@@ -163,6 +188,7 @@ pub fn items_from_catalog(catalog: &Catalog) -> ServerItems {
         description: r.description.clone().unwrap_or_default(),
         mime_type: r.mime_type.clone(),
         template: false,
+        details: details_of(r, &["uri", "name", "description", "mimeType"]),
     });
     let templates =
         catalog.templates.iter().filter(|t| crate::uri_template::is_valid(&t.uri_template)).take(MAX_TEMPLATES).map(
@@ -172,6 +198,7 @@ pub fn items_from_catalog(catalog: &Catalog) -> ServerItems {
                 description: t.description.clone().unwrap_or_default(),
                 mime_type: t.mime_type.clone(),
                 template: true,
+                details: details_of(t, &["uriTemplate", "name", "description", "mimeType"]),
             },
         );
     let prompts = catalog
@@ -194,6 +221,7 @@ pub fn items_from_catalog(catalog: &Catalog) -> ServerItems {
                 name: p.name.clone(),
                 description: p.description.clone().unwrap_or_default(),
                 arguments: Json(serde_json::to_value(arguments).unwrap_or_else(|_| json!([]))),
+                details: details_of(p, &["name", "description", "arguments"]),
             }
         })
         .collect();
