@@ -442,3 +442,35 @@ async fn declared_details_and_mcp_apps_pass_through() {
     assert_eq!(read["contents"][0]["uri"], public.as_str(), "{read}");
     s.stop().await;
 }
+
+/// A bridged call's `requestState` is a handle only its own user's retry
+/// of the same request can use: another user's retry, or the same user's
+/// retry of another tool, is refused without disturbing the waiting call,
+/// which the right retry then completes.
+#[tokio::test]
+async fn a_bridged_calls_handle_serves_its_own_retry_only() {
+    let (_upstream, url) = serve_everything().await;
+    let (s, slug) = platform_with(&url, "everything").await;
+    let [amy, bob] = two_users(&s, &slug).await;
+    let sample = json!({"name": format!("{slug}.trigger-sampling-request"), "arguments": {"prompt": "6x7?"}});
+    let asked = common::rpc::stateless(&s, &amy, "tools/call", sample.clone()).await;
+    assert_eq!(asked["resultType"], "input_required", "{asked}");
+    let (key, request) = asked["inputRequests"].as_object().unwrap().iter().next().expect("one input request");
+    assert_eq!(request["method"], "sampling/createMessage", "{asked}");
+    let state = asked["requestState"].clone();
+    let answer = json!({key.clone(): {"role": "assistant", "content": {"type": "text", "text": "42"}, "model": "m"}});
+    let retry = |mut params: Value| {
+        params["requestState"] = state.clone();
+        params["inputResponses"] = answer.clone();
+        params
+    };
+    let refused = common::rpc::stateless(&s, &bob, "tools/call", retry(sample.clone())).await;
+    assert_eq!(refused["code"], -32602, "another user's retry: {refused}");
+    let other = json!({"name": format!("{slug}.get-sum"), "arguments": {"a": 1, "b": 2}});
+    let refused = common::rpc::stateless(&s, &amy, "tools/call", retry(other)).await;
+    assert_eq!(refused["code"], -32602, "a retry of another request: {refused}");
+    let done = common::rpc::stateless(&s, &amy, "tools/call", retry(sample)).await;
+    assert_eq!(done["resultType"], "complete", "{done}");
+    assert!(done["content"][0]["text"].as_str().unwrap().contains("42"), "the answer reached the server: {done}");
+    s.stop().await;
+}

@@ -51,6 +51,11 @@ const HANDLE_PREFIX: &str = "omnimcp-bridge.";
 /// Most requests a server may have waiting on one call at once.
 const MAX_WAITING_ASKS: usize = 16;
 
+/// Most calls of one upstream connection (one installation) that may wait
+/// for their clients at once; past it the oldest is dropped (and cancelled
+/// upstream), so clients that never come back cannot pile calls up.
+const MAX_PARKED: usize = 64;
+
 /// Whether a call is bridged from a 2026-07-28 client to a handshake-era
 /// server: the client can retry (it came over `/mcp`), the server may ask it
 /// things mid-call, and the method is one that may need input.
@@ -70,6 +75,9 @@ pub struct Parking {
 
 struct Parked {
     user: Uuid,
+    /// What the call is (its method and name): a retry must be of the
+    /// same request.
+    what: String,
     call: Waiting,
     /// The server's requests put to the client, by input key.
     pending: Vec<(String, oneshot::Sender<Result<serde_json::Value, ErrorData>>)>,
@@ -82,17 +90,23 @@ impl Parking {
         let mut table = self.parked.lock().expect("parking lock");
         let now = Instant::now();
         table.retain(|_, p| p.expires > now);
+        while table.len() >= MAX_PARKED {
+            let oldest = table.iter().min_by_key(|(_, p)| p.expires).map(|(h, _)| h.clone());
+            let Some(oldest) = oldest else { break };
+            tracing::info!("too many bridged calls wait for their clients; the oldest is cancelled");
+            table.remove(&oldest);
+        }
         table.insert(handle, parked);
     }
 
-    /// The call waiting under `handle`, if it is `user`'s and has not
-    /// expired.
-    fn take(&self, handle: &str, user: Uuid) -> Option<Parked> {
+    /// The call waiting under `handle`, if it is `user`'s retry of the same
+    /// request and has not expired.
+    fn take(&self, handle: &str, user: Uuid, what: &str) -> Option<Parked> {
         let mut table = self.parked.lock().expect("parking lock");
         let now = Instant::now();
         table.retain(|_, p| p.expires > now);
         match table.get(handle) {
-            Some(p) if p.user == user => table.remove(handle),
+            Some(p) if p.user == user && p.what == what => table.remove(handle),
             _ => None,
         }
     }
@@ -112,6 +126,7 @@ impl Parking {
 /// cancels the call upstream.
 struct Waiting {
     handle: String,
+    what: String,
     recipient: Arc<Mutex<Recipient>>,
     asks: mpsc::Receiver<Asked>,
     done: oneshot::Receiver<Result<ServerResult, PeerFailure>>,
@@ -136,11 +151,11 @@ pub async fn run(
 ) -> Result<Outcome, PeerFailure> {
     let relay = connection.service().relay();
     if let Some(handle) = ctx.round_trip.request_state.as_deref().filter(|s| s.starts_with(HANDLE_PREFIX)) {
-        let Some(parked) = relay.parking.take(handle, ctx.user()) else {
+        let Some(parked) = relay.parking.take(handle, ctx.user(), &what(&op)) else {
             return Err(PeerFailure::Failed(UpstreamError::Rpc(ErrorData::new(
                 ErrorCode::INVALID_PARAMS,
-                "requestState names no call waiting for input (it ended, it expired, or it is not yours): \
-                 call again without it",
+                "requestState names no call of this request waiting for input (it ended, it expired, or it is \
+                 another request's): call again without it",
                 None,
             ))));
         };
@@ -159,6 +174,7 @@ pub async fn run(
         }
         return wait(relay, parked.call, ctx).await;
     }
+    let what = what(&op);
     let (ask, asks) = mpsc::channel(MAX_WAITING_ASKS);
     let (finish, done) = oneshot::channel();
     let recipient = Arc::new(Mutex::new(Recipient::of(ctx)));
@@ -172,8 +188,18 @@ pub async fn run(
         let _ = finish.send(one_request(&connection, request, None, caller, &stop, limits).await);
     });
     let handle = format!("{HANDLE_PREFIX}{}", Uuid::new_v4().simple());
-    let call = Waiting { handle, recipient, asks, done, cancel, idle: limits.idle, asked: 0 };
+    let call = Waiting { handle, what, recipient, asks, done, cancel, idle: limits.idle, asked: 0 };
     wait(relay, call, ctx).await
+}
+
+/// A request's method and name, which its retries repeat.
+fn what(op: &Operation) -> String {
+    match op {
+        Operation::CallTool { tool, .. } => format!("tools/call {tool}"),
+        Operation::ReadResource { uri } => format!("resources/read {uri}"),
+        Operation::GetPrompt { name, .. } => format!("prompts/get {name}"),
+        other => format!("{other:?}"),
+    }
 }
 
 enum Event {
@@ -213,7 +239,8 @@ async fn wait(relay: &Relay, mut call: Waiting, ctx: &CallContext) -> Result<Out
             }
             let handle = call.handle.clone();
             let expires = Instant::now() + call.idle;
-            relay.parking.park(handle.clone(), Parked { user: ctx.user(), call, pending, expires });
+            let what = call.what.clone();
+            relay.parking.park(handle.clone(), Parked { user: ctx.user(), what, call, pending, expires });
             let required = InputRequiredResult::new(Some(requests), Some(handle));
             Ok(Outcome::Mcp(ServerResult::InputRequiredResult(required)))
         }
