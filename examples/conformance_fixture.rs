@@ -129,6 +129,11 @@ fn tools() -> Vec<(&'static str, &'static str, Value)> {
         ("test_trigger_tool_change", "Announces a tool list change to listeners", no_args()),
         ("test_trigger_prompt_change", "Announces a prompt list change to listeners", no_args()),
         ("test_trigger_resource_update", "Announces that every resource changed, to listeners", no_args()),
+        (
+            "test_slow_progress",
+            "Reports progress `steps` times over `seconds` seconds, then answers",
+            json!({"type": "object", "properties": {"seconds": {"type": "number"}, "steps": {"type": "integer"}}}),
+        ),
         ("test_app_tool", "Shows its result in an MCP App (its `_meta.ui` names the app's resource)", no_args()),
         (
             "test_custom_header",
@@ -597,6 +602,20 @@ impl Fixture {
                 tool_result(vec![text("Mutation triggered")])
             }
             "test_app_tool" => tool_result(vec![text("Shown in the app")]),
+            "test_slow_progress" => {
+                let seconds = args["seconds"].as_f64().unwrap_or(1.0).clamp(0.0, 600.0);
+                let steps = args["steps"].as_u64().unwrap_or(1).clamp(1, 1000);
+                let token = ctx.meta.get_progress_token();
+                for step in 1..=steps {
+                    tokio::time::sleep(Duration::from_secs_f64(seconds / steps as f64)).await;
+                    if let Some(token) = &token {
+                        let param: ProgressNotificationParam =
+                            parse(json!({"progressToken": token, "progress": step, "total": steps}));
+                        let _ = ctx.peer.notify_progress(param).await;
+                    }
+                }
+                tool_result(vec![text(format!("Done after {seconds} seconds"))])
+            }
             "test_trigger_resource_update" => {
                 // Each listen stream's sink keeps only the URIs it accepted.
                 let sinks = self.shared.listeners.lock().unwrap().clone();

@@ -243,7 +243,8 @@ async fn the_reference_server_as_a_platform_hosted_process() {
 /// A server of the 2026-07-28 era only: its input-required results reach a
 /// 2026-07-28 client as they are, and become requests on a handshake-era
 /// client's session, whose answers the server gets in the retry (with its
-/// own `requestState`, checked by the server's signature).
+/// own `requestState`, checked by the server's signature). A 15-second call
+/// and a cancelled one behave as with a handshake-era server.
 #[tokio::test]
 async fn a_modern_server_asks_clients_of_both_eras() {
     let (_upstream, url) = serve_modern_fixture().await;
@@ -258,14 +259,22 @@ async fn a_modern_server_asks_clients_of_both_eras() {
         tool("test_input_required_result_multi_round"),
         tool("test_input_required_result_request_state"),
         {"tool": format!("{slug}.test_tool_with_progress")},
+        {"tool": format!("{slug}.test_slow_progress"), "arguments": {"seconds": 15, "steps": 6}},
+        {"tool": format!("{slug}.test_slow_progress"), "arguments": {"seconds": 60, "steps": 2}, "cancelAfter": 2},
     ]);
     let (legacy, modern) =
         tokio::join!(python_client(&s, &keys[0], "legacy", calls.clone()), python_client(&s, &keys[1], "auto", calls));
     for (seen, pairing) in [(&legacy, "2025-11-25 client"), (&modern, "2026-07-28 client")] {
         let calls = seen["calls"].as_array().unwrap();
-        for call in calls {
+        let (done, cancelled) = calls.split_at(calls.len() - 1);
+        for call in done {
             assert!(call.get("error").is_none() && call["isError"] == false, "{pairing}: {call}");
         }
+        // 15 seconds, past the outbound timeout, with all progress, once,
+        // in order; and a cancelled call, freed.
+        assert_eq!(calls[7]["text"], "Done after 15 seconds", "{pairing}: {}", calls[7]);
+        assert_eq!(calls[7]["progress"], json!([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]), "{pairing}: {}", calls[7]);
+        assert_eq!(cancelled[0]["cancelled"], true, "{pairing}: {}", cancelled[0]);
         let asked = |i: usize| calls[i]["asked"].as_array().unwrap().len();
         assert_eq!(asked(0), 1, "{pairing}: elicitation: {}", calls[0]);
         assert!(calls[0]["asked"][0]["elicitation"].is_string(), "{pairing}: {}", calls[0]);
@@ -274,6 +283,9 @@ async fn a_modern_server_asks_clients_of_both_eras() {
         assert_eq!(asked(3), 3, "{pairing}: three inputs at once: {}", calls[3]);
         assert_eq!(asked(4), 2, "{pairing}: two rounds: {}", calls[4]);
         assert_eq!(calls[6]["progress"].as_array().unwrap().len(), 3, "{pairing}: progress {}", calls[6]);
+    }
+    for relay in s.state.gateway.upstreams.remote.relays().await {
+        assert_eq!(relay.in_flight(), 0, "a cancelled call is still in flight");
     }
     s.stop().await;
 }
