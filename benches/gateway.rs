@@ -180,7 +180,10 @@ struct Platform {
 }
 
 async fn start_platform(omnimcp: &str, data: &std::path::Path) -> Platform {
-    let (child, base) = support::start_omnimcp(omnimcp, data, &[]).await;
+    // The memory figure opens 1,000 legacy sessions with one key: past the
+    // default per-account and per-key caps, which are not what is measured.
+    let caps = ["--max-sessions-per-user", "2000", "--max-sessions-per-credential", "2000"];
+    let (child, base) = support::start_omnimcp(omnimcp, data, &caps).await;
     let http = reqwest::Client::new();
     let creds = json!({"email": "bench@example.com", "password": "correct horse battery"});
     let res: Value =

@@ -285,15 +285,30 @@ fn at_least(level: LoggingLevel, threshold: Option<LoggingLevel>) -> bool {
 /// owners (see [`Notifier::log`]), for as long as the platform runs.
 pub fn deliver_said(gateway: Arc<super::Gateway>, queue: crate::upstream::ChangeQueue) {
     tokio::spawn(async move {
+        // An installation never changes owner: a chatty server costs one
+        // lookup, not one per message.
+        let mut owners: HashMap<Uuid, Uuid> = HashMap::new();
         loop {
             for said in queue.heard().await {
-                match gateway.db.installation_user(said.installation).await {
-                    Ok(Some(user)) => gateway.notifier.log(user, said.installation, said.log),
-                    Ok(None) => {}
-                    Err(e) => {
-                        tracing::warn!(error = %e, "could not find who owns an installation; a log message dropped")
-                    }
-                }
+                let user = match owners.get(&said.installation) {
+                    Some(user) => *user,
+                    None => match gateway.db.installation_user(said.installation).await {
+                        Ok(Some(user)) => {
+                            if owners.len() >= 10_000 {
+                                owners.clear();
+                            }
+                            owners.insert(said.installation, user);
+                            user
+                        }
+                        // Uninstalled meanwhile: nobody to tell.
+                        Ok(None) => continue,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "could not find who owns an installation; a log message dropped");
+                            continue;
+                        }
+                    },
+                };
+                gateway.notifier.log(user, said.installation, said.log);
             }
         }
     });

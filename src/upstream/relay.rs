@@ -570,6 +570,27 @@ fn unexpected() -> ErrorData {
 mod tests {
     use super::*;
 
+    fn progress(token: i64, value: f64) -> ProgressNotificationParam {
+        ProgressNotificationParam::new(ProgressToken(rmcp::model::NumberOrString::Number(token)), value)
+    }
+
+    #[tokio::test]
+    async fn progress_is_relayed_once_and_in_order_and_restarts_the_wait() {
+        let relay = Relay::new(true);
+        let caller = Caller::new(Arc::new(Mutex::new(Recipient::default())), None);
+        let token = ProgressToken(rmcp::model::NumberOrString::Number(7));
+        let call = relay.begin(caller, RequestId::Number(1), token);
+        let relayed: Vec<bool> =
+            [1.0, 2.0, 1.0, 2.0, 4.0, 3.0, 5.0].iter().map(|v| relay.progressed(&progress(7, *v)).is_some()).collect();
+        // A resumed stream's replay (1, 2) and a late 3 are dropped.
+        assert_eq!(relayed, [true, true, false, false, true, false, true]);
+        assert!(relay.progressed(&progress(8, 1.0)).is_none(), "another token belongs to no call");
+        // Each one, relayed or not, told the call the server is at work.
+        tokio::time::timeout(Duration::from_millis(100), call.activity().notified())
+            .await
+            .expect("progress restarts the call's wait");
+    }
+
     #[test]
     fn unassociated_messages_need_one_call_of_one_installation() {
         assert_eq!(sole_call(true, 0), None, "after every call ended: dropped");
