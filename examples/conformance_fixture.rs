@@ -1,8 +1,8 @@
 //! The MCP server the official conformance suite (npm
 //! `@modelcontextprotocol/conformance`) is run against: every tool, resource,
-//! resource template, prompt, completion, logging, subscription and
-//! multi round-trip (MRTR, SEP-2322) behaviour that the suite's server
-//! scenarios ask for, in both protocol eras (2025-11-25 sessions, 2026-07-28
+//! resource template, prompt, completion, logging, subscription, multi
+//! round-trip (MRTR, SEP-2322) and task (SEP-2663) behaviour that the
+//! suite's server scenarios ask for, in both protocol eras (2025-11-25 sessions, 2026-07-28
 //! stateless requests), built on rmcp the way OmniMCP's own servers are.
 //!
 //! Why: the suite is the outside judge of our MCP. Run directly
@@ -67,6 +67,17 @@ struct Shared {
     /// Refuse `initialize`: a server of the 2026-07-28 era only (how the
     /// gateway's era bridging is tested).
     modern_only: bool,
+    /// Tasks (SEP-2663) by id.
+    tasks: Mutex<std::collections::HashMap<String, FixtureTask>>,
+}
+
+/// One task: its state, and the work that settles it.
+struct FixtureTask {
+    task: rmcp::model::Task,
+    payload: rmcp::model::TaskPayload,
+    work: Option<tokio::task::AbortHandle>,
+    /// The result text once every input request is answered.
+    done: Option<String>,
 }
 
 #[derive(Clone)]
@@ -129,6 +140,17 @@ fn tools() -> Vec<(&'static str, &'static str, Value)> {
         ("test_trigger_tool_change", "Announces a tool list change to listeners", no_args()),
         ("test_trigger_prompt_change", "Announces a prompt list change to listeners", no_args()),
         ("test_trigger_resource_update", "Announces that every resource changed, to listeners", no_args()),
+        ("greet", "Greets by name (never a task)", string_arg("name", "Who to greet")),
+        (
+            "slow_compute",
+            "Works `seconds` seconds, as a task for clients with the tasks extension",
+            json!({"type": "object", "properties": {"seconds": {"type": "number"}, "label": {"type": "string"}}}),
+        ),
+        ("failing_job", "A task whose tool reports an error (tasks only)", no_args()),
+        ("confirm_delete", "A task that asks for a confirmation first", string_arg("filename", "The file")),
+        ("multi_input", "A task that asks two things at once", no_args()),
+        ("test_tool_with_task", "Asks a name (MRTR), then greets in a task", no_args()),
+        ("protocol_error_job", "A task that fails with a protocol error", no_args()),
         (
             "test_slow_progress",
             "Reports progress `steps` times over `seconds` seconds, then answers",
@@ -153,6 +175,12 @@ fn tool_list() -> Vec<Value> {
         .into_iter()
         .map(|(name, description, schema)| {
             let mut tool = json!({"name": name, "description": description, "inputSchema": schema});
+            if matches!(name, "slow_compute" | "protocol_error_job") {
+                tool["execution"] = json!({"taskSupport": "optional"});
+            }
+            if matches!(name, "failing_job" | "confirm_delete" | "multi_input" | "test_tool_with_task") {
+                tool["execution"] = json!({"taskSupport": "required"});
+            }
             if name == "test_app_tool" {
                 tool["title"] = json!("App Tool");
                 tool["annotations"] = json!({"readOnlyHint": true});
@@ -266,7 +294,13 @@ impl Fixture {
 
     fn with_eras(modern_only: bool) -> Self {
         let state_key: [u8; 32] = rand::random();
-        let shared = Shared { subscribed: Mutex::default(), listeners: Mutex::default(), state_key, modern_only };
+        let shared = Shared {
+            subscribed: Mutex::default(),
+            listeners: Mutex::default(),
+            state_key,
+            modern_only,
+            tasks: Mutex::default(),
+        };
         Fixture { shared: Arc::new(shared) }
     }
 
@@ -319,6 +353,56 @@ impl Fixture {
             Err(e) => format!("Elicitation not supported or error: {e}"),
         };
         tool_result(vec![json!({"type": "text", "text": text})])
+    }
+
+    /// Starts a task that `work` settles.
+    fn start_task(
+        &self,
+        work: impl Future<Output = Result<serde_json::Map<String, Value>, serde_json::Map<String, Value>>> + Send + 'static,
+    ) -> rmcp::model::CreateTaskResult {
+        use rmcp::model::{Task, TaskPayload, TaskStatus};
+        let id = format!("task-{:032x}", rand::random::<u128>());
+        let now = chrono::Utc::now().to_rfc3339();
+        let task = Task::new(id.clone(), TaskStatus::Working, now.clone(), now)
+            .with_ttl_ms(600_000)
+            .with_poll_interval_ms(200);
+        let shared = self.shared.clone();
+        let settle = tokio::spawn(async move {
+            let payload = match work.await {
+                Ok(result) => TaskPayload::Completed { result },
+                Err(error) => TaskPayload::Failed { error },
+            };
+            if let Some(t) = shared.tasks.lock().unwrap().get_mut(&id) {
+                t.payload = payload;
+                t.task.status = t.payload.status();
+                t.task.last_updated_at = chrono::Utc::now().to_rfc3339();
+            }
+        });
+        let entry = FixtureTask {
+            task: task.clone(),
+            payload: TaskPayload::Working,
+            work: Some(settle.abort_handle()),
+            done: None,
+        };
+        self.shared.tasks.lock().unwrap().insert(task.task_id.clone(), entry);
+        rmcp::model::CreateTaskResult::new(task)
+    }
+
+    /// Starts a task that waits for the answers to `asks` (tasks/update),
+    /// then completes with `done`.
+    fn start_asking(&self, asks: Value, done: String) -> rmcp::model::CreateTaskResult {
+        let created = self.start_task(std::future::pending());
+        let mut tasks = self.shared.tasks.lock().unwrap();
+        if let Some(t) = tasks.get_mut(&created.task.task_id) {
+            t.payload = rmcp::model::TaskPayload::InputRequired { input_requests: parse(asks) };
+            t.task.status = rmcp::model::TaskStatus::InputRequired;
+            t.done = Some(done);
+        }
+        created
+    }
+
+    fn unknown_task(id: &str) -> ErrorData {
+        ErrorData::invalid_params(format!("unknown task: {id}"), None)
     }
 
     async fn notify_listeners(&self, tools: bool) {
@@ -602,6 +686,58 @@ impl Fixture {
                 tool_result(vec![text("Mutation triggered")])
             }
             "test_app_tool" => tool_result(vec![text("Shown in the app")]),
+            "greet" => tool_result(vec![text(format!("Hello, {}!", args["name"].as_str().unwrap_or("World")))]),
+            "slow_compute"
+            | "failing_job"
+            | "protocol_error_job"
+            | "confirm_delete"
+            | "multi_input"
+            | "test_tool_with_task" => {
+                let tasks = ctx.client_capabilities().is_some_and(|c| c.supports_tasks());
+                let required = matches!(p.name.as_ref(), "failing_job" | "confirm_delete" | "multi_input");
+                if required && !tasks {
+                    return Err(ErrorData::missing_required_client_capability(
+                        rmcp::model::ClientCapabilities::builder().enable_tasks().build(),
+                    ));
+                }
+                let seconds = match p.name.as_ref() {
+                    "slow_compute" => args["seconds"].as_f64().unwrap_or(1.0).clamp(0.0, 600.0),
+                    _ => 1.0,
+                };
+                match p.name.as_ref() {
+                    "confirm_delete" => {
+                        let file = args["filename"].as_str().unwrap_or("the file").to_string();
+                        let asks = json!({"confirm": elicit(&format!("Delete {file}?"), "confirm", "boolean")});
+                        return Ok(CallToolResponse::Task(self.start_asking(asks, format!("Deleted {file}"))));
+                    }
+                    "multi_input" => {
+                        let asks = json!({"first": elicit("Your name?", "name", "string"),
+                                          "second": elicit("Confirm?", "confirm", "boolean")});
+                        return Ok(CallToolResponse::Task(self.start_asking(asks, "Both answered".into())));
+                    }
+                    "test_tool_with_task" => {
+                        let Some(name) = elicited(responses, "user_name", "name") else {
+                            let asks = json!({"user_name": elicit("What is your name?", "name", "string")});
+                            return Ok(CallToolResponse::InputRequired(input_required(asks, None)));
+                        };
+                        let greeting = format!("Hello, {name}!");
+                        let work = async move {
+                            let content = json!({"content": [text(greeting)], "isError": false});
+                            Ok(content.as_object().cloned().unwrap_or_default())
+                        };
+                        return Ok(CallToolResponse::Task(self.start_task(work)));
+                    }
+                    _ => {}
+                }
+                let work = task_work(p.name.to_string(), seconds);
+                if tasks {
+                    return Ok(CallToolResponse::Task(self.start_task(work)));
+                }
+                match work.await {
+                    Ok(result) => CallToolResponse::Complete(complete(Value::Object(result))),
+                    Err(error) => return Err(parse(Value::Object(error))),
+                }
+            }
             "test_slow_progress" => {
                 let seconds = args["seconds"].as_f64().unwrap_or(1.0).clamp(0.0, 600.0);
                 let steps = args["steps"].as_u64().unwrap_or(1).clamp(1, 1000);
@@ -658,7 +794,8 @@ impl ServerHandler for Fixture {
                 "resources": {"subscribe": true, "listChanged": true},
                 "prompts": {"listChanged": true},
                 "logging": {},
-                "completions": {}
+                "completions": {},
+                "extensions": {"io.modelcontextprotocol/tasks": {}}
             },
             "serverInfo": {"name": "omnimcp-conformance-fixture", "version": env!("CARGO_PKG_VERSION")},
             "instructions": "The OmniMCP conformance fixture: every behaviour the MCP conformance suite tests."
@@ -835,6 +972,56 @@ impl ServerHandler for Fixture {
         Some(requested.clone())
     }
 
+    async fn get_task(
+        &self,
+        request: rmcp::model::GetTaskParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::GetTaskResult, ErrorData> {
+        let tasks = self.shared.tasks.lock().unwrap();
+        let t = tasks.get(&request.task_id).ok_or_else(|| Self::unknown_task(&request.task_id))?;
+        let detailed = rmcp::model::DetailedTask::new(t.task.clone(), t.payload.clone());
+        Ok(rmcp::model::GetTaskResult::new(detailed))
+    }
+
+    async fn update_task(
+        &self,
+        request: rmcp::model::UpdateTaskParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        use rmcp::model::{TaskPayload, TaskStatus};
+        let mut tasks = self.shared.tasks.lock().unwrap();
+        let t = tasks.get_mut(&request.task_id).ok_or_else(|| Self::unknown_task(&request.task_id))?;
+        if let TaskPayload::InputRequired { input_requests } = &mut t.payload {
+            input_requests.retain(|key, _| !request.input_responses.contains_key(key));
+            if input_requests.is_empty() {
+                let done = t.done.take().unwrap_or_default();
+                let result = json!({"content": [text(done)], "isError": false});
+                t.payload = TaskPayload::Completed { result: result.as_object().cloned().unwrap_or_default() };
+                t.task.status = TaskStatus::Completed;
+            }
+            t.task.last_updated_at = chrono::Utc::now().to_rfc3339();
+        }
+        Ok(())
+    }
+
+    async fn cancel_task(
+        &self,
+        request: rmcp::model::CancelTaskParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let mut tasks = self.shared.tasks.lock().unwrap();
+        let t = tasks.get_mut(&request.task_id).ok_or_else(|| Self::unknown_task(&request.task_id))?;
+        if !t.task.status.is_terminal() {
+            if let Some(work) = t.work.take() {
+                work.abort();
+            }
+            t.payload = rmcp::model::TaskPayload::Cancelled;
+            t.task.status = rmcp::model::TaskStatus::Cancelled;
+            t.task.last_updated_at = chrono::Utc::now().to_rfc3339();
+        }
+        Ok(())
+    }
+
     async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
         let sink = context.sink().clone();
         self.shared.listeners.lock().unwrap().push(sink.clone());
@@ -854,6 +1041,21 @@ fn http_config() -> StreamableHttpServerConfig {
         .with_allowed_hosts(["localhost", "127.0.0.1", "::1", "[::1]"])
         .with_allowed_origins(origins)
         .enforce_origin_validation()
+}
+
+/// What a task-supporting tool does: its `CallToolResult`, or the JSON-RPC
+/// error of a protocol-level failure.
+async fn task_work(
+    name: String,
+    seconds: f64,
+) -> Result<serde_json::Map<String, Value>, serde_json::Map<String, Value>> {
+    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+    let object = |v: Value| v.as_object().cloned().unwrap_or_default();
+    match name.as_str() {
+        "failing_job" => Ok(object(json!({"content": [text("The job failed")], "isError": true}))),
+        "protocol_error_job" => Err(object(json!({"code": -32603, "message": "the job crashed"}))),
+        _ => Ok(object(json!({"content": [text(format!("Computed after {seconds} seconds"))], "isError": false}))),
+    }
 }
 
 async fn serve_http(addr: &str, modern_only: bool) -> anyhow::Result<()> {

@@ -49,6 +49,12 @@ pub mod aad {
     pub fn installation_config(installation_id: Uuid) -> String {
         format!("installation:{installation_id}")
     }
+
+    /// A server's task id, as the gateway gives it to the client of the
+    /// installation whose call created the task.
+    pub fn task_id(installation_id: Uuid) -> String {
+        format!("task:{installation_id}")
+    }
 }
 
 /// Seals and opens values under the master key (and retired keys).

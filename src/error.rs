@@ -127,6 +127,7 @@ impl From<GatewayError> for ApiError {
         match err {
             GatewayError::UnknownTool(_)
             | GatewayError::UnknownPrompt(_)
+            | GatewayError::UnknownTask(_)
             | GatewayError::UnknownResource(_)
             | GatewayError::UnknownReference
             | GatewayError::UnknownServer => Self::NotFound(message),

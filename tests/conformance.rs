@@ -6,7 +6,9 @@
 //!   (`initialize`, sessions, server-to-client requests on the call's stream);
 //! - `conformance-2026` (0.2.0-alpha.12) with `--requirements 2026-07-28`:
 //!   stateless requests, `server/discover`, caching hints, multi round-trip
-//!   requests (MRTR, SEP-2322), `subscriptions/listen`.
+//!   requests (MRTR, SEP-2322), `subscriptions/listen`; and, one scenario at
+//!   a time (a whole run does not score extensions), the ten `tasks-*`
+//!   scenarios of the Tasks extension (SEP-2663).
 //!
 //! [`run_suite`] runs one version against a URL, with that version's baseline
 //! of expected failures (`tests/conformance/baseline-*.yml`, each entry with
@@ -133,14 +135,23 @@ fn tools(suite: Suite) -> (PathBuf, PathBuf) {
     (node, script)
 }
 
-/// Parses `Total: N passed, M failed`, the last such line.
+/// Parses `Total: N passed, M failed`, the last such line, or a single
+/// scenario's `Passed: N/T, M failed, W warnings`.
 fn parse_total(stdout: &str) -> Option<(u32, u32, String)> {
-    stdout.lines().rev().find_map(|line| {
+    let total = stdout.lines().rev().find_map(|line| {
         let line = line.trim();
         let rest = line.strip_prefix("Total: ")?;
         let (passed, rest) = rest.split_once(" passed, ")?;
         let failed = rest.strip_suffix(" failed")?;
         Some((passed.parse().ok()?, failed.parse().ok()?, line.to_string()))
+    });
+    total.or_else(|| {
+        stdout.lines().rev().find_map(|line| {
+            let line = line.trim();
+            let (passed, rest) = line.strip_prefix("Passed: ")?.split_once('/')?;
+            let failed = rest.split_once(", ")?.1.split_once(" failed")?.0;
+            Some((passed.parse().ok()?, failed.parse().ok()?, line.to_string()))
+        })
     })
 }
 
@@ -156,16 +167,36 @@ fn parse_total(stdout: &str) -> Option<(u32, u32, String)> {
 /// Blocking work runs off the async runtime, so a server on the same runtime
 /// keeps serving.
 pub async fn run_suite(suite: Suite, url: &str, baseline: &Path, preload_headers: &[(&str, &str)]) -> SuiteOutcome {
+    let selection: Vec<String> = suite.selection().iter().map(|s| s.to_string()).collect();
+    run_selection(suite, selection, url, baseline, preload_headers).await
+}
+
+/// As [`run_suite`], for one scenario of the 2026-07-28 version, which is
+/// scored even when the whole suite would only report it (extensions).
+pub async fn run_scenario(scenario: &str, url: &str, preload_headers: &[(&str, &str)]) -> SuiteOutcome {
+    let suite = Suite::V2026_07_28;
+    let selection = vec!["--scenario".to_string(), scenario.to_string()];
+    run_selection(suite, selection, url, &suite.baseline(), preload_headers).await
+}
+
+async fn run_selection(
+    suite: Suite,
+    selection: Vec<String>,
+    url: &str,
+    baseline: &Path,
+    preload_headers: &[(&str, &str)],
+) -> SuiteOutcome {
     let headers: serde_json::Map<String, serde_json::Value> =
         preload_headers.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(*v))).collect();
     let (url, baseline) = (url.to_string(), baseline.to_path_buf());
-    tokio::task::spawn_blocking(move || run_suite_blocking(suite, &url, &baseline, headers))
+    tokio::task::spawn_blocking(move || run_suite_blocking(suite, &selection, &url, &baseline, headers))
         .await
         .expect("the suite runner panicked")
 }
 
 fn run_suite_blocking(
     suite: Suite,
+    selection: &[String],
     url: &str,
     baseline: &Path,
     headers: serde_json::Map<String, serde_json::Value>,
@@ -183,7 +214,7 @@ fn run_suite_blocking(
     command
         .arg(script)
         .args(["server", "--url", url])
-        .args(suite.selection())
+        .args(selection)
         .arg("--expected-failures")
         .arg(baseline)
         .arg("-o")
@@ -248,6 +279,47 @@ async fn direct(suite: Suite) {
     append_summary(&format!("direct {}", suite.revision()), &outcome);
     println!("direct {}: {}", suite.revision(), outcome.total_line);
     outcome.assert_passes();
+}
+
+/// The Tasks extension's scenarios (SEP-2663). A whole-suite run marks them
+/// `extension` and never scores them; run one by one, each failure counts.
+/// (`tasks-status-notifications` is optional and checks nothing when no
+/// status notification is sent; it runs all the same.)
+const TASKS_SCENARIOS: [&str; 10] = [
+    "tasks-lifecycle",
+    "tasks-capability-negotiation",
+    "tasks-wire-fields",
+    "tasks-request-state-removal",
+    "tasks-mrtr-input",
+    "tasks-request-headers",
+    "tasks-dispatch-and-envelope",
+    "tasks-status-notifications",
+    "tasks-required-task-error",
+    "tasks-mrtr-composition",
+];
+
+/// Runs every Tasks scenario against `url`; each must pass.
+async fn tasks_scenarios(label: &str, url: &str, preload_headers: &[(&str, &str)]) {
+    for scenario in TASKS_SCENARIOS {
+        let outcome = run_scenario(scenario, url, preload_headers).await;
+        append_summary_line(&format!("{label} {scenario}: {}", outcome.total_line));
+        assert_eq!(outcome.code, Some(0), "{label}: {scenario} failed:\n{outcome}");
+        assert_eq!(outcome.failed, 0, "{label}: {scenario}:\n{outcome}");
+    }
+}
+
+#[tokio::test]
+async fn fixture_passes_the_tasks_scenarios_directly() {
+    let fixture = start_fixture();
+    tasks_scenarios("direct", &fixture.url, &[]).await;
+}
+
+#[tokio::test]
+async fn gateway_passes_the_tasks_scenarios_as_the_fixture_does() {
+    let (s, installation, token) = platform_with_fixture().await;
+    let key = scoped_key(&s, &token, serde_json::json!({"installations": [installation], "unprefixed": true})).await;
+    let bearer = format!("Bearer {key}");
+    tasks_scenarios("gateway", &s.at("/mcp"), &[("Authorization", &bearer)]).await;
 }
 
 #[tokio::test]
@@ -437,4 +509,6 @@ fn parses_the_total_line() {
     let out = "✓ ping: 1 passed, 0 failed\n\nTotal: 40 passed, 2 failed\n\nBaseline check passed";
     assert_eq!(parse_total(out), Some((40, 2, "Total: 40 passed, 2 failed".to_string())));
     assert_eq!(parse_total("nothing"), None);
+    let one = "Test Results:\nPassed: 4/5, 1 failed, 0 warnings\n";
+    assert_eq!(parse_total(one), Some((4, 1, "Passed: 4/5, 1 failed, 0 warnings".to_string())));
 }

@@ -486,3 +486,45 @@ async fn a_bridged_calls_handle_serves_its_own_retry_only() {
     assert!(done["content"][0]["text"].as_str().unwrap().contains("42"), "the answer reached the server: {done}");
     s.stop().await;
 }
+
+/// A 2026-07-28 request from a client with the Tasks extension.
+async fn tasks_rpc(s: &TestServer, key: &str, method: &str, params: Value) -> Value {
+    let tasks = json!({"extensions": {"io.modelcontextprotocol/tasks": {}}});
+    common::rpc::stateless_as(s, key, method, params, tasks).await
+}
+
+/// Tasks (SEP-2663) through the gateway are their creator's: the task id a
+/// client gets names its installation and the server's id sealed to it,
+/// so another user, or a forged or transplanted id, reaches no task, even
+/// on a server that keeps every session's tasks in one table.
+#[tokio::test]
+async fn a_task_is_reached_by_its_creator_only() {
+    let (_upstream, url) = serve_modern_fixture().await;
+    let (s, slug) = platform_with(&url, "tasks").await;
+    let [amy, bob] = two_users(&s, &slug).await;
+    let call = json!({"name": format!("{slug}.slow_compute"), "arguments": {"seconds": 30}});
+    let created = tasks_rpc(&s, &amy, "tools/call", call).await;
+    assert_eq!(created["resultType"], "task", "{created}");
+    let id = created["taskId"].as_str().unwrap().to_string();
+    let (installation, sealed) = id.split_once('.').unwrap();
+    assert!(!sealed.starts_with("task-"), "the server's own id is not shown: {id}");
+
+    // Bob: Amy's id, his own installation with her sealed part, a made-up one.
+    let bobs = s.state.db.list_installations(s.state.db.user_by_email("modern@example.com").await.unwrap().unwrap().id);
+    let bobs = bobs.await.unwrap()[0].id;
+    assert_ne!(bobs.to_string(), installation);
+    for forged in [id.clone(), format!("{bobs}.{sealed}"), format!("{bobs}.task-0"), "nonsense".to_string()] {
+        let refused = tasks_rpc(&s, &bob, "tasks/get", json!({"taskId": forged})).await;
+        assert_eq!(refused["code"], -32602, "{forged}: {refused}");
+        let refused = tasks_rpc(&s, &bob, "tasks/cancel", json!({"taskId": forged})).await;
+        assert_eq!(refused["code"], -32602, "{forged}: {refused}");
+    }
+    // Amy sees it working, cancels it, and sees it cancelled.
+    let got = tasks_rpc(&s, &amy, "tasks/get", json!({"taskId": id})).await;
+    assert_eq!((&got["taskId"], &got["status"]), (&json!(id), &json!("working")), "{got}");
+    let ack = tasks_rpc(&s, &amy, "tasks/cancel", json!({"taskId": id})).await;
+    assert_eq!(ack["resultType"], "complete", "{ack}");
+    let got = tasks_rpc(&s, &amy, "tasks/get", json!({"taskId": id})).await;
+    assert_eq!(got["status"], "cancelled", "{got}");
+    s.stop().await;
+}

@@ -50,6 +50,9 @@ pub enum GatewayError {
     UnknownTool(String),
     #[error("unknown prompt: {0}")]
     UnknownPrompt(String),
+    /// A task id that names no task of the caller's installations.
+    #[error("unknown task: {0}")]
+    UnknownTask(String),
     #[error("unknown resource: {0}")]
     UnknownResource(String),
     /// A completion reference that names nothing the caller can reach.
@@ -92,6 +95,7 @@ impl GatewayError {
         match self {
             Self::UnknownTool(_)
             | Self::UnknownPrompt(_)
+            | Self::UnknownTask(_)
             | Self::UnknownResource(_)
             | Self::UnknownReference
             | Self::UnknownServer => "not_found",
@@ -120,9 +124,11 @@ impl GatewayError {
         let error =
             |code: i32, data: Option<serde_json::Value>| ErrorData::new(ErrorCode(code), self.to_string(), data);
         match self {
-            Self::UnknownTool(_) | Self::UnknownPrompt(_) | Self::UnknownReference | Self::UnknownServer => {
-                error(codes::INVALID_PARAMS, None)
-            }
+            Self::UnknownTool(_)
+            | Self::UnknownPrompt(_)
+            | Self::UnknownTask(_)
+            | Self::UnknownReference
+            | Self::UnknownServer => error(codes::INVALID_PARAMS, None),
             // SEP-2164: 2026-07-28 says -32602, earlier revisions -32002;
             // both name the URI.
             Self::UnknownResource(uri) => match era {

@@ -20,7 +20,11 @@ use super::{
     names::{Naming, parse_public_uri, public_name},
     registry::ServerEntry,
 };
-use crate::{db::InstallationRecord, identity::Principal, upstream::Operation};
+use crate::{
+    db::InstallationRecord,
+    identity::Principal,
+    upstream::{Operation, TaskOp},
+};
 
 /// One of the caller's installations and its server, as the caller sees it.
 #[derive(Clone)]
@@ -177,6 +181,22 @@ impl Reach {
     pub fn read_resource(&self, public: &str) -> Result<(Target, Operation), GatewayError> {
         let (target, uri) = self.resource(public).ok_or_else(|| GatewayError::UnknownResource(public.to_string()))?;
         Ok((target.clone(), Operation::ReadResource { uri }))
+    }
+
+    /// A task by the id the gateway gave it, opened (`opened`: the
+    /// installation whose call created it and the server's own id, see
+    /// `Upstreams::task_id`): the caller's installation. Anything else,
+    /// another user's installation among it, is an unknown task.
+    pub fn task(
+        &self,
+        public_id: &str,
+        opened: Option<(Uuid, String)>,
+        op: impl FnOnce(String) -> TaskOp,
+    ) -> Result<(Target, Operation), GatewayError> {
+        let unknown = || GatewayError::UnknownTask(public_id.to_string());
+        let (installation, task) = opened.ok_or_else(unknown)?;
+        let target = self.enabled().find(|t| t.installation.id == installation).ok_or_else(unknown)?;
+        Ok((target.clone(), Operation::Task(op(task))))
     }
 
     /// `resources/subscribe` or `resources/unsubscribe` of a public URI.

@@ -107,6 +107,22 @@ impl McpHandler {
         self.gateway.execute(ctx, &target, op).await.map(|(outcome, _rate)| outcome).map_err(|e| e.to_rpc(ctx.era))
     }
 
+    /// `tasks/get`, `tasks/update`, `tasks/cancel` (SEP-2663): routed to
+    /// the installation whose server made the task, if it is the caller's.
+    async fn task(
+        &self,
+        public_id: &str,
+        op: impl FnOnce(String) -> crate::upstream::TaskOp,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ServerResult, ErrorData> {
+        let ctx = call_context(&context, RoundTrip::default())?;
+        let opened = self.gateway.upstreams.open_task_id(public_id);
+        match self.run(&ctx, |reach| reach.task(public_id, opened, op)).await? {
+            crate::upstream::Outcome::Mcp(result) => Ok(result),
+            crate::upstream::Outcome::Callback(_) => Err(GatewayError::UnknownTask(public_id.into()).to_rpc(ctx.era)),
+        }
+    }
+
     /// `resources/subscribe` and `resources/unsubscribe` (handshake era):
     /// the upstream is asked once per resource; its updates reach every
     /// subscribed client under the URI that client used.
@@ -134,6 +150,7 @@ impl ServerHandler for McpHandler {
                 .enable_resources_subscribe()
                 .enable_tools()
                 .enable_tool_list_changed()
+                .enable_tasks()
                 .build(),
         )
         .with_server_info(Implementation::new("omnimcp", env!("CARGO_PKG_VERSION")))
@@ -209,8 +226,20 @@ impl ServerHandler for McpHandler {
         let round_trip = RoundTrip { input_responses: request.input_responses, request_state: request.request_state };
         let ctx = call_context(&context, round_trip)?;
         let arguments = request.arguments.unwrap_or_default();
-        let outcome = self.run(&ctx, |reach| reach.call_tool(&request.name, arguments)).await?;
-        results::call_tool(outcome, ctx.era)
+        let (target, op) = self
+            .gateway
+            .resolve(&ctx.principal, |reach| reach.call_tool(&request.name, arguments))
+            .await
+            .map_err(|e| e.to_rpc(ctx.era))?;
+        let installation = target.installation.id;
+        let (outcome, _rate) = self.gateway.execute(&ctx, &target, op).await.map_err(|e| e.to_rpc(ctx.era))?;
+        let mut response = results::call_tool(outcome, ctx.era)?;
+        // A task is known to the client by the installation that made it
+        // and the server's id, sealed (see `Upstreams::task_id`).
+        if let CallToolResponse::Task(created) = &mut response {
+            created.task.task_id = self.gateway.upstreams.task_id(installation, &created.task.task_id);
+        }
+        Ok(response)
     }
 
     async fn read_resource(
@@ -292,6 +321,41 @@ impl ServerHandler for McpHandler {
     /// known only in [`Self::listen`]: one it cannot is acknowledged all
     /// the same and never updated, so the acknowledgment tells nobody
     /// whether another user's resource exists.
+    async fn get_task(
+        &self,
+        request: rmcp::model::GetTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::GetTaskResult, ErrorData> {
+        let public = request.task_id;
+        let op = |task_id| crate::upstream::TaskOp::Get { task_id };
+        match self.task(&public, op, context).await? {
+            rmcp::model::ServerResult::GetTaskResult(mut result) => {
+                result.task.task.task_id = public;
+                Ok(result)
+            }
+            _ => Err(ErrorData::internal_error("the server answered tasks/get with something else", None)),
+        }
+    }
+
+    async fn update_task(
+        &self,
+        request: rmcp::model::UpdateTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let responses = request.input_responses;
+        let op = |task_id| crate::upstream::TaskOp::Update { task_id, input_responses: responses };
+        self.task(&request.task_id, op, context).await.map(|_| ())
+    }
+
+    async fn cancel_task(
+        &self,
+        request: rmcp::model::CancelTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let op = |task_id| crate::upstream::TaskOp::Cancel { task_id };
+        self.task(&request.task_id, op, context).await.map(|_| ())
+    }
+
     fn accepted_subscription_filter(&self, requested: &SubscriptionFilter) -> Option<SubscriptionFilter> {
         let mut accepted = crate::gateway::notify::list_changes();
         accepted.resource_subscriptions = requested

@@ -44,6 +44,8 @@ pub fn call_tool(outcome: Outcome, era: Era) -> Result<CallToolResponse, ErrorDa
             Ok(CallToolResponse::Complete(result))
         }
         Outcome::Mcp(ServerResult::InputRequiredResult(required)) => Ok(CallToolResponse::InputRequired(required)),
+        // The caller's handler gives the task the id the client knows it by.
+        Outcome::Mcp(ServerResult::CreateTaskResult(task)) => Ok(CallToolResponse::Task(task)),
         Outcome::Mcp(_) => Err(wrong_shape("tools/call", era)),
         // A callback's result becomes text, and structured content when
         // it is an object; its error is the tool's error, as text.

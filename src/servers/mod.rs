@@ -145,9 +145,8 @@ const MAX_DETAILS: usize = 16 * 1024;
 
 /// What a server declared about an item beyond the fields the registry
 /// keeps in columns (`stored`): title, annotations, icons, `_meta` (MCP
-/// Apps' `ui` resource among it), size... kept as sent, within
-/// [`MAX_DETAILS`]. A tool's `execution` (task support) is not kept: the
-/// gateway does not relay the Tasks extension, so it must not claim it.
+/// Apps' `ui` resource among it), a tool's `execution` (task support),
+/// size... kept as sent, within [`MAX_DETAILS`].
 fn details_of(item: &impl serde::Serialize, stored: &[&str]) -> Option<Json<Value>> {
     let Ok(Value::Object(mut fields)) = serde_json::to_value(item) else { return None };
     fields.retain(|k, _| !stored.contains(&k.as_str()));
@@ -179,7 +178,7 @@ pub fn items_from_catalog(catalog: &Catalog) -> ServerItems {
             description: t.description.as_deref().unwrap_or_default().to_string(),
             parameters: Json(schema),
             output_schema: t.output_schema.as_ref().map(|o| Json(Value::Object(o.as_ref().clone()))),
-            details: details_of(t, &["name", "description", "inputSchema", "outputSchema", "execution"]),
+            details: details_of(t, &["name", "description", "inputSchema", "outputSchema"]),
         });
     }
     let resources = catalog.resources.iter().filter(|r| r.uri.len() <= 2048).map(|r| ResourceRecord {

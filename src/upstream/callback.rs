@@ -87,6 +87,10 @@ pub async fn execute(
                 None,
             )));
         }
+        // A callback never creates a task, so none can be named.
+        Operation::Task(_) => {
+            return Err(UpstreamError::Rpc(rmcp::ErrorData::invalid_params("unknown task", None)));
+        }
     };
     let body = body.map(|b| serde_json::to_vec(&b).expect("JSON serializes"));
     let response = signed_request(outbound, secret, method, &url, body).await?;

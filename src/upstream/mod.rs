@@ -138,6 +138,17 @@ pub enum Operation {
     Unsubscribe {
         uri: String,
     },
+    /// A Tasks extension (SEP-2663) request about one of the server's own
+    /// tasks, by the server's task id.
+    Task(TaskOp),
+}
+
+/// What a client asks of a task.
+#[derive(Debug, Clone)]
+pub enum TaskOp {
+    Get { task_id: String },
+    Update { task_id: String, input_responses: rmcp::model::InputResponses },
+    Cancel { task_id: String },
 }
 
 impl Operation {
@@ -150,6 +161,9 @@ impl Operation {
             Operation::Complete { .. } => "completion/complete",
             Operation::Subscribe { .. } => "resources/subscribe",
             Operation::Unsubscribe { .. } => "resources/unsubscribe",
+            Operation::Task(TaskOp::Get { .. }) => "tasks/get",
+            Operation::Task(TaskOp::Update { .. }) => "tasks/update",
+            Operation::Task(TaskOp::Cancel { .. }) => "tasks/cancel",
         }
     }
 
@@ -376,6 +390,28 @@ impl Upstreams {
                 self.remote.execute(&self.outbound, server_id, installation.id, url, op, ctx, limits).await
             }
         }
+    }
+
+    /// The id a client knows a server's task by: the installation whose
+    /// call created it, and the server's own id sealed to that installation.
+    /// Only ids the gateway gave out open (a server's own ids may be
+    /// guessable, and its tasks shared between sessions): a caller can
+    /// name no task but the ones its own calls created.
+    pub fn task_id(&self, installation: Uuid, server_task_id: &str) -> String {
+        use base64::Engine;
+        let sealed = self.sealer.seal(server_task_id.as_bytes(), &aad::task_id(installation));
+        format!("{installation}.{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed))
+    }
+
+    /// The installation and the server's id of a task id from
+    /// [`Upstreams::task_id`]; `None` for anything else.
+    pub fn open_task_id(&self, public: &str) -> Option<(Uuid, String)> {
+        use base64::Engine;
+        let (installation, sealed) = public.split_once('.')?;
+        let installation = Uuid::parse_str(installation).ok()?;
+        let sealed = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(sealed).ok()?;
+        let id = self.sealer.open(&sealed, &aad::task_id(installation)).ok()?;
+        Some((installation, String::from_utf8(id).ok()?))
     }
 
     /// A developer server's webhook secret, opened for one request.

@@ -30,7 +30,8 @@ use rmcp::{
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    CallContext, CallLimits, ChangeQueue, ClientLink, Era, ListChange, Operation, Outcome, RoundTrip, UpstreamError,
+    CallContext, CallLimits, ChangeQueue, ClientLink, Era, ListChange, Operation, Outcome, RoundTrip, TaskOp,
+    UpstreamError,
     relay::{Caller, Relay, Sequenced, Subscriber},
 };
 
@@ -460,5 +461,15 @@ pub(super) fn request_of(op: Operation, round_trip: &RoundTrip) -> ClientRequest
         Operation::Unsubscribe { uri } => {
             ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(UnsubscribeRequestParams::new(uri)))
         }
+        Operation::Task(TaskOp::Get { task_id }) => {
+            ClientRequest::GetTaskRequest(rmcp::model::GetTaskRequest::new(rmcp::model::GetTaskParams::new(task_id)))
+        }
+        Operation::Task(TaskOp::Update { task_id, input_responses }) => {
+            let params = rmcp::model::UpdateTaskParams::new(task_id, input_responses);
+            ClientRequest::UpdateTaskRequest(rmcp::model::UpdateTaskRequest::new(params))
+        }
+        Operation::Task(TaskOp::Cancel { task_id }) => ClientRequest::CancelTaskRequest(
+            rmcp::model::CancelTaskRequest::new(rmcp::model::CancelTaskParams::new(task_id)),
+        ),
     }
 }

@@ -19,11 +19,16 @@ fn outcome(answer: Value) -> Value {
 
 /// One stateless (2026-07-28) JSON-RPC request to `/mcp`; the `result` or
 /// `error` object.
-pub async fn stateless(s: &TestServer, key: &str, method: &str, mut params: Value) -> Value {
+pub async fn stateless(s: &TestServer, key: &str, method: &str, params: Value) -> Value {
+    stateless_as(s, key, method, params, json!({})).await
+}
+
+/// As [`stateless`], from a client with these capabilities.
+pub async fn stateless_as(s: &TestServer, key: &str, method: &str, mut params: Value, capabilities: Value) -> Value {
     params["_meta"] = json!({
         "io.modelcontextprotocol/protocolVersion": "2026-07-28",
         "io.modelcontextprotocol/clientInfo": {"name": "omnimcp-test", "version": "1"},
-        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientCapabilities": capabilities,
     });
     let mut req = s
         .client
@@ -32,7 +37,8 @@ pub async fn stateless(s: &TestServer, key: &str, method: &str, mut params: Valu
         .header("accept", "application/json, text/event-stream")
         .header("mcp-protocol-version", "2026-07-28")
         .header("mcp-method", method);
-    if let Some(name) = params.get("name").or_else(|| params.get("uri")).and_then(|v| v.as_str()) {
+    let name = ["name", "uri", "taskId"].iter().find_map(|field| params.get(*field));
+    if let Some(name) = name.and_then(|v| v.as_str()) {
         req = req.header("mcp-name", name);
     }
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
