@@ -102,7 +102,8 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         *response.status_mut() = StatusCode::NO_CONTENT;
         // Its resource subscriptions end with it.
         if let Some(id) = &session {
-            state.gateway.upstreams.end_session_subscriptions(user, id).await;
+            let client = crate::upstream::ClientKey::Session(id.clone());
+            state.gateway.upstreams.end_client_subscriptions(user, &client).await;
         }
     }
     if session.is_none()

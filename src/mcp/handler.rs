@@ -103,8 +103,18 @@ impl McpHandler {
         ctx: &CallContext,
         resolve: impl FnOnce(&Reach) -> Result<(crate::gateway::Target, crate::upstream::Operation), GatewayError>,
     ) -> Result<crate::upstream::Outcome, ErrorData> {
+        self.run_at(ctx, resolve).await.map(|(_installation, outcome)| outcome)
+    }
+
+    /// As [`Self::run`], with the installation the call reached.
+    async fn run_at(
+        &self,
+        ctx: &CallContext,
+        resolve: impl FnOnce(&Reach) -> Result<(crate::gateway::Target, crate::upstream::Operation), GatewayError>,
+    ) -> Result<(uuid::Uuid, crate::upstream::Outcome), ErrorData> {
         let (target, op) = self.gateway.resolve(&ctx.principal, resolve).await.map_err(|e| e.to_rpc(ctx.era))?;
-        self.gateway.execute(ctx, &target, op).await.map(|(outcome, _rate)| outcome).map_err(|e| e.to_rpc(ctx.era))
+        let (outcome, _rate) = self.gateway.execute(ctx, &target, op).await.map_err(|e| e.to_rpc(ctx.era))?;
+        Ok((target.installation.id, outcome))
     }
 
     /// `tasks/get`, `tasks/update`, `tasks/cancel` (SEP-2663): routed to
@@ -226,13 +236,7 @@ impl ServerHandler for McpHandler {
         let round_trip = RoundTrip { input_responses: request.input_responses, request_state: request.request_state };
         let ctx = call_context(&context, round_trip)?;
         let arguments = request.arguments.unwrap_or_default();
-        let (target, op) = self
-            .gateway
-            .resolve(&ctx.principal, |reach| reach.call_tool(&request.name, arguments))
-            .await
-            .map_err(|e| e.to_rpc(ctx.era))?;
-        let installation = target.installation.id;
-        let (outcome, _rate) = self.gateway.execute(&ctx, &target, op).await.map_err(|e| e.to_rpc(ctx.era))?;
+        let (installation, outcome) = self.run_at(&ctx, |reach| reach.call_tool(&request.name, arguments)).await?;
         let mut response = results::call_tool(outcome, ctx.era)?;
         // A task is known to the client by the installation that made it
         // and the server's id, sealed (see `Upstreams::task_id`).
@@ -391,9 +395,13 @@ impl ServerHandler for McpHandler {
             () = end.cancelled() => {}
         }
         notifier.stop_listening(principal.user.id, id);
+        // Unsubscribing tells a handshake-era upstream; ending them all
+        // afterwards makes sure none outlives the stream.
         for uri in subscribed {
             let _ = self.run(&ctx, |reach| reach.subscription(&uri, false)).await;
         }
+        let client = crate::upstream::ClientKey::Listen(id);
+        self.gateway.upstreams.end_client_subscriptions(principal.user.id, &client).await;
         Ok(())
     }
 }

@@ -453,10 +453,12 @@ impl Upstreams {
         }
     }
 
-    /// Ends the resource subscriptions of a legacy session that ended.
-    pub async fn end_session_subscriptions(&self, user: Uuid, session: &str) {
+    /// Ends the resource subscriptions of a client connection that ended
+    /// (a deleted legacy session, a closed listen stream), whatever became
+    /// of its polite unsubscribing (which the rate limit may refuse).
+    pub async fn end_client_subscriptions(&self, user: Uuid, client: &ClientKey) {
         for relay in self.processes.relays().await.into_iter().chain(self.remote.relays().await) {
-            relay.end_subscriptions(|s| s.user == user && s.link.session.as_deref() == Some(session));
+            relay.end_subscriptions(|s| s.user == user && s.link.key().as_ref() == Some(client));
         }
     }
 
