@@ -40,10 +40,7 @@ use rmcp::{
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::{
-    identity::{AuthMethod, Principal},
-    mcp::SessionCaps,
-};
+use crate::identity::{AuthMethod, Principal};
 
 enum Channel {
     Session(Peer<RoleServer>),
@@ -248,6 +245,15 @@ impl Notifier {
         }
         users.retain(|_, list| !list.is_empty());
     }
+}
+
+/// How many sessions and `subscriptions/listen` streams may be open at
+/// once, per user and per credential (an API key, a login). The `/mcp`
+/// door counts sessions against it, the notifier listen streams.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionCaps {
+    pub per_user: usize,
+    pub per_credential: usize,
 }
 
 /// Sends `*/list_changed` to these sessions and streams, in the

@@ -52,13 +52,7 @@ pub use listing::PAGE_SIZE;
 /// Largest JSON-RPC message accepted.
 pub const MAX_BODY: usize = 4 * 1024 * 1024;
 
-/// How many sessions and `subscriptions/listen` streams may be open at
-/// once, per user and per credential (an API key, a login).
-#[derive(Debug, Clone, Copy)]
-pub struct SessionCaps {
-    pub per_user: usize,
-    pub per_credential: usize,
-}
+pub use crate::gateway::notify::SessionCaps;
 
 /// Who opened a legacy session.
 #[derive(Debug, Clone, Copy)]
