@@ -226,8 +226,72 @@ fn resources() -> Value {
         {"uri": "test://watched-resource", "name": "watched-resource", "title": "Watched Resource",
          "description": "A resource clients may subscribe to", "mimeType": "text/plain"},
         {"uri": APP_URI, "name": "app", "title": "Fixture App", "description": "An MCP App's HTML",
-         "mimeType": "text/html;profile=mcp-app", "_meta": {"ui": {"prefersBorder": true}}}
+         "mimeType": "text/html;profile=mcp-app", "_meta": {"ui": {"prefersBorder": true}}},
+        {"uri": "skill://acme/code-review/SKILL.md", "name": "code-review",
+         "description": "Reviews a change for correctness, tests and style.", "mimeType": "text/markdown"},
+        {"uri": "skill://greeting/SKILL.md", "name": "greeting",
+         "description": "Greets the user by name.", "mimeType": "text/markdown"}
     ])
+}
+
+/// The skills (SEP-2640) the fixture serves: `(file URI, contents)`. Two
+/// skills, one with a file in a subdirectory, so `skills/list`,
+/// `skills/get`, reads and `resources/directory/read` all have something
+/// to show.
+const SKILL_FILES: &[(&str, &str)] = &[
+    (
+        "skill://acme/code-review/SKILL.md",
+        "---\nname: code-review\ndescription: Reviews a change for correctness, tests and style.\nlicense: MIT\n---\n\n# Code review\n\nRead references/checklist.md, then review the diff against it.\n",
+    ),
+    (
+        "skill://acme/code-review/references/checklist.md",
+        "# Checklist\n\n- Tests that can fail\n- No secrets in logs\n",
+    ),
+    ("skill://greeting/SKILL.md", "---\nname: greeting\ndescription: Greets the user by name.\n---\n\nSay hello.\n"),
+];
+
+/// Each skill: its SKILL.md URI, frontmatter (as in the file), and files.
+fn skills() -> Vec<rmcp::model::Skill> {
+    use rmcp::model::{Skill, SkillFrontmatter, SkillResource, SkillResources};
+    let skill = |uri: &str, name: &str, description: &str, extra: Option<(&str, &str)>| {
+        let root = uri.strip_suffix("SKILL.md").unwrap();
+        let files = SKILL_FILES
+            .iter()
+            .filter(|(file, _)| file.starts_with(root))
+            .map(|(file, text)| SkillResource::from_bytes(*file, text.as_bytes()))
+            .collect();
+        let mut frontmatter = SkillFrontmatter::new(name, description);
+        if let Some((key, value)) = extra {
+            frontmatter = frontmatter.with_field(key, value);
+        }
+        Skill::new(uri, frontmatter, SkillResources::Files(files))
+    };
+    vec![
+        skill(
+            "skill://acme/code-review/SKILL.md",
+            "code-review",
+            "Reviews a change for correctness, tests and style.",
+            Some(("license", "MIT")),
+        ),
+        skill("skill://greeting/SKILL.md", "greeting", "Greets the user by name.", None),
+    ]
+}
+
+/// A skill directory's direct children, or `None` for anything else.
+fn skill_directory(uri: &str) -> Option<Value> {
+    let prefix = format!("{uri}/");
+    let mut children: Vec<Value> = Vec::new();
+    for (file, _) in SKILL_FILES.iter().filter(|(file, _)| file.starts_with(&prefix)) {
+        let rest = &file[prefix.len()..];
+        let child = match rest.split_once('/') {
+            None => json!({"uri": file, "name": rest, "mimeType": "text/markdown"}),
+            Some((dir, _)) => json!({"uri": format!("{prefix}{dir}"), "name": dir, "mimeType": "inode/directory"}),
+        };
+        if !children.contains(&child) {
+            children.push(child);
+        }
+    }
+    (!children.is_empty()).then(|| json!(children))
 }
 
 fn prompts() -> Value {
@@ -795,7 +859,10 @@ impl ServerHandler for Fixture {
                 "prompts": {"listChanged": true},
                 "logging": {},
                 "completions": {},
-                "extensions": {"io.modelcontextprotocol/tasks": {}}
+                "extensions": {
+                    "io.modelcontextprotocol/tasks": {},
+                    "io.modelcontextprotocol/skills": {"directoryRead": true}
+                }
             },
             "serverInfo": {"name": "omnimcp-conformance-fixture", "version": env!("CARGO_PKG_VERSION")},
             "instructions": "The OmniMCP conformance fixture: every behaviour the MCP conformance suite tests."
@@ -859,6 +926,10 @@ impl ServerHandler for Fixture {
             APP_URI => {
                 json!({"uri": uri, "mimeType": "text/html;profile=mcp-app", "text": "<!doctype html><p>app</p>"})
             }
+            _ if SKILL_FILES.iter().any(|(file, _)| *file == uri) => {
+                let text = SKILL_FILES.iter().find(|(file, _)| *file == uri).map(|(_, text)| *text);
+                json!({"uri": uri, "mimeType": "text/markdown", "text": text})
+            }
             _ => match uri.strip_prefix("test://template/").and_then(|rest| rest.strip_suffix("/data")) {
                 Some(id) if !id.is_empty() && !id.contains('/') => json!({
                     "uri": uri, "mimeType": "application/json",
@@ -873,6 +944,40 @@ impl ServerHandler for Fixture {
             },
         };
         Ok(ReadResourceResponse::Complete(complete(json!({"contents": [content]}))))
+    }
+
+    async fn list_skills(
+        &self,
+        _: Option<PaginatedRequestParams>,
+        _: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListSkillsResult, ErrorData> {
+        let mut result = rmcp::model::ListSkillsResult::with_all_items(skills());
+        result.ttl_ms = Some(60_000);
+        result.cache_scope = Some(rmcp::model::CacheScope::Public);
+        Ok(result)
+    }
+
+    async fn get_skill(
+        &self,
+        request: rmcp::model::GetSkillRequestParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::GetSkillResult, ErrorData> {
+        let skill = skills().into_iter().find(|k| k.uri == request.uri).ok_or_else(|| {
+            ErrorData::invalid_params(format!("no skill at {}", request.uri), Some(json!({"uri": request.uri})))
+        })?;
+        Ok(rmcp::model::GetSkillResult::new(skill)
+            .with_ttl_ms(60_000)
+            .with_cache_scope(rmcp::model::CacheScope::Public))
+    }
+
+    async fn read_resource_directory(
+        &self,
+        request: rmcp::model::ReadResourceDirectoryRequestParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ReadResourceDirectoryResult, ErrorData> {
+        let children = skill_directory(&request.uri)
+            .ok_or_else(|| ErrorData::invalid_params(format!("not a directory: {}", request.uri), None))?;
+        Ok(complete(json!({"resources": children})))
     }
 
     async fn subscribe(

@@ -129,6 +129,8 @@ impl From<GatewayError> for ApiError {
             | GatewayError::UnknownPrompt(_)
             | GatewayError::UnknownTask(_)
             | GatewayError::UnknownResource(_)
+            | GatewayError::UnknownSkill(_)
+            | GatewayError::NotADirectory(_)
             | GatewayError::UnknownReference
             | GatewayError::UnknownServer => Self::NotFound(message),
             GatewayError::Disabled => Self::Forbidden(message),

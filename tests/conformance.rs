@@ -8,7 +8,8 @@
 //!   stateless requests, `server/discover`, caching hints, multi round-trip
 //!   requests (MRTR, SEP-2322), `subscriptions/listen`; and, one scenario at
 //!   a time (a whole run does not score extensions), the ten `tasks-*`
-//!   scenarios of the Tasks extension (SEP-2663).
+//!   scenarios of the Tasks extension (SEP-2663) and the three
+//!   `sep-2640-skills-*` scenarios of the Skills extension (SEP-2640).
 //!
 //! [`run_suite`] runs one version against a URL, with that version's baseline
 //! of expected failures (`tests/conformance/baseline-*.yml`, each entry with
@@ -298,14 +299,30 @@ const TASKS_SCENARIOS: [&str; 10] = [
     "tasks-mrtr-composition",
 ];
 
-/// Runs every Tasks scenario against `url`; each must pass.
-async fn tasks_scenarios(label: &str, url: &str, preload_headers: &[(&str, &str)]) {
-    for scenario in TASKS_SCENARIOS {
+/// The Skills extension's scenarios (SEP-2640), scored one by one as the
+/// Tasks ones are. They find the skills to check by listing, so they judge
+/// the gateway's names (`skill://{slug}/...`) as much as the fixture's.
+const SKILLS_SCENARIOS: [&str; 3] =
+    ["sep-2640-skills-enumeration", "sep-2640-skills-manifest", "sep-2640-skills-directory"];
+
+/// Runs these scenarios against `url`; each must pass. The Skills ones
+/// must also check something and pass without a warning (their SHOULDs:
+/// names, metadata). (`tasks-status-notifications` may check nothing.)
+async fn extension_scenarios(label: &str, url: &str, preload_headers: &[(&str, &str)], scenarios: &[&str]) {
+    for scenario in scenarios {
         let outcome = run_scenario(scenario, url, preload_headers).await;
         append_summary_line(&format!("{label} {scenario}: {}", outcome.total_line));
         assert_eq!(outcome.code, Some(0), "{label}: {scenario} failed:\n{outcome}");
         assert_eq!(outcome.failed, 0, "{label}: {scenario}:\n{outcome}");
+        if scenario.starts_with("sep-2640") {
+            assert!(outcome.passed > 0, "{label}: {scenario} checked nothing:\n{outcome}");
+            assert!(outcome.total_line.contains(" 0 warnings"), "{label}: {scenario}:\n{outcome}");
+        }
     }
+}
+
+async fn tasks_scenarios(label: &str, url: &str, preload_headers: &[(&str, &str)]) {
+    extension_scenarios(label, url, preload_headers, &TASKS_SCENARIOS).await;
 }
 
 #[tokio::test]
@@ -320,6 +337,26 @@ async fn gateway_passes_the_tasks_scenarios_as_the_fixture_does() {
     let key = scoped_key(&s, &token, serde_json::json!({"installations": [installation], "unprefixed": true})).await;
     let bearer = format!("Bearer {key}");
     tasks_scenarios("gateway", &s.at("/mcp"), &[("Authorization", &bearer)]).await;
+}
+
+#[tokio::test]
+async fn fixture_passes_the_skills_scenarios_directly() {
+    let fixture = start_fixture();
+    extension_scenarios("direct", &fixture.url, &[], &SKILLS_SCENARIOS).await;
+}
+
+/// Through the gateway under both namings: the server's own URIs (a bare
+/// key) and the gateway's (`skill://fixture/acme/code-review/SKILL.md`).
+#[tokio::test]
+async fn gateway_passes_the_skills_scenarios_under_both_namings() {
+    let (s, installation, token) = platform_with_fixture().await;
+    for (label, scope) in [
+        ("gateway bare", serde_json::json!({"installations": [installation], "unprefixed": true})),
+        ("gateway prefixed", serde_json::json!({"installations": [installation]})),
+    ] {
+        let bearer = format!("Bearer {}", scoped_key(&s, &token, scope).await);
+        extension_scenarios(label, &s.at("/mcp"), &[("Authorization", &bearer)], &SKILLS_SCENARIOS).await;
+    }
 }
 
 #[tokio::test]
@@ -511,4 +548,95 @@ fn parses_the_total_line() {
     assert_eq!(parse_total("nothing"), None);
     let one = "Test Results:\nPassed: 4/5, 1 failed, 0 warnings\n";
     assert_eq!(parse_total(one), Some((4, 1, "Passed: 4/5, 1 failed, 0 warnings".to_string())));
+}
+
+/// Skills (SEP-2640) through the gateway: named under the installation's
+/// slug, files readable and matching their listed digests, directories
+/// listed under the same names; another user, or a key scoped elsewhere,
+/// sees none of them and gets -32602 for their URIs; a path that climbs out
+/// of a skill with `..` is refused; a disabled installation's skills go.
+#[tokio::test]
+async fn skills_are_named_per_installation_and_seen_by_their_user_only() {
+    use serde_json::json;
+    use sha2::{Digest, Sha256};
+    let (s, installation, token) = platform_with_fixture().await;
+    let key = scoped_key(&s, &token, json!({"installations": [installation]})).await;
+    let rpc = |key: String, method: &'static str, params: serde_json::Value| {
+        let s = &s;
+        async move { common::rpc::stateless(s, &key, method, params).await }
+    };
+
+    let listed = rpc(key.clone(), "skills/list", json!({})).await;
+    let uris: Vec<&str> = listed["skills"].as_array().unwrap().iter().map(|k| k["uri"].as_str().unwrap()).collect();
+    let skill_md = "skill://fixture/acme/code-review/SKILL.md";
+    assert_eq!(uris, [skill_md, "skill://fixture/greeting/SKILL.md"], "{listed}");
+    assert_eq!(listed["cacheScope"], "private", "{listed}");
+    let entry = &listed["skills"][0];
+    assert_eq!(entry["frontmatter"]["name"], "code-review", "{entry}");
+    assert_eq!(entry["frontmatter"]["license"], "MIT", "{entry}");
+    let files = entry["resources"].as_array().unwrap();
+    assert!(files.iter().all(|f| f["uri"].as_str().unwrap().starts_with("skill://fixture/acme/code-review/")));
+
+    // skills/get answers the same entry; every listed file reads back with
+    // the listed size and digest.
+    let got = rpc(key.clone(), "skills/get", json!({"uri": skill_md})).await;
+    assert_eq!(&got["skill"], entry, "{got}");
+    for file in files {
+        let uri = file["uri"].as_str().unwrap();
+        let read = rpc(key.clone(), "resources/read", json!({"uri": uri})).await;
+        assert_eq!(read["contents"][0]["uri"], uri, "{read}");
+        let text = read["contents"][0]["text"].as_str().unwrap();
+        let digest: String = Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(file["digest"], format!("sha256:{digest}"), "{uri}");
+        assert_eq!(file["size"], text.len(), "{uri}");
+    }
+
+    let dir = rpc(key.clone(), "resources/directory/read", json!({"uri": "skill://fixture/acme/code-review"})).await;
+    let children: Vec<(&str, &str)> = dir["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["uri"].as_str().unwrap(), c["mimeType"].as_str().unwrap()))
+        .collect();
+    assert!(children.contains(&("skill://fixture/acme/code-review/references", "inode/directory")), "{dir}");
+    assert!(children.contains(&(skill_md, "text/markdown")), "{dir}");
+    let sub = json!({"uri": "skill://fixture/acme/code-review/references"});
+    let sub = rpc(key.clone(), "resources/directory/read", sub).await;
+    assert_eq!(sub["resources"][0]["uri"], "skill://fixture/acme/code-review/references/checklist.md", "{sub}");
+    // A file is no directory (the server says so), nor is a path out of the skill.
+    let file = rpc(key.clone(), "resources/directory/read", json!({"uri": skill_md})).await;
+    assert_eq!(file["code"], -32602, "{file}");
+    let climb = json!({"uri": "skill://fixture/acme/code-review/../../greeting"});
+    let climb = rpc(key.clone(), "resources/directory/read", climb).await;
+    assert_eq!(climb["code"], -32602, "{climb}");
+    let unknown = rpc(key.clone(), "skills/get", json!({"uri": "skill://fixture/acme/nope/SKILL.md"})).await;
+    assert_eq!(unknown["code"], -32602, "{unknown}");
+
+    // Another user: none of it exists.
+    let other = s.register("other@example.com", PASSWORD).await;
+    let theirs = rpc(other.clone(), "skills/list", json!({})).await;
+    assert_eq!(theirs["skills"], json!([]), "{theirs}");
+    for (method, params) in [
+        ("skills/get", json!({"uri": skill_md})),
+        ("resources/read", json!({"uri": skill_md})),
+        ("resources/directory/read", json!({"uri": "skill://fixture/acme/code-review"})),
+    ] {
+        let refused = rpc(other.clone(), method, params).await;
+        assert_eq!(refused["code"], -32602, "{method}: {refused}");
+    }
+
+    // A key scoped to no installation reaches no skill.
+    let elsewhere = scoped_key(&s, &token, json!({"installations": []})).await;
+    let none = rpc(elsewhere, "skills/list", json!({})).await;
+    assert_eq!(none["skills"], json!([]), "{none}");
+
+    // A disabled installation's skills are not listed, nor served.
+    let path = format!("/api/installations/{installation}");
+    let res = s.send_json(reqwest::Method::PATCH, &path, json!({"enabled": false}), &token).await;
+    assert_eq!(res.status(), 200);
+    s.state.gateway.caches.clear();
+    let gone = rpc(key.clone(), "skills/list", json!({})).await;
+    assert_eq!(gone["skills"], json!([]), "{gone}");
+    let gone = rpc(key, "skills/get", json!({"uri": skill_md})).await;
+    assert_eq!(gone["code"], -32602, "{gone}");
 }

@@ -131,6 +131,40 @@ async fn story(backend: Backend) {
     let (found, _, _) = db.api_key_by_hash(&scoped_hash).await.unwrap().unwrap();
     assert_eq!(found.scope.map(|s| s.0), Some(scope));
 
+    // A server's items, skills among them, are written and replaced whole.
+    let skill = |uri: &str| omnimcp::db::SkillRecord {
+        uri: uri.to_string(),
+        entry: sqlx::types::Json(serde_json::json!({"uri": uri, "frontmatter": {"name": "x"}, "resources": "dynamic"})),
+    };
+    let draft = omnimcp::db::ServerDraft {
+        id: uuid::Uuid::now_v7(),
+        owner_id: None,
+        name: "Skills".into(),
+        slug: "skills".into(),
+        description: String::new(),
+        category: "other".into(),
+        tags: vec![],
+        version: "1".into(),
+        hosting_type: app::domain::HostingType::RemoteMcp,
+        launch_spec: None,
+        config_schema: None,
+        callback_url: None,
+        webhook_secret_enc: None,
+        remote_url: Some("https://example.com/mcp".into()),
+        remote_headers_enc: None,
+        call_timeout_secs: None,
+        items: omnimcp::db::ServerItems {
+            skills: vec![skill("skill://b/x/SKILL.md"), skill("skill://a/x/SKILL.md")],
+            ..Default::default()
+        },
+    };
+    let server = db.upsert_server(&draft).await.unwrap().id;
+    let stored = db.server_skills(server).await.unwrap();
+    assert_eq!(stored, [skill("skill://a/x/SKILL.md"), skill("skill://b/x/SKILL.md")], "by URI, entries intact");
+    let items = omnimcp::db::ServerItems { skills: vec![skill("skill://c/x/SKILL.md")], ..Default::default() };
+    db.replace_items(server, &items).await.unwrap();
+    assert_eq!(db.server_skills(server).await.unwrap(), items.skills);
+
     db.close().await;
 }
 

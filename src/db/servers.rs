@@ -63,12 +63,21 @@ pub struct ResourceRecord {
     pub details: Option<Json<Value>>,
 }
 
-/// A server's items: what its tools, resources and prompts are.
+/// A skill a server serves (SEP-2640): its `SKILL.md` URI and the entry
+/// as the server listed it (`uri`, `frontmatter`, `resources`, `_meta`).
+#[derive(Debug, Clone, PartialEq, FromRow)]
+pub struct SkillRecord {
+    pub uri: String,
+    pub entry: Json<Value>,
+}
+
+/// A server's items: what its tools, resources, prompts and skills are.
 #[derive(Debug, Clone, Default)]
 pub struct ServerItems {
     pub tools: Vec<ToolRecord>,
     pub resources: Vec<ResourceRecord>,
     pub prompts: Vec<PromptRecord>,
+    pub skills: Vec<SkillRecord>,
 }
 
 #[derive(Debug, Clone, PartialEq, FromRow)]
@@ -140,7 +149,7 @@ pub struct ListedServer {
     pub install_count: i64,
 }
 
-/// Deletes a server's tools, resources and prompts inside the caller's
+/// Deletes a server's tools, resources, prompts and skills inside the caller's
 /// transaction. (Macros, because the two engines' transactions are
 /// different types.)
 macro_rules! delete_items {
@@ -149,13 +158,14 @@ macro_rules! delete_items {
             "DELETE FROM mcp_tools WHERE server_id = $1",
             "DELETE FROM mcp_resources WHERE server_id = $1",
             "DELETE FROM mcp_prompts WHERE server_id = $1",
+            "DELETE FROM mcp_skills WHERE server_id = $1",
         ] {
             sqlx::query(sql).bind($id).execute(&mut *$tx).await.map_err(DbError::classify)?;
         }
     };
 }
 
-/// Writes a server's tools, resources and prompts inside the caller's
+/// Writes a server's tools, resources, prompts and skills inside the caller's
 /// transaction.
 macro_rules! write_items {
     ($tx:ident, $id:expr, $items:expr) => {
@@ -191,6 +201,16 @@ macro_rules! write_items {
             .execute(&mut *$tx)
             .await
             .map_err(DbError::classify)?;
+        }
+        for k in &$items.skills {
+            sqlx::query("INSERT INTO mcp_skills (id, server_id, uri, entry) VALUES ($1, $2, $3, $4)")
+                .bind(Uuid::now_v7())
+                .bind($id)
+                .bind(&k.uri)
+                .bind(&k.entry)
+                .execute(&mut *$tx)
+                .await
+                .map_err(DbError::classify)?;
         }
         for p in &$items.prompts {
             sqlx::query(
@@ -476,6 +496,12 @@ impl Db {
     pub async fn server_prompts(&self, server_id: Uuid) -> DbResult<Vec<PromptRecord>> {
         let sql = "SELECT name, description, arguments, details FROM mcp_prompts WHERE server_id = $1 ORDER BY name";
         on_pool!(self, |pool| sqlx::query_as::<_, PromptRecord>(sql).bind(server_id).fetch_all(pool).await)
+            .map_err(DbError::classify)
+    }
+
+    pub async fn server_skills(&self, server_id: Uuid) -> DbResult<Vec<SkillRecord>> {
+        let sql = "SELECT uri, entry FROM mcp_skills WHERE server_id = $1 ORDER BY uri";
+        on_pool!(self, |pool| sqlx::query_as::<_, SkillRecord>(sql).bind(server_id).fetch_all(pool).await)
             .map_err(DbError::classify)
     }
 

@@ -55,6 +55,13 @@ pub enum GatewayError {
     UnknownTask(String),
     #[error("unknown resource: {0}")]
     UnknownResource(String),
+    /// `skills/get` of a URI that is no skill the caller can reach.
+    #[error("no skill at {0} among your installations")]
+    UnknownSkill(String),
+    /// `resources/directory/read` of a URI that is no skill directory the
+    /// caller can reach.
+    #[error("not a directory of a skill you installed: {0}")]
+    NotADirectory(String),
     /// A completion reference that names nothing the caller can reach.
     #[error("the reference names no prompt or resource template you installed")]
     UnknownReference,
@@ -97,6 +104,8 @@ impl GatewayError {
             | Self::UnknownPrompt(_)
             | Self::UnknownTask(_)
             | Self::UnknownResource(_)
+            | Self::UnknownSkill(_)
+            | Self::NotADirectory(_)
             | Self::UnknownReference
             | Self::UnknownServer => "not_found",
             Self::Disabled => "disabled",
@@ -129,6 +138,10 @@ impl GatewayError {
             | Self::UnknownTask(_)
             | Self::UnknownReference
             | Self::UnknownServer => error(codes::INVALID_PARAMS, None),
+            // SEP-2640 says -32602 in every revision.
+            Self::UnknownSkill(uri) | Self::NotADirectory(uri) => {
+                error(codes::INVALID_PARAMS, Some(json!({ "uri": uri })))
+            }
             // SEP-2164: 2026-07-28 says -32602, earlier revisions -32002;
             // both name the URI.
             Self::UnknownResource(uri) => match era {

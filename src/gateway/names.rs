@@ -10,6 +10,12 @@
 //!   reversible, and a valid URI whatever the original looks like.
 //!   Templates keep their `{expressions}`, so a client expands them as
 //!   usual and the read decodes to what the server's own template gives.
+//! - Skills' files (SEP-2640, `skill://<skill-path>/...`) stay `skill://`
+//!   URIs, with the slug as the first path segment:
+//!   `skill://{slug}/{skill-path}/...`. A client recognises a skill by its
+//!   scheme and checks that a skill's files lie under its directory and
+//!   that the segment before `SKILL.md` is the skill's name; this form
+//!   keeps all three, where the encoded form would hide them.
 //! - [`Naming::Bare`]: a key scoped to one installation may ask for the
 //!   server's own names, unchanged (`"unprefixed": true`).
 
@@ -39,9 +45,15 @@ fn encode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, URI_KEEP).to_string()
 }
 
+/// The scheme of skills' files (SEP-2640).
+const SKILL_SCHEME: &str = "skill://";
+
 /// A resource's public URI.
 pub fn public_uri(slug: &str, uri: &str) -> String {
-    format!("omnimcp://{slug}/{}", encode(uri))
+    match uri.strip_prefix(SKILL_SCHEME) {
+        Some(path) => format!("{SKILL_SCHEME}{slug}/{path}"),
+        None => format!("omnimcp://{slug}/{}", encode(uri)),
+    }
 }
 
 /// A resource template's public form: the literal text encoded as in
@@ -51,6 +63,9 @@ pub fn public_uri(slug: &str, uri: &str) -> String {
 /// arrive decoded once, which is what the server would have seen had the
 /// client expanded its template directly and the server decoded it.
 pub fn public_uri_template(slug: &str, template: &str) -> String {
+    if template.starts_with(SKILL_SCHEME) {
+        return public_uri(slug, template);
+    }
     let mut out = format!("omnimcp://{slug}/");
     let mut rest = template;
     while let Some(open) = rest.find('{') {
@@ -65,6 +80,10 @@ pub fn public_uri_template(slug: &str, template: &str) -> String {
 
 /// `(slug, original URI)` from a public URI.
 pub fn parse_public_uri(public: &str) -> Option<(&str, String)> {
+    if let Some(rest) = public.strip_prefix(SKILL_SCHEME) {
+        let (slug, path) = rest.split_once('/')?;
+        return Some((slug, format!("{SKILL_SCHEME}{path}")));
+    }
     let rest = public.strip_prefix("omnimcp://")?;
     let (slug, encoded) = rest.split_once('/')?;
     let uri = percent_encoding::percent_decode_str(encoded).decode_utf8().ok()?.into_owned();
@@ -143,5 +162,15 @@ mod tests {
             assert_eq!(parse_public_uri(&public), Some(("my-server", uri.to_string())));
         }
         assert_eq!(parse_public_uri("docs://readme"), None);
+    }
+
+    #[test]
+    fn skill_files_keep_their_scheme_and_path() {
+        let public = public_uri("fx", "skill://acme/code-review/SKILL.md");
+        assert_eq!(public, "skill://fx/acme/code-review/SKILL.md");
+        assert_eq!(parse_public_uri(&public), Some(("fx", "skill://acme/code-review/SKILL.md".into())));
+        let dir = public_uri("fx", "skill://acme/code-review");
+        assert_eq!(parse_public_uri(&dir), Some(("fx", "skill://acme/code-review".into())));
+        assert_eq!(parse_public_uri("skill://no-path"), None);
     }
 }

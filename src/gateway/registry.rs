@@ -18,7 +18,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::{
-    db::{Db, DbResult, PromptRecord, ResourceRecord, ServerItems, ServerRecord, ToolRecord},
+    db::{Db, DbResult, PromptRecord, ResourceRecord, ServerItems, ServerRecord, SkillRecord, ToolRecord},
     upstream::Hosting,
 };
 
@@ -127,6 +127,8 @@ pub struct ServerEntry {
     pub tools: Vec<ToolRecord>,
     pub resources: Vec<ResourceRecord>,
     pub prompts: Vec<PromptRecord>,
+    /// Its skills (SEP-2640), sorted by URI.
+    pub skills: Vec<SkillRecord>,
     /// Each tool's compiled input schema, or why it does not compile.
     validators: HashMap<String, Result<Arc<jsonschema::Validator>, String>>,
 }
@@ -137,7 +139,15 @@ impl ServerEntry {
         let validators =
             items.tools.iter().map(|t| (t.name.clone(), compile_schema(&t.parameters.0).map(Arc::new))).collect();
         let hosting = Hosting::of(&record);
-        Self { record, hosting, tools: items.tools, resources: items.resources, prompts: items.prompts, validators }
+        Self {
+            record,
+            hosting,
+            tools: items.tools,
+            resources: items.resources,
+            prompts: items.prompts,
+            skills: items.skills,
+            validators,
+        }
     }
 
     pub fn id(&self) -> Uuid {
@@ -153,9 +163,27 @@ impl ServerEntry {
     }
 
     /// Whether a read of `uri` belongs to this server: one of its resources,
-    /// or an expansion of one of its templates.
+    /// an expansion of one of its templates, or a file of one of its skills.
     pub fn has_resource(&self, uri: &str) -> bool {
         self.resources.iter().any(|r| if r.template { crate::uri_template::matches(&r.uri, uri) } else { r.uri == uri })
+            || self.in_skill(uri)
+    }
+
+    /// The skill whose `SKILL.md` is at `uri`.
+    pub fn skill(&self, uri: &str) -> Option<&SkillRecord> {
+        self.skills.iter().find(|k| k.uri == uri)
+    }
+
+    /// Whether `uri` is one of this server's skill directories or lies
+    /// inside one (the server itself says what is there). A path that
+    /// climbs out with `..` is not inside.
+    pub fn in_skill(&self, uri: &str) -> bool {
+        if uri.split(['/', '?', '#']).any(|segment| segment == ".." || segment == ".") {
+            return false;
+        }
+        self.skills.iter().filter_map(|k| k.uri.strip_suffix("SKILL.md")).any(|root| {
+            uri.strip_prefix(root).is_some_and(|rest| !rest.is_empty()) || root.strip_suffix('/') == Some(uri)
+        })
     }
 
     pub fn prompt(&self, name: &str) -> Option<&PromptRecord> {
@@ -193,6 +221,7 @@ impl Registry {
             tools: self.db.server_tools(id).await?,
             resources: self.db.server_resources(id).await?,
             prompts: self.db.server_prompts(id).await?,
+            skills: self.db.server_skills(id).await?,
         };
         let entry = Arc::new(ServerEntry::new(record, items));
         self.servers.write().expect("registry lock").insert(id, entry.clone());

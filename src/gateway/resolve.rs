@@ -177,6 +177,37 @@ impl Reach {
         target.entry.has_resource(&uri).then_some((target, uri))
     }
 
+    /// The installation and server URI a public skill URI names, if it is
+    /// one of the caller's skills, or (`directory`) one of their skills'
+    /// directories or inside one.
+    fn skill_target(&self, public: &str, directory: bool) -> Option<(&Target, String)> {
+        let (target, uri) = match self.naming {
+            Naming::Prefixed => {
+                let (slug, uri) = parse_public_uri(public)?;
+                (self.enabled().find(|t| t.entry.slug() == slug)?, uri)
+            }
+            Naming::Bare => (self.enabled().next()?, public.to_string()),
+        };
+        let known = if directory { target.entry.in_skill(&uri) } else { target.entry.skill(&uri).is_some() };
+        known.then_some((target, uri))
+    }
+
+    /// `skills/get`: the skill's server, and its entry as the server
+    /// listed it (answered from the catalog, like the lists).
+    pub fn skill(&self, public: &str) -> Result<(&Target, &crate::db::SkillRecord), GatewayError> {
+        let (target, uri) =
+            self.skill_target(public, false).ok_or_else(|| GatewayError::UnknownSkill(public.into()))?;
+        let record = target.entry.skill(&uri).ok_or_else(|| GatewayError::UnknownSkill(public.into()))?;
+        Ok((target, record))
+    }
+
+    /// `resources/directory/read` of a public URI inside a skill.
+    pub fn read_directory(&self, public: &str, cursor: Option<String>) -> Result<(Target, Operation), GatewayError> {
+        let (target, uri) =
+            self.skill_target(public, true).ok_or_else(|| GatewayError::NotADirectory(public.into()))?;
+        Ok((target.clone(), Operation::ReadDirectory { uri, cursor }))
+    }
+
     /// `resources/read` of a public URI.
     pub fn read_resource(&self, public: &str) -> Result<(Target, Operation), GatewayError> {
         let (target, uri) = self.resource(public).ok_or_else(|| GatewayError::UnknownResource(public.to_string()))?;

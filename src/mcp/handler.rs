@@ -161,6 +161,7 @@ impl ServerHandler for McpHandler {
                 .enable_tools()
                 .enable_tool_list_changed()
                 .enable_tasks()
+                .enable_skills_with_directory_read()
                 .build(),
         )
         .with_server_info(Implementation::new("omnimcp", env!("CARGO_PKG_VERSION")))
@@ -302,6 +303,53 @@ impl ServerHandler for McpHandler {
             self.gateway.notifier.set_level(principal.user.id, session, request.level);
         }
         Ok(())
+    }
+
+    /// `skills/list` (SEP-2640), from the catalog like the other lists.
+    async fn list_skills(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListSkillsResult, ErrorData> {
+        listing::skills(&self.reach_of(&context).await?, request)
+    }
+
+    /// `skills/get` (SEP-2640): one entry of the caller's `skills/list`;
+    /// anything else is -32602, whoever else may serve it.
+    async fn get_skill(
+        &self,
+        request: rmcp::model::GetSkillRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::GetSkillResult, ErrorData> {
+        let era = Era::of(context.meta.protocol_version().as_ref());
+        let reach = self.reach_of(&context).await?;
+        let (target, record) = reach.skill(&request.uri).map_err(|e| e.to_rpc(era))?;
+        let skill = listing::skill_entry(reach.naming, target.entry.slug(), record)
+            .ok_or_else(|| GatewayError::UnknownSkill(request.uri.clone()).to_rpc(era))?;
+        Ok(rmcp::model::GetSkillResult::new(skill)
+            .with_ttl_ms(listing::LIST_TTL_MS)
+            .with_cache_scope(rmcp::model::CacheScope::Private))
+    }
+
+    /// `resources/directory/read` (SEP-2640): a skill directory's
+    /// children, from the server (through the pipeline, like a read).
+    async fn read_resource_directory(
+        &self,
+        request: rmcp::model::ReadResourceDirectoryRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ReadResourceDirectoryResult, ErrorData> {
+        let ctx = call_context(&context, RoundTrip::default())?;
+        let (target, op) = self
+            .gateway
+            .resolve(&ctx.principal, |reach| reach.read_directory(&request.uri, request.cursor))
+            .await
+            .map_err(|e| e.to_rpc(ctx.era))?;
+        let server_uri = match &op {
+            crate::upstream::Operation::ReadDirectory { uri, .. } => uri.clone(),
+            _ => unreachable!("read_directory resolves to a directory read"),
+        };
+        let (outcome, _rate) = self.gateway.execute(&ctx, &target, op).await.map_err(|e| e.to_rpc(ctx.era))?;
+        results::read_directory(outcome, &server_uri, &request.uri, ctx.era)
     }
 
     async fn subscribe(

@@ -1,5 +1,5 @@
 //! The lists `/mcp` answers with (tools, resources, resource templates,
-//! prompts): built from what the caller can reach, in the caller's names,
+//! prompts, skills): built from what the caller can reach, in the caller's names,
 //! sorted, and paged.
 //!
 //! Pages hold [`PAGE_SIZE`] items; the cursor is the (encoded) key of the
@@ -13,14 +13,17 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use rmcp::{
     ErrorData,
     model::{
-        ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-        Prompt, PromptArgument, Resource, ResourceTemplate, Tool,
+        ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListSkillsResult, ListToolsResult,
+        PaginatedRequestParams, Prompt, PromptArgument, Resource, ResourceTemplate, Skill, SkillResources, Tool,
     },
 };
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Map, Value};
 
-use crate::gateway::Reach;
+use crate::{
+    db::SkillRecord,
+    gateway::{Reach, names::Naming},
+};
 
 /// How many items one page of a list holds.
 pub const PAGE_SIZE: usize = 100;
@@ -123,7 +126,13 @@ pub fn resources(reach: &Reach, request: Option<PaginatedRequestParams>) -> Resu
     for target in reach.enabled() {
         let slug = target.entry.slug();
         for r in target.entry.resources.iter().filter(|r| !r.template) {
-            let mut resource = Resource::new(reach.naming.uri(slug, &r.uri), reach.naming.resource_name(slug, &r.name));
+            // A skill's SKILL.md is named as its skill (SEP-2640), which its
+            // URI already tells apart from other servers' skills.
+            let name = match r.uri.starts_with("skill://") {
+                true => r.name.clone(),
+                false => reach.naming.resource_name(slug, &r.name),
+            };
+            let mut resource = Resource::new(reach.naming.uri(slug, &r.uri), name);
             if !r.description.is_empty() {
                 resource = resource.with_description(r.description.clone());
             }
@@ -185,6 +194,31 @@ pub fn prompts(reach: &Reach, request: Option<PaginatedRequestParams>) -> Result
     prompts.sort_by(|a, b| a.name.cmp(&b.name));
     let (prompts, next) = page(prompts, |p: &Prompt| p.name.as_str(), request)?;
     private!(ListPromptsResult::with_all_items(prompts), next)
+}
+
+/// A skill's entry as the caller names it: its URI and its files' URIs
+/// renamed, the frontmatter, digests and sizes as the server listed them.
+pub fn skill_entry(naming: Naming, slug: &str, record: &SkillRecord) -> Option<Skill> {
+    let mut skill: Skill = serde_json::from_value(record.entry.0.clone()).ok()?;
+    skill.uri = naming.uri(slug, &skill.uri);
+    if let SkillResources::Files(files) = &mut skill.resources {
+        for file in files {
+            file.uri = naming.uri(slug, &file.uri);
+        }
+    }
+    Some(skill)
+}
+
+/// `skills/list` (SEP-2640): every skill of the servers the caller
+/// reaches, by URI; an entry is never split across pages.
+pub fn skills(reach: &Reach, request: Option<PaginatedRequestParams>) -> Result<ListSkillsResult, ErrorData> {
+    let mut skills: Vec<Skill> = reach
+        .enabled()
+        .flat_map(|t| t.entry.skills.iter().filter_map(|k| skill_entry(reach.naming, t.entry.slug(), k)))
+        .collect();
+    skills.sort_by(|a, b| a.uri.cmp(&b.uri));
+    let (skills, next) = page(skills, |k: &Skill| k.uri.as_str(), request)?;
+    private!(ListSkillsResult::with_all_items(skills), next)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use rmcp::{
     ErrorData,
     model::{
         CallToolResponse, CallToolResult, CompleteResult, ContentBlock, GetPromptResponse, GetPromptResult,
-        ReadResourceResponse, ReadResourceResult, ResourceContents, ResultType, ServerResult,
+        ListResourcesResult, ReadResourceResponse, ReadResourceResult, ResourceContents, ResultType, ServerResult,
     },
 };
 use serde_json::Value;
@@ -95,6 +95,29 @@ pub fn read_resource(
     }
     result.result_type = Some(ResultType::COMPLETE);
     Ok(ReadResourceResponse::Complete(result))
+}
+
+/// `resources/directory/read`: the children, renamed from under the
+/// server's directory (`server_uri`) to under the one the caller named.
+/// A child the server lists outside the directory is left out.
+pub fn read_directory(
+    outcome: Outcome,
+    server_uri: &str,
+    public_uri: &str,
+    era: Era,
+) -> Result<ListResourcesResult, ErrorData> {
+    let mut result = match outcome {
+        Outcome::Mcp(ServerResult::ListResourcesResult(result)) => result,
+        _ => return Err(wrong_shape("resources/directory/read", era)),
+    };
+    result.resources.retain_mut(|child| match child.uri.strip_prefix(server_uri) {
+        Some(rest) if rest.starts_with('/') => {
+            child.uri = format!("{public_uri}{rest}");
+            true
+        }
+        _ => false,
+    });
+    Ok(result)
 }
 
 pub fn get_prompt(outcome: Outcome, era: Era) -> Result<GetPromptResponse, ErrorData> {

@@ -361,7 +361,7 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
         remote_url,
         remote_headers_enc: None,
         call_timeout_secs: req.call_timeout_secs,
-        items: ServerItems { tools, resources, prompts },
+        items: ServerItems { tools, resources, prompts, skills: Vec::new() },
     };
     let upserted = match state.db.upsert_server_within(&draft, Some(tier.max_servers)).await {
         Ok(u) => u,

@@ -20,7 +20,7 @@ use uuid::Uuid;
 pub use deploy::{DeployRequest, DeployResponse, PromptSpec, ResourceSpec, ToolSpec, deploy, rotate_webhook_secret};
 
 use crate::{
-    db::{PromptRecord, ResourceRecord, ServerItems, ToolRecord},
+    db::{PromptRecord, ResourceRecord, ServerItems, SkillRecord, ToolRecord},
     error::{ApiError, ApiResult},
     gateway::registry::compile_schema,
     state::AppState,
@@ -41,6 +41,11 @@ pub const MAX_RESOURCES: usize = 256;
 pub const MAX_TEMPLATES: usize = 32;
 /// Most prompts one server may have.
 pub const MAX_PROMPTS: usize = 256;
+/// Most skills one server may have.
+pub const MAX_SKILLS: usize = 256;
+/// Most bytes of one skill's entry (its frontmatter and file list; the
+/// specification allows 512 files a skill).
+const MAX_SKILL_ENTRY: usize = 128 * 1024;
 
 /// `1-64` characters of `[A-Za-z0-9_-]`: server, tool and prompt names.
 pub fn valid_name(name: &str) -> bool {
@@ -233,7 +238,31 @@ pub fn items_from_catalog(catalog: &Catalog) -> ServerItems {
             "a server lists more than is kept"
         );
     }
-    ServerItems { tools, resources, prompts }
+    ServerItems { tools, resources, prompts, skills: skills_from_catalog(catalog) }
+}
+
+/// The skills a server lists that this platform can serve: entries that
+/// keep the specification's rules (checked by rmcp), under the `skill://`
+/// scheme (the gateway names them by path, see `gateway::names`), within
+/// [`MAX_SKILL_ENTRY`]. Others are left out with a warning.
+fn skills_from_catalog(catalog: &Catalog) -> Vec<SkillRecord> {
+    let mut skills: Vec<SkillRecord> = Vec::new();
+    for skill in catalog.skills.iter() {
+        let entry = serde_json::to_value(skill).unwrap_or_default();
+        let size = serde_json::to_vec(&entry).map_or(usize::MAX, |b| b.len());
+        if let Err(why) = skill.validate() {
+            tracing::warn!(skill = %skill.uri, %why, "skipping a skill that breaks the specification's rules");
+        } else if !skill.uri.starts_with("skill://") || size > MAX_SKILL_ENTRY {
+            tracing::warn!(skill = %skill.uri, bytes = size, "skipping a skill outside skill:// or too large");
+        } else if skills.iter().all(|k| k.uri != skill.uri) {
+            skills.push(SkillRecord { uri: skill.uri.clone(), entry: Json(entry) });
+        }
+    }
+    if skills.len() > MAX_SKILLS {
+        tracing::warn!(skills = skills.len(), "a server lists more skills than are kept");
+        skills.truncate(MAX_SKILLS);
+    }
+    skills
 }
 
 /// Re-lists the servers that said their lists changed (a handshake-era

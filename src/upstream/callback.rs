@@ -80,6 +80,10 @@ pub async fn execute(
             let empty = rmcp::model::CompleteResult::new(rmcp::model::CompletionInfo::default());
             return Ok(Outcome::Mcp(rmcp::model::ServerResult::CompleteResult(empty)));
         }
+        // ...and no skills, so no directories.
+        Operation::ReadDirectory { uri, .. } => {
+            return Err(UpstreamError::Rpc(rmcp::ErrorData::invalid_params(format!("not a directory: {uri}"), None)));
+        }
         Operation::Subscribe { .. } | Operation::Unsubscribe { .. } => {
             return Err(UpstreamError::Rpc(rmcp::ErrorData::new(
                 rmcp::model::ErrorCode::METHOD_NOT_FOUND,

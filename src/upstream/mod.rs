@@ -138,6 +138,13 @@ pub enum Operation {
     Unsubscribe {
         uri: String,
     },
+    /// `resources/directory/read` (SEP-2640): the children of a directory
+    /// of one of the server's skills, a page at a time (the server's own
+    /// cursor).
+    ReadDirectory {
+        uri: String,
+        cursor: Option<String>,
+    },
     /// A Tasks extension (SEP-2663) request about one of the server's own
     /// tasks, by the server's task id.
     Task(TaskOp),
@@ -164,6 +171,7 @@ impl Operation {
             Operation::Task(TaskOp::Get { .. }) => "tasks/get",
             Operation::Task(TaskOp::Update { .. }) => "tasks/update",
             Operation::Task(TaskOp::Cancel { .. }) => "tasks/cancel",
+            Operation::ReadDirectory { .. } => "resources/directory/read",
         }
     }
 

@@ -184,6 +184,8 @@ pub struct Catalog {
     pub resources: Vec<rmcp::model::Resource>,
     pub templates: Vec<rmcp::model::ResourceTemplate>,
     pub prompts: Vec<rmcp::model::Prompt>,
+    /// The skills it serves (SEP-2640), when it declares the extension.
+    pub skills: Vec<rmcp::model::Skill>,
 }
 
 /// Most pages of one list read from a server.
@@ -230,7 +232,8 @@ impl Catalog {
         let listing = async {
             let tools =
                 bounded_list!(peer, list_tools, tools).map_err(|e| UpstreamError::BadResponse(e.to_string()))?;
-            let (mut resources, mut templates, mut prompts) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut resources, mut templates, mut prompts, mut skills) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             if caps.resources.is_some() {
                 resources = bounded_list!(peer, list_resources, resources).unwrap_or_default();
                 templates = bounded_list!(peer, list_resource_templates, resource_templates).unwrap_or_default();
@@ -238,7 +241,10 @@ impl Catalog {
             if caps.prompts.is_some() {
                 prompts = bounded_list!(peer, list_prompts, prompts).unwrap_or_default();
             }
-            Ok(Self { tools, resources, templates, prompts })
+            if caps.supports_skills() {
+                skills = bounded_list!(peer, list_skills, skills).unwrap_or_default();
+            }
+            Ok(Self { tools, resources, templates, prompts, skills })
         };
         tokio::time::timeout(LISTING_LIMIT, listing).await.map_err(|_| UpstreamError::Timeout)?
     }
@@ -471,5 +477,10 @@ pub(super) fn request_of(op: Operation, round_trip: &RoundTrip) -> ClientRequest
         Operation::Task(TaskOp::Cancel { task_id }) => ClientRequest::CancelTaskRequest(
             rmcp::model::CancelTaskRequest::new(rmcp::model::CancelTaskParams::new(task_id)),
         ),
+        Operation::ReadDirectory { uri, cursor } => {
+            let mut params = rmcp::model::ReadResourceDirectoryRequestParams::new(uri);
+            params.cursor = cursor;
+            ClientRequest::ReadResourceDirectoryRequest(rmcp::model::ReadResourceDirectoryRequest::new(params))
+        }
     }
 }
