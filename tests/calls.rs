@@ -60,8 +60,12 @@ fn verify(svc: &Service, method: &Method, uri: &Uri, headers: &HeaderMap, body: 
     let target = uri.path_and_query().unwrap().as_str();
     let v1 = hmac(&[format!("{ts}.").as_bytes(), body].concat());
     let v2 = hmac(&[format!("{ts}.{method}.{target}.").as_bytes(), body].concat());
+    let id = header("x-omnimcp-request-id");
+    let v3 = hmac(&[format!("{ts}.{id}.{method}.{target}.").as_bytes(), body].concat());
     header("x-webhook-secret") == secret
-        && header("x-omnimcp-signature") == format!("v1={v1},v2={v2}")
+        && id.len() == 32
+        && id.bytes().all(|b| b.is_ascii_hexdigit())
+        && header("x-omnimcp-signature") == format!("v1={v1},v2={v2},v3={v3}")
         && now.abs_diff(ts) < 300
 }
 

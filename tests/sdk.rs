@@ -290,25 +290,36 @@ fn now() -> u64 {
 
 /// Signs as the platform documents it (written out here, independently of
 /// both the platform's and the SDK's signer).
-/// Only v2 (`"{ts}.{METHOD}.{path?query}.{body}"`) is sent: it is the one
-/// a receiver must check.
-fn signature(secret: &str, timestamp: u64, method: &str, path: &str, body: &[u8]) -> String {
+/// Only v3 (`"{ts}.{request id}.{METHOD}.{path?query}.{body}"`) is sent:
+/// it is the one a receiver must check.
+fn signature(secret: &str, timestamp: u64, id: &str, method: &str, path: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(format!("{timestamp}.{method}.{path}.").as_bytes());
+    mac.update(format!("{timestamp}.{id}.{method}.{path}.").as_bytes());
     mac.update(body);
     let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
-    format!("v2={hex}")
+    format!("v3={hex}")
+}
+
+/// A new request id, as the platform makes one per request.
+fn fresh_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
 }
 
 /// POSTs (or GETs, for an empty body) a signed request straight to a
 /// callback server.
 async fn signed(base: &str, path: &str, secret: &str, timestamp: u64, body: &[u8]) -> (u16, Value) {
+    signed_as(base, path, secret, timestamp, &fresh_id(), body).await
+}
+
+/// As [`signed`], with this request id.
+async fn signed_as(base: &str, path: &str, secret: &str, timestamp: u64, id: &str, body: &[u8]) -> (u16, Value) {
     let method = if body.is_empty() { reqwest::Method::GET } else { reqwest::Method::POST };
     let res = reqwest::Client::new()
         .request(method.clone(), format!("{base}{path}"))
         .header("x-webhook-secret", secret)
         .header("x-omnimcp-timestamp", timestamp.to_string())
-        .header("x-omnimcp-signature", signature(secret, timestamp, method.as_str(), path, body))
+        .header("x-omnimcp-request-id", id)
+        .header("x-omnimcp-signature", signature(secret, timestamp, id, method.as_str(), path, body))
         .header("content-type", "application/json")
         .body(body.to_vec())
         .send()
@@ -324,9 +335,15 @@ async fn the_callback_server_checks_secret_signature_freshness_and_arguments() {
     let url = local.url();
     let body = br#"{"arguments":{"city":"Paris"}}"#;
 
-    // The real thing passes.
-    let (status, answer) = signed(&url, "/tools/forecast", SECRET, now(), body).await;
+    // The real thing passes, once: the same request again is a replay.
+    let (id, ts) = (fresh_id(), now());
+    let (status, answer) = signed_as(&url, "/tools/forecast", SECRET, ts, &id, body).await;
     assert_eq!((status, answer), (200, json!({"success": true, "result": {"city": "Paris", "tempC": 21, "days": 1}})));
+    let (status, answer) = signed_as(&url, "/tools/forecast", SECRET, ts, &id, body).await;
+    assert_eq!(
+        (status, answer),
+        (401, json!({"error": "this request was already received (or too many arrived within the window)"}))
+    );
     assert_eq!(signed(&url, "/health", SECRET, now(), b"").await, (200, json!({"status": "ok"})));
 
     // A wrong secret (correctly signed with it, too).
@@ -339,13 +356,15 @@ async fn the_callback_server_checks_secret_signature_freshness_and_arguments() {
     assert!(answer["error"].as_str().unwrap().contains("(the limit is 300 s)"), "{answer}");
     assert_eq!(signed(&url, "/tools/forecast", SECRET, now() + 360, body).await.0, 401);
     // The right secret with a signature over another body or time.
+    let id = fresh_id();
     let tampered = reqwest::Client::new()
         .post(format!("{url}/tools/forecast"))
         .header("x-webhook-secret", SECRET)
         .header("x-omnimcp-timestamp", now().to_string())
+        .header("x-omnimcp-request-id", &id)
         .header(
             "x-omnimcp-signature",
-            signature(SECRET, now(), "POST", "/tools/forecast", br#"{"arguments":{"city":"Oslo"}}"#),
+            signature(SECRET, now(), &id, "POST", "/tools/forecast", br#"{"arguments":{"city":"Oslo"}}"#),
         )
         .body(body.to_vec())
         .send()
@@ -355,11 +374,13 @@ async fn the_callback_server_checks_secret_signature_freshness_and_arguments() {
     assert_eq!(tampered.json::<Value>().await.unwrap(), json!({"error": "the signature does not match the request"}));
     // A request signed for one tool, replayed against another within the
     // window: the route is signed too.
+    let id = fresh_id();
     let replayed = reqwest::Client::new()
         .post(format!("{url}/prompts/plan_trip"))
         .header("x-webhook-secret", SECRET)
         .header("x-omnimcp-timestamp", now().to_string())
-        .header("x-omnimcp-signature", signature(SECRET, now(), "POST", "/tools/forecast", body))
+        .header("x-omnimcp-request-id", &id)
+        .header("x-omnimcp-signature", signature(SECRET, now(), &id, "POST", "/tools/forecast", body))
         .body(body.to_vec())
         .send()
         .await

@@ -68,6 +68,26 @@ pub struct ToolSpec {
     pub input_schema: Option<Value>,
     #[schema(value_type = Option<Object>)]
     pub output_schema: Option<Value>,
+    /// Hints for clients (MCP's tool annotations), listed with the tool.
+    pub annotations: Option<ToolAnnotationsSpec>,
+}
+
+/// MCP's tool annotations: hints a client may show or act on (asking
+/// before a destructive call), never a guarantee.
+#[derive(Debug, Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ToolAnnotationsSpec {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 200)]
+    pub title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_only_hint: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destructive_hint: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idempotent_hint: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub open_world_hint: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -254,12 +274,15 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
         if let Some(out) = &t.output_schema {
             compile_schema(out).map_err(|e| invalid(field("outputSchema"), format!("not a valid JSON Schema: {e}")))?;
         }
+        if t.annotations.as_ref().and_then(|a| a.title.as_ref()).is_some_and(|title| title.chars().count() > 200) {
+            return Err(invalid(field("annotations.title"), "a title has at most 200 characters"));
+        }
         tools.push(ToolRecord {
             name: t.name.clone(),
             description: t.description.clone(),
             parameters: Json(schema),
             output_schema: t.output_schema.clone().map(Json),
-            details: None,
+            details: t.annotations.as_ref().map(|a| Json(json!({ "annotations": a }))),
         });
     }
     // A remote server that is deployed without tools has them (and its

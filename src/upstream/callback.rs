@@ -6,10 +6,15 @@
 //! "error": ...}`. Every request goes through the SSRF guard, never follows
 //! a redirect (the secret must not travel to another host), and carries
 //! `X-Webhook-Secret` (as the seed says), a timestamp, and
-//! `X-OmniMCP-Signature: v1=<hex>,v2=<hex>`: HMAC-SHA256 under the secret
-//! of `"{timestamp}.{body}"` (v1, kept for receivers built before v2) and of
-//! `"{timestamp}.{METHOD}.{path and query}.{body}"` (v2), so a receiver can
-//! verify what was asked, of which route, and reject replays.
+//! a request id unique to the request (`X-OmniMCP-Request-Id`, 32 random
+//! hex digits), and `X-OmniMCP-Signature: v1=<hex>,v2=<hex>,v3=<hex>`:
+//! HMAC-SHA256 under the secret of `"{timestamp}.{body}"` (v1, kept for
+//! receivers built before v2), of `"{timestamp}.{METHOD}.{path and
+//! query}.{body}"` (v2) and of `"{timestamp}.{request id}.{METHOD}.{path and
+//! query}.{body}"` (v3). v2 lets a receiver verify what was asked of which
+//! route; v3 also lets it refuse a replay inside the timestamp window (it
+//! remembers the ids it has seen), which v2 cannot tell from two identical
+//! calls made in the same second.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -30,6 +35,7 @@ use crate::{
 pub const SECRET_HEADER: &str = "x-webhook-secret";
 pub const TIMESTAMP_HEADER: &str = "x-omnimcp-timestamp";
 pub const SIGNATURE_HEADER: &str = "x-omnimcp-signature";
+pub const REQUEST_ID_HEADER: &str = "x-omnimcp-request-id";
 
 /// Hex HMAC-SHA256 under the secret of the parts joined by `.`.
 fn mac(secret: &str, parts: &[&[u8]]) -> String {
@@ -45,12 +51,15 @@ fn mac(secret: &str, parts: &[&[u8]]) -> String {
 
 /// The value of `X-OmniMCP-Signature` for a request: `v1=` over the
 /// timestamp and body, `v2=` over the timestamp, method, path (with its
-/// query) and body.
-pub fn sign(secret: &str, timestamp: u64, method: &str, path_and_query: &str, body: &[u8]) -> String {
+/// query) and body, `v3=` over the timestamp, request id, method, path and
+/// body.
+pub fn sign(secret: &str, timestamp: u64, request_id: &str, method: &str, path_and_query: &str, body: &[u8]) -> String {
     let ts = timestamp.to_string();
+    let (method, path) = (method.as_bytes(), path_and_query.as_bytes());
     let v1 = mac(secret, &[ts.as_bytes(), body]);
-    let v2 = mac(secret, &[ts.as_bytes(), method.as_bytes(), path_and_query.as_bytes(), body]);
-    format!("v1={v1},v2={v2}")
+    let v2 = mac(secret, &[ts.as_bytes(), method, path, body]);
+    let v3 = mac(secret, &[ts.as_bytes(), request_id.as_bytes(), method, path, body]);
+    format!("v1={v1},v2={v2},v3={v3}")
 }
 
 /// Runs one operation as a callback.
@@ -121,11 +130,14 @@ pub async fn signed_request(
         |v: &str| HeaderValue::from_str(v).map_err(|_| UpstreamError::Unavailable("invalid header value".into()));
     headers.insert(HeaderName::from_static(SECRET_HEADER), header(secret.expose())?);
     headers.insert(HeaderName::from_static(TIMESTAMP_HEADER), header(&timestamp.to_string())?);
+    let request_id = uuid::Uuid::new_v4().simple().to_string();
+    headers.insert(HeaderName::from_static(REQUEST_ID_HEADER), header(&request_id)?);
     headers.insert(
         HeaderName::from_static(SIGNATURE_HEADER),
         header(&sign(
             secret.expose(),
             timestamp,
+            &request_id,
             method.as_str(),
             &path_and_query,
             body.as_deref().unwrap_or_default(),
@@ -177,20 +189,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn signatures_cover_timestamp_method_path_and_body() {
-        // Known answers from Python's hmac module: HMAC-SHA256("key", "1.{}")
-        // and HMAC-SHA256("key", "1.POST./tools/t.{}").
-        let sig = sign("key", 1, "POST", "/tools/t", b"{}");
+    fn signatures_cover_timestamp_request_id_method_path_and_body() {
+        // Known answers from Python's hmac module: HMAC-SHA256("key", "1.{}"),
+        // HMAC-SHA256("key", "1.POST./tools/t.{}") and
+        // HMAC-SHA256("key", "1.0123456789abcdef0123456789abcdef.POST./tools/t.{}").
+        let id = "0123456789abcdef0123456789abcdef";
+        let sig = sign("key", 1, id, "POST", "/tools/t", b"{}");
         assert_eq!(
             sig,
             "v1=1ba6b8171186efc613e8bcc0cbdab2748f24984d7c5a84faa2637afa0e40d224,\
-             v2=e0aac4628fcce824870dfdbf88fd0632e91c82cfd0c002e96252b8e8eaa7fab8"
+             v2=e0aac4628fcce824870dfdbf88fd0632e91c82cfd0c002e96252b8e8eaa7fab8,\
+             v3=5aa2aa4861b38d7bdf3f0bdc20347e2f94d6443bb959bbfee16dcc970294f8e2"
         );
-        let v2 = |s: &str| s.split_once(",v2=").unwrap().1.to_string();
-        assert_ne!(v2(&sign("key", 1, "POST", "/tools/u", b"{}")), v2(&sig), "the path is covered");
-        assert_ne!(v2(&sign("key", 1, "GET", "/tools/t", b"{}")), v2(&sig), "the method is covered");
-        assert_ne!(v2(&sign("key", 2, "POST", "/tools/t", b"{}")), v2(&sig));
-        assert_ne!(v2(&sign("other", 1, "POST", "/tools/t", b"{}")), v2(&sig));
+        let v3 = |s: &str| s.split_once(",v3=").unwrap().1.to_string();
+        assert_ne!(v3(&sign("key", 1, "f", "POST", "/tools/t", b"{}")), v3(&sig), "the request id is covered");
+        assert_ne!(v3(&sign("key", 1, id, "POST", "/tools/u", b"{}")), v3(&sig), "the path is covered");
+        assert_ne!(v3(&sign("key", 1, id, "GET", "/tools/t", b"{}")), v3(&sig), "the method is covered");
+        assert_ne!(v3(&sign("key", 2, id, "POST", "/tools/t", b"{}")), v3(&sig));
+        assert_ne!(v3(&sign("other", 1, id, "POST", "/tools/t", b"{}")), v3(&sig));
     }
 
     #[test]

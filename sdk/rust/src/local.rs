@@ -48,6 +48,8 @@ pub(crate) struct LocalState {
     /// a new secret takes effect at once.
     pub secret: SecretSlot,
     pub replay_window: Duration,
+    /// The request ids accepted within the window: each is accepted once.
+    pub replays: signature::ReplayGuard,
     /// `true` only after `insecure_no_secret()`: requests are not checked.
     pub insecure: bool,
 }
@@ -103,11 +105,13 @@ fn authenticate(
     let signed = SignedHeaders {
         secret: header(signature::SECRET_HEADER),
         timestamp: header(signature::TIMESTAMP_HEADER),
+        request_id: header(signature::REQUEST_ID_HEADER),
         signature: header(signature::SIGNATURE_HEADER),
     };
     let path_and_query = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
     let request = SignedRequest { method: method.as_str(), path_and_query, body };
-    signature::verify(secret.expose(), signed, request, signature::unix_now(), state.replay_window).map_err(
+    let now = signature::unix_now();
+    signature::verify_once(secret.expose(), signed, request, now, state.replay_window, &state.replays).map_err(
         |rejection| {
             // The rejection names what was wrong, never a secret value.
             tracing::warn!(reason = %rejection, "refused a callback request");

@@ -20,7 +20,8 @@ use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("sdk/ sits in the workspace").to_path_buf()
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.ancestors().nth(2).expect("sdk/rust/ sits in the workspace").to_path_buf()
 }
 
 /// `target/<profile>/examples/<name>`, built by `cargo test -p omnimcp-sdk`.

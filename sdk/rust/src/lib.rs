@@ -434,6 +434,7 @@ impl OmniMcp {
             defs: Arc::clone(&self.defs),
             secret: Arc::clone(&self.secret),
             replay_window: self.replay_window,
+            replays: signature::ReplayGuard::default(),
             insecure: self.insecure_no_secret,
         }))
     }
