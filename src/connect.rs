@@ -2,7 +2,7 @@
 //! forwards to a platform's `/mcp`, for desktop clients that can only
 //! launch programs (Claude Desktop, Cursor, ...). It speaks whichever era
 //! the platform does (discover first, `initialize` as the fallback) and
-//! passes lists (tools, resources, templates, prompts), calls, reads and
+//! passes lists (tools, resources, templates, prompts, skills), calls, reads and
 //! their errors through unchanged, and the platform's list-changed
 //! notifications on to the desktop client (in either era on each side).
 
@@ -114,6 +114,7 @@ impl ServerHandler for Bridge {
                 .enable_resources_list_changed()
                 .enable_tools()
                 .enable_tool_list_changed()
+                .enable_skills_with_directory_read()
                 .build(),
         )
         .with_server_info(Implementation::new("omnimcp-connect", env!("CARGO_PKG_VERSION")))
@@ -189,6 +190,30 @@ impl ServerHandler for Bridge {
         _context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
         self.upstream.peer().get_prompt_once(request).await.map_err(passthrough)
+    }
+
+    async fn list_skills(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListSkillsResult, ErrorData> {
+        self.upstream.peer().list_skills(request).await.map_err(passthrough)
+    }
+
+    async fn get_skill(
+        &self,
+        request: rmcp::model::GetSkillRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::GetSkillResult, ErrorData> {
+        self.upstream.peer().get_skill(request).await.map_err(passthrough)
+    }
+
+    async fn read_resource_directory(
+        &self,
+        request: rmcp::model::ReadResourceDirectoryRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ReadResourceDirectoryResult, ErrorData> {
+        self.upstream.peer().read_resource_directory(request).await.map_err(passthrough)
     }
 }
 

@@ -640,3 +640,32 @@ async fn skills_are_named_per_installation_and_seen_by_their_user_only() {
     let gone = rpc(key, "skills/get", json!({"uri": skill_md})).await;
     assert_eq!(gone["code"], -32602, "{gone}");
 }
+
+/// `omnimcp connect` passes skills on to a desktop client: listed under the
+/// gateway's names, fetched and their directories read through it.
+#[tokio::test]
+async fn connect_bridges_skills() {
+    use rmcp::{ServiceExt, model::ReadResourceDirectoryRequestParams, transport::TokioChildProcess};
+    let (s, _installation, token) = platform_with_fixture().await;
+    let res = s.post_json("/api/keys", serde_json::json!({"name": "desktop"}), Some(&token)).await;
+    let key = res.json::<serde_json::Value>().await.unwrap()["key"].as_str().unwrap().to_string();
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_omnimcp"));
+    command.args(["connect", "--url", &s.at("/mcp")]).env("OMNIMCP_API_KEY", &key);
+    let client = ().serve(TokioChildProcess::new(command).unwrap()).await.unwrap();
+    let skills = client.peer().list_skills(None).await.unwrap();
+    let uris: Vec<&str> = skills.skills.iter().map(|k| k.uri.as_str()).collect();
+    assert_eq!(uris, ["skill://fixture/acme/code-review/SKILL.md", "skill://fixture/greeting/SKILL.md"]);
+    let got = client
+        .peer()
+        .get_skill(rmcp::model::GetSkillRequestParams::new("skill://fixture/greeting/SKILL.md"))
+        .await
+        .unwrap();
+    assert_eq!(got.skill.frontmatter.name, "greeting");
+    let dir = client
+        .peer()
+        .read_resource_directory(ReadResourceDirectoryRequestParams::new("skill://fixture/acme/code-review"))
+        .await
+        .unwrap();
+    assert!(dir.resources.iter().any(|r| r.uri == "skill://fixture/acme/code-review/references"), "{dir:?}");
+    client.cancel().await.unwrap();
+}

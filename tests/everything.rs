@@ -334,9 +334,11 @@ async fn what_a_server_says_outside_calls_reaches_its_owner_only() {
     let logs = legacy["logs"].as_array().unwrap();
     assert!(!logs.is_empty(), "no log message outside calls: {legacy}");
     assert!(logs.iter().any(|l| l.as_str().unwrap().contains("message - SessionId")), "{legacy}");
+    assert!(modern["before_calls"].as_u64() >= Some(1), "the listen stream's catch-up update: {modern}");
     for (seen, era) in [(&legacy, "2025-11-25"), (&modern, "2026-07-28")] {
         let updates = seen["updates"].as_array().unwrap();
-        assert!(updates.len() >= 2, "{era}: the immediate update and the 5-second one: {seen}");
+        let after = updates.len() - seen["before_calls"].as_u64().unwrap() as usize;
+        assert!(updates.len() >= 2 && after >= 1, "{era}: the immediate update and the 5-second one: {seen}");
         assert!(updates.iter().all(|u| *u == seen["subscribed"]), "{era}: under the URI it subscribed with: {seen}");
     }
     assert_eq!(modern["honored"], json!([modern["subscribed"]]), "{modern}");
@@ -366,9 +368,13 @@ async fn a_modern_servers_resource_updates_reach_clients_of_both_eras() {
         outside_client(&s, &legacy, "legacy", &slug, &trigger, 2.0),
         outside_client(&s, &modern, "auto", &slug, &trigger, 2.0),
     );
+    // A listen stream hears once that its subscription is in place (the
+    // catch-up); then the triggered update must come from the server.
+    assert!(modern["before_calls"].as_u64() >= Some(1), "the listen stream's catch-up update: {modern}");
     for (seen, era) in [(&legacy, "2025-11-25"), (&modern, "2026-07-28")] {
         let updates = seen["updates"].as_array().unwrap();
-        assert!(!updates.is_empty(), "{era}: no update: {seen}");
+        let after = updates.len() - seen["before_calls"].as_u64().unwrap() as usize;
+        assert!(after >= 1, "{era}: no update from the server: {seen}");
         assert!(
             updates.iter().all(|u| *u == seen["subscribed"]),
             "{era}: only the subscribed URI, as it was named: {seen}"

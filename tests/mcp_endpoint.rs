@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::{path::PathBuf, time::Duration};
 
 use common::{TestServer, expect_error};
 use serde_json::{Value, json};
@@ -481,4 +481,41 @@ async fn prompts_templates_pages_and_upstream_changes_reach_clients() {
         assert_eq!(out["heard"], true, "{mode}: the change reached the desktop client: {out}");
     }
     s.stop().await;
+}
+
+/// One 2025-11-25 session used by many requests at once (as an agent that
+/// fans out does): all 64 calls answer, each with its own result, and none
+/// waits behind the others until a timeout.
+#[tokio::test]
+async fn sixty_four_concurrent_calls_on_one_legacy_session_all_answer() {
+    let s = TestServer::start().await;
+    let token = s.register("fan-out@example.com", PASSWORD).await;
+    // 64 calls at once are more than the free tier's minute allows.
+    let tier = s.admin(&["set-user", "--email", "fan-out@example.com", "--tier", "enterprise"]);
+    assert!(tier.status.success(), "set-user: {}", String::from_utf8_lossy(&tier.stderr));
+    s.state.gateway.caches.clear();
+    let (_, key) = s.create_key(&token, "fan-out").await;
+    let calc = s.state.db.server_by_slug("calculator").await.unwrap().unwrap();
+    assert_eq!(s.post_json("/api/installations", json!({"serverId": calc.id}), Some(&token)).await.status(), 201);
+    let session = common::rpc::Session::open(&s, &key).await;
+
+    let started = std::time::Instant::now();
+    let calls = (0..64).map(|i| {
+        let (session, key) = (session.clone(), key.clone());
+        tokio::spawn(async move {
+            let body = json!({"jsonrpc": "2.0", "id": 1000 + i, "method": "tools/call",
+                "params": {"name": "calculator.evaluate", "arguments": {"expression": format!("{i} + 1")}}});
+            (i, session.post(&key, body).await)
+        })
+    });
+    let answers = tokio::time::timeout(Duration::from_secs(60), futures_util::future::join_all(calls))
+        .await
+        .expect("every call on the session answers within a minute");
+    for answer in answers {
+        let (i, (status, message)) = answer.unwrap();
+        assert_eq!(status, 200, "call {i}: {message}");
+        assert_eq!(message["id"], 1000 + i, "call {i}: {message}");
+        assert_eq!(message["result"]["content"][0]["text"], format!("{}", i + 1), "call {i}'s own answer: {message}");
+    }
+    println!("64 concurrent calls on one session: {:?}", started.elapsed());
 }

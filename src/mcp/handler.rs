@@ -438,6 +438,17 @@ impl ServerHandler for McpHandler {
                 Err(e) => tracing::debug!(error = %e.message, "a listen stream's resource subscription was not made"),
             }
         }
+        // rmcp acknowledges the stream before this method runs, so the
+        // client may act (change a resource) before the subscriptions
+        // above are in place upstream. One update per resource, now that
+        // they are, says "read it again": nothing changed in that window
+        // goes unannounced.
+        if let Some(link) = &ctx.client {
+            for uri in &subscribed {
+                let update = rmcp::model::ResourceUpdatedNotificationParam::new(uri.clone());
+                link.outbox.push(crate::upstream::Relayed::ResourceUpdated(update));
+            }
+        }
         tokio::select! {
             () = subscription.cancelled() => {}
             () = end.cancelled() => {}

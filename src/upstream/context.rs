@@ -201,6 +201,9 @@ async fn forward(
     while let Some(relayed) = rx.recv().await {
         // A closed client fails fast; its error has nobody to go to.
         let _ = match (relayed, &sink) {
+            // A listen stream carries what it subscribed to; what a server
+            // said while the gateway subscribed for it is not its to hear.
+            (Relayed::Progress(_) | Relayed::Log(_), Some(_)) => Ok(()),
             (Relayed::Progress(p), _) => peer.notify_progress(p).await,
             (Relayed::Log(p), _) => peer.notify_logging_message(p).await,
             (Relayed::ResourceUpdated(p), Some(sink)) => {

@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-pub use context::{CallContext, CallLimits, ClientKey, ClientLink, Era, RoundTrip};
+pub use context::{CallContext, CallLimits, ClientKey, ClientLink, Era, Relayed, RoundTrip};
 
 use crate::{
     crypto::{Sealer, aad},
