@@ -18,7 +18,16 @@
 //! (`gw µs`, from /proc, user + system), the upstream's own CPU per call
 //! when called directly (`up µs`: what one MCP server hop costs, for
 //! comparison) and the gateway's resident memory, idle and with 1,000 open
-//! legacy sessions.
+//! legacy sessions; then one legacy session shared by N requests in flight
+//! (directly and through the gateway).
+//!
+//! To profile the gateway the same way (perf from Debian's linux-perf):
+//!
+//! ```text
+//! BENCH_SECS=20 cargo bench --bench gateway &   # then, once the table starts:
+//! perf record -F 999 -g -p "$(pgrep -f 'omnimcp serve' | head -1)" -- sleep 15
+//! perf report --no-children --sort symbol | head -60
+//! ```
 //!
 //! The benchmark runs as the platform's own user would: it registers,
 //! creates an API key, installs both servers through the REST API. Only the
@@ -362,6 +371,38 @@ async fn main() {
                 );
             }
         }
+    }
+
+    // One legacy session used by N requests at once (an agent fanning out
+    // on the one session it opened), to the remote upstream: directly, one
+    // session to the upstream shared the same way.
+    println!();
+    println!("one 2025-11-25 session, N requests in flight on it (http upstream)");
+    println!(
+        "{:>4}  {:>10} {:>8} {:>8}  {:>10} {:>8} {:>8}  {:>6}",
+        "N", "direct/s", "p50 ms", "p99 ms", "gateway/s", "p50 ms", "p99 ms", "ratio"
+    );
+    for &n in &concurrency {
+        let direct = Arc::new(http_client(&upstream_url, None, Era::Legacy).await);
+        let direct = drive(&vec![direct; n], "echo", secs).await;
+        let shared = Arc::new(http_client(&gateway_url, Some(&platform.key), Era::Legacy).await);
+        let through = drive(&vec![shared; n], "echo.echo", secs).await;
+        println!(
+            "{:>4}  {:>10.0} {:>8} {:>8}  {:>10.0} {:>8} {:>8}  {:>5.0}%{}",
+            n,
+            direct.rate(),
+            ms(direct.percentile(0.5)),
+            ms(direct.percentile(0.99)),
+            through.rate(),
+            ms(through.percentile(0.5)),
+            ms(through.percentile(0.99)),
+            100.0 * through.rate() / direct.rate().max(1e-9),
+            if direct.errors + through.errors > 0 {
+                format!("  ({} direct / {} gateway errors)", direct.errors, through.errors)
+            } else {
+                String::new()
+            }
+        );
     }
 
     let loaded_rss = support::rss_mb(pid);
