@@ -26,7 +26,7 @@
 //! functions are public for servers built by other means.
 
 use std::{
-    collections::HashMap,
+    collections::{HashSet, VecDeque},
     sync::Mutex,
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
@@ -139,34 +139,51 @@ pub fn sign(secret: &str, timestamp: u64, request_id: &str, method: &str, path_a
 /// timestamps are inside the replay window, so each is accepted once. At
 /// most `capacity` ids are kept: past that a request is refused (ids leave
 /// as their window closes), bounding memory under a flood instead of
-/// forgetting ids early.
+/// forgetting ids early. The default, 100,000, holds a sustained 333
+/// requests a second with the 5-minute window.
+///
+/// Ids are forgotten in arrival order (each accept drops only those at the
+/// front whose window has closed), so an accept costs O(1) amortised
+/// however many ids are held.
 #[derive(Debug)]
 pub struct ReplayGuard {
-    seen: Mutex<HashMap<String, u64>>,
+    seen: Mutex<Seen>,
     capacity: usize,
+}
+
+#[derive(Debug, Default)]
+struct Seen {
+    ids: HashSet<String>,
+    /// `(until, id)` in arrival order.
+    order: VecDeque<(u64, String)>,
 }
 
 impl ReplayGuard {
     /// A guard keeping at most `capacity` ids.
     pub fn new(capacity: usize) -> Self {
-        Self { seen: Mutex::new(HashMap::new()), capacity }
+        Self { seen: Mutex::default(), capacity }
     }
 
     /// Records `id` (signed at `timestamp`) until `timestamp + window`;
     /// [`Rejection::Replayed`] if it was seen, or no room is left.
     pub fn accept(&self, id: &str, timestamp: u64, now: u64, window: Duration) -> Result<(), Rejection> {
         let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        seen.retain(|_, until| *until >= now);
-        if seen.contains_key(id) || seen.len() >= self.capacity {
+        while seen.order.front().is_some_and(|(until, _)| *until < now) {
+            if let Some((_, old)) = seen.order.pop_front() {
+                seen.ids.remove(&old);
+            }
+        }
+        if seen.ids.contains(id) || seen.ids.len() >= self.capacity {
             return Err(Rejection::Replayed);
         }
-        seen.insert(id.to_string(), timestamp.saturating_add(window.as_secs()));
+        seen.ids.insert(id.to_string());
+        seen.order.push_back((timestamp.saturating_add(window.as_secs()), id.to_string()));
         Ok(())
     }
 
     /// How many ids are remembered.
     pub fn len(&self) -> usize {
-        self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len()
+        self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner).ids.len()
     }
 
     /// Whether no id is remembered.

@@ -83,7 +83,8 @@ export function nodeHandler(definitions: Definitions, auth: Authenticator): Node
 export function fetchHandler(definitions: Definitions, auth: Authenticator): FetchHandler {
   return async (request) => {
     const url = new URL(request.url);
-    const body = new Uint8Array(await request.arrayBuffer());
+    const declared = Number(request.headers.get("content-length") ?? "0");
+    const body = declared > MAX_BODY ? new Uint8Array(MAX_BODY + 1) : new Uint8Array(await request.arrayBuffer());
     if (body.length > MAX_BODY) {
       return Response.json({ success: false, error: `the body is larger than ${MAX_BODY} bytes` }, { status: 413 });
     }

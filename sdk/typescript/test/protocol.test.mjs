@@ -181,6 +181,8 @@ test("a fetch handler, as serverless platforms call it", async () => {
   const base = await listen(srv);
   try {
     await protocol(base);
+    const big = await handler(new Request("http://x/tools/add", { method: "POST", body: "x".repeat(1024 * 1024 + 1) }));
+    assert.equal(big.status, 413, "a body past 1 MiB is refused before anything else");
   } finally {
     srv.close();
   }
