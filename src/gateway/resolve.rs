@@ -167,27 +167,27 @@ impl Reach {
     /// The installation and server URI a public resource URI names; an
     /// unknown one is `None`.
     pub fn resource(&self, public: &str) -> Option<(&Target, String)> {
-        let (target, uri) = match self.naming {
+        let (target, uri) = self.uri_target(public)?;
+        target.entry.has_resource(&uri).then_some((target, uri))
+    }
+
+    /// The enabled installation a public URI names, and the URI in its
+    /// server's own words (whether the server has it is the caller's check).
+    fn uri_target(&self, public: &str) -> Option<(&Target, String)> {
+        match self.naming {
             Naming::Prefixed => {
                 let (slug, uri) = parse_public_uri(public)?;
-                (self.enabled().find(|t| t.entry.slug() == slug)?, uri)
+                Some((self.enabled().find(|t| t.entry.slug() == slug)?, uri))
             }
-            Naming::Bare => (self.enabled().next()?, public.to_string()),
-        };
-        target.entry.has_resource(&uri).then_some((target, uri))
+            Naming::Bare => Some((self.enabled().next()?, public.to_string())),
+        }
     }
 
     /// The installation and server URI a public skill URI names, if it is
     /// one of the caller's skills, or (`directory`) one of their skills'
     /// directories or inside one.
     fn skill_target(&self, public: &str, directory: bool) -> Option<(&Target, String)> {
-        let (target, uri) = match self.naming {
-            Naming::Prefixed => {
-                let (slug, uri) = parse_public_uri(public)?;
-                (self.enabled().find(|t| t.entry.slug() == slug)?, uri)
-            }
-            Naming::Bare => (self.enabled().next()?, public.to_string()),
-        };
+        let (target, uri) = self.uri_target(public)?;
         let known = if directory { target.entry.in_skill(&uri) } else { target.entry.skill(&uri).is_some() };
         known.then_some((target, uri))
     }
@@ -261,13 +261,7 @@ impl Reach {
                 target
             }
             Reference::Resource(r) => {
-                let (target, uri) = match self.naming {
-                    Naming::Prefixed => {
-                        let (slug, uri) = parse_public_uri(&r.uri).ok_or(GatewayError::UnknownReference)?;
-                        (self.enabled().find(|t| t.entry.slug() == slug).ok_or(GatewayError::UnknownReference)?, uri)
-                    }
-                    Naming::Bare => (self.enabled().next().ok_or(GatewayError::UnknownReference)?, r.uri.clone()),
-                };
+                let (target, uri) = self.uri_target(&r.uri).ok_or(GatewayError::UnknownReference)?;
                 r.uri = uri;
                 target
             }

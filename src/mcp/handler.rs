@@ -117,6 +117,19 @@ impl McpHandler {
         Ok((target.installation.id, outcome))
     }
 
+    /// As [`Self::run`], for an operation on a URI: with the URI in the
+    /// server's words, which the answer names and the caller's replaces.
+    async fn run_on_uri(
+        &self,
+        ctx: &CallContext,
+        resolve: impl FnOnce(&Reach) -> Result<(crate::gateway::Target, crate::upstream::Operation), GatewayError>,
+    ) -> Result<(String, crate::upstream::Outcome), ErrorData> {
+        let (target, op) = self.gateway.resolve(&ctx.principal, resolve).await.map_err(|e| e.to_rpc(ctx.era))?;
+        let server_uri = op.uri().unwrap_or_default().to_string();
+        let (outcome, _rate) = self.gateway.execute(ctx, &target, op).await.map_err(|e| e.to_rpc(ctx.era))?;
+        Ok((server_uri, outcome))
+    }
+
     /// `tasks/get`, `tasks/update`, `tasks/cancel` (SEP-2663): routed to
     /// the installation whose server made the task, if it is the caller's.
     async fn task(
@@ -254,16 +267,7 @@ impl ServerHandler for McpHandler {
     ) -> Result<ReadResourceResponse, ErrorData> {
         let round_trip = RoundTrip { input_responses: request.input_responses, request_state: request.request_state };
         let ctx = call_context(&context, round_trip)?;
-        let (target, op) = self
-            .gateway
-            .resolve(&ctx.principal, |reach| reach.read_resource(&request.uri))
-            .await
-            .map_err(|e| e.to_rpc(ctx.era))?;
-        let server_uri = match &op {
-            crate::upstream::Operation::ReadResource { uri } => uri.clone(),
-            _ => unreachable!("read_resource resolves to a read"),
-        };
-        let (outcome, _rate) = self.gateway.execute(&ctx, &target, op).await.map_err(|e| e.to_rpc(ctx.era))?;
+        let (server_uri, outcome) = self.run_on_uri(&ctx, |reach| reach.read_resource(&request.uri)).await?;
         results::read_resource(outcome, &server_uri, &request.uri, ctx.era)
     }
 
@@ -339,16 +343,8 @@ impl ServerHandler for McpHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::ReadResourceDirectoryResult, ErrorData> {
         let ctx = call_context(&context, RoundTrip::default())?;
-        let (target, op) = self
-            .gateway
-            .resolve(&ctx.principal, |reach| reach.read_directory(&request.uri, request.cursor))
-            .await
-            .map_err(|e| e.to_rpc(ctx.era))?;
-        let server_uri = match &op {
-            crate::upstream::Operation::ReadDirectory { uri, .. } => uri.clone(),
-            _ => unreachable!("read_directory resolves to a directory read"),
-        };
-        let (outcome, _rate) = self.gateway.execute(&ctx, &target, op).await.map_err(|e| e.to_rpc(ctx.era))?;
+        let resolve = |reach: &Reach| reach.read_directory(&request.uri, request.cursor);
+        let (server_uri, outcome) = self.run_on_uri(&ctx, resolve).await?;
         results::read_directory(outcome, &server_uri, &request.uri, ctx.era)
     }
 

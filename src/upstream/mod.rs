@@ -175,6 +175,17 @@ impl Operation {
         }
     }
 
+    /// The URI, in the server's words, of an operation on one.
+    pub fn uri(&self) -> Option<&str> {
+        match self {
+            Operation::ReadResource { uri }
+            | Operation::ReadDirectory { uri, .. }
+            | Operation::Subscribe { uri, .. }
+            | Operation::Unsubscribe { uri } => Some(uri),
+            _ => None,
+        }
+    }
+
     /// The tool's or prompt's name, as the request log records it.
     pub fn item_name(&self) -> Option<&str> {
         match self {
