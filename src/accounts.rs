@@ -208,6 +208,16 @@ pub async fn logout(state: &AppState, principal: &Principal) -> ApiResult<()> {
     Ok(())
 }
 
+/// Revokes an OAuth grant (`user`, when given, must own it): its tokens
+/// stop working at once, and what they opened (MCP sessions, listen
+/// streams, subscriptions) ends. False when there was no such live grant.
+pub async fn end_grant(state: &AppState, grant_id: Uuid, user: Option<Uuid>) -> ApiResult<bool> {
+    let Some(owner) = state.db.revoke_oauth_grant(grant_id, user).await? else { return Ok(false) };
+    credential_ended(state, owner, AuthMethod::OAuth { grant_id }).await;
+    tracing::info!(grant_id = %grant_id, user_id = %owner, "OAuth grant revoked");
+    Ok(true)
+}
+
 /// What a credential opened ends with it: MCP sessions and listen streams,
 /// resource subscriptions, cached lookups.
 async fn credential_ended(state: &AppState, user: Uuid, method: AuthMethod) {

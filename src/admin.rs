@@ -82,6 +82,14 @@ pub async fn run(db: &Db, config: &Config, command: AdminCommand) -> anyhow::Res
                 println!("{:<38} {:<32} {:<6} {}", u.id, u.email, u.role, u.subscription_tier);
             }
         }
+        AdminCommand::OauthClient { name, redirect_uris, confidential } => {
+            let (id, secret) = crate::oauth::clients::preregister(db, &name, redirect_uris, confidential).await?;
+            println!("client_id: {id}");
+            if let Some(secret) = secret {
+                println!("client_secret: {secret}");
+                println!("(the secret is shown once; only its hash is stored)");
+            }
+        }
         AdminCommand::SetUser { email, role, tier } => {
             if role.is_none() && tier.is_none() {
                 anyhow::bail!("nothing to change: pass --role and/or --tier");

@@ -111,6 +111,8 @@ pub async fn refuse_cross_site(State(state): State<AppState>, request: Request, 
 fn is_forged(state: &AppState, method: &Method, path: &str, headers: &HeaderMap) -> bool {
     if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
         || path == "/mcp"
+        // OAuth endpoints for clients: no cookie is read there.
+        || matches!(path, "/oauth/token" | "/oauth/register" | "/oauth/revoke")
         || headers.contains_key(header::AUTHORIZATION)
     {
         return false;

@@ -80,6 +80,21 @@ pub enum AdminCommand {
     AddServer(AddServerArgs),
     /// List users with their role and tier.
     Users,
+    /// Register an OAuth client for OmniMCP's authorization server (for
+    /// clients that neither register themselves nor publish a client
+    /// metadata document); prints its client id, and its secret once.
+    OauthClient {
+        /// The name users see on the consent page.
+        #[arg(long)]
+        name: String,
+        /// A redirect URI (repeat for several). Loopback http URIs match
+        /// any port.
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+        /// Issue a client secret (for clients that can keep one).
+        #[arg(long)]
+        confidential: bool,
+    },
     /// Change a user's role and/or subscription tier.
     SetUser {
         /// The user's email address.
@@ -177,6 +192,21 @@ pub struct Config {
     /// while in use (see README, "Sessions").
     #[arg(long, env = "OMNIMCP_SESSION_TTL_MINUTES", default_value_t = 720, global = true)]
     pub session_ttl_minutes: u32,
+
+    /// Lifetime of an OAuth access token, in seconds. Clients refresh it
+    /// with their refresh token; short lives bound what a leaked one
+    /// reaches.
+    #[arg(long, env = "OMNIMCP_OAUTH_ACCESS_TOKEN_TTL_SECS", default_value_t = 3600, global = true)]
+    pub oauth_access_token_ttl_secs: u32,
+
+    /// Lifetime of an OAuth refresh token, in days (each use replaces it
+    /// with a new one).
+    #[arg(long, env = "OMNIMCP_OAUTH_REFRESH_TOKEN_TTL_DAYS", default_value_t = 30, global = true)]
+    pub oauth_refresh_token_ttl_days: u32,
+
+    /// OAuth clients one address may register dynamically per hour.
+    #[arg(long, env = "OMNIMCP_OAUTH_REGISTRATIONS_PER_HOUR", default_value_t = 20, global = true)]
+    pub oauth_registrations_per_hour: u32,
 
     /// Retired master keys (comma-separated, base64) that still open values
     /// sealed before a rotation; new values use `--master-key`.

@@ -46,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .nest("/api", api::router())
+        .merge(crate::oauth::router())
         .route_service(
             "/mcp",
             tower::ServiceBuilder::new()
@@ -68,6 +69,8 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes_with_context(&state, routes, page_context.clone(), move || app::shell(leptos_options.clone()))
         .fallback(file_and_error_handler_with_context::<AppState, _>(page_context, app::shell))
         .layer(middleware::from_fn(server_fn_status))
+        .layer(middleware::from_fn(crate::oauth::cors))
+        .layer(middleware::from_fn_with_state(state.clone(), consent_csp))
         .layer(middleware::from_fn_with_state(state.clone(), auth::renew_session))
         .layer(middleware::from_fn_with_state(state.clone(), crate::serve::bounded_body))
         .layer(middleware::from_fn_with_state(state.clone(), browser::refuse_cross_site))
@@ -114,6 +117,28 @@ async fn server_fn_status(request: Request, next: middleware::Next) -> axum::res
         parts.status = status;
     }
     axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
+/// The consent page's form is answered by a redirect to the client; its
+/// `form-action` must allow that target (see `oauth::flow`).
+async fn consent_csp(
+    State(state): State<AppState>,
+    request: Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let target = (request.uri().path() == "/oauth/consent" && request.method() == http::Method::GET)
+        .then(|| request.uri().query().and_then(|q| crate::oauth::flow::consent_form_action(&state, q)))
+        .flatten();
+    let mut response = next.run(request).await;
+    if let Some(target) = target
+        && let Some(csp) = response.headers().get(header::CONTENT_SECURITY_POLICY).and_then(|v| v.to_str().ok())
+        && let Ok(widened) = HeaderValue::from_str(
+            &csp.replace("form-action 'self'", &format!("form-action 'self' {}", target.to_str().unwrap_or_default())),
+        )
+    {
+        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, widened);
+    }
+    response
 }
 
 /// Liveness: the process answers.

@@ -14,6 +14,9 @@ pub enum AuthMethod {
     Session { session_id: Uuid },
     /// An API key; its id.
     ApiKey { key_id: Uuid },
+    /// An OAuth access token ([`crate::oauth`]); the id of the grant (the
+    /// user's consent to one client) it was issued under.
+    OAuth { grant_id: Uuid },
 }
 
 /// The authenticated caller.
@@ -21,21 +24,26 @@ pub enum AuthMethod {
 pub struct Principal {
     pub user: User,
     pub method: AuthMethod,
-    /// A scoped API key's reach; `None` for sessions and unscoped keys.
+    /// A scoped API key's or OAuth grant's reach; `None` for sessions,
+    /// unscoped keys and grants that reach everything installed.
     pub scope: Option<KeyScope>,
+    /// False for an OAuth token granted only `mcp:read`: it may list and
+    /// read, not call tools.
+    pub may_call_tools: bool,
 }
 
 impl Principal {
-    /// A scoped key may make MCP calls inside its scope and nothing else.
+    /// A scoped key may make MCP calls inside its scope and nothing else;
+    /// so may an OAuth token, whatever its reach.
     pub fn is_scoped(&self) -> bool {
-        self.scope.is_some()
+        self.scope.is_some() || matches!(self.method, AuthMethod::OAuth { .. })
     }
 
     /// The API key's id, when the caller used one.
     pub fn key_id(&self) -> Option<Uuid> {
         match self.method {
             AuthMethod::ApiKey { key_id } => Some(key_id),
-            AuthMethod::Session { .. } => None,
+            AuthMethod::Session { .. } | AuthMethod::OAuth { .. } => None,
         }
     }
 }

@@ -53,6 +53,7 @@ pub mod http;
 pub mod identity;
 pub mod installations;
 pub mod mcp;
+pub mod oauth;
 pub mod official;
 pub mod openapi;
 pub mod outbound;
@@ -142,6 +143,13 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> anyhow::Result<Ap
             auth::throttle::PER_ACCOUNT,
             auth::throttle::Policy {
                 max_failures: config.registrations_per_hour.max(1),
+                window: Duration::from_secs(3600),
+            },
+        ),
+        oauth_registrations: LoginThrottle::new(
+            auth::throttle::PER_ACCOUNT,
+            auth::throttle::Policy {
+                max_failures: config.oauth_registrations_per_hour.max(1),
                 window: Duration::from_secs(3600),
             },
         ),

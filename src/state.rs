@@ -35,6 +35,8 @@ pub struct Inner {
     pub login_throttle: LoginThrottle,
     /// Registrations per client address (see `--registrations-per-hour`).
     pub registration_throttle: LoginThrottle,
+    /// OAuth client registrations per client address.
+    pub oauth_registrations: LoginThrottle,
     /// Base URL users reach us at, without a trailing slash.
     pub public_url: String,
     /// Session cookies get `Secure` when the public URL is https.

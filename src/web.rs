@@ -10,9 +10,10 @@ use std::{collections::HashMap, net::SocketAddr};
 use app::{
     backend::{Backend, SignedIn},
     model::{
-        ApiKeyView, CreatedApiKey, DashboardView, DayUsage, DeployedServer, DeveloperView, FormError, InstallationView,
-        InstalledOverview, InstalledServer, MarketplacePage, MarketplaceQuery, PromptView, RecentRequest, ResourceView,
-        RotatedSecret, ServerDetail, ServerHealth, ServerUsage, ToolView, TryOutcome, TryResult, UserView,
+        ApiKeyView, ConnectedAppView, ConsentInstallation, ConsentView, CreatedApiKey, DashboardView, DayUsage,
+        DeployedServer, DeveloperView, FormError, InstallationView, InstalledOverview, InstalledServer,
+        MarketplacePage, MarketplaceQuery, PromptView, RecentRequest, ResourceView, RotatedSecret, ServerDetail,
+        ServerHealth, ServerUsage, ToolView, TryOutcome, TryResult, UserView,
     },
 };
 use axum::extract::ConnectInfo;
@@ -113,6 +114,17 @@ fn config_from_form(schema: Option<&Value>, form: HashMap<String, String>) -> Op
         (None, true) => None,
         _ => Some(Value::Object(config)),
     }
+}
+
+/// What a grant reaches, in words.
+fn reach_summary(reach: Option<&crate::db::KeyScope>) -> String {
+    let Some(reach) = reach else { return "All installed servers".into() };
+    let servers = reach.installations.as_ref().map_or(0, Vec::len);
+    let mut text = format!("{} chosen server{}", servers, if servers == 1 { "" } else { "s" });
+    if let Some(tools) = &reach.tools {
+        text.push_str(&format!(", {} tool{}", tools.len(), if tools.len() == 1 { "" } else { "s" }));
+    }
+    text
 }
 
 /// The API's view as the page's model: the same JSON, so the two cannot drift.
@@ -351,6 +363,90 @@ impl Backend for WebBackend {
     async fn uninstall(&self, req: &Parts, id: String) -> Result<(), FormError> {
         let p = self.principal(req).await?;
         installations::uninstall(&self.0, &p.user, &id).await.map_err(form_error)
+    }
+
+    async fn oauth_consent(&self, req: &Parts, request: String) -> Result<Option<ConsentView>, FormError> {
+        let principal = match auth::authenticate(&self.0, &req.headers).await {
+            Ok(Some(p)) => {
+                auth::require_unscoped(&p).map_err(form_error)?;
+                p
+            }
+            Ok(None) | Err(ApiError::Unauthorized(_)) => return Ok(None),
+            Err(e) => return Err(form_error(e)),
+        };
+        let data = crate::oauth::flow::consent_view(&self.0, &principal, &request)
+            .await
+            .map_err(|why| FormError::new("invalid_request", why).with_status(400))?;
+        let mut installations = Vec::new();
+        for inst in self.0.db.list_installations(principal.user.id).await.map_err(db_error)? {
+            let Some(entry) = self.0.gateway.registry.server(inst.server_id).await.map_err(db_error)? else { continue };
+            let slug = &entry.record.slug;
+            installations.push(ConsentInstallation {
+                id: inst.id.to_string(),
+                name: entry.record.name.clone(),
+                tools: entry.tools.iter().map(|t| crate::gateway::names::public_name(slug, &t.name)).collect(),
+            });
+        }
+        let redirect_host = url::Url::parse(&data.request.redirect_uri)
+            .ok()
+            .map(|u| match u.host_str() {
+                Some(host) => u.port().map_or_else(|| host.to_string(), |p| format!("{host}:{p}")),
+                None => format!("{}:", u.scheme()),
+            })
+            .unwrap_or_default();
+        Ok(Some(ConsentView {
+            request,
+            consent_token: data.consent_token,
+            client_name: data.client.name.clone(),
+            client_id: data.client.client_id.clone(),
+            identified_by: crate::oauth::flow::identified_by(&data.client),
+            client_uri: data.client.client_uri.clone(),
+            redirect_host,
+            user_email: principal.user.email.clone(),
+            read_only_requested: !data.request.scopes.iter().any(|s| s == crate::oauth::SCOPE_MCP),
+            installations,
+        }))
+    }
+
+    async fn connected_apps(&self, req: &Parts) -> Result<Vec<ConnectedAppView>, FormError> {
+        let p = self.principal(req).await?;
+        let apps = self.0.db.connected_apps(p.user.id).await.map_err(db_error)?;
+        let time = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        Ok(apps
+            .into_iter()
+            .map(|a| {
+                let client = crate::db::oauth::OAuthClient {
+                    client_id: a.grant.client_id.clone(),
+                    kind: a.client_kind.clone(),
+                    name: a.client_name.clone(),
+                    logo_uri: None,
+                    client_uri: a.client_uri.clone(),
+                    redirect_uris: sqlx::types::Json(Vec::new()),
+                    secret_hash: None,
+                    created_at: a.grant.created_at,
+                    fetched_at: None,
+                };
+                ConnectedAppView {
+                    id: a.grant.id.to_string(),
+                    client_name: a.client_name,
+                    identified_by: crate::oauth::flow::identified_by(&client),
+                    scopes: a.grant.scopes.clone(),
+                    reach: reach_summary(a.grant.reach.as_ref().map(|r| &r.0)),
+                    created_at: time(a.grant.created_at),
+                    last_used_at: a.grant.last_used_at.map(time),
+                }
+            })
+            .collect())
+    }
+
+    async fn revoke_connected_app(&self, req: &Parts, id: String) -> Result<(), FormError> {
+        let p = self.principal(req).await?;
+        let not_found = || form_error(ApiError::NotFound("no such connected application".into()));
+        let id = Uuid::parse_str(&id).map_err(|_| not_found())?;
+        match accounts::end_grant(&self.0, id, Some(p.user.id)).await.map_err(form_error)? {
+            true => Ok(()),
+            false => Err(not_found()),
+        }
     }
 
     async fn try_tool(

@@ -11,8 +11,9 @@ use std::{collections::HashMap, sync::Arc};
 use http::request::Parts;
 
 use crate::model::{
-    ApiKeyView, ApiReference, CreatedApiKey, DashboardView, DeveloperView, FormError, InstallationView,
-    InstalledOverview, MarketplacePage, MarketplaceQuery, RotatedSecret, ServerDetail, TryResult, UserView,
+    ApiKeyView, ApiReference, ConnectedAppView, ConsentView, CreatedApiKey, DashboardView, DeveloperView, FormError,
+    InstallationView, InstalledOverview, MarketplacePage, MarketplaceQuery, RotatedSecret, ServerDetail, TryResult,
+    UserView,
 };
 
 /// A signed-in result: the user and the `Set-Cookie` value for the session.
@@ -80,6 +81,13 @@ pub trait Backend: Send + Sync + 'static {
     /// `POST /mcp/call` makes it. A refusal by the limits and a failed
     /// server are outcomes ([`crate::model::TryOutcome`]); other errors are
     /// the form's.
+    /// The consent page for a sealed OAuth authorization request; `None`
+    /// when nobody is signed in.
+    async fn oauth_consent(&self, req: &Parts, request: String) -> Result<Option<ConsentView>, FormError>;
+    /// The applications the user authorized with OAuth.
+    async fn connected_apps(&self, req: &Parts) -> Result<Vec<ConnectedAppView>, FormError>;
+    /// Revokes one: its tokens stop working at once.
+    async fn revoke_connected_app(&self, req: &Parts, id: String) -> Result<(), FormError>;
     async fn try_tool(
         &self,
         req: &Parts,

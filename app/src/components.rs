@@ -426,3 +426,15 @@ pub fn ConfigField(
 pub fn select_all(ev: leptos::ev::FocusEvent) {
     event_target::<leptos::web_sys::HtmlInputElement>(&ev).select();
 }
+
+/// Percent-encodes a query parameter's value (everything but unreserved
+/// characters).
+pub fn url_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

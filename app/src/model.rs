@@ -537,3 +537,52 @@ pub struct ApiShape {
     pub description: String,
     pub fields: Vec<ApiField>,
 }
+
+/// What the OAuth consent page shows (`/oauth/consent`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsentView {
+    /// The sealed authorization request, sent back with the form.
+    pub request: String,
+    /// Binds the form to the signed-in session.
+    pub consent_token: String,
+    pub client_name: String,
+    pub client_id: String,
+    /// How the application was identified, in words.
+    pub identified_by: String,
+    /// The application's home page, when it gave one.
+    pub client_uri: Option<String>,
+    /// Where the user is sent back (host, or scheme for native apps).
+    pub redirect_host: String,
+    pub user_email: String,
+    /// The application asked only to list and read (`mcp:read`).
+    pub read_only_requested: bool,
+    pub installations: Vec<ConsentInstallation>,
+}
+
+/// One of the user's installations, with its tools' public names.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsentInstallation {
+    pub id: String,
+    pub name: String,
+    pub tools: Vec<String>,
+}
+
+/// An application the user authorized (Settings, "Connected applications").
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectedAppView {
+    /// The grant's id.
+    pub id: String,
+    pub client_name: String,
+    pub identified_by: String,
+    /// OAuth scopes, space-separated.
+    pub scopes: String,
+    /// What it reaches, in words.
+    pub reach: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339; `None` until first used.
+    pub last_used_at: Option<String>,
+}

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use leptos::prelude::*;
 
 use crate::model::{
-    ApiKeyView, ApiReference, CreatedApiKey, DashboardView, DeveloperView, FormError, InstallationView,
-    InstalledOverview, MarketplacePage, RotatedSecret, ServerDetail, TryResult, UserView,
+    ApiKeyView, ApiReference, ConnectedAppView, ConsentView, CreatedApiKey, DashboardView, DeveloperView, FormError,
+    InstallationView, InstalledOverview, MarketplacePage, RotatedSecret, ServerDetail, TryResult, UserView,
 };
 
 #[cfg(feature = "ssr")]
@@ -119,21 +119,38 @@ mod ssr {
     }
 }
 
+/// Where to go after signing in: `next` when it is a path on this site
+/// (the OAuth consent page sends people through `/login?next=...`), the
+/// dashboard otherwise. Never another origin: `//host` and `/\host` are
+/// refused.
+pub fn after_sign_in(next: Option<&str>) -> &str {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") && !n.contains(['\r', '\n']) => {
+            n
+        }
+        _ => "/dashboard",
+    }
+}
+
 #[server(prefix = "/_fn", endpoint = "register")]
-pub async fn register(email: String, password: String) -> Result<(), FormError> {
+pub async fn register(
+    email: String,
+    password: String,
+    #[server(default)] next: Option<String>,
+) -> Result<(), FormError> {
     let (req, backend) = ssr::context()?;
     let signed = backend.register(&req, email, password).await?;
     ssr::set_cookie(&signed.set_cookie);
-    leptos_axum::redirect("/dashboard");
+    leptos_axum::redirect(after_sign_in(next.as_deref()));
     Ok(())
 }
 
 #[server(prefix = "/_fn", endpoint = "login")]
-pub async fn login(email: String, password: String) -> Result<(), FormError> {
+pub async fn login(email: String, password: String, #[server(default)] next: Option<String>) -> Result<(), FormError> {
     let (req, backend) = ssr::context()?;
     let signed = backend.login(&req, email, password).await?;
     ssr::set_cookie(&signed.set_cookie);
-    leptos_axum::redirect("/dashboard");
+    leptos_axum::redirect(after_sign_in(next.as_deref()));
     Ok(())
 }
 
@@ -226,6 +243,29 @@ pub async fn rotate_webhook_secret(server_id: String) -> Result<RotatedSecret, F
 pub async fn take_rotated_secret() -> Result<Option<RotatedSecret>, FormError> {
     let (req, _) = ssr::context()?;
     Ok(ssr::take_flash(&req, ssr::SECRET_FLASH_COOKIE))
+}
+
+/// The OAuth consent page's content (see `Backend::oauth_consent`).
+#[server(prefix = "/_fn", endpoint = "oauth_consent")]
+pub async fn oauth_consent(request: String) -> Result<Option<ConsentView>, FormError> {
+    let (req, backend) = ssr::context()?;
+    backend.oauth_consent(&req, request).await
+}
+
+#[server(prefix = "/_fn", endpoint = "connected_apps")]
+pub async fn connected_apps() -> Result<Vec<ConnectedAppView>, FormError> {
+    let (req, backend) = ssr::context()?;
+    backend.connected_apps(&req).await
+}
+
+#[server(prefix = "/_fn", endpoint = "revoke_connected_app")]
+pub async fn revoke_connected_app(id: String) -> Result<(), FormError> {
+    let (req, backend) = ssr::context()?;
+    backend.revoke_connected_app(&req, id).await?;
+    if ssr::is_plain_form_post(&req) {
+        leptos_axum::redirect("/settings#connected-apps");
+    }
+    Ok(())
 }
 
 #[server(prefix = "/_fn", endpoint = "revoke_api_key")]

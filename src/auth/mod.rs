@@ -41,6 +41,9 @@ pub use crate::identity::{AuthMethod, Principal};
 /// The refusal a scoped API key gets outside MCP calls: management routes
 /// and the pages' server functions need a session or an unscoped key.
 pub fn require_unscoped(principal: &Principal) -> ApiResult<()> {
+    if matches!(principal.method, AuthMethod::OAuth { .. }) {
+        return Err(ApiError::Forbidden("an OAuth access token can only make MCP calls".into()));
+    }
     if principal.is_scoped() {
         return Err(ApiError::Forbidden(
             "this API key is scoped to some installations or tools, so it can only make MCP calls; \
@@ -85,14 +88,31 @@ impl FromRequestParts<AppState> for Principal {
 
 /// The caller, if the request carries credentials. Credentials that are
 /// present but wrong (revoked key, expired or forged token) are an error,
-/// not an anonymous request.
+/// not an anonymous request. OAuth access tokens are refused here: their
+/// audience is `/mcp` alone ([`authenticate_mcp`]).
 pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> ApiResult<Option<Principal>> {
+    authenticate_at(state, headers, false).await
+}
+
+/// As [`authenticate`], for `/mcp`: OAuth access tokens are accepted too.
+pub async fn authenticate_mcp(state: &AppState, headers: &HeaderMap) -> ApiResult<Option<Principal>> {
+    authenticate_at(state, headers, true).await
+}
+
+async fn authenticate_at(state: &AppState, headers: &HeaderMap, oauth: bool) -> ApiResult<Option<Principal>> {
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         let credential = bearer(value).ok_or_else(|| {
             ApiError::Unauthorized("the Authorization header must be `Bearer <API key or session token>`".into())
         })?;
         return if api_key::is_api_key(credential) {
             by_api_key(state, credential).await.map(Some)
+        } else if credential.starts_with(crate::oauth::ACCESS_PREFIX) {
+            if !oauth {
+                return Err(ApiError::Unauthorized(
+                    "an OAuth access token is accepted only by /mcp; use an API key or sign in".into(),
+                ));
+            }
+            crate::oauth::authenticate_access(state, credential).await.map(Some)
         } else {
             by_session_token(state, credential).await.map(Some)
         };
@@ -143,15 +163,19 @@ async fn by_api_key(state: &AppState, key: &str) -> ApiResult<Principal> {
         user: user.clone(),
         method: AuthMethod::ApiKey { key_id: key.id },
         scope: key.scope.as_ref().map(|s| s.0.clone()),
+        may_call_tools: true,
     })
 }
 
 async fn by_session_token(state: &AppState, token: &str) -> ApiResult<Principal> {
     let claims = state.tokens.verify(token).map_err(|e| ApiError::Unauthorized(e.to_string()))?;
     match state.db.session_user(claims.sid).await? {
-        Some(user) if user.id == claims.sub => {
-            Ok(Principal { user, method: AuthMethod::Session { session_id: claims.sid }, scope: None })
-        }
+        Some(user) if user.id == claims.sub => Ok(Principal {
+            user,
+            method: AuthMethod::Session { session_id: claims.sid },
+            scope: None,
+            may_call_tools: true,
+        }),
         _ => Err(ApiError::Unauthorized("the session has ended; log in again".into())),
     }
 }

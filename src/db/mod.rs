@@ -14,6 +14,7 @@
 pub mod accounts;
 pub mod analytics;
 pub mod installations;
+pub mod oauth;
 pub mod request_log;
 pub mod servers;
 

@@ -47,12 +47,15 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
     {
         return jsonrpc_error(StatusCode::FORBIDDEN, -32600, refusal);
     }
-    let principal = match auth::authenticate(&state, request.headers()).await {
+    let credential_sent = request.headers().contains_key(header::AUTHORIZATION);
+    let principal = match auth::authenticate_mcp(&state, request.headers()).await {
         Ok(Some(principal)) => principal,
         Ok(None) => {
-            return ApiError::Unauthorized("send an API key as `Authorization: Bearer omni_...`".into())
-                .into_response();
+            let why = "sign in with OAuth (this server's metadata is in WWW-Authenticate), \
+                       or send an API key as `Authorization: Bearer omni_...`";
+            return unauthorized(&state, ApiError::Unauthorized(why.into()), false);
         }
+        Err(e @ ApiError::Unauthorized(_)) => return unauthorized(&state, e, credential_sent),
         Err(e) => return e.into_response(),
     };
     let user = principal.user.id;
@@ -94,6 +97,11 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         let why = "JSON-RPC batches are not part of MCP since protocol 2025-06-18: send one message per request";
         return jsonrpc_error(StatusCode::BAD_REQUEST, -32600, why.into());
     }
+    // A token granted `mcp:read` only may not call tools: 403 with the
+    // scope to ask for (step-up authorization).
+    if !principal.may_call_tools && calls_tool(&body) {
+        return crate::oauth::insufficient_scope(&state, crate::oauth::SCOPE_MCP);
+    }
     let request = Request::from_parts(parts, axum::body::Body::from(body));
     let deleting = request.method() == http::Method::DELETE;
     let mut response = next.run(request).await;
@@ -114,6 +122,24 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         return jsonrpc_error(StatusCode::TOO_MANY_REQUESTS, crate::gateway::error::codes::RATE_LIMITED, why);
     }
     rpc_refusal(response, json_body).await
+}
+
+/// A 401 that tells an OAuth client where to sign in (RFC 9728 §5.1).
+fn unauthorized(state: &AppState, error: ApiError, credential_sent: bool) -> Response {
+    let mut response = error.into_response();
+    response.headers_mut().insert(header::WWW_AUTHENTICATE, crate::oauth::challenge(state, credential_sent));
+    response
+}
+
+/// Whether a message is a `tools/call` request (read only for callers
+/// whose token may not call tools).
+fn calls_tool(body: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Method<'a> {
+        #[serde(borrow)]
+        method: Option<std::borrow::Cow<'a, str>>,
+    }
+    serde_json::from_slice::<Method>(body).is_ok_and(|m| m.method.as_deref() == Some("tools/call"))
 }
 
 /// rmcp refuses a body it cannot read with a plain-text status; a JSON-RPC

@@ -44,15 +44,38 @@ fn AuthLayout(#[prop(into)] heading: String, #[prop(into)] sub: String, children
     }
 }
 
+/// The `next` query parameter, carried through the form (and to the other
+/// auth page's link) so that signing in returns to where it was asked for.
+fn next_param() -> Signal<Option<String>> {
+    let query = leptos_router::hooks::use_query_map();
+    Signal::derive(move || query.with(|q| q.get("next")))
+}
+
+/// The hidden `next` field, when there is one.
+#[component]
+fn NextField(next: Signal<Option<String>>) -> impl IntoView {
+    move || next.get().map(|n| view! { <input type="hidden" name="next" value=n /> })
+}
+
+/// A link to the other auth page that keeps `next`.
+fn with_next(path: &'static str, next: Signal<Option<String>>) -> impl Fn() -> String {
+    move || match next.get() {
+        Some(n) => format!("{path}?next={}", crate::components::url_encode(&n)),
+        None => path.to_string(),
+    }
+}
+
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let action = ServerAction::<Login>::new();
     let value = action.value();
+    let next = next_param();
     view! {
         <Title text="Log in" />
         <AuthLayout heading="Welcome back" sub="Log in to manage your MCP servers and keys.">
             <ActionForm action=action attr:class="space-y-5" attr:novalidate=true>
                 <FormAlert message=action_form_error(value) />
+                <NextField next=next />
                 <Field name="email" label="Email address" kind="email" autocomplete="email" required=true error=action_field_error(value, "email") />
                 <Field name="password" label="Password" kind="password" autocomplete="current-password" required=true error=action_field_error(value, "password") />
                 <button type="submit" class=format!("{BUTTON_PRIMARY} w-full") disabled=move || action.pending().get()>
@@ -61,7 +84,7 @@ pub fn LoginPage() -> impl IntoView {
             </ActionForm>
             <p class="mt-8 text-center text-sm text-slate-600">
                 "New to OmniMCP? "
-                <A href="/register" attr:class="font-semibold text-indigo-600 hover:text-indigo-500">"Create an account"</A>
+                <A href=with_next("/register", next) attr:class="font-semibold text-indigo-600 hover:text-indigo-500">"Create an account"</A>
             </p>
         </AuthLayout>
     }
@@ -71,11 +94,13 @@ pub fn LoginPage() -> impl IntoView {
 pub fn RegisterPage() -> impl IntoView {
     let action = ServerAction::<Register>::new();
     let value = action.value();
+    let next = next_param();
     view! {
         <Title text="Create your account" />
         <AuthLayout heading="Create your account" sub="Free forever for trying things out. No card needed.">
             <ActionForm action=action attr:class="space-y-5" attr:novalidate=true>
                 <FormAlert message=action_form_error(value) />
+                <NextField next=next />
                 <Field name="email" label="Email address" kind="email" autocomplete="email" required=true error=action_field_error(value, "email") />
                 <Field
                     name="password"
@@ -92,7 +117,7 @@ pub fn RegisterPage() -> impl IntoView {
             </ActionForm>
             <p class="mt-8 text-center text-sm text-slate-600">
                 "Already have an account? "
-                <A href="/login" attr:class="font-semibold text-indigo-600 hover:text-indigo-500">"Log in"</A>
+                <A href=with_next("/login", next) attr:class="font-semibold text-indigo-600 hover:text-indigo-500">"Log in"</A>
             </p>
         </AuthLayout>
     }

@@ -9,9 +9,11 @@ use crate::{
         BUTTON_DANGER, BUTTON_PRIMARY, Card, Field, FormAlert, Icon, ShownOnce, action_field_error, action_form_error,
         icon, short_date, thousands,
     },
-    model::{ApiKeyView, CreatedApiKey, UserView},
+    model::{ApiKeyView, ConnectedAppView, CreatedApiKey, UserView},
     pages::{placeholder::PageHeader, shell::CurrentUser},
-    server_fns::{ChangePassword, CreateApiKey, RevokeApiKey, list_api_keys, take_new_api_key},
+    server_fns::{
+        ChangePassword, CreateApiKey, RevokeApiKey, RevokeConnectedApp, connected_apps, list_api_keys, take_new_api_key,
+    },
 };
 
 #[component]
@@ -32,6 +34,7 @@ pub fn SettingsPage() -> impl IntoView {
                 })}
             </Suspense>
             <ApiKeys />
+            <ConnectedApps />
             <PasswordChange />
         </div>
     }
@@ -121,6 +124,77 @@ fn ApiKeys() -> impl IntoView {
                 </Suspense>
             </div>
         </Card>
+    }
+}
+
+/// Applications the user authorized with OAuth (claude.ai, ChatGPT, IDEs):
+/// each with what it reaches and when it was last used, revocable at once.
+#[component]
+fn ConnectedApps() -> impl IntoView {
+    let revoke = ServerAction::<RevokeConnectedApp>::new();
+    let apps = Resource::new(move || revoke.version().get(), |_| connected_apps());
+    view! {
+        <div id="connected-apps">
+            <Card title="Connected applications" description="Applications you signed in to OmniMCP with OAuth. Revoking one ends its access at once.">
+                <FormAlert message=action_form_error(revoke.value()) />
+                <Suspense fallback=|| view! { <p class="py-6 text-sm text-slate-500">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        match apps.await {
+                            Ok(list) if list.is_empty() => view! {
+                                <p class="rounded-xl border border-dashed border-slate-300 px-6 py-6 text-center text-sm text-slate-500" data-testid="apps-empty">
+                                    "No application is connected. Add this platform's /mcp URL to claude.ai, ChatGPT or your IDE and sign in."
+                                </p>
+                            }.into_any(),
+                            Ok(list) => view! { <AppTable apps=list revoke=revoke /> }.into_any(),
+                            Err(e) => view! {
+                                <p class="rounded-lg bg-rose-50 px-4 py-3 text-sm text-rose-800" role="alert">{format!("Could not load your applications: {}", e.message)}</p>
+                            }.into_any(),
+                        }
+                    })}
+                </Suspense>
+            </Card>
+        </div>
+    }
+}
+
+#[component]
+fn AppTable(apps: Vec<ConnectedAppView>, revoke: ServerAction<RevokeConnectedApp>) -> impl IntoView {
+    view! {
+        <div class="overflow-x-auto rounded-xl ring-1 ring-slate-200">
+            <table class="min-w-full divide-y divide-slate-200 text-sm" data-testid="apps-table">
+                <thead class="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
+                    <tr>
+                        <th scope="col" class="px-4 py-3">"Application"</th>
+                        <th scope="col" class="px-4 py-3">"May"</th>
+                        <th scope="col" class="px-4 py-3">"Connected"</th>
+                        <th scope="col" class="px-4 py-3">"Last used"</th>
+                        <th scope="col" class="px-4 py-3"><span class="sr-only">"Actions"</span></th>
+                    </tr>
+                </thead>
+                <tbody class="divide-y divide-slate-100 bg-white">
+                    {apps.into_iter().map(|a| view! {
+                        <tr data-testid="app-row">
+                            <td class="px-4 py-3">
+                                <p class="font-medium text-slate-900">{a.client_name.clone()}</p>
+                                <p class="max-w-xs truncate text-xs text-slate-500" title=a.identified_by.clone()>{a.identified_by.clone()}</p>
+                            </td>
+                            <td class="px-4 py-3 text-slate-600">
+                                <p>{a.reach.clone()}</p>
+                                <p class="font-mono text-xs text-slate-500">{a.scopes.clone()}</p>
+                            </td>
+                            <td class="px-4 py-3 text-slate-600">{short_date(&a.created_at)}</td>
+                            <td class="px-4 py-3 text-slate-600">{a.last_used_at.as_deref().map(short_date).unwrap_or_else(|| "Never".into())}</td>
+                            <td class="px-4 py-3 text-right">
+                                <ActionForm action=revoke>
+                                    <input type="hidden" name="id" value=a.id.clone() />
+                                    <button type="submit" class=BUTTON_DANGER aria-label=format!("Revoke {}", a.client_name)>"Revoke"</button>
+                                </ActionForm>
+                            </td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
     }
 }
 
