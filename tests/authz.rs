@@ -170,6 +170,11 @@ const SERVER_FNS: &[Row] = &[
     ("take_try_result", "", None, [200, 200, 200, 200]),
     ("install_server", "server_id={server}", None, [401, 200, 403, 401]),
     ("logout", "", None, [200, 200, 403, 200]),
+    ("connected_apps", "", None, [401, 200, 403, 401]),
+    ("revoke_connected_app", "id=0190a2b3-c4d5-7e6f-8a9b-0c1d2e3f4a5b", None, [401, 404, 403, 401]),
+    // No session: nothing to show (the page sends the visitor to log in);
+    // another user's session: the sealed request is not valid.
+    ("oauth_consent", "request=forged", None, [200, 400, 403, 200]),
 ];
 
 async fn every_route_and_server_function(s: TestServer) {

@@ -598,6 +598,53 @@ async fn client_revocation_and_expiry(s: TestServer) {
     assert_eq!(res.status(), 200);
 }
 
+/// A client identified by its Client ID Metadata Document: fetched (here
+/// from loopback, which this server is told to allow), shown as such on
+/// the consent page, and used through the whole flow. A document whose
+/// `client_id` is not its own URL is refused.
+#[tokio::test]
+async fn metadata_document_client() {
+    let s = TestServer::start_on_with(common::Backend::Sqlite, &["--outbound-allow-loopback", "--outbound-allow-http"])
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let good = format!("{base}/client.json");
+    let document = json!({"client_id": good, "client_name": "Metadata Client", "redirect_uris": [REDIRECT],
+                          "token_endpoint_auth_method": "none", "client_uri": "https://client.example"});
+    let impostor = json!({"client_id": "https://someone-else.example/client.json", "redirect_uris": [REDIRECT]});
+    let app = axum::Router::new()
+        .route("/client.json", axum::routing::get(move || async move { axum::Json(document) }))
+        .route("/impostor.json", axum::routing::get(move || async move { axum::Json(impostor) }));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let alice = s.register("alice@example.com", PASSWORD).await;
+    install(&s, &alice, "calculator").await;
+    let p = pkce();
+    let params = [
+        ("response_type", "code"),
+        ("client_id", good.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_challenge", p.challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let res = authorize(&s, Some(&alice), &params).await;
+    assert_eq!(res.status(), 303);
+    let html = consent_page(&s, &alice, &location(&res)).await;
+    assert!(html.contains("Metadata Client") && html.contains("its client metadata document at"), "{html}");
+    let answer = submit_consent(&s, &alice, &html, &[("decision", "allow"), ("call_tools", "on")]).await;
+    let (status, tokens) = exchange(&s, &good, REDIRECT, &answer["code"], &p.verifier).await;
+    assert_eq!(status, 200, "{tokens}");
+    let listed = rpc::stateless(&s, tokens["access_token"].as_str().unwrap(), "tools/list", json!({})).await;
+    assert_eq!(tool_names(&listed), vec!["calculator.evaluate"]);
+
+    let res =
+        authorize(&s, Some(&alice), &[("client_id", &format!("{base}/impostor.json")), ("redirect_uri", REDIRECT)])
+            .await;
+    assert_eq!(res.status(), 401);
+    assert!(res.text().await.unwrap().contains("must be the URL it is served at"));
+}
+
 on_both_databases!(flags: &[]; discovery_and_challenges, code_flow_refresh_and_replay, refusals, metadata_document_on_private_address, reach_scope_and_revocation);
 
 mod short_lived {
