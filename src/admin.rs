@@ -32,7 +32,8 @@ async fn add_server(db: &Db, config: &Config, a: AddServerArgs) -> anyhow::Resul
         compile_schema(schema).map_err(|e| anyhow::anyhow!("the config schema is not a valid JSON Schema: {e}"))?;
     }
     let sample: Map<String, Value> = serde_json::from_str(&a.sample_config)?;
-    let launch = LaunchSpec { command: a.command, args: a.args, env_from_config: env, shareable: a.shareable };
+    let launch =
+        LaunchSpec { command: a.command, args: a.args, env_from_config: env, shareable: a.shareable, connect: None };
     let id = match db.server_by_slug(&a.slug).await? {
         Some(existing) if existing.owner_id.is_some() => {
             anyhow::bail!("the slug {} belongs to a developer's server", a.slug)

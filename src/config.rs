@@ -204,6 +204,24 @@ pub struct Config {
     #[arg(long, env = "OMNIMCP_OAUTH_REFRESH_TOKEN_TTL_DAYS", default_value_t = 30, global = true)]
     pub oauth_refresh_token_ttl_days: u32,
 
+    /// OAuth apps for "Connect with GitHub/Slack/Notion":
+    /// `PROVIDER=CLIENT_ID:CLIENT_SECRET`, comma-separated (providers:
+    /// github, slack, notion). Register the app at the provider with the
+    /// callback `<public URL>/connect/<provider>/callback`. Without one, the
+    /// server's token field works as before.
+    #[arg(long, env = "OMNIMCP_CONNECT", value_delimiter = ',', global = true, hide_env_values = true)]
+    pub connect: Vec<String>,
+
+    /// Overrides of a provider's OAuth endpoints, `PROVIDER.KEY=URL` (KEY:
+    /// authorize, token, revoke): for GitHub Enterprise, a proxy, or tests.
+    #[arg(long = "connect-url", env = "OMNIMCP_CONNECT_URL", value_delimiter = ',', global = true)]
+    pub connect_urls: Vec<String>,
+
+    /// How often connections are checked for tokens about to expire, in
+    /// seconds (those expiring within five minutes are refreshed).
+    #[arg(long, env = "OMNIMCP_CONNECT_REFRESH_SECS", default_value_t = 60, global = true)]
+    pub connect_refresh_secs: u64,
+
     /// OAuth clients one address may register dynamically per hour.
     #[arg(long, env = "OMNIMCP_OAUTH_REGISTRATIONS_PER_HOUR", default_value_t = 20, global = true)]
     pub oauth_registrations_per_hour: u32,

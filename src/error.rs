@@ -143,6 +143,9 @@ impl From<GatewayError> for ApiError {
             GatewayError::Upstream(UpstreamError::NeedsClient(why)) => {
                 Self::Conflict { code: "needs_mcp_client", message: why }
             }
+            GatewayError::Upstream(UpstreamError::ConnectionRequired { .. }) => {
+                Self::Conflict { code: "connection_required", message }
+            }
             GatewayError::Misconfigured(_) | GatewayError::Upstream(_) => Self::BadGateway(message),
             GatewayError::Internal(e) => Self::Internal(e),
         }

@@ -167,8 +167,13 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let app = router(state.clone());
     let health = crate::health::spawn(state.clone(), Duration::from_secs(state.config.health_interval_secs.max(1)));
+    let refresher = crate::oauth::providers::spawn_refresher(
+        state.clone(),
+        Duration::from_secs(state.config.connect_refresh_secs.max(1)),
+    );
     crate::serve::run(listener, app, crate::serve::Limits::from_config(&state.config), shutdown).await?;
     health.abort();
+    refresher.abort();
     // Every completed call's log row is written before the pool closes.
     state.gateway.request_log.close().await;
     state.gateway.upstreams.processes.stop_all().await;

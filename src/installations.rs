@@ -287,7 +287,25 @@ pub async fn update(
 
 pub async fn uninstall(state: &AppState, user: &crate::db::User, id: &str) -> ApiResult<()> {
     let id = Uuid::parse_str(id).map_err(|_| not_found())?;
+    // A connected account is revoked at its provider once the installation
+    // is gone (read first: the row goes with it).
+    let connection = match state.db.connection_provider(id).await? {
+        Some(provider) => {
+            let inst = state.db.installation(user.id, id).await?;
+            let token = inst
+                .and_then(|i| open_config(state, &i).ok())
+                .and_then(|c| c.get("token").and_then(Value::as_str).map(str::to_string));
+            Some((provider, token))
+        }
+        None => None,
+    };
     if state.db.delete_installation(user.id, id).await? {
+        if let Some((provider, token)) = connection {
+            let state = state.clone();
+            tokio::spawn(async move {
+                crate::oauth::providers::revoke_at_provider(&state, id, &provider, token).await;
+            });
+        }
         let gateway = &state.gateway;
         gateway.caches.installations.remove(&user.id);
         gateway.upstreams.close_installation(id).await;

@@ -109,7 +109,8 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> anyhow::Result<Ap
         .site_pkg_dir("pkg")
         .site_addr(bound)
         .build();
-    seed_official_servers(&db, &config.official_api).await?;
+    let providers = oauth::providers::Providers::from_config(&config.connect, &config.connect_urls)?;
+    seed_official_servers(&db, &config.official_api, &providers.slugs()).await?;
     let changes = ChangeQueue::default();
     let outbound = outbound::Outbound::new(config.outbound_policy());
     let supervisor = supervisor(&config, Some(changes.clone()))?;
@@ -126,6 +127,7 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> anyhow::Result<Ap
             supervisor,
             RemoteClients::new(Some(changes.clone())),
             config.mcp_call_limits(),
+            public_url.clone(),
         ),
     });
     let state = AppState::new(Inner {
@@ -153,6 +155,7 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> anyhow::Result<Ap
                 window: Duration::from_secs(3600),
             },
         ),
+        providers,
         secure_cookies: public_url.starts_with("https://"),
         public_url,
         leptos,
@@ -206,8 +209,9 @@ pub fn supervisor(config: &Config, changes: Option<ChangeQueue>) -> anyhow::Resu
 
 /// Records the official servers as platform-hosted servers (on every start,
 /// so their tools follow the binary's version).
-async fn seed_official_servers(db: &Db, api_urls: &[String]) -> anyhow::Result<()> {
+async fn seed_official_servers(db: &Db, api_urls: &[String], connectable: &[&str]) -> anyhow::Result<()> {
     for server in official::catalog() {
+        let connect = connectable.contains(&server.slug);
         let id = match db.server_by_slug(server.slug).await? {
             // A developer's server took the slug before it was reserved (a
             // database from an older release): the platform still starts,
@@ -234,8 +238,8 @@ async fn seed_official_servers(db: &Db, api_urls: &[String]) -> anyhow::Result<(
             tags: server.tags.iter().map(|t| t.to_string()).collect(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             hosting_type: app::domain::HostingType::PlatformHosted,
-            launch_spec: Some(official::launch_spec(&server, api_urls)),
-            config_schema: server.config_schema.clone(),
+            launch_spec: Some(official::launch_spec(&server, api_urls, connect)),
+            config_schema: server.config_schema.clone().map(|schema| official::schema_for(schema, connect)),
             callback_url: None,
             webhook_secret_enc: None,
             remote_url: None,

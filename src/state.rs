@@ -37,6 +37,8 @@ pub struct Inner {
     pub registration_throttle: LoginThrottle,
     /// OAuth client registrations per client address.
     pub oauth_registrations: LoginThrottle,
+    /// The providers users can connect accounts of (GitHub, Slack, Notion).
+    pub providers: crate::oauth::providers::Providers,
     /// Base URL users reach us at, without a trailing slash.
     pub public_url: String,
     /// Session cookies get `Secure` when the public URL is https.

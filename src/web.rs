@@ -289,6 +289,11 @@ impl Backend for WebBackend {
                     arguments: p.arguments.0.clone(),
                 })
                 .collect(),
+            connect: self.0.providers.get(&s.slug).map(|p| app::model::ConnectOffer {
+                provider: p.name.to_string(),
+                url: crate::oauth::providers::start_url(p.slug, s.id),
+                connected: false,
+            }),
             installation_id,
         })
     }
@@ -324,7 +329,14 @@ impl Backend for WebBackend {
             let entry = self.0.gateway.registry.server(view.server_id).await.map_err(db_error)?;
             let (calls_30d, errors_30d) =
                 usage.iter().find(|u| u.0 == view.server_id).map(|u| (u.1, u.2)).unwrap_or_default();
+            let connect =
+                entry.as_ref().and_then(|e| self.0.providers.get(&e.record.slug)).map(|p| app::model::ConnectOffer {
+                    provider: p.name.to_string(),
+                    url: format!("/connect/{}/start?installation={}", p.slug, view.id),
+                    connected: view.secrets_set.iter().any(|f| f == "token"),
+                });
             servers.push(InstalledServer {
+                connect,
                 health_status: entry.as_ref().map(|e| e.record.health_status).unwrap_or(HealthStatus::Unknown),
                 config_schema: entry.as_ref().and_then(|e| e.record.config_schema.as_ref()).map(|c| c.0.clone()),
                 tools: entry.as_ref().map(|e| e.tools.iter().map(|t| t.name.clone()).collect()).unwrap_or_default(),

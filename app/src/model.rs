@@ -211,6 +211,21 @@ pub struct ServerDetail {
     pub prompts: Vec<PromptView>,
     /// The caller's installation of this server, if any.
     pub installation_id: Option<String>,
+    /// "Connect with GitHub/Slack/Notion", where the operator configured it.
+    #[serde(default)]
+    pub connect: Option<ConnectOffer>,
+}
+
+/// A link that connects an account by OAuth instead of pasting a token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectOffer {
+    /// The provider's name (`GitHub`).
+    pub provider: String,
+    /// Where the browser goes (`/connect/github/start?...`).
+    pub url: String,
+    /// The installation already holds a token.
+    pub connected: bool,
 }
 
 /// An installation as `GET /api/installations` shows it: secrets only by name.
@@ -241,6 +256,9 @@ pub struct InstalledServer {
     /// The user's calls to this server in the last 30 days, and how many failed.
     pub calls_30d: i64,
     pub errors_30d: i64,
+    /// Connect (or reconnect) the account its token comes from.
+    #[serde(default)]
+    pub connect: Option<ConnectOffer>,
 }
 
 /// The `/installed` page: the user's servers and their MCP endpoint.

@@ -99,6 +99,15 @@ pub struct AccessGrant {
     pub user: User,
 }
 
+/// A connection whose access token is about to expire.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DueConnection {
+    pub installation_id: Uuid,
+    pub user_id: Uuid,
+    pub provider: String,
+    pub refresh_enc: Vec<u8>,
+}
+
 /// `last_used_at` of a grant is written at most this often.
 const LAST_USED_RESOLUTION: Duration = Duration::seconds(60);
 
@@ -385,5 +394,53 @@ impl Db {
         );
         on_pool!(self, |pool| sqlx::query_as::<_, ConnectedApp>(sql).bind(user).fetch_all(pool).await)
             .map_err(DbError::classify)
+    }
+
+    // ---- connections to providers (OmniMCP as an OAuth client) ----------
+
+    /// Records (or replaces) an installation's connection.
+    pub async fn save_connection(
+        &self,
+        installation: Uuid,
+        provider: &str,
+        refresh_enc: Option<&[u8]>,
+        key_id: &str,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> DbResult<()> {
+        let sql = "INSERT INTO installation_connections (installation_id, provider, refresh_enc, key_id, expires_at, updated_at)
+                   VALUES ($1, $2, $3, $4, $5, $6)
+                   ON CONFLICT (installation_id) DO UPDATE SET provider = excluded.provider,
+                       refresh_enc = excluded.refresh_enc, key_id = excluded.key_id,
+                       expires_at = excluded.expires_at, updated_at = excluded.updated_at";
+        on_pool!(self, |pool| sqlx::query(sql)
+            .bind(installation)
+            .bind(provider)
+            .bind(refresh_enc)
+            .bind(key_id)
+            .bind(expires_at)
+            .bind(Utc::now())
+            .execute(pool)
+            .await
+            .map(|_| ()))
+        .map_err(DbError::classify)
+    }
+
+    /// Connections with a refresh token whose access token expires before
+    /// `before`.
+    pub async fn connections_due(&self, before: DateTime<Utc>) -> DbResult<Vec<DueConnection>> {
+        let sql = "SELECT c.installation_id, i.user_id, c.provider, c.refresh_enc
+                   FROM installation_connections c JOIN user_mcp_installations i ON i.id = c.installation_id
+                   WHERE c.refresh_enc IS NOT NULL AND c.expires_at IS NOT NULL AND c.expires_at < $1";
+        on_pool!(self, |pool| sqlx::query_as::<_, DueConnection>(sql).bind(before).fetch_all(pool).await)
+            .map_err(DbError::classify)
+    }
+
+    /// The provider an installation is connected to, if any.
+    pub async fn connection_provider(&self, installation: Uuid) -> DbResult<Option<String>> {
+        let sql = "SELECT provider FROM installation_connections WHERE installation_id = $1";
+        let row: Option<(String,)> =
+            on_pool!(self, |pool| sqlx::query_as(sql).bind(installation).fetch_optional(pool).await)
+                .map_err(DbError::classify)?;
+        Ok(row.map(|r| r.0))
     }
 }

@@ -40,6 +40,10 @@ pub mod codes {
     /// The request was cancelled by the client (the specification defines
     /// no code; the client has stopped listening anyway).
     pub const CANCELLED: i32 = -31006;
+    /// MCP's "URL elicitation required" (2025-11-25): the call needs the
+    /// user to do something at a URL first (here: connect an account);
+    /// `data.elicitations` carries it.
+    pub const URL_ELICITATION_REQUIRED: i32 = -32042;
 }
 
 /// Why the gateway did not (or could not) get the server's answer.
@@ -158,6 +162,18 @@ impl GatewayError {
             Self::Upstream(UpstreamError::Timeout) => error(codes::UPSTREAM_TIMEOUT, None),
             Self::Upstream(UpstreamError::Cancelled) => error(codes::CANCELLED, None),
             Self::Upstream(UpstreamError::NeedsClient(_)) => error(ErrorCode::INVALID_REQUEST.0, None),
+            // A client that supports URL elicitation shows the URL and
+            // retries when the user is done; any other shows the message,
+            // which names the URL too.
+            Self::Upstream(UpstreamError::ConnectionRequired { provider, url }) => error(
+                codes::URL_ELICITATION_REQUIRED,
+                Some(json!({"elicitations": [{
+                    "mode": "url",
+                    "elicitationId": uuid::Uuid::new_v4().to_string(),
+                    "url": url,
+                    "message": format!("Connect your {provider} account to OmniMCP to use this server."),
+                }]})),
+            ),
             Self::Upstream(
                 UpstreamError::Unavailable(_) | UpstreamError::BadResponse(_) | UpstreamError::LimitExceeded(_),
             ) => error(codes::UPSTREAM_FAILED, None),

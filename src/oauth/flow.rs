@@ -128,12 +128,17 @@ impl AuthRequest {
 
 /// A small page for errors that must not go back to the client.
 fn error_page(status: StatusCode, message: &str) -> Response {
-    let message = html_escape(message);
+    error_page_titled(status, "This application cannot be authorized", message)
+}
+
+/// An error page with a heading of its own.
+pub fn error_page_titled(status: StatusCode, title: &str, message: &str) -> Response {
+    let (title, message) = (html_escape(title), html_escape(message));
     let body = format!(
-        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Authorization failed · OmniMCP</title>
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title} · OmniMCP</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><link rel="stylesheet" href="/pkg/omnimcp.css"></head>
 <body class="bg-slate-50"><main class="mx-auto mt-24 max-w-md rounded-2xl bg-white p-8 shadow-sm ring-1 ring-slate-200">
-<h1 class="text-lg font-semibold text-slate-900">This application cannot be authorized</h1>
+<h1 class="text-lg font-semibold text-slate-900">{title}</h1>
 <p class="mt-2 text-sm text-slate-600" data-testid="oauth-error">{message}</p>
 <a href="/dashboard" class="mt-6 inline-block text-sm font-semibold text-indigo-600">Back to OmniMCP</a></main></body></html>"#
     );

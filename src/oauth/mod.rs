@@ -28,6 +28,7 @@
 
 pub mod clients;
 pub mod flow;
+pub mod providers;
 
 use axum::{
     Json, Router,
@@ -104,6 +105,8 @@ pub fn router() -> Router<AppState> {
         .route("/oauth/consent", post(flow::consent))
         .route("/oauth/token", post(flow::token).options(preflight))
         .route("/oauth/revoke", post(flow::revoke).options(preflight))
+        .route("/connect/{provider}/start", get(providers::start))
+        .route("/connect/{provider}/callback", get(providers::callback))
 }
 
 /// Browser-based MCP clients (the Inspector, web apps) read the metadata

@@ -194,7 +194,9 @@ fn token_schema(description: &str) -> Value {
 /// The launch spec of an official server: this very binary, resolved when
 /// the process starts (so it survives the binary moving). `api_urls` are
 /// the platform's `--official-api SLUG.KEY=URL` overrides.
-pub fn launch_spec(server: &OfficialServer, api_urls: &[String]) -> Value {
+/// With `connect`, the token comes from an OAuth connection
+/// ([`crate::oauth::providers`]) instead of the user's typing.
+pub fn launch_spec(server: &OfficialServer, api_urls: &[String], connect: bool) -> Value {
     let env: serde_json::Map<String, Value> =
         server.env_from_config.iter().map(|(var, field)| (var.to_string(), json!(field))).collect();
     let mut args = vec!["official".to_string(), server.slug.to_string()];
@@ -205,7 +207,21 @@ pub fn launch_spec(server: &OfficialServer, api_urls: &[String]) -> Value {
             args.push(rest.to_string());
         }
     }
-    json!({ "command": "@self", "args": args, "envFromConfig": env, "shareable": server.shareable })
+    let mut spec = json!({ "command": "@self", "args": args, "envFromConfig": env, "shareable": server.shareable });
+    if connect {
+        spec["connect"] = json!(server.slug);
+    }
+    spec
+}
+
+/// A server's config schema as installs see it: where the token comes from
+/// a connection, typing one is optional (an installation without one is
+/// asked to connect on its first call).
+pub fn schema_for(mut schema: Value, connect: bool) -> Value {
+    if connect && let Some(object) = schema.as_object_mut() {
+        object.remove("required");
+    }
+    schema
 }
 
 /// Runs an official server over stdio until the client goes away. `apis`

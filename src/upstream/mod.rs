@@ -63,6 +63,12 @@ pub struct LaunchSpec {
     /// a process, a home and a working directory of its own.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub shareable: bool,
+    /// The OAuth provider whose connection supplies the config fields in
+    /// `env_from_config` (an official server whose provider the operator
+    /// configured: `github`, `slack`, `notion`). An installation without
+    /// them is not started: the caller is told where to connect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect: Option<String>,
 }
 
 /// What each hosting kind needs to reach a server, parsed once when the
@@ -250,6 +256,11 @@ pub enum UpstreamError {
     /// The server's process broke a sandbox limit and was stopped.
     #[error("{0}")]
     LimitExceeded(String),
+    /// The installation's credentials come from an OAuth connection the
+    /// user has not made (or whose refresh failed): `url` is where to make
+    /// it.
+    #[error("connect your {provider} account to use this server: open {url}, then try again")]
+    ConnectionRequired { provider: String, url: String },
 }
 
 impl UpstreamError {
@@ -263,6 +274,7 @@ impl UpstreamError {
             Self::Cancelled => "cancelled",
             Self::NeedsClient(_) => "needs_client",
             Self::LimitExceeded(_) => "upstream_limit_exceeded",
+            Self::ConnectionRequired { .. } => "connection_required",
         }
     }
 }
@@ -363,6 +375,9 @@ pub struct Upstreams {
     /// How long calls to MCP servers may take, unless a server sets its
     /// own idle limit (never past `max`).
     calls: CallLimits,
+    /// The platform's public URL: where a user is sent to connect an
+    /// account ([`UpstreamError::ConnectionRequired`]).
+    public_url: String,
 }
 
 impl Upstreams {
@@ -372,8 +387,9 @@ impl Upstreams {
         processes: Arc<process::Supervisor>,
         remote: remote::RemoteClients,
         calls: CallLimits,
+        public_url: String,
     ) -> Self {
-        Self { outbound, sealer, processes, remote, calls }
+        Self { outbound, sealer, processes, remote, calls, public_url }
     }
 
     /// A server's call limits: its own idle limit, if it set one.
@@ -402,6 +418,18 @@ impl Upstreams {
                 callback::execute(&self.outbound, url, &secret, op).await
             }
             Hosting::Process(spec) => {
+                if let Some(provider) = &spec.connect {
+                    let config = self.open_config(installation)?;
+                    let connected = spec
+                        .env_from_config
+                        .values()
+                        .all(|field| config.get(field).is_some_and(|v| !v.is_null() && v.as_str() != Some("")));
+                    if !connected {
+                        let url =
+                            format!("{}/connect/{provider}/start?installation={}", self.public_url, installation.id);
+                        return Err(UpstreamError::ConnectionRequired { provider: provider.clone(), url });
+                    }
+                }
                 let config = || self.open_config(installation);
                 self.processes.execute(server_id, installation.id, spec, config, op, ctx, limits).await
             }

@@ -167,6 +167,15 @@ fn ServerRow(server: InstalledServer, actions: RowActions) -> impl IntoView {
                         <span class="font-semibold tabular-nums text-slate-900">{count_of(server.calls_30d, "call")}</span>
                         {format!(" in the last 30 days · {error_rate}")}
                     </p>
+                    {server.connect.clone().map(|c| view! {
+                        <p class="mt-2 text-sm" data-testid="connection">
+                            {if c.connected {
+                                view! { <span class="text-emerald-700">{format!("Connected to {}", c.provider)}</span>" · "<a href=c.url.clone() rel="external" class="font-semibold text-indigo-600 hover:underline">"Reconnect"</a> }.into_any()
+                            } else {
+                                view! { <span class="text-amber-700">"Not connected"</span>" · "<a href=c.url.clone() rel="external" class="font-semibold text-indigo-600 hover:underline" data-testid="connect">{format!("Connect {}", c.provider)}</a> }.into_any()
+                            }}
+                        </p>
+                    })}
                     {(!server.tools.is_empty()).then(|| view! {
                         <div class="mt-3 flex flex-wrap gap-1.5">
                             {server.tools.iter().map(|t| view! { <Chip text=format!("{}.{t}", inst.server_slug) /> }).collect_view()}
