@@ -62,8 +62,12 @@ async fn main() -> ExitCode {
         subscription_tier: "free".into(),
         created_at: chrono::Utc::now(),
     };
-    let ctx =
-        CallContext::detached(Principal { user, method: AuthMethod::ApiKey { key_id: Uuid::nil() }, scope: None });
+    let ctx = CallContext::detached(Principal {
+        user,
+        method: AuthMethod::ApiKey { key_id: Uuid::nil() },
+        scope: None,
+        may_call_tools: true,
+    });
     let call = match scenario.as_str() {
         "tools_call" => Some(("add_numbers", json!({ "a": 5, "b": 3 }))),
         "sse-retry" => Some(("test_reconnection", json!({}))),
