@@ -132,6 +132,17 @@ pub fn after_sign_in(next: Option<&str>) -> &str {
     }
 }
 
+/// Sends the browser on after signing in. With a `next` and JavaScript the
+/// page itself loads `next` as a new document (see `pages::auth`): the
+/// OAuth consent page needs its own response headers (its CSP names the
+/// client's redirect target), which a client-side navigation would not get.
+#[cfg(feature = "ssr")]
+fn redirect_after_sign_in(req: &http::request::Parts, next: Option<&str>) {
+    if next.is_none() || ssr::is_plain_form_post(req) {
+        leptos_axum::redirect(after_sign_in(next));
+    }
+}
+
 #[server(prefix = "/_fn", endpoint = "register")]
 pub async fn register(
     email: String,
@@ -141,7 +152,7 @@ pub async fn register(
     let (req, backend) = ssr::context()?;
     let signed = backend.register(&req, email, password).await?;
     ssr::set_cookie(&signed.set_cookie);
-    leptos_axum::redirect(after_sign_in(next.as_deref()));
+    redirect_after_sign_in(&req, next.as_deref());
     Ok(())
 }
 
@@ -150,7 +161,7 @@ pub async fn login(email: String, password: String, #[server(default)] next: Opt
     let (req, backend) = ssr::context()?;
     let signed = backend.login(&req, email, password).await?;
     ssr::set_cookie(&signed.set_cookie);
-    leptos_axum::redirect(after_sign_in(next.as_deref()));
+    redirect_after_sign_in(&req, next.as_deref());
     Ok(())
 }
 

@@ -134,3 +134,45 @@ test('without JavaScript the consent form still works, and Deny tells the client
   assert.equal(back.searchParams.get('iss'), server.url);
   await context.close();
 });
+
+test('signed out, the authorization goes through the login page and back to consent, then to the client', async () => {
+  await registerUser(server, 'returning@example.com');
+  // The client's loopback redirect target.
+  let received;
+  const arrived = new Promise((resolve) => { received = resolve; });
+  const callback = (await import('node:http')).createServer((req, res) => {
+    res.end('ok');
+    received(new URL(req.url, 'http://127.0.0.1'));
+  });
+  await new Promise((resolve) => callback.listen(0, '127.0.0.1', resolve));
+  const redirect = `http://127.0.0.1:${callback.address().port}/cb`;
+  const reg = await fetch(`${server.url}/oauth/register`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ client_name: 'Returning client', redirect_uris: [redirect] }),
+  });
+  const { client_id: clientId } = await reg.json();
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const page = await context.newPage();
+  const params = new URLSearchParams({
+    response_type: 'code', client_id: clientId, redirect_uri: redirect, state: 's2',
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256',
+  });
+  try {
+    await page.goto(`${server.url}/oauth/authorize?${params}`);
+    await page.waitForURL('**/login?next=**');
+    await hydrated(page);
+    await page.getByLabel('Email address').fill('returning@example.com');
+    await page.getByLabel('Password').fill('correct horse battery');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByTestId('consent').waitFor();
+    assert.equal(await page.getByTestId('consent-client').textContent(), 'Returning client');
+    await page.getByTestId('consent-allow').click();
+    const back = await arrived;
+    assert.equal(back.pathname, '/cb');
+    assert.ok(back.searchParams.get('code')?.startsWith('omac_'), back.toString());
+    assert.equal(back.searchParams.get('state'), 's2');
+  } finally {
+    await context.close();
+    callback.close();
+  }
+});

@@ -134,7 +134,8 @@ async fn fetch_metadata_document(state: &AppState, client_id: &str) -> Result<OA
     let mut headers = HeaderMap::new();
     headers.insert(header::ACCEPT, header::HeaderValue::from_static("application/json"));
     let outbound = &state.gateway.upstreams.outbound;
-    let response = outbound.send(Method::GET, client_id, headers, None).await.map_err(|e| {
+    // Not followed: the document must be served at its own URL.
+    let response = outbound.send_without_redirects(Method::GET, client_id, headers, None).await.map_err(|e| {
         tracing::info!(client_id, error = %e, "a client id metadata document could not be fetched");
         invalid(format!("the client id metadata document could not be fetched: {e}"))
     })?;

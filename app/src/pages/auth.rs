@@ -57,6 +57,22 @@ fn NextField(next: Signal<Option<String>>) -> impl IntoView {
     move || next.get().map(|n| view! { <input type="hidden" name="next" value=n /> })
 }
 
+/// After signing in with a `next`, loads it as a new document (the server
+/// function leaves that redirect to the page; see `server_fns`).
+fn load_next_on_success(
+    value: impl Get<Value = Option<Result<(), crate::model::FormError>>> + 'static,
+    next: Signal<Option<String>>,
+) {
+    Effect::new(move |_| {
+        if matches!(value.get(), Some(Ok(()))) {
+            if let Some(n) = next.get_untracked() {
+                let target = crate::server_fns::after_sign_in(Some(&n)).to_string();
+                let _ = window().location().set_href(&target);
+            }
+        }
+    });
+}
+
 /// A link to the other auth page that keeps `next`.
 fn with_next(path: &'static str, next: Signal<Option<String>>) -> impl Fn() -> String {
     move || match next.get() {
@@ -70,6 +86,7 @@ pub fn LoginPage() -> impl IntoView {
     let action = ServerAction::<Login>::new();
     let value = action.value();
     let next = next_param();
+    load_next_on_success(value, next);
     view! {
         <Title text="Log in" />
         <AuthLayout heading="Welcome back" sub="Log in to manage your MCP servers and keys.">
@@ -95,6 +112,7 @@ pub fn RegisterPage() -> impl IntoView {
     let action = ServerAction::<Register>::new();
     let value = action.value();
     let next = next_param();
+    load_next_on_success(value, next);
     view! {
         <Title text="Create your account" />
         <AuthLayout heading="Create your account" sub="Free forever for trying things out. No card needed.">
