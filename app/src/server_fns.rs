@@ -122,13 +122,42 @@ mod ssr {
 /// Where to go after signing in: `next` when it is a path on this site
 /// (the OAuth consent page sends people through `/login?next=...`), the
 /// dashboard otherwise. Never another origin: `//host` and `/\host` are
-/// refused.
+/// refused, and so is any control character (browsers drop tabs and line
+/// breaks from URLs, which would turn `/<tab>/host` into `//host`).
 pub fn after_sign_in(next: Option<&str>) -> &str {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") && !n.contains(['\r', '\n']) => {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.starts_with("/\\")
+                && !n.chars().any(char::is_control) =>
+        {
             n
         }
         _ => "/dashboard",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::after_sign_in;
+
+    #[test]
+    fn sign_in_returns_only_to_this_site() {
+        let consent = "/oauth/consent?request=abc";
+        assert_eq!(after_sign_in(Some(consent)), consent);
+        let hostile = [
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "https://evil.example",
+            "evil",
+        ];
+        for next in hostile {
+            assert_eq!(after_sign_in(Some(next)), "/dashboard", "{next:?}");
+        }
+        assert_eq!(after_sign_in(None), "/dashboard");
     }
 }
 
