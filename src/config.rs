@@ -222,7 +222,8 @@ pub struct Config {
     #[arg(long, env = "OMNIMCP_CONNECT_REFRESH_SECS", default_value_t = 60, global = true)]
     pub connect_refresh_secs: u64,
 
-    /// OAuth clients one address may register dynamically per hour.
+    /// OAuth clients one address may register dynamically, or have their
+    /// client metadata documents fetched, per hour.
     #[arg(long, env = "OMNIMCP_OAUTH_REGISTRATIONS_PER_HOUR", default_value_t = 20, global = true)]
     pub oauth_registrations_per_hour: u32,
 

@@ -598,6 +598,28 @@ async fn client_revocation_and_expiry(s: TestServer) {
     assert_eq!(res.status(), 200);
 }
 
+/// Fetching metadata documents and registering clients share one budget
+/// per address, so nobody can make this server fetch URLs in bulk.
+#[tokio::test]
+async fn metadata_fetches_and_registrations_are_budgeted_per_address() {
+    let s = TestServer::start_on_with(common::Backend::Sqlite, &["--oauth-registrations-per-hour", "2"]).await.unwrap();
+    let alice = s.register("alice@example.com", PASSWORD).await;
+    for (i, expected) in [(1, 401), (2, 401), (3, 429)] {
+        let client_id = format!("https://10.0.0.{i}/client.json");
+        let res = authorize(&s, Some(&alice), &[("client_id", client_id.as_str()), ("redirect_uri", REDIRECT)]).await;
+        assert_eq!(res.status(), expected, "{client_id}");
+    }
+    let res = s.post_json("/oauth/register", json!({"redirect_uris": [REDIRECT]}), None).await;
+    assert_eq!(res.status(), 429);
+    // The token endpoint never fetches: an unknown document URL is refused.
+    let (status, body) = token_request(
+        &s,
+        &[("grant_type", "refresh_token"), ("refresh_token", "omrt_x"), ("client_id", "https://10.0.0.9/c.json")],
+    )
+    .await;
+    assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")), "{body}");
+}
+
 /// A client identified by its Client ID Metadata Document: fetched (here
 /// from loopback, which this server is told to allow), shown as such on
 /// the consent page, and used through the whole flow. A document whose

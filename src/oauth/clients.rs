@@ -97,15 +97,33 @@ pub fn redirect_matches(registered: &[String], requested: &str) -> bool {
     })
 }
 
-/// The client a request names, resolving a metadata document URL.
-pub async fn find(state: &AppState, client_id: &str) -> Result<OAuthClient, OAuthError> {
+/// The client a request names, resolving a metadata document URL. Only
+/// the authorization request (`fetch_for`: the address asking) fetches a
+/// document that is not cached or is stale, within the per-address
+/// registration budget, so nobody can make this server fetch URLs in bulk;
+/// the later steps of the flow use the copy it cached.
+pub async fn find(state: &AppState, client_id: &str, fetch_for: Option<IpAddr>) -> Result<OAuthClient, OAuthError> {
     let cached = state.db.oauth_client(client_id).await?;
+    let unknown = || OAuthError::new("invalid_client", format!("no client `{client_id}` is known"));
     if !looks_like_metadata_url(client_id) {
-        return cached.ok_or_else(|| OAuthError::new("invalid_client", format!("no client `{client_id}` is known")));
+        return cached.ok_or_else(unknown);
     }
-    if let Some(client) = cached.filter(|c| c.fetched_at.is_some_and(|at| Utc::now() - at < METADATA_TTL)) {
-        return Ok(client);
+    let fresh = |c: &OAuthClient| c.fetched_at.is_some_and(|at| Utc::now() - at < METADATA_TTL);
+    let peer = match (cached, fetch_for) {
+        (Some(client), _) if fresh(&client) => return Ok(client),
+        (Some(client), None) => return Ok(client),
+        (None, None) => return Err(unknown()),
+        (_, Some(peer)) => peer,
+    };
+    if let Err(wait) = state.oauth_registrations.check_address(peer) {
+        let mut e = OAuthError::new(
+            "invalid_client",
+            format!("too many client metadata documents fetched for your address; try again in {wait} seconds"),
+        );
+        e.status = StatusCode::TOO_MANY_REQUESTS;
+        return Err(e);
     }
+    state.oauth_registrations.record_address(peer);
     let client = fetch_metadata_document(state, client_id).await?;
     state.db.save_oauth_client(&client).await?;
     Ok(client)
@@ -385,7 +403,7 @@ pub async fn authenticate(
         (None, Some(id), secret) => (id.to_string(), secret.map(str::to_string)),
         (None, None, _) => return Err(OAuthError::new("invalid_client", "the request does not name its client")),
     };
-    let client = find(state, &client_id).await?;
+    let client = find(state, &client_id, None).await?;
     match (&client.secret_hash, secret) {
         (None, None) => Ok(client),
         (Some(stored), Some(secret)) if hashes_match(stored, &hash(&secret)) => Ok(client),

@@ -150,7 +150,15 @@ fn html_escape(text: &str) -> String {
 }
 
 /// `GET /oauth/authorize` (see the module docs).
-pub async fn authorize(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+pub async fn authorize(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    extensions: axum::http::Extensions,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let peer = extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
     let form = Form::parse(query.unwrap_or_default().as_bytes());
     const PARAMS: [&str; 8] = [
         "client_id",
@@ -168,7 +176,7 @@ pub async fn authorize(State(state): State<AppState>, headers: HeaderMap, RawQue
     let Some(client_id) = form.get("client_id") else {
         return error_page(StatusCode::BAD_REQUEST, "The request does not name its application (`client_id`).");
     };
-    let client = match clients::find(&state, client_id).await {
+    let client = match clients::find(&state, client_id, Some(peer)).await {
         Ok(client) => client,
         Err(e) => return error_page(e.status, &e.description),
     };
@@ -274,7 +282,7 @@ pub async fn consent_view(
 ) -> Result<ConsentData, String> {
     let request = AuthRequest::open(state, sealed)
         .ok_or("This authorization request has expired or is not valid. Start again from the application.")?;
-    let client = clients::find(state, &request.client_id).await.map_err(|e| e.description)?;
+    let client = clients::find(state, &request.client_id, None).await.map_err(|e| e.description)?;
     let consent_token =
         consent_token(state, principal, sealed).ok_or("Sign in with your password to authorize an application.")?;
     Ok(ConsentData { request, client, consent_token })

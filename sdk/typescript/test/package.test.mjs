@@ -1,5 +1,7 @@
 // The package as a developer gets it: `npm pack` in the repository, the
-// tarball installed into a new project (from npm's cache, offline), the
+// tarball installed into a new project (from npm's cache where it has the
+// package, from the registry where it does not: a fresh machine's cache has
+// the lockfile's tarballs but not the metadata a range like `zod@4` needs), the
 // README's quick start compiled by TypeScript against the installed
 // declarations (typed handler arguments included: a wrong use must not
 // compile), then run as ESM and required as CommonJS.
@@ -49,7 +51,7 @@ test("npm pack, install, compile the quick start, run it as ESM and require it a
     const app = join(dir, "app");
     await (await import("node:fs/promises")).mkdir(app);
     await writeFile(join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }));
-    npm(["install", "--offline", "--no-audit", "--no-fund", join(dir, tarball), "zod@4"], app);
+    npm(["install", "--prefer-offline", "--no-audit", "--no-fund", join(dir, tarball), "zod@4"], app);
     const installed = await readdir(join(app, "node_modules/@omnimcp/sdk"));
     assert.deepEqual(installed.sort(), ["README.md", "dist", "package.json", "src"]);
 
