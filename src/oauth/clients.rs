@@ -115,18 +115,21 @@ pub async fn find(state: &AppState, client_id: &str, fetch_for: Option<IpAddr>) 
         (None, None) => return Err(unknown()),
         (_, Some(peer)) => peer,
     };
-    if let Err(wait) = state.oauth_registrations.check_address(peer) {
-        let mut e = OAuthError::new(
-            "invalid_client",
-            format!("too many client metadata documents fetched for your address; try again in {wait} seconds"),
-        );
-        e.status = StatusCode::TOO_MANY_REQUESTS;
-        return Err(e);
-    }
+    within_budget(state, peer, "invalid_client", "client metadata documents fetched for")?;
     state.oauth_registrations.record_address(peer);
     let client = fetch_metadata_document(state, client_id).await?;
     state.db.save_oauth_client(&client).await?;
     Ok(client)
+}
+
+/// The per-address budget that client registrations and metadata document
+/// fetches share (`--oauth-registrations-per-hour`): 429 once it is spent.
+fn within_budget(state: &AppState, peer: IpAddr, error: &'static str, what: &str) -> Result<(), OAuthError> {
+    state.oauth_registrations.check_address(peer).map_err(|wait| OAuthError {
+        status: StatusCode::TOO_MANY_REQUESTS,
+        error,
+        description: format!("too many {what} your address; try again in {wait} seconds"),
+    })
 }
 
 fn looks_like_metadata_url(client_id: &str) -> bool {
@@ -275,14 +278,7 @@ pub async fn register(State(state): State<AppState>, extensions: Extensions, bod
 
 async fn register_client(state: &AppState, peer: IpAddr, body: &[u8]) -> Result<Value, OAuthError> {
     let invalid = |why: String| OAuthError::new("invalid_client_metadata", why);
-    if let Err(wait) = state.oauth_registrations.check_address(peer) {
-        let mut e = OAuthError::new(
-            "invalid_request",
-            format!("too many clients registered from your address; try again in {wait} seconds"),
-        );
-        e.status = StatusCode::TOO_MANY_REQUESTS;
-        return Err(e);
-    }
+    within_budget(state, peer, "invalid_request", "clients registered from")?;
     let metadata: ClientMetadata =
         serde_json::from_slice(body).map_err(|e| invalid(format!("the registration is not valid JSON: {e}")))?;
     let confidential = match metadata.token_endpoint_auth_method.as_deref() {
