@@ -156,12 +156,6 @@ impl Db {
             .map_err(DbError::classify)
     }
 
-    /// Every client an administrator registered.
-    pub async fn preregistered_oauth_clients(&self) -> DbResult<Vec<OAuthClient>> {
-        let sql = "SELECT * FROM oauth_clients WHERE kind = 'preregistered' ORDER BY created_at";
-        on_pool!(self, |pool| sqlx::query_as::<_, OAuthClient>(sql).fetch_all(pool).await).map_err(DbError::classify)
-    }
-
     /// Records a user's consent and the authorization code that carries it
     /// to the client, in one transaction.
     pub async fn create_authorization(&self, new: &NewAuthorization<'_>) -> DbResult<Uuid> {

@@ -44,7 +44,6 @@ use serde_json::json;
 
 use crate::{
     auth::api_key,
-    db::KeyScope,
     error::{ApiError, ApiResult},
     identity::{AuthMethod, Principal},
     state::AppState,
@@ -222,11 +221,6 @@ pub async fn authenticate_access(state: &AppState, token: &str) -> ApiResult<Pri
         scope: access.grant.reach.map(|r| r.0),
         user: access.user,
     })
-}
-
-/// Whether a grant's reach lets in nothing at all (a choice of no server).
-pub fn reach_is_empty(reach: &KeyScope) -> bool {
-    reach.installations.as_ref().is_some_and(Vec::is_empty)
 }
 
 /// Sets `Cache-Control: no-store` (token responses must not be cached).
