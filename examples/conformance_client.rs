@@ -17,6 +17,15 @@
 //! - `http-invalid-tool-headers`: call `valid_tool`, listed beside tools
 //!   whose header declarations are malformed (those must be left out, the
 //!   valid one kept).
+//! - `auth/*`: the server wants an OAuth token. The program does what the
+//!   gateway's connect flow does ([`omnimcp::oauth::upstream`]: probe,
+//!   discovery, client identity, PKCE, code exchange), with the user's
+//!   browser replaced by one GET of the authorization URL (the suite's
+//!   authorization server approves at once and redirects with the code),
+//!   then lists and calls `test-tool` with the token. A 403
+//!   `insufficient_scope` is met by authorizing again for the union of the
+//!   scopes, at most three times. Pre-registered credentials come from
+//!   `MCP_CONFORMANCE_CONTEXT`.
 //!
 //! Usage: `conformance_client URL` with the scenario in
 //! `MCP_CONFORMANCE_SCENARIO` (the suite sets both). Loopback and plain HTTP
@@ -29,8 +38,10 @@ use std::{process::ExitCode, time::Duration};
 use omnimcp::{
     db::User,
     identity::{AuthMethod, Principal},
+    oauth::upstream::{self, ClientCredentials, ClientProfile, Discovered, Grant},
     outbound::{Outbound, OutboundPolicy},
-    upstream::{CallContext, Operation, Outcome, remote::RemoteClients},
+    secrets::Secret,
+    upstream::{CallContext, Operation, Outcome, UpstreamError, remote::RemoteClients},
 };
 use rmcp::model::ServerResult;
 use serde_json::json;
@@ -68,6 +79,15 @@ async fn main() -> ExitCode {
         scope: None,
         may_call_tools: true,
     });
+    if scenario.starts_with("auth/") {
+        return match authorized_session(&outbound, &remote, &url, &ctx).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{scenario}: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let call = match scenario.as_str() {
         "tools_call" => Some(("add_numbers", json!({ "a": 5, "b": 3 }))),
         "sse-retry" => Some(("test_reconnection", json!({}))),
@@ -76,7 +96,7 @@ async fn main() -> ExitCode {
     };
     // Listing first, over a connection of its own, as the registry does
     // when a remote server is deployed.
-    match RemoteClients::discover(&outbound, &url).await {
+    match RemoteClients::discover(&outbound, &url, None).await {
         Ok(catalog) => {
             eprintln!("{} tools: {:?}", catalog.tools.len(), catalog.tools.iter().map(|t| &t.name).collect::<Vec<_>>())
         }
@@ -93,14 +113,14 @@ async fn main() -> ExitCode {
             // GET lands after the call, the scenario mistakes it for an early
             // reconnection without Last-Event-ID. Connect first, let the
             // standalone stream open, then call.
-            if let Err(e) = remote.connect(&outbound, Uuid::nil(), Uuid::nil(), &url, ctx.era).await {
+            if let Err(e) = remote.connect(&outbound, Uuid::nil(), Uuid::nil(), &url, None, ctx.era).await {
                 eprintln!("connecting failed: {e}");
                 return ExitCode::FAILURE;
             }
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
         let op = Operation::CallTool { tool: tool.to_string(), arguments };
-        match remote.execute(&outbound, Uuid::nil(), Uuid::nil(), &url, op, &ctx, LIMITS).await {
+        match remote.execute(&outbound, Uuid::nil(), Uuid::nil(), &url, None, op, &ctx, LIMITS).await {
             Ok(outcome) if outcome.is_tool_error() => {
                 eprintln!("{tool} failed: {outcome:?}");
                 return ExitCode::FAILURE;
@@ -117,4 +137,109 @@ async fn main() -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// The suite's fixed Client ID Metadata Document URL (its authorization
+/// server takes it as is); the gateway uses `/oauth/client-metadata.json`
+/// on its own public URL.
+const METADATA_URL: &str = "https://conformance-test.local/client-metadata.json";
+/// Where the authorization server redirects; never fetched here.
+const REDIRECT_URI: &str = "http://127.0.0.1:9/connect/mcp/callback";
+/// Most authorizations for one scenario (a server that never stops asking
+/// for more scope must not loop us).
+const MAX_AUTHORIZATIONS: usize = 3;
+
+/// An `auth/*` scenario: sign in when the server asks, list, call.
+async fn authorized_session(
+    outbound: &Outbound,
+    remote: &RemoteClients,
+    url: &str,
+    ctx: &CallContext,
+) -> Result<(), String> {
+    let challenge = upstream::probe(outbound, url).await?.ok_or("the server did not ask for a token")?;
+    let mut discovered = upstream::discover(outbound, url, &challenge).await?;
+    let mut client = None;
+    let mut token = sign_in(outbound, &discovered, &mut client).await?;
+    let catalog = RemoteClients::discover(outbound, url, Some(&token)).await.map_err(|e| e.to_string())?;
+    eprintln!("{} tools", catalog.tools.len());
+    let Some(tool) = catalog.tools.first().map(|t| t.name.to_string()) else { return Ok(()) };
+    let mut authorizations = 1;
+    loop {
+        let op = Operation::CallTool { tool: tool.clone(), arguments: json!({}) };
+        match remote.execute(outbound, Uuid::nil(), Uuid::nil(), url, Some(&token), op, ctx, LIMITS).await {
+            Ok(_) => return Ok(()),
+            Err(UpstreamError::AuthRequired(header)) if authorizations < MAX_AUTHORIZATIONS => {
+                // Step-up: what was granted and what the challenge names.
+                let more = upstream::parse_challenge(&header).and_then(|c| c.scope);
+                discovered.scope = upstream::union_scopes(discovered.scope.as_deref(), more.as_deref());
+                remote.close_installation(Uuid::nil()).await;
+                token = sign_in(outbound, &discovered, &mut client).await?;
+                authorizations += 1;
+            }
+            Err(e) => return Err(format!("{tool}: {e}")),
+        }
+    }
+}
+
+/// One authorization: the client identity (kept for the next one), the
+/// authorization URL followed once, the code exchanged.
+async fn sign_in(
+    outbound: &Outbound,
+    discovered: &Discovered,
+    client: &mut Option<ClientCredentials>,
+) -> Result<Secret, String> {
+    if client.is_none() {
+        *client = Some(identify(outbound, discovered).await?);
+    }
+    let client = client.as_ref().expect("set above");
+    let (verifier, challenge) = upstream::pkce();
+    let state = Uuid::new_v4().to_string();
+    let to = upstream::authorization_url(discovered, &client.client_id, REDIRECT_URI, &state, &challenge)?;
+    let answer = outbound
+        .send_without_redirects(reqwest::Method::GET, &to, Default::default(), None)
+        .await
+        .map_err(|e| format!("the authorization endpoint: {e}"))?;
+    let location = answer
+        .headers
+        .get(reqwest::header::LOCATION)
+        .and_then(|l| l.to_str().ok())
+        .ok_or_else(|| format!("the authorization endpoint answered {} without a redirect", answer.status))?;
+    let back = url::Url::parse(location).map_err(|e| format!("the redirect is not a URL: {e}"))?;
+    let param = |name: &str| back.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+    if param("state").as_deref() != Some(state.as_str()) {
+        return Err("the redirect carried another state".into());
+    }
+    upstream::check_issuer(&discovered.server, param("iss").as_deref())?;
+    let code = param("code").ok_or_else(|| format!("no code in the redirect ({:?})", param("error")))?;
+    let grant = Grant::Code { code: &code, verifier: &verifier, redirect_uri: REDIRECT_URI };
+    let tokens =
+        upstream::exchange(outbound, &discovered.server.token_endpoint, client, grant, discovered.resource.as_deref())
+            .await
+            .map_err(|e| e.to_string())?;
+    Ok(tokens.access)
+}
+
+/// Who this client is: pre-registered credentials from the suite's
+/// context, else a metadata document URL where accepted, else a
+/// registration.
+async fn identify(outbound: &Outbound, discovered: &Discovered) -> Result<ClientCredentials, String> {
+    let context: serde_json::Value =
+        std::env::var("MCP_CONFORMANCE_CONTEXT").ok().and_then(|c| serde_json::from_str(&c).ok()).unwrap_or_default();
+    if let Some(id) = context["client_id"].as_str() {
+        let secret = context["client_secret"].as_str().map(|s| Secret::new(s.to_string()));
+        let method = match &secret {
+            Some(_) => upstream::AuthMethod::for_secret(&discovered.server),
+            None => upstream::AuthMethod::None,
+        };
+        return Ok(ClientCredentials { client_id: id.to_string(), secret, method });
+    }
+    if discovered.server.accepts_metadata_documents {
+        return Ok(ClientCredentials {
+            client_id: METADATA_URL.to_string(),
+            secret: None,
+            method: upstream::AuthMethod::None,
+        });
+    }
+    let profile = ClientProfile { name: "OmniMCP conformance client", redirect_uri: REDIRECT_URI, client_uri: None };
+    upstream::register(outbound, &discovered.server, &profile, discovered.scope.as_deref()).await
 }

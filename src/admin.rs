@@ -64,6 +64,7 @@ async fn add_server(db: &Db, config: &Config, a: AddServerArgs) -> anyhow::Resul
         webhook_secret_enc: None,
         remote_url: None,
         remote_headers_enc: None,
+        remote_auth: None,
         call_timeout_secs: a.call_timeout_secs.map(|s| s as i64),
         items: crate::servers::items_from_catalog(&catalog),
     };

@@ -50,6 +50,12 @@ pub mod aad {
         format!("installation:{installation_id}")
     }
 
+    /// The access token of an installation's OAuth connection to a remote
+    /// MCP server (`user_mcp_installations.access_token_enc`).
+    pub fn connection_access(installation_id: Uuid) -> String {
+        format!("connection-access:{installation_id}")
+    }
+
     /// A server's task id, as the gateway gives it to the client of the
     /// installation whose call created the task.
     pub fn task_id(installation_id: Uuid) -> String {

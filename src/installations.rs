@@ -51,6 +51,9 @@ pub struct InstallationView {
     pub config: Map<String, Value>,
     /// Secret fields that have a value (their values are never returned).
     pub secrets_set: Vec<String>,
+    /// Whether the installation holds an OAuth access token for its remote
+    /// server (connected with `GET /connect/mcp/start?installation=ID`).
+    pub connected: bool,
     #[schema(format = DateTime)]
     pub created_at: String,
 }
@@ -161,6 +164,7 @@ fn view(state: &AppState, inst: &InstallationRecord, server: &ServerRecord) -> A
         enabled: inst.enabled,
         config,
         secrets_set,
+        connected: inst.access_token_enc.is_some(),
         created_at: inst.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     })
 }

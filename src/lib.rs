@@ -244,6 +244,7 @@ async fn seed_official_servers(db: &Db, api_urls: &[String], connectable: &[&str
             webhook_secret_enc: None,
             remote_url: None,
             remote_headers_enc: None,
+            remote_auth: None,
             call_timeout_secs: None,
             items: db::ServerItems {
                 tools: server

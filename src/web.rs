@@ -289,11 +289,19 @@ impl Backend for WebBackend {
                     arguments: p.arguments.0.clone(),
                 })
                 .collect(),
-            connect: self.0.providers.get(&s.slug).map(|p| app::model::ConnectOffer {
-                provider: p.name.to_string(),
-                url: crate::oauth::providers::start_url(p.slug, s.id),
-                connected: false,
-            }),
+            connect: match self.0.providers.get(&s.slug) {
+                Some(p) => Some(app::model::ConnectOffer {
+                    provider: p.name.to_string(),
+                    url: crate::oauth::providers::start_url(p.slug, s.id),
+                    connected: false,
+                }),
+                None if s.remote_auth.as_deref() == Some("oauth") => Some(app::model::ConnectOffer {
+                    provider: s.name.clone(),
+                    url: crate::oauth::remote::start_url(s.id),
+                    connected: false,
+                }),
+                None => None,
+            },
             installation_id,
         })
     }
@@ -329,12 +337,19 @@ impl Backend for WebBackend {
             let entry = self.0.gateway.registry.server(view.server_id).await.map_err(db_error)?;
             let (calls_30d, errors_30d) =
                 usage.iter().find(|u| u.0 == view.server_id).map(|u| (u.1, u.2)).unwrap_or_default();
-            let connect =
-                entry.as_ref().and_then(|e| self.0.providers.get(&e.record.slug)).map(|p| app::model::ConnectOffer {
+            let connect = entry.as_ref().and_then(|e| match self.0.providers.get(&e.record.slug) {
+                Some(p) => Some(app::model::ConnectOffer {
                     provider: p.name.to_string(),
                     url: format!("/connect/{}/start?installation={}", p.slug, view.id),
                     connected: view.secrets_set.iter().any(|f| f == "token"),
-                });
+                }),
+                None if e.record.remote_auth.as_deref() == Some("oauth") => Some(app::model::ConnectOffer {
+                    provider: e.record.name.clone(),
+                    url: format!("/connect/{}/start?installation={}", crate::oauth::remote::PROVIDER, view.id),
+                    connected: view.connected,
+                }),
+                None => None,
+            });
             servers.push(InstalledServer {
                 connect,
                 health_status: entry.as_ref().map(|e| e.record.health_status).unwrap_or(HealthStatus::Unknown),

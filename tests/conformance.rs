@@ -476,9 +476,12 @@ async fn names_are_prefixed_unless_a_single_installation_key_asks_otherwise() {
 }
 
 /// The suite's client scenarios that our remote-MCP upstream client (driven
-/// by `examples/conformance_client.rs`) takes part in. The others need what
-/// the gateway leaves to its own client (OAuth flows, fulfilling MRTR
-/// rounds, mirroring tool parameters into headers on demand).
+/// by `examples/conformance_client.rs`) takes part in, its OAuth client
+/// (`oauth::upstream`) included. The others need what the gateway leaves
+/// to its own client (fulfilling MRTR rounds, mirroring tool parameters
+/// into headers on demand) or OAuth extensions a gateway acting for a
+/// signed-in user has no use for (client credentials, workload identity,
+/// enterprise-managed authorization, DPoP).
 const CLIENT_SCENARIOS: &[(Suite, &str)] = &[
     (Suite::V2025_11_25, "initialize"),
     (Suite::V2025_11_25, "tools_call"),
@@ -488,6 +491,32 @@ const CLIENT_SCENARIOS: &[(Suite, &str)] = &[
     (Suite::V2026_07_28, "http-standard-headers"),
     (Suite::V2026_07_28, "http-invalid-tool-headers"),
     (Suite::V2026_07_28, "json-schema-ref-no-deref"),
+    (Suite::V2026_07_28, "auth/metadata-default"),
+    (Suite::V2026_07_28, "auth/metadata-var1"),
+    (Suite::V2026_07_28, "auth/metadata-var2"),
+    (Suite::V2026_07_28, "auth/metadata-var3"),
+    (Suite::V2026_07_28, "auth/basic-cimd"),
+    (Suite::V2026_07_28, "auth/2025-03-26-oauth-metadata-backcompat"),
+    (Suite::V2026_07_28, "auth/2025-03-26-oauth-endpoint-fallback"),
+    (Suite::V2026_07_28, "auth/scope-from-www-authenticate"),
+    (Suite::V2026_07_28, "auth/scope-from-scopes-supported"),
+    (Suite::V2026_07_28, "auth/scope-omitted-when-undefined"),
+    (Suite::V2026_07_28, "auth/scope-step-up"),
+    (Suite::V2026_07_28, "auth/scope-retry-limit"),
+    (Suite::V2026_07_28, "auth/token-endpoint-auth-basic"),
+    (Suite::V2026_07_28, "auth/token-endpoint-auth-post"),
+    (Suite::V2026_07_28, "auth/token-endpoint-auth-none"),
+    (Suite::V2026_07_28, "auth/pre-registration"),
+    (Suite::V2026_07_28, "auth/resource-mismatch"),
+    (Suite::V2026_07_28, "auth/metadata-issuer-mismatch"),
+    (Suite::V2026_07_28, "auth/iss-supported"),
+    (Suite::V2026_07_28, "auth/iss-not-advertised"),
+    (Suite::V2026_07_28, "auth/iss-supported-missing"),
+    (Suite::V2026_07_28, "auth/iss-wrong-issuer"),
+    (Suite::V2026_07_28, "auth/iss-unexpected"),
+    (Suite::V2026_07_28, "auth/iss-normalized"),
+    (Suite::V2026_07_28, "auth/offline-access-scope"),
+    (Suite::V2026_07_28, "auth/offline-access-not-supported"),
 ];
 
 /// Runs one client scenario. Its scenario server listens on every

@@ -65,6 +65,7 @@ async fn register_process_server(
         webhook_secret_enc: None,
         remote_url: None,
         remote_headers_enc: None,
+        remote_auth: None,
         call_timeout_secs: None,
         items: omnimcp::servers::items_from_catalog(&catalog),
     };

@@ -288,6 +288,7 @@ async fn configs_are_validated_and_encrypted(s: TestServer) {
             webhook_secret_enc: None,
             remote_url: None,
             remote_headers_enc: None,
+            remote_auth: None,
             call_timeout_secs: None,
             items: Default::default(),
         })

@@ -152,6 +152,7 @@ async fn story(backend: Backend) {
         webhook_secret_enc: None,
         remote_url: Some("https://example.com/mcp".into()),
         remote_headers_enc: None,
+        remote_auth: None,
         call_timeout_secs: None,
         items: omnimcp::db::ServerItems {
             skills: vec![skill("skill://b/x/SKILL.md"), skill("skill://a/x/SKILL.md")],

@@ -211,7 +211,8 @@ pub struct ServerDetail {
     pub prompts: Vec<PromptView>,
     /// The caller's installation of this server, if any.
     pub installation_id: Option<String>,
-    /// "Connect with GitHub/Slack/Notion", where the operator configured it.
+    /// "Connect with GitHub/Slack/Notion", where the operator configured it,
+    /// or with the server itself, for a remote server that requires OAuth.
     #[serde(default)]
     pub connect: Option<ConnectOffer>,
 }
@@ -241,6 +242,9 @@ pub struct InstallationView {
     pub config: serde_json::Map<String, serde_json::Value>,
     /// Secret fields that have a value (their values are never returned).
     pub secrets_set: Vec<String>,
+    /// An OAuth connection to the (remote) server holds a token.
+    #[serde(default)]
+    pub connected: bool,
     pub created_at: String,
 }
 

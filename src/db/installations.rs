@@ -15,6 +15,9 @@ pub struct InstallationRecord {
     pub config_enc: Option<Vec<u8>>,
     pub key_id: Option<String>,
     pub enabled: bool,
+    /// The access token of an OAuth connection to a remote MCP server,
+    /// sealed to the installation (`crypto::aad::connection_access`).
+    pub access_token_enc: Option<Vec<u8>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

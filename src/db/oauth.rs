@@ -106,6 +106,32 @@ pub struct DueConnection {
     pub user_id: Uuid,
     pub provider: String,
     pub refresh_enc: Vec<u8>,
+    pub issuer: Option<String>,
+    pub token_url: Option<String>,
+    pub scope: Option<String>,
+    pub resource: Option<String>,
+}
+
+/// Where a remote MCP server's connection is refreshed: its authorization
+/// server, token endpoint, granted scope and resource indicator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamGrant {
+    pub issuer: String,
+    pub token_url: String,
+    pub scope: Option<String>,
+    pub resource: Option<String>,
+}
+
+/// OmniMCP's registration with an authorization server of a remote MCP
+/// server (`upstream_oauth_clients`).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UpstreamClient {
+    pub issuer: String,
+    pub client_id: String,
+    pub secret_enc: Option<Vec<u8>>,
+    pub key_id: String,
+    pub auth_method: String,
+    pub redirect_uri: String,
 }
 
 /// `last_used_at` of a grant is written at most this often.
@@ -400,12 +426,16 @@ impl Db {
         refresh_enc: Option<&[u8]>,
         key_id: &str,
         expires_at: Option<DateTime<Utc>>,
+        upstream: Option<&UpstreamGrant>,
     ) -> DbResult<()> {
-        let sql = "INSERT INTO installation_connections (installation_id, provider, refresh_enc, key_id, expires_at, updated_at)
-                   VALUES ($1, $2, $3, $4, $5, $6)
+        let sql = "INSERT INTO installation_connections (installation_id, provider, refresh_enc, key_id, expires_at,
+                       updated_at, issuer, token_url, scope, resource)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                    ON CONFLICT (installation_id) DO UPDATE SET provider = excluded.provider,
                        refresh_enc = excluded.refresh_enc, key_id = excluded.key_id,
-                       expires_at = excluded.expires_at, updated_at = excluded.updated_at";
+                       expires_at = excluded.expires_at, updated_at = excluded.updated_at,
+                       issuer = excluded.issuer, token_url = excluded.token_url, scope = excluded.scope,
+                       resource = excluded.resource";
         on_pool!(self, |pool| sqlx::query(sql)
             .bind(installation)
             .bind(provider)
@@ -413,6 +443,10 @@ impl Db {
             .bind(key_id)
             .bind(expires_at)
             .bind(Utc::now())
+            .bind(upstream.map(|u| &u.issuer))
+            .bind(upstream.map(|u| &u.token_url))
+            .bind(upstream.and_then(|u| u.scope.as_ref()))
+            .bind(upstream.and_then(|u| u.resource.as_ref()))
             .execute(pool)
             .await
             .map(|_| ()))
@@ -422,7 +456,8 @@ impl Db {
     /// Connections with a refresh token whose access token expires before
     /// `before`.
     pub async fn connections_due(&self, before: DateTime<Utc>) -> DbResult<Vec<DueConnection>> {
-        let sql = "SELECT c.installation_id, i.user_id, c.provider, c.refresh_enc
+        let sql = "SELECT c.installation_id, i.user_id, c.provider, c.refresh_enc, c.issuer, c.token_url, c.scope,
+                          c.resource
                    FROM installation_connections c JOIN user_mcp_installations i ON i.id = c.installation_id
                    WHERE c.refresh_enc IS NOT NULL AND c.expires_at IS NOT NULL AND c.expires_at < $1";
         on_pool!(self, |pool| sqlx::query_as::<_, DueConnection>(sql).bind(before).fetch_all(pool).await)
@@ -436,5 +471,51 @@ impl Db {
             on_pool!(self, |pool| sqlx::query_as(sql).bind(installation).fetch_optional(pool).await)
                 .map_err(DbError::classify)?;
         Ok(row.map(|r| r.0))
+    }
+
+    /// Sets (or, with `None`, removes) the sealed access token of an
+    /// installation's connection to a remote MCP server.
+    pub async fn set_access_token(&self, installation: Uuid, sealed: Option<&[u8]>) -> DbResult<()> {
+        let sql = "UPDATE user_mcp_installations SET access_token_enc = $1, updated_at = $2 WHERE id = $3";
+        on_pool!(self, |pool| sqlx::query(sql)
+            .bind(sealed)
+            .bind(Utc::now())
+            .bind(installation)
+            .execute(pool)
+            .await
+            .map(|_| ()))
+        .map_err(DbError::classify)
+    }
+
+    /// OmniMCP's registration with an authorization server, if it made one.
+    pub async fn upstream_client(&self, issuer: &str) -> DbResult<Option<UpstreamClient>> {
+        let sql = "SELECT issuer, client_id, secret_enc, key_id, auth_method, redirect_uri
+                   FROM upstream_oauth_clients WHERE issuer = $1";
+        on_pool!(self, |pool| sqlx::query_as::<_, UpstreamClient>(sql).bind(issuer).fetch_optional(pool).await)
+            .map_err(DbError::classify)
+    }
+
+    /// Records (or replaces) a registration with an authorization server.
+    pub async fn save_upstream_client(&self, client: &UpstreamClient) -> DbResult<()> {
+        let sql =
+            "INSERT INTO upstream_oauth_clients (issuer, client_id, secret_enc, key_id, auth_method, redirect_uri,
+                       created_at)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7)
+                   ON CONFLICT (issuer) DO UPDATE SET client_id = excluded.client_id,
+                       secret_enc = excluded.secret_enc, key_id = excluded.key_id,
+                       auth_method = excluded.auth_method, redirect_uri = excluded.redirect_uri,
+                       created_at = excluded.created_at";
+        on_pool!(self, |pool| sqlx::query(sql)
+            .bind(&client.issuer)
+            .bind(&client.client_id)
+            .bind(&client.secret_enc)
+            .bind(&client.key_id)
+            .bind(&client.auth_method)
+            .bind(&client.redirect_uri)
+            .bind(Utc::now())
+            .execute(pool)
+            .await
+            .map(|_| ()))
+        .map_err(DbError::classify)
     }
 }

@@ -28,6 +28,9 @@ pub struct ServerRecord {
     pub webhook_secret_enc: Option<Vec<u8>>,
     pub remote_url: Option<String>,
     pub remote_headers_enc: Option<Vec<u8>>,
+    /// `oauth`: a remote server that wants each user's own OAuth token
+    /// (see `oauth::remote`); `None`: no credentials.
+    pub remote_auth: Option<String>,
     /// Seconds a call may go without an answer or progress (MCP servers);
     /// `None`: the platform's default.
     pub call_timeout_secs: Option<i64>,
@@ -108,6 +111,7 @@ pub struct ServerDraft {
     pub webhook_secret_enc: Option<Vec<u8>>,
     pub remote_url: Option<String>,
     pub remote_headers_enc: Option<Vec<u8>>,
+    pub remote_auth: Option<String>,
     pub call_timeout_secs: Option<i64>,
     pub items: ServerItems,
 }
@@ -296,7 +300,7 @@ impl Db {
                         "UPDATE mcp_servers SET description = $2, category = $3, tags = $4, version = $5,
                             hosting_type = $6, launch_spec = $7, config_schema = $8, callback_url = $9,
                             webhook_secret_enc = COALESCE($10, webhook_secret_enc), remote_url = $11,
-                            remote_headers_enc = $12, updated_at = $13, call_timeout_secs = $14
+                            remote_headers_enc = $12, updated_at = $13, call_timeout_secs = $14, remote_auth = $15
                          WHERE id = $1",
                     )
                     .bind(id)
@@ -313,6 +317,7 @@ impl Db {
                     .bind(&d.remote_headers_enc)
                     .bind(now)
                     .bind(d.call_timeout_secs)
+                    .bind(&d.remote_auth)
                     .execute(&mut *tx)
                     .await
                     .map_err(DbError::classify)?;
@@ -325,9 +330,9 @@ impl Db {
                         "INSERT INTO mcp_servers (id, slug, name, description, category, tags, version, owner_id,
                             hosting_type, launch_spec, config_schema, callback_url, webhook_secret_enc, remote_url,
                             remote_headers_enc, status, health_status, request_count, created_at, updated_at,
-                            call_timeout_secs)
+                            call_timeout_secs, remote_auth)
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-                                 'active', 'unknown', 0, $16, $16, $17)",
+                                 'active', 'unknown', 0, $16, $16, $17, $18)",
                     )
                     .bind(id)
                     .bind(&d.slug)
@@ -346,6 +351,7 @@ impl Db {
                     .bind(&d.remote_headers_enc)
                     .bind(now)
                     .bind(d.call_timeout_secs)
+                    .bind(&d.remote_auth)
                     .execute(&mut *tx)
                     .await
                     .map_err(DbError::classify)?;

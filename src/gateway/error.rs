@@ -175,7 +175,10 @@ impl GatewayError {
                 }]})),
             ),
             Self::Upstream(
-                UpstreamError::Unavailable(_) | UpstreamError::BadResponse(_) | UpstreamError::LimitExceeded(_),
+                UpstreamError::Unavailable(_)
+                | UpstreamError::BadResponse(_)
+                | UpstreamError::LimitExceeded(_)
+                | UpstreamError::AuthRequired(_),
             ) => error(codes::UPSTREAM_FAILED, None),
             Self::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "internal error in an MCP request");

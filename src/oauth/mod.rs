@@ -29,6 +29,8 @@
 pub mod clients;
 pub mod flow;
 pub mod providers;
+pub mod remote;
+pub mod upstream;
 
 use axum::{
     Json, Router,
@@ -104,6 +106,7 @@ pub fn router() -> Router<AppState> {
         .route("/oauth/consent", post(flow::consent))
         .route("/oauth/token", post(flow::token).options(preflight))
         .route("/oauth/revoke", post(flow::revoke).options(preflight))
+        .route("/oauth/client-metadata.json", get(remote::client_metadata))
         .route("/connect/{provider}/start", get(providers::start))
         .route("/connect/{provider}/callback", get(providers::callback))
 }

@@ -180,6 +180,9 @@ pub async fn start(
     RawQuery(query): RawQuery,
 ) -> Response {
     let query = query.unwrap_or_default();
+    if provider == super::remote::PROVIDER {
+        return super::remote::start(state, headers, query).await;
+    }
     let Some(provider) = state.providers.get(&provider).cloned() else {
         return page_error("This platform has no connection to that service configured.");
     };
@@ -263,6 +266,9 @@ pub async fn callback(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
+    if provider == super::remote::PROVIDER {
+        return super::remote::callback(state, headers, query.unwrap_or_default()).await;
+    }
     let Some(provider) = state.providers.get(&provider).cloned() else {
         return page_error("This platform has no connection to that service configured.");
     };
@@ -405,7 +411,7 @@ async fn save_connection(
     };
     let refresh = tokens.refresh.as_deref().map(|r| state.sealer.seal(r.as_bytes(), &refresh_aad(id)));
     let expires_at = tokens.expires_in.map(|s| Utc::now() + chrono::Duration::seconds(s));
-    state.db.save_connection(id, provider, refresh.as_deref(), state.sealer.current_key_id(), expires_at).await?;
+    state.db.save_connection(id, provider, refresh.as_deref(), state.sealer.current_key_id(), expires_at, None).await?;
     tracing::info!(user_id = %user.id, installation_id = %id, provider, "account connected");
     Ok(id)
 }
@@ -451,6 +457,12 @@ pub fn spawn_refresher(state: AppState, every: Duration) -> tokio::task::JoinHan
 /// the margin is refreshed (or, failing that, disconnected).
 pub async fn refresh_due(state: &AppState) -> anyhow::Result<()> {
     for due in state.db.connections_due(Utc::now() + REFRESH_MARGIN).await? {
+        if due.provider == super::remote::PROVIDER {
+            if let Err(e) = super::remote::refresh(state, &due).await {
+                tracing::warn!(installation_id = %due.installation_id, error = %e, "refreshing a remote connection failed");
+            }
+            continue;
+        }
         let Some(provider) = state.providers.get(&due.provider) else { continue };
         let refresh = state
             .sealer
@@ -473,7 +485,7 @@ pub async fn refresh_due(state: &AppState) -> anyhow::Result<()> {
                 let key = state.sealer.current_key_id();
                 state
                     .db
-                    .save_connection(due.installation_id, &due.provider, refresh.as_deref(), key, expires_at)
+                    .save_connection(due.installation_id, &due.provider, refresh.as_deref(), key, expires_at, None)
                     .await?;
                 tracing::info!(installation_id = %due.installation_id, provider = due.provider, "connection refreshed");
             }
@@ -483,7 +495,14 @@ pub async fn refresh_due(state: &AppState) -> anyhow::Result<()> {
                 set_token(state, due.user_id, due.installation_id, None).await?;
                 state
                     .db
-                    .save_connection(due.installation_id, &due.provider, None, state.sealer.current_key_id(), None)
+                    .save_connection(
+                        due.installation_id,
+                        &due.provider,
+                        None,
+                        state.sealer.current_key_id(),
+                        None,
+                        None,
+                    )
                     .await?;
             }
         }

@@ -288,14 +288,26 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
     // A remote server that is deployed without tools has them (and its
     // resources and prompts) discovered: the server itself is the
     // authority on what it offers.
+    //
+    // A server that answers an unauthenticated request with a Bearer
+    // challenge wants each user's own OAuth token: it is recorded as such,
+    // and what it offers is listed when its first user connects
+    // (`oauth::remote`), unless the developer declared its tools.
     let mut discovered = ServerItems::default();
-    if hosting_type == HostingType::RemoteMcp && tools.is_empty() {
-        let url = remote_url.as_deref().expect("checked above");
-        let catalog = crate::upstream::remote::RemoteClients::discover(outbound, url)
-            .await
-            .map_err(|e| invalid("url".into(), format!("could not list the server's tools: {e}")))?;
-        discovered = items_from_catalog(&catalog);
-        tools = std::mem::take(&mut discovered.tools);
+    let mut remote_auth = None;
+    if let (HostingType::RemoteMcp, Some(url)) = (hosting_type, remote_url.as_deref()) {
+        // A server that cannot be reached now is deployed with the tools
+        // its developer declared (and refused without them, below).
+        let challenge = crate::oauth::upstream::probe(outbound, url).await.unwrap_or(None);
+        if challenge.is_some() {
+            remote_auth = Some("oauth".to_string());
+        } else if tools.is_empty() {
+            let catalog = crate::upstream::remote::RemoteClients::discover(outbound, url, None)
+                .await
+                .map_err(|e| invalid("url".into(), format!("could not list the server's tools: {e}")))?;
+            discovered = items_from_catalog(&catalog);
+            tools = std::mem::take(&mut discovered.tools);
+        }
     }
     if req.resources.len() > MAX_RESOURCES {
         return Err(invalid("resources".into(), format!("at most {MAX_RESOURCES} resources")));
@@ -383,6 +395,7 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
         webhook_secret_enc: secret.as_ref().map(|s| state.sealer.seal(s.as_bytes(), &aad::webhook_secret(id))),
         remote_url,
         remote_headers_enc: None,
+        remote_auth,
         call_timeout_secs: req.call_timeout_secs,
         items: ServerItems { tools, resources, prompts, skills: Vec::new() },
     };

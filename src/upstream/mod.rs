@@ -89,6 +89,9 @@ pub enum Hosting {
         /// Static headers for the server, sealed (not used yet: none can be
         /// deployed, and no caller's credential is ever forwarded).
         sealed_headers: Option<Vec<u8>>,
+        /// Each user signs in to the server with OAuth: calls carry the
+        /// installation's own access token (`oauth::remote`).
+        oauth: bool,
     },
 }
 
@@ -111,6 +114,7 @@ impl Hosting {
             HostingType::RemoteMcp => Hosting::Remote {
                 url: record.remote_url.clone().ok_or_else(|| missing("URL"))?,
                 sealed_headers: record.remote_headers_enc.clone(),
+                oauth: record.remote_auth.as_deref() == Some("oauth"),
             },
         })
     }
@@ -261,6 +265,10 @@ pub enum UpstreamError {
     /// it.
     #[error("connect your {provider} account to use this server: open {url}, then try again")]
     ConnectionRequired { provider: String, url: String },
+    /// The server refused the request's credentials (401, or 403 with
+    /// `insufficient_scope`): its `WWW-Authenticate` header.
+    #[error("the server asks for authorization")]
+    AuthRequired(String),
 }
 
 impl UpstreamError {
@@ -275,6 +283,7 @@ impl UpstreamError {
             Self::NeedsClient(_) => "needs_client",
             Self::LimitExceeded(_) => "upstream_limit_exceeded",
             Self::ConnectionRequired { .. } => "connection_required",
+            Self::AuthRequired(_) => "upstream_auth_required",
         }
     }
 }
@@ -433,8 +442,22 @@ impl Upstreams {
                 let config = || self.open_config(installation);
                 self.processes.execute(server_id, installation.id, spec, config, op, ctx, limits).await
             }
-            Hosting::Remote { url, .. } => {
-                self.remote.execute(&self.outbound, server_id, installation.id, url, op, ctx, limits).await
+            Hosting::Remote { url, oauth: false, .. } => {
+                self.remote.execute(&self.outbound, server_id, installation.id, url, None, op, ctx, limits).await
+            }
+            Hosting::Remote { url, oauth: true, .. } => {
+                let connect = || UpstreamError::ConnectionRequired {
+                    provider: server.name.clone(),
+                    url: format!("{}/connect/mcp/start?installation={}", self.public_url, installation.id),
+                };
+                let token = self.access_token(installation).ok_or_else(connect)?;
+                let answer =
+                    self.remote.execute(&self.outbound, server_id, installation.id, url, Some(&token), op, ctx, limits);
+                match answer.await {
+                    // Expired, revoked, or too narrow: the user signs in again.
+                    Err(UpstreamError::AuthRequired(_)) => Err(connect()),
+                    other => other,
+                }
             }
         }
     }
@@ -472,6 +495,15 @@ impl Upstreams {
         String::from_utf8(bytes)
             .map(crate::secrets::Secret::new)
             .map_err(|_| UpstreamError::Unavailable("the server's webhook secret is not text".into()))
+    }
+
+    /// The access token of an installation's OAuth connection to a remote
+    /// server, opened for one call; `None` when it has none (or it does
+    /// not open, which asks the user to connect again).
+    pub fn access_token(&self, installation: &InstallationRecord) -> Option<crate::secrets::Secret> {
+        let sealed = installation.access_token_enc.as_deref()?;
+        let bytes = self.sealer.open(sealed, &aad::connection_access(installation.id)).ok()?;
+        String::from_utf8(bytes).ok().map(crate::secrets::Secret::new)
     }
 
     /// An installation's configuration, opened for one call (a platform-

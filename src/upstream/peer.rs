@@ -230,8 +230,10 @@ impl Catalog {
         let peer = connection.peer();
         let caps = peer.peer_info().map(|info| info.capabilities.clone()).unwrap_or_default();
         let listing = async {
-            let tools =
-                bounded_list!(peer, list_tools, tools).map_err(|e| UpstreamError::BadResponse(e.to_string()))?;
+            let tools = bounded_list!(peer, list_tools, tools).map_err(|e| match auth_failure(&e) {
+                Some(header) => UpstreamError::AuthRequired(header),
+                None => UpstreamError::BadResponse(e.to_string()),
+            })?;
             let (mut resources, mut templates, mut prompts, mut skills) =
                 (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             if caps.resources.is_some() {
@@ -248,6 +250,23 @@ impl Catalog {
         };
         tokio::time::timeout(LISTING_LIMIT, listing).await.map_err(|_| UpstreamError::Timeout)?
     }
+}
+
+/// The `WWW-Authenticate` of a 401 or 403 anywhere in an error's chain
+/// (rmcp's transport reports them as typed errors).
+pub fn auth_failure(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    use rmcp::transport::streamable_http_client::{AuthRequiredError, InsufficientScopeError};
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(a) = e.downcast_ref::<AuthRequiredError>() {
+            return Some(a.www_authenticate_header.clone());
+        }
+        if let Some(a) = e.downcast_ref::<InsufficientScopeError>() {
+            return Some(a.www_authenticate_header.clone());
+        }
+        current = e.source();
+    }
+    None
 }
 
 /// Whether a connected server answers `tools/list` within `limit` (a health

@@ -22,10 +22,10 @@ use uuid::Uuid;
 
 use super::{
     CallContext, CallLimits, ChangeQueue, Era, ListChange, Operation, Outcome, UpstreamError,
-    peer::{Catalog, ClientSide, Connection, PeerFailure, listen_for_changes, run_on_peer},
+    peer::{Catalog, ClientSide, Connection, PeerFailure, auth_failure, listen_for_changes, run_on_peer},
     relay::Relay,
 };
-use crate::outbound::Outbound;
+use crate::{outbound::Outbound, secrets::Secret};
 
 /// A kept session's identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -49,32 +49,39 @@ impl RemoteClients {
 
     /// Connects to a remote server (without keeping the session) and lists
     /// everything it offers: for deploy-time discovery.
-    pub async fn discover(outbound: &Outbound, url: &str) -> Result<Catalog, UpstreamError> {
+    pub async fn discover(outbound: &Outbound, url: &str, bearer: Option<&Secret>) -> Result<Catalog, UpstreamError> {
         let side = ClientSide::new(ListChange { server: Uuid::nil(), installation: None, stopped: false }, None);
-        let connection = connect(outbound, url, side).await?;
+        let connection = connect(outbound, url, bearer, side).await?;
         let catalog = Catalog::list(&connection).await;
         let _ = connection.cancel().await;
         catalog
     }
 
-    /// Runs one operation for an installation, over its session.
+    /// Runs one operation for an installation, over its session (opened
+    /// with `bearer` as its `Authorization` when there is none).
+    #[allow(clippy::too_many_arguments)]
     pub async fn execute(
         &self,
         outbound: &Outbound,
         server: Uuid,
         installation: Uuid,
         url: &str,
+        bearer: Option<&Secret>,
         op: Operation,
         ctx: &CallContext,
         limits: CallLimits,
     ) -> Result<Outcome, UpstreamError> {
         let key = Key { server, installation, era: ctx.era };
-        let connection = self.session(outbound, key, url).await?;
+        let connection = self.session(outbound, key, url, bearer).await?;
         match run_on_peer(&connection, installation, op, ctx, limits).await {
             Ok(outcome) => Ok(outcome),
             Err(PeerFailure::Failed(e)) => Err(e),
             Err(PeerFailure::Broken(e)) => {
                 self.sessions.lock().await.remove(&key);
+                if let Some(header) = auth_failure(&e) {
+                    // The token was revoked or expired mid-session.
+                    return Err(UpstreamError::AuthRequired(header));
+                }
                 tracing::warn!(server_id = %server, error = %without_queries(&e.to_string()), "a remote server's session broke");
                 Err(UpstreamError::Unavailable(
                     "the remote server's connection failed; the next call reconnects".into(),
@@ -91,9 +98,10 @@ impl RemoteClients {
         server: Uuid,
         installation: Uuid,
         url: &str,
+        bearer: Option<&Secret>,
         era: Era,
     ) -> Result<(), UpstreamError> {
-        self.session(outbound, Key { server, installation, era }, url).await.map(|_| ())
+        self.session(outbound, Key { server, installation, era }, url, bearer).await.map(|_| ())
     }
 
     /// Lists what a server offers over one of its installation's sessions
@@ -114,7 +122,13 @@ impl RemoteClients {
         self.sessions.lock().await.values().map(|c| c.service().relay().clone()).collect()
     }
 
-    async fn session(&self, outbound: &Outbound, key: Key, url: &str) -> Result<Arc<Connection>, UpstreamError> {
+    async fn session(
+        &self,
+        outbound: &Outbound,
+        key: Key,
+        url: &str,
+        bearer: Option<&Secret>,
+    ) -> Result<Arc<Connection>, UpstreamError> {
         if let Some(c) = self.sessions.lock().await.get(&key).filter(|c| !c.is_closed()) {
             return Ok(c.clone());
         }
@@ -128,14 +142,15 @@ impl RemoteClients {
         let origin = ListChange { server: key.server, installation: Some(key.installation), stopped: false };
         let side = ClientSide::new(origin, self.changes.clone());
         let connection = match key.era {
-            Era::Stateless => connect(outbound, url, side).await?,
+            Era::Stateless => connect(outbound, url, bearer, side).await?,
             Era::Handshake => {
                 // A server that no longer speaks the handshake era is still
                 // reached, in the era it speaks.
                 outbound.validate_url(url).await.map_err(|e| UpstreamError::Unavailable(e.to_string()))?;
-                match handshake(outbound, url, ClientLifecycleMode::Initialize, side.clone()).await {
+                match handshake(outbound, url, bearer, ClientLifecycleMode::Initialize, side.clone()).await {
                     Ok(connection) => connection,
-                    Err(_) => connect(outbound, url, side).await?,
+                    Err(e @ UpstreamError::AuthRequired(_)) => return Err(e),
+                    Err(_) => connect(outbound, url, bearer, side).await?,
                 }
             }
         };
@@ -173,7 +188,12 @@ pub fn without_queries(text: &str) -> String {
     out
 }
 
-async fn connect(outbound: &Outbound, url: &str, side: ClientSide) -> Result<Connection, UpstreamError> {
+async fn connect(
+    outbound: &Outbound,
+    url: &str,
+    bearer: Option<&Secret>,
+    side: ClientSide,
+) -> Result<Connection, UpstreamError> {
     // Scheme, credentials and literal addresses are checked here; names are
     // checked by the guarded resolver when the client connects.
     outbound.validate_url(url).await.map_err(|e| UpstreamError::Unavailable(e.to_string()))?;
@@ -181,13 +201,13 @@ async fn connect(outbound: &Outbound, url: &str, side: ClientSide) -> Result<Con
         preferred_versions: vec![ProtocolVersion::V_2026_07_28],
         legacy_version: Some(ProtocolVersion::V_2025_11_25),
     };
-    match handshake(outbound, url, auto, side.clone()).await {
+    match handshake(outbound, url, bearer, auto, side.clone()).await {
         Ok(connection) => Ok(connection),
         // A server may answer `server/discover` yet offer only older
         // versions; rmcp's probe then gives up instead of falling back, so
         // the handshake gets its own try.
         Err(first @ UpstreamError::Unavailable(_)) => {
-            match handshake(outbound, url, ClientLifecycleMode::Initialize, side).await {
+            match handshake(outbound, url, bearer, ClientLifecycleMode::Initialize, side).await {
                 Ok(connection) => Ok(connection),
                 Err(_) => Err(first),
             }
@@ -213,21 +233,28 @@ mod tests {
 async fn handshake(
     outbound: &Outbound,
     url: &str,
+    bearer: Option<&Secret>,
     lifecycle: ClientLifecycleMode,
     side: ClientSide,
 ) -> Result<Connection, UpstreamError> {
     // What the server sends is bounded like any outbound response: each
     // JSON answer and each SSE event.
     let limit = outbound.policy().max_response_bytes;
-    let config = StreamableHttpClientTransportConfig::with_uri(url.to_string())
+    let mut config = StreamableHttpClientTransportConfig::with_uri(url.to_string())
         .max_json_response_size(limit)
         .max_sse_event_size(limit);
+    if let Some(token) = bearer {
+        config = config.auth_header(token.expose());
+    }
     let transport = StreamableHttpClientTransport::with_client(outbound.stream_client(), config);
     let transport = side.sequenced(transport);
     let handshake = side.serve_with_lifecycle(transport, lifecycle);
     match tokio::time::timeout(outbound.policy().timeout + std::time::Duration::from_secs(10), handshake).await {
         Ok(Ok(connection)) => Ok(connection),
         Ok(Err(e)) => {
+            if let Some(header) = auth_failure(&e) {
+                return Err(UpstreamError::AuthRequired(header));
+            }
             tracing::info!(error = %without_queries(&e.to_string()), "an MCP handshake with a remote server failed");
             Err(UpstreamError::Unavailable("the remote server did not complete the MCP handshake".into()))
         }

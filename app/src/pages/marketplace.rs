@@ -311,7 +311,11 @@ fn InstallPanel(server: ServerDetail, install: ServerAction<InstallServer>) -> i
         None => view! {
             {server.connect.clone().map(|c| view! {
                 <a href=c.url.clone() rel="external" class=format!("{BUTTON_PRIMARY} w-full") data-testid="connect">{format!("Connect with {}", c.provider)}</a>
-                <p class="my-4 text-center text-xs text-slate-500">{format!("Installs {} with your {} account, or paste a token below.", server.summary.name, c.provider)}</p>
+                <p class="my-4 text-center text-xs text-slate-500">{if fields.is_empty() {
+                    format!("Installs {} and signs you in to it.", server.summary.name)
+                } else {
+                    format!("Installs {} with your {} account, or paste a token below.", server.summary.name, c.provider)
+                }}</p>
             })}
             <ActionForm action=install attr:class="space-y-4" attr:novalidate=true attr:aria-label="Install">
                 <input type="hidden" name="server_id" value=server.summary.id.clone() />
