@@ -24,7 +24,9 @@
 //!   authorization server approves at once and redirects with the code),
 //!   then lists and calls `test-tool` with the token. A 403
 //!   `insufficient_scope` is met by authorizing again for the union of the
-//!   scopes, at most three times. Pre-registered credentials come from
+//!   scopes, a 401 by discovery and authorization again (with a new client
+//!   identity when the authorization server changed), at most three
+//!   authorizations in all. Pre-registered credentials come from
 //!   `MCP_CONFORMANCE_CONTEXT`.
 //!
 //! Usage: `conformance_client URL` with the scenario in
@@ -160,25 +162,47 @@ async fn authorized_session(
     let mut discovered = upstream::discover(outbound, url, &challenge).await?;
     let mut client = None;
     let mut token = sign_in(outbound, &discovered, &mut client).await?;
-    let catalog = RemoteClients::discover(outbound, url, Some(&token)).await.map_err(|e| e.to_string())?;
-    eprintln!("{} tools", catalog.tools.len());
-    let Some(tool) = catalog.tools.first().map(|t| t.name.to_string()) else { return Ok(()) };
     let mut authorizations = 1;
     loop {
-        let op = Operation::CallTool { tool: tool.clone(), arguments: json!({}) };
-        match remote.execute(outbound, Uuid::nil(), Uuid::nil(), url, Some(&token), op, ctx, LIMITS).await {
-            Ok(_) => return Ok(()),
+        match list_and_call(outbound, remote, url, &token, ctx).await {
+            Ok(()) => return Ok(()),
             Err(UpstreamError::AuthRequired(header)) if authorizations < MAX_AUTHORIZATIONS => {
-                // Step-up: what was granted and what the challenge names.
-                let more = upstream::parse_challenge(&header).and_then(|c| c.scope);
-                discovered.scope = upstream::union_scopes(discovered.scope.as_deref(), more.as_deref());
+                let challenge = upstream::parse_challenge(&header).unwrap_or_default();
+                if challenge.error.as_deref() == Some("insufficient_scope") {
+                    // Step-up: what was granted and what the challenge names.
+                    discovered.scope = upstream::union_scopes(discovered.scope.as_deref(), challenge.scope.as_deref());
+                } else {
+                    // The token is refused: discovery again, since the server
+                    // may have moved to another authorization server, whose
+                    // client identity is its own (SEP-2352).
+                    let again = upstream::discover(outbound, url, &challenge).await?;
+                    if again.server.issuer != discovered.server.issuer {
+                        client = None;
+                    }
+                    discovered = again;
+                }
                 remote.close_installation(Uuid::nil()).await;
                 token = sign_in(outbound, &discovered, &mut client).await?;
                 authorizations += 1;
             }
-            Err(e) => return Err(format!("{tool}: {e}")),
+            Err(e) => return Err(e.to_string()),
         }
     }
+}
+
+/// Lists what the server offers and calls its first tool, with the token.
+async fn list_and_call(
+    outbound: &Outbound,
+    remote: &RemoteClients,
+    url: &str,
+    token: &Secret,
+    ctx: &CallContext,
+) -> Result<(), UpstreamError> {
+    let catalog = RemoteClients::discover(outbound, url, Some(token)).await?;
+    eprintln!("{} tools", catalog.tools.len());
+    let Some(tool) = catalog.tools.first().map(|t| t.name.to_string()) else { return Ok(()) };
+    let op = Operation::CallTool { tool, arguments: json!({}) };
+    remote.execute(outbound, Uuid::nil(), Uuid::nil(), url, Some(token), op, ctx, LIMITS).await.map(|_| ())
 }
 
 /// One authorization: the client identity (kept for the next one), the

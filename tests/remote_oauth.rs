@@ -9,7 +9,9 @@
 //! done over HTTP with the session cookie) and calls its tools through
 //! `/mcp` with their own token; a second user who has not connected gets a
 //! URL elicitation, connects, and is a different subject upstream; tokens
-//! are refreshed before expiry; a token the server revoked asks to connect
+//! a 2026-07-28 client that takes URL elicitations gets the same as an
+//! input-required result and retries after connecting; tokens are
+//! refreshed before expiry; a token the server revoked asks to connect
 //! again; and a callback replayed in another session is refused.
 
 mod common;
@@ -165,11 +167,42 @@ async fn connect_a_remote_server_that_requires_oauth_then_call_it() {
     assert!(bob_subject.starts_with("user-") && bob_subject != alice_subject, "{bob_subject} vs {alice_subject}");
     assert_eq!(up.stats().await["registrations"], 1, "the registration is reused");
 
+    // Carol's client speaks 2026-07-28 and takes URL elicitations: "connect
+    // first" is an input-required result (the multi-round-trip form), and
+    // her retry after connecting runs the call.
+    let carol = s.register("carol@example.com", PASSWORD).await;
+    let (_, carol_key) = s.create_key(&carol, "client").await;
+    let res = s.post_json("/api/installations", json!({"serverId": server_id}), Some(&carol)).await;
+    assert_eq!(res.status(), 201);
+    let caps = json!({"elicitation": {"url": {}}});
+    let call = json!({"name": format!("{slug}.whoami"), "arguments": {}});
+    let required = rpc::stateless_as(&s, &carol_key, "tools/call", call.clone(), caps.clone()).await;
+    assert_eq!(required["resultType"], "input_required", "{required}");
+    let (key, request) = required["inputRequests"].as_object().unwrap().iter().next().unwrap();
+    assert_eq!(request["method"], "elicitation/create");
+    assert_eq!(request["params"]["mode"], "url");
+    let url = request["params"]["url"].as_str().unwrap().to_string();
+    assert!(url.starts_with(&s.at("/connect/mcp/start?installation=")), "{url}");
+    let state = required["requestState"].clone();
+    // Declined: the retry is refused, and nothing went upstream.
+    let mut declined = call.clone();
+    declined["inputResponses"] = json!({key.as_str(): {"action": "decline"}});
+    declined["requestState"] = state.clone();
+    let refused = rpc::stateless_as(&s, &carol_key, "tools/call", declined, caps.clone()).await;
+    assert!(refused["message"].as_str().unwrap_or_default().contains("declined"), "{refused}");
+    let landed = connect(&s, &carol, url.trim_start_matches(&s.url)).await;
+    assert_eq!(landed, "/installed?connected=mcp");
+    let mut retry = call.clone();
+    retry["inputResponses"] = json!({key.as_str(): {"action": "accept"}});
+    retry["requestState"] = state;
+    let done = rpc::stateless_as(&s, &carol_key, "tools/call", retry, caps).await;
+    assert!(subject(&done).starts_with("user-"), "{done}");
+
     // Tokens last two minutes: a refresh pass renews them (the old refresh
     // token is spent upstream, so a second use would fail).
     let before = whoami(&s, &alice_key, &slug).await;
     omnimcp::oauth::providers::refresh_due(&s.state).await.unwrap();
-    assert_eq!(up.stats().await["refreshes"], 2, "both connections refreshed");
+    assert_eq!(up.stats().await["refreshes"], 3, "every connection refreshed");
     let after = whoami(&s, &alice_key, &slug).await;
     assert_eq!(subject(&after), alice_subject, "the same user, a new token");
     assert_ne!(before.to_string(), after.to_string());

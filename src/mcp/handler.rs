@@ -16,9 +16,9 @@ use rmcp::{
     model::{
         CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult, ErrorCode,
         GetPromptRequestParams, GetPromptResponse, Implementation, InitializeRequestParams, InitializeResult,
-        ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-        ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig, SetLevelRequestParams,
-        SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequestParams,
+        InputRequest, InputRequiredResult, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
+        ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
+        ServerConfig, SetLevelRequestParams, SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequestParams,
     },
     service::{NotificationContext, RequestContext, SubscriptionContext},
     transport::streamable_http_server::{SessionManager, session::local::LocalSessionManager},
@@ -28,7 +28,7 @@ use super::{listing, results};
 use crate::{
     gateway::{Gateway, GatewayError, Reach},
     identity::Principal,
-    upstream::{CallContext, ClientLink, Era, RoundTrip},
+    upstream::{CallContext, ClientLink, Era, RoundTrip, UpstreamError},
 };
 
 /// Most resources one `subscriptions/listen` stream may subscribe to.
@@ -43,6 +43,43 @@ pub struct McpHandler {
     caps: SessionCaps,
 }
 
+/// A call's outcome, or its error for the client. "Connect first" is, for
+/// a 2026-07-28 client that takes URL elicitations, an input-required
+/// result (the multi-round-trip form): the client shows the URL, and its
+/// retry (with [`CONNECT_STATE`]) runs the call again. Other clients get
+/// the -32042 error, whose message names the URL too.
+fn answer(
+    ctx: &CallContext,
+    outcome: Result<crate::upstream::Outcome, GatewayError>,
+) -> Result<crate::upstream::Outcome, ErrorData> {
+    let takes_url = |ctx: &CallContext| {
+        let caps = ctx.client_meta.as_ref().and_then(|m| m.client_capabilities());
+        caps.and_then(|c| c.elicitation).is_some_and(|e| e.url.is_some())
+    };
+    match outcome {
+        Err(GatewayError::Upstream(UpstreamError::ConnectionRequired { provider, url }))
+            if ctx.era == Era::Stateless && takes_url(ctx) =>
+        {
+            let request = serde_json::json!({
+                "method": "elicitation/create",
+                "params": {
+                    "mode": "url",
+                    "url": url,
+                    "elicitationId": uuid::Uuid::new_v4().to_string(),
+                    "message": format!("Connect your {provider} account to OmniMCP to use this server."),
+                }
+            });
+            let request: InputRequest = serde_json::from_value(request)
+                .map_err(|e| ErrorData::new(ErrorCode::INTERNAL_ERROR, format!("an input request: {e}"), None))?;
+            let requests = [(CONNECT_INPUT.to_string(), request)].into_iter().collect();
+            let required = InputRequiredResult::new(Some(requests), Some(CONNECT_STATE.to_string()));
+            Ok(crate::upstream::Outcome::Mcp(rmcp::model::ServerResult::InputRequiredResult(required)))
+        }
+        Err(e) => Err(e.to_rpc(ctx.era)),
+        Ok(outcome) => Ok(outcome),
+    }
+}
+
 /// The caller of an MCP request, put there by the guard.
 fn principal(parts: Option<&http::request::Parts>) -> Result<Principal, ErrorData> {
     parts
@@ -51,8 +88,28 @@ fn principal(parts: Option<&http::request::Parts>) -> Result<Principal, ErrorDat
         .ok_or_else(|| ErrorData::new(ErrorCode::INTERNAL_ERROR, "request is not authenticated", None))
 }
 
+/// The `requestState` of the gateway's own "connect first" input request
+/// (2026-07-28): a retry carrying it is the gateway's round trip, which the
+/// server never saw.
+const CONNECT_STATE: &str = "omnimcp-connect";
+/// The key of that input request among `inputRequests`.
+const CONNECT_INPUT: &str = "connect";
+
 /// The call context of an MCP request.
-fn call_context(context: &RequestContext<RoleServer>, round_trip: RoundTrip) -> Result<CallContext, ErrorData> {
+fn call_context(context: &RequestContext<RoleServer>, mut round_trip: RoundTrip) -> Result<CallContext, ErrorData> {
+    if round_trip.request_state.as_deref() == Some(CONNECT_STATE) {
+        let action =
+            round_trip.input_responses.as_ref().and_then(|r| r.get(CONNECT_INPUT)).map(|v| v["action"].clone());
+        if action.as_ref().and_then(|a| a.as_str()).is_some_and(|a| a != "accept") {
+            return Err(ErrorData::new(
+                ErrorCode::INVALID_REQUEST,
+                "the connection this server needs was declined: connect it from Installed, then try again",
+                None,
+            ));
+        }
+        // Accepted: the user went to connect; the call is tried afresh.
+        round_trip = RoundTrip::default();
+    }
     let parts = context.extensions.get::<http::request::Parts>();
     let principal = principal(parts)?;
     let era = Era::of(context.meta.protocol_version().as_ref());
@@ -113,7 +170,7 @@ impl McpHandler {
         resolve: impl FnOnce(&Reach) -> Result<(crate::gateway::Target, crate::upstream::Operation), GatewayError>,
     ) -> Result<(uuid::Uuid, crate::upstream::Outcome), ErrorData> {
         let (target, op) = self.gateway.resolve(&ctx.principal, resolve).await.map_err(|e| e.to_rpc(ctx.era))?;
-        let (outcome, _rate) = self.gateway.execute(ctx, &target, op).await.map_err(|e| e.to_rpc(ctx.era))?;
+        let outcome = answer(ctx, self.gateway.execute(ctx, &target, op).await.map(|(outcome, _rate)| outcome))?;
         Ok((target.installation.id, outcome))
     }
 
@@ -126,7 +183,7 @@ impl McpHandler {
     ) -> Result<(String, crate::upstream::Outcome), ErrorData> {
         let (target, op) = self.gateway.resolve(&ctx.principal, resolve).await.map_err(|e| e.to_rpc(ctx.era))?;
         let server_uri = op.uri().unwrap_or_default().to_string();
-        let (outcome, _rate) = self.gateway.execute(ctx, &target, op).await.map_err(|e| e.to_rpc(ctx.era))?;
+        let outcome = answer(ctx, self.gateway.execute(ctx, &target, op).await.map(|(outcome, _rate)| outcome))?;
         Ok((server_uri, outcome))
     }
 

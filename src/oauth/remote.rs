@@ -7,7 +7,8 @@
 //! from an installation without a token (or whose token the server
 //! refuses) comes back as "connect first" at
 //! `GET /connect/mcp/start?installation=ID` (a URL elicitation, as for
-//! GitHub). That page, for the signed-in user:
+//! GitHub; with `&scope=...` when the server refused a call for want of
+//! scope, so the new grant covers it). That page, for the signed-in user:
 //!
 //! 1. runs discovery ([`super::upstream`]) against the server, through the
 //!    SSRF guard;
@@ -142,13 +143,19 @@ pub async fn start(state: AppState, headers: HeaderMap, query: String) -> Respon
         Ok(None) => return page_error("This server does not ask for sign-in: install it and use it as it is."),
         Err(why) => return page_error(&format!("The server could not be reached: {why}")),
     };
-    let discovered = match upstream::discover(outbound, &url, &challenge).await {
+    let mut discovered = match upstream::discover(outbound, &url, &challenge).await {
         Ok(d) => d,
         Err(why) => {
             tracing::warn!(server_id = %server, error = %why, "a remote server's authorization could not be discovered");
             return page_error(&format!("The server's sign-in could not be set up: {why}"));
         }
     };
+    // A step-up (the server refused a call for want of scope) names the
+    // scope it wants; it is asked for beside the usual (SEP-2350). The
+    // authorization server shows the user what is asked either way.
+    if let Some(more) = form.get("scope").filter(|s| s.len() <= 1000) {
+        discovered.scope = upstream::union_scopes(discovered.scope.as_deref(), Some(more));
+    }
     let client = match client_for(&state, &discovered).await {
         Ok(c) => c,
         Err(why) => {

@@ -110,9 +110,9 @@ pub fn parse_challenge(header: &str) -> Option<Challenge> {
 /// Sends unauthenticated MCP requests to a server: `Some` with its
 /// challenge when it answers 401 (a challenge without parameters when the
 /// header is missing or names another scheme), `None` when it needs no
-/// token. Some servers let `initialize` through and guard the rest, so a
-/// `tools/list` follows an `initialize` that passed (it needs no session
-/// to be refused).
+/// token. Some servers let `initialize` through and guard the rest, and a
+/// 2026-07-28 server refuses `initialize` for what it is, so a `tools/list`
+/// follows (it needs no session to be refused for want of a token).
 pub async fn probe(outbound: &Outbound, server_url: &str) -> Result<Option<Challenge>, String> {
     let initialize = json!({
         "jsonrpc": "2.0", "id": 1, "method": "initialize",
@@ -131,9 +131,6 @@ pub async fn probe(outbound: &Outbound, server_url: &str) -> Result<Option<Chall
             .map_err(|e| format!("the server could not be reached ({e})"))?;
         if response.status == StatusCode::UNAUTHORIZED {
             return Ok(Some(challenge_of(&response.headers).unwrap_or_default()));
-        }
-        if !response.status.is_success() {
-            break;
         }
     }
     Ok(None)

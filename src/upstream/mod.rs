@@ -446,16 +446,26 @@ impl Upstreams {
                 self.remote.execute(&self.outbound, server_id, installation.id, url, None, op, ctx, limits).await
             }
             Hosting::Remote { url, oauth: true, .. } => {
-                let connect = || UpstreamError::ConnectionRequired {
-                    provider: server.name.clone(),
-                    url: format!("{}/connect/mcp/start?installation={}", self.public_url, installation.id),
+                let connect = |scope: Option<String>| {
+                    let mut url = format!("{}/connect/mcp/start?installation={}", self.public_url, installation.id);
+                    if let Some(scope) = scope {
+                        url.push_str("&scope=");
+                        url.extend(url::form_urlencoded::byte_serialize(scope.as_bytes()));
+                    }
+                    UpstreamError::ConnectionRequired { provider: server.name.clone(), url }
                 };
-                let token = self.access_token(installation).ok_or_else(connect)?;
+                let token = self.access_token(installation).ok_or_else(|| connect(None))?;
                 let answer =
                     self.remote.execute(&self.outbound, server_id, installation.id, url, Some(&token), op, ctx, limits);
                 match answer.await {
-                    // Expired, revoked, or too narrow: the user signs in again.
-                    Err(UpstreamError::AuthRequired(_)) => Err(connect()),
+                    // Expired or revoked: the user signs in again. Too
+                    // narrow (403 `insufficient_scope`): again, asking for
+                    // the scope the server named as well (step-up).
+                    Err(UpstreamError::AuthRequired(header)) => {
+                        let challenge = crate::oauth::upstream::parse_challenge(&header).unwrap_or_default();
+                        let step_up = challenge.error.as_deref() == Some("insufficient_scope");
+                        Err(connect(challenge.scope.filter(|_| step_up)))
+                    }
                     other => other,
                 }
             }
