@@ -216,20 +216,6 @@ async fn connect(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn queries_are_cut_from_error_texts() {
-        let text = "error sending request for url (https://mcp.example.com/mcp?token=s3cret&x=1): timed out";
-        assert_eq!(
-            super::without_queries(text),
-            "error sending request for url (https://mcp.example.com/mcp): timed out"
-        );
-        assert_eq!(super::without_queries("no url here"), "no url here");
-        assert_eq!(super::without_queries("a http://h/p#frag b"), "a http://h/p b");
-    }
-}
-
 async fn handshake(
     outbound: &Outbound,
     url: &str,
@@ -259,5 +245,19 @@ async fn handshake(
             Err(UpstreamError::Unavailable("the remote server did not complete the MCP handshake".into()))
         }
         Err(_) => Err(UpstreamError::Timeout),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn queries_are_cut_from_error_texts() {
+        let text = "error sending request for url (https://mcp.example.com/mcp?token=s3cret&x=1): timed out";
+        assert_eq!(
+            super::without_queries(text),
+            "error sending request for url (https://mcp.example.com/mcp): timed out"
+        );
+        assert_eq!(super::without_queries("no url here"), "no url here");
+        assert_eq!(super::without_queries("a http://h/p#frag b"), "a http://h/p b");
     }
 }
