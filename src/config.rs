@@ -12,7 +12,8 @@ use crate::secrets::Secret;
 ///
 /// `omnimcp` (or `omnimcp serve`) runs the platform: the web dashboard and
 /// marketplace, the REST API under /api, and the MCP endpoint /mcp that LLM
-/// clients connect to with an API key. It runs official and administrator-
+/// clients connect to with an API key or by signing in with OAuth (claude.ai,
+/// ChatGPT, IDEs, the official SDKs). It runs official and administrator-
 /// added servers as sandboxed child processes, calls developers' servers
 /// back over signed HTTP, and speaks to remote MCP servers. With no flags
 /// it listens on 127.0.0.1:3000 and keeps everything in ./omnimcp-data

@@ -119,24 +119,27 @@ async fn server_fn_status(request: Request, next: middleware::Next) -> axum::res
     axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
-/// The consent page's form is answered by a redirect to the client; its
-/// `form-action` must allow that target (see `oauth::flow`).
+/// The consent page's form is answered by a redirect to the client, and
+/// the page shows the client's logo: its CSP allows both (see `oauth::flow`).
 async fn consent_csp(
     State(state): State<AppState>,
     request: Request,
     next: middleware::Next,
 ) -> axum::response::Response {
-    let target = (request.uri().path() == "/oauth/consent" && request.method() == http::Method::GET)
-        .then(|| request.uri().query().and_then(|q| crate::oauth::flow::consent_form_action(&state, q)))
+    let sources = (request.uri().path() == "/oauth/consent" && request.method() == http::Method::GET)
+        .then(|| request.uri().query().and_then(|q| crate::oauth::flow::consent_csp_sources(&state, q)))
         .flatten();
     let mut response = next.run(request).await;
-    if let Some(target) = target
+    if let Some((target, logo)) = sources
         && let Some(csp) = response.headers().get(header::CONTENT_SECURITY_POLICY).and_then(|v| v.to_str().ok())
-        && let Ok(widened) = HeaderValue::from_str(
-            &csp.replace("form-action 'self'", &format!("form-action 'self' {}", target.to_str().unwrap_or_default())),
-        )
     {
-        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, widened);
+        let mut widened = csp.replace("form-action 'self'", &format!("form-action 'self' {target}"));
+        if let Some(logo) = logo {
+            widened = widened.replace("img-src 'self' data:", &format!("img-src 'self' data: {logo}"));
+        }
+        if let Ok(widened) = HeaderValue::from_str(&widened) {
+            response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, widened);
+        }
     }
     response
 }

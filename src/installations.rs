@@ -296,18 +296,27 @@ pub async fn uninstall(state: &AppState, user: &crate::db::User, id: &str) -> Ap
     let connection = match state.db.connection_provider(id).await? {
         Some(provider) => {
             let inst = state.db.installation(user.id, id).await?;
+            let remote = match &inst {
+                Some(i) if provider == crate::oauth::remote::PROVIDER => {
+                    crate::oauth::remote::revocation(state, i).await
+                }
+                _ => None,
+            };
             let token = inst
                 .and_then(|i| open_config(state, &i).ok())
                 .and_then(|c| c.get("token").and_then(Value::as_str).map(str::to_string));
-            Some((provider, token))
+            Some((provider, token, remote))
         }
         None => None,
     };
     if state.db.delete_installation(user.id, id).await? {
-        if let Some((provider, token)) = connection {
+        if let Some((provider, token, remote)) = connection {
             let state = state.clone();
             tokio::spawn(async move {
-                crate::oauth::providers::revoke_at_provider(&state, id, &provider, token).await;
+                match remote {
+                    Some(remote) => remote.run(&state).await,
+                    None => crate::oauth::providers::revoke_at_provider(&state, id, &provider, token).await,
+                }
             });
         }
         let gateway = &state.gateway;

@@ -428,6 +428,7 @@ impl Backend for WebBackend {
             client_id: data.client.client_id.clone(),
             identified_by: crate::oauth::flow::identified_by(&data.client),
             client_uri: data.client.client_uri.clone(),
+            logo_uri: data.request.logo_uri.clone(),
             redirect_host,
             user_email: principal.user.email.clone(),
             read_only_requested: !data.request.scopes.iter().any(|s| s == crate::oauth::SCOPE_MCP),

@@ -620,6 +620,65 @@ async fn metadata_fetches_and_registrations_are_budgeted_per_address() {
     assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")), "{body}");
 }
 
+/// The consent page shows the client's logo, and its CSP lets images come
+/// from that origin only (and the form answer go to the redirect's).
+#[tokio::test]
+async fn the_consent_page_shows_the_logo() {
+    let s = TestServer::start_on(common::Backend::Sqlite).await.unwrap();
+    let alice = s.register("alice@example.com", PASSWORD).await;
+    let registered = json!({"client_name": "Logo Client", "redirect_uris": ["https://app.example/cb"],
+        "logo_uri": "https://cdn.example/logo.png", "token_endpoint_auth_method": "none"});
+    let res = s.post_json("/oauth/register", registered, None).await;
+    assert_eq!(res.status(), 201);
+    let client_id = res.json::<Value>().await.unwrap()["client_id"].as_str().unwrap().to_string();
+    let pkce = pkce();
+    let params = [
+        ("response_type", "code"),
+        ("client_id", client_id.as_str()),
+        ("redirect_uri", "https://app.example/cb"),
+        ("code_challenge", pkce.challenge.as_str()),
+        ("code_challenge_method", "S256"),
+        ("resource", &s.at("/mcp")),
+    ];
+    let res = authorize(&s, Some(&alice), &params).await;
+    assert_eq!(res.status(), 303);
+    let page =
+        s.client.get(s.at(&location(&res))).header("cookie", format!("omni_session={alice}")).send().await.unwrap();
+    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert!(csp.contains("img-src 'self' data: https://cdn.example;"), "{csp}");
+    assert!(csp.contains("form-action 'self' https://app.example;"), "{csp}");
+    let html = page.text().await.unwrap();
+    assert!(html.contains(r#"src="https://cdn.example/logo.png""#), "the logo is shown");
+    // A client without a logo gets its initial, and no widened img-src.
+    let plain = register_client(&s, REDIRECT).await;
+    let res = authorize(
+        &s,
+        Some(&alice),
+        &[
+            ("response_type", "code"),
+            ("client_id", plain.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_challenge", pkce.challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ],
+    )
+    .await;
+    let page =
+        s.client.get(s.at(&location(&res))).header("cookie", format!("omni_session={alice}")).send().await.unwrap();
+    assert!(page.headers()["content-security-policy"].to_str().unwrap().contains("img-src 'self' data:;"));
+    assert!(!page.text().await.unwrap().contains("consent-logo"));
+
+    // Registered clients nobody authorized are forgotten after a while
+    // (here: all of them, as of tomorrow); an authorized one stays.
+    let used = register_client(&s, REDIRECT).await;
+    let code = code_for(&s, &alice, &used, REDIRECT, &pkce, &[("decision", "allow"), ("reach", "all")]).await;
+    assert!(!code.is_empty());
+    let forgotten = s.state.db.forget_unused_clients(chrono::Utc::now() + chrono::Duration::days(1)).await.unwrap();
+    assert_eq!(forgotten, 2, "the logo client and the plain one");
+    assert!(s.state.db.oauth_client(&plain).await.unwrap().is_none());
+    assert!(s.state.db.oauth_client(&used).await.unwrap().is_some());
+}
+
 /// A client identified by its Client ID Metadata Document: fetched (here
 /// from loopback, which this server is told to allow), shown as such on
 /// the consent page, and used through the whole flow. A document whose

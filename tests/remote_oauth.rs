@@ -11,8 +11,9 @@
 //! URL elicitation, connects, and is a different subject upstream; tokens
 //! a 2026-07-28 client that takes URL elicitations gets the same as an
 //! input-required result and retries after connecting; tokens are
-//! refreshed before expiry; a token the server revoked asks to connect
-//! again; and a callback replayed in another session is refused.
+//! refreshed before expiry; uninstalling revokes them at the server; a
+//! token the server revoked asks to connect again; and a callback
+//! replayed in another session is refused.
 
 mod common;
 
@@ -206,6 +207,22 @@ async fn connect_a_remote_server_that_requires_oauth_then_call_it() {
     let after = whoami(&s, &alice_key, &slug).await;
     assert_eq!(subject(&after), alice_subject, "the same user, a new token");
     assert_ne!(before.to_string(), after.to_string());
+
+    // Carol uninstalls: her tokens are revoked at the server (RFC 7009).
+    let carol_inst: Value = s.get("/api/installations", Some(&carol)).await.json().await.unwrap();
+    let carol_inst = carol_inst["installations"][0]["id"].as_str().unwrap().to_string();
+    let res =
+        s.client.delete(s.at(&format!("/api/installations/{carol_inst}"))).bearer_auth(&carol).send().await.unwrap();
+    assert_eq!(res.status(), 204);
+    let mut revoked = 0;
+    for _ in 0..50 {
+        revoked = up.stats().await["revocations"].as_i64().unwrap();
+        if revoked >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(revoked, 2, "the refresh token and the access token");
 
     // The server forgets every token: the next call asks to connect again.
     reqwest::Client::new().post(format!("{}/test/revoke-all", up.base)).send().await.unwrap();

@@ -574,6 +574,9 @@ pub struct ConsentView {
     pub identified_by: String,
     /// The application's home page, when it gave one.
     pub client_uri: Option<String>,
+    /// The application's logo (https), when it gave one.
+    #[serde(default)]
+    pub logo_uri: Option<String>,
     /// Where the user is sent back (host, or scheme for native apps).
     pub redirect_host: String,
     pub user_email: String,

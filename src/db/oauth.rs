@@ -416,6 +416,16 @@ impl Db {
             .map_err(DbError::classify)
     }
 
+    /// Forgets dynamically registered clients created before `before` that
+    /// no user ever authorized: registration is open to anyone, so the
+    /// abandoned ones must not pile up. The number forgotten.
+    pub async fn forget_unused_clients(&self, before: DateTime<Utc>) -> DbResult<u64> {
+        let sql = "DELETE FROM oauth_clients WHERE kind = 'registered' AND created_at < $1
+                   AND NOT EXISTS (SELECT 1 FROM oauth_grants g WHERE g.client_id = oauth_clients.client_id)";
+        on_pool!(self, |pool| sqlx::query(sql).bind(before).execute(pool).await.map(|r| r.rows_affected()))
+            .map_err(DbError::classify)
+    }
+
     // ---- connections to providers (OmniMCP as an OAuth client) ----------
 
     /// Records (or replaces) an installation's connection.
@@ -471,6 +481,15 @@ impl Db {
             on_pool!(self, |pool| sqlx::query_as(sql).bind(installation).fetch_optional(pool).await)
                 .map_err(DbError::classify)?;
         Ok(row.map(|r| r.0))
+    }
+
+    /// The issuer and sealed refresh token of an installation's connection
+    /// to a remote MCP server, if it has one.
+    pub async fn remote_connection(&self, installation: Uuid) -> DbResult<Option<(String, Option<Vec<u8>>)>> {
+        let sql = "SELECT issuer, refresh_enc FROM installation_connections
+                   WHERE installation_id = $1 AND issuer IS NOT NULL";
+        on_pool!(self, |pool| sqlx::query_as(sql).bind(installation).fetch_optional(pool).await)
+            .map_err(DbError::classify)
     }
 
     /// Sets (or, with `None`, removes) the sealed access token of an

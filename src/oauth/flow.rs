@@ -23,7 +23,7 @@
 
 use axum::{
     extract::{RawQuery, State},
-    http::{HeaderMap, HeaderValue, StatusCode},
+    http::{HeaderMap, StatusCode},
     response::{Html, IntoResponse, Redirect, Response},
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -89,6 +89,10 @@ pub struct AuthRequest {
     pub code_challenge: String,
     pub scopes: Vec<String>,
     pub resource: String,
+    /// The client's logo (an https URL it registered), shown on the consent
+    /// page; the page's CSP allows images from its origin only.
+    #[serde(default)]
+    pub logo_uri: Option<String>,
     /// Unix seconds after which the request is void.
     pub expires: i64,
 }
@@ -201,6 +205,7 @@ pub async fn authorize(
         code_challenge: String::new(),
         scopes: Vec::new(),
         resource: resource(&state),
+        logo_uri: client.logo_uri.clone().filter(|l| l.starts_with("https://")),
         expires: (Utc::now() + REQUEST_TTL).timestamp(),
     };
     let fail = |request: &AuthRequest, error: &str, description: &str| {
@@ -565,10 +570,11 @@ pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: axu
     response
 }
 
-/// The CSP of the consent page names the client's redirect target in
-/// `form-action`: browsers check a form's redirects against it, and the
-/// consent form's answer is a redirect to the client.
-pub fn consent_form_action(state: &AppState, query: &str) -> Option<HeaderValue> {
+/// What the CSP of the consent page must allow besides our own: the
+/// client's redirect target in `form-action` (browsers check a form's
+/// redirects against it, and the consent form's answer is a redirect to the
+/// client), and the origin of the client's logo in `img-src`.
+pub fn consent_csp_sources(state: &AppState, query: &str) -> Option<(String, Option<String>)> {
     let form = Form::parse(query.as_bytes());
     let request = AuthRequest::open(state, form.get("request")?)?;
     let target = url::Url::parse(&request.redirect_uri).ok()?;
@@ -576,5 +582,11 @@ pub fn consent_form_action(state: &AppState, query: &str) -> Option<HeaderValue>
         "http" | "https" => target.origin().ascii_serialization(),
         scheme => format!("{scheme}:"),
     };
-    HeaderValue::from_str(&source).ok()
+    let logo = request
+        .logo_uri
+        .as_deref()
+        .and_then(|l| url::Url::parse(l).ok())
+        .filter(|l| l.scheme() == "https")
+        .map(|l| l.origin().ascii_serialization());
+    Some((source, logo))
 }

@@ -441,13 +441,23 @@ async fn set_token(state: &AppState, user: Uuid, id: Uuid, token: Option<&str>) 
     Ok(())
 }
 
-/// Refreshes connections before they expire, every `every`.
+/// Dynamically registered clients nobody authorized are forgotten this
+/// long after they registered.
+const UNUSED_CLIENT_TTL: chrono::Duration = chrono::Duration::days(30);
+
+/// Refreshes connections before they expire, every `every`; on the same
+/// beat, forgets registered clients nobody ever authorized.
 pub fn spawn_refresher(state: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(every).await;
             if let Err(e) = refresh_due(&state).await {
                 tracing::warn!(error = %e, "refreshing connections failed");
+            }
+            match state.db.forget_unused_clients(Utc::now() - UNUSED_CLIENT_TTL).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(forgotten = n, "forgot registered OAuth clients nobody authorized"),
+                Err(e) => tracing::warn!(error = %e, "forgetting unused OAuth clients failed"),
             }
         }
     })

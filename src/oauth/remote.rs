@@ -459,3 +459,56 @@ pub async fn refresh(state: &AppState, due: &crate::db::oauth::DueConnection) ->
     }
     Ok(())
 }
+
+/// A connection's tokens to revoke at its authorization server once the
+/// installation is gone (read before: they go with the row).
+pub struct Revocation {
+    installation: Uuid,
+    issuer: String,
+    tokens: Vec<(Secret, &'static str)>,
+}
+
+/// What revoking an installation's connection needs, if it has one.
+pub async fn revocation(state: &AppState, inst: &crate::db::InstallationRecord) -> Option<Revocation> {
+    let (issuer, refresh_enc) = state.db.remote_connection(inst.id).await.ok()??;
+    let mut tokens = Vec::new();
+    let refresh = refresh_enc.and_then(|r| state.sealer.open(&r, &refresh_aad(inst.id)).ok());
+    if let Some(token) = refresh.and_then(|b| String::from_utf8(b).ok()) {
+        tokens.push((Secret::new(token), "refresh_token"));
+    }
+    if let Some(token) = state.gateway.upstreams.access_token(inst) {
+        tokens.push((token, "access_token"));
+    }
+    Some(Revocation { installation: inst.id, issuer, tokens })
+}
+
+impl Revocation {
+    /// Revokes the tokens (RFC 7009) where the authorization server has an
+    /// endpoint for it. Best effort: the installation is gone either way.
+    pub async fn run(self, state: &AppState) {
+        let outbound = &state.gateway.upstreams.outbound;
+        let server = match upstream::authorization_server(outbound, &self.issuer).await {
+            Ok(Some(server)) => server,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(installation_id = %self.installation, issuer = self.issuer, error = %e, "could not revoke a remote connection");
+                return;
+            }
+        };
+        let Some(endpoint) = &server.revocation_endpoint else { return };
+        let client = match registered_client(state, &self.issuer).await {
+            Some((client, _)) => client,
+            None => ClientCredentials { client_id: metadata_url(state), secret: None, method: AuthMethod::None },
+        };
+        for (token, hint) in &self.tokens {
+            match upstream::revoke(outbound, endpoint, &client, token.expose(), hint).await {
+                Ok(()) => {
+                    tracing::info!(installation_id = %self.installation, issuer = self.issuer, hint, "remote connection revoked")
+                }
+                Err(e) => {
+                    tracing::warn!(installation_id = %self.installation, issuer = self.issuer, error = %e, "could not revoke a remote connection")
+                }
+            }
+        }
+    }
+}

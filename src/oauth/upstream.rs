@@ -279,47 +279,8 @@ pub async fn discover(outbound: &Outbound, server_url: &str, challenge: &Challen
         // 2025-03-26: the server's origin is its authorization server.
         None => (None, origin.clone(), None),
     };
-    let mut as_metadata = None;
-    for url in metadata_urls(&issuer)? {
-        if let Some(doc) = get_json(outbound, &url).await? {
-            as_metadata = Some(doc);
-            break;
-        }
-    }
-    let server = match as_metadata {
-        Some(m) => {
-            // RFC 8414 §3.3: identical, character for character.
-            let named = m["issuer"].as_str().unwrap_or_default();
-            if named != issuer {
-                return Err(format!("the authorization server's metadata names issuer {named:?}, not {issuer:?}"));
-            }
-            let methods = m["code_challenge_methods_supported"].as_array();
-            if !methods.is_some_and(|m| m.iter().any(|v| v == "S256")) {
-                return Err("the authorization server does not offer PKCE with S256, which OAuth 2.1 requires".into());
-            }
-            AuthServer {
-                issuer: issuer.clone(),
-                authorization_endpoint: http_url(m.get("authorization_endpoint"), "authorization endpoint")?,
-                token_endpoint: http_url(m.get("token_endpoint"), "token endpoint")?,
-                registration_endpoint: m
-                    .get("registration_endpoint")
-                    .map(|v| http_url(Some(v), "registration endpoint"))
-                    .transpose()?,
-                revocation_endpoint: m
-                    .get("revocation_endpoint")
-                    .map(|v| http_url(Some(v), "revocation endpoint"))
-                    .transpose()?,
-                accepts_metadata_documents: m["client_id_metadata_document_supported"] == json!(true),
-                sends_issuer: m["authorization_response_iss_parameter_supported"] == json!(true),
-                token_auth_methods: m["token_endpoint_auth_methods_supported"]
-                    .as_array()
-                    .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
-                    .unwrap_or_default(),
-                offers_offline_access: m["scopes_supported"]
-                    .as_array()
-                    .is_some_and(|a| a.iter().any(|s| s == "offline_access")),
-            }
-        }
+    let server = match authorization_server(outbound, &issuer).await? {
+        Some(server) => server,
         None if metadata.is_none() => AuthServer {
             // The 2025-03-26 default endpoints.
             issuer: issuer.clone(),
@@ -339,6 +300,45 @@ pub async fn discover(outbound: &Outbound, server_url: &str, challenge: &Challen
         scope = union_scopes(scope.as_deref(), Some("offline_access"));
     }
     Ok(Discovered { resource, server, scope })
+}
+
+/// An authorization server's metadata, checked (see the module docs);
+/// `None` when it publishes none at any of the specified places.
+pub async fn authorization_server(outbound: &Outbound, issuer: &str) -> Result<Option<AuthServer>, String> {
+    let mut found = None;
+    for url in metadata_urls(issuer)? {
+        if let Some(doc) = get_json(outbound, &url).await? {
+            found = Some(doc);
+            break;
+        }
+    }
+    let Some(m) = found else { return Ok(None) };
+    // RFC 8414 §3.3: identical, character for character.
+    let named = m["issuer"].as_str().unwrap_or_default();
+    if named != issuer {
+        return Err(format!("the authorization server's metadata names issuer {named:?}, not {issuer:?}"));
+    }
+    let methods = m["code_challenge_methods_supported"].as_array();
+    if !methods.is_some_and(|m| m.iter().any(|v| v == "S256")) {
+        return Err("the authorization server does not offer PKCE with S256, which OAuth 2.1 requires".into());
+    }
+    let optional = |key: &str, what: &str| m.get(key).map(|v| http_url(Some(v), what)).transpose();
+    Ok(Some(AuthServer {
+        issuer: issuer.to_string(),
+        authorization_endpoint: http_url(m.get("authorization_endpoint"), "authorization endpoint")?,
+        token_endpoint: http_url(m.get("token_endpoint"), "token endpoint")?,
+        registration_endpoint: optional("registration_endpoint", "registration endpoint")?,
+        revocation_endpoint: optional("revocation_endpoint", "revocation endpoint")?,
+        accepts_metadata_documents: m["client_id_metadata_document_supported"] == json!(true),
+        sends_issuer: m["authorization_response_iss_parameter_supported"] == json!(true),
+        token_auth_methods: m["token_endpoint_auth_methods_supported"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .unwrap_or_default(),
+        offers_offline_access: m["scopes_supported"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|s| s == "offline_access")),
+    }))
 }
 
 /// How a client authenticates at the token endpoint.
@@ -369,13 +369,17 @@ impl AuthMethod {
     }
 
     /// The method for a client with a secret, among those the server
-    /// supports (RFC 8414's default when it lists none).
+    /// supports (RFC 8414's default, Basic, when it lists none). Where both
+    /// are offered the form is preferred: the official Python SDK's
+    /// authorization server accepts Basic at its token endpoint but wants
+    /// the secret in the form at its revocation endpoint, and one method
+    /// must serve both.
     pub fn for_secret(server: &AuthServer) -> Self {
         let supports = |m: &str| server.token_auth_methods.iter().any(|s| s == m);
-        if server.token_auth_methods.is_empty() || supports("client_secret_basic") {
-            Self::ClientSecretBasic
-        } else if supports("client_secret_post") {
+        if supports("client_secret_post") {
             Self::ClientSecretPost
+        } else if server.token_auth_methods.is_empty() || supports("client_secret_basic") {
+            Self::ClientSecretBasic
         } else {
             Self::None
         }
@@ -613,8 +617,9 @@ pub async fn revoke(
     endpoint: &str,
     client: &ClientCredentials,
     token: &str,
+    hint: &str,
 ) -> Result<(), String> {
-    let mut pairs = vec![("token", token), ("client_id", client.client_id.as_str())];
+    let mut pairs = vec![("token", token), ("token_type_hint", hint), ("client_id", client.client_id.as_str())];
     if let (AuthMethod::ClientSecretPost, Some(secret)) = (client.method, &client.secret) {
         pairs.push(("client_secret", secret.expose()));
     }

@@ -55,7 +55,14 @@ fn ConsentForm(view: ConsentView, problem: Option<String>) -> impl IntoView {
         <div class="rounded-2xl bg-white shadow-sm ring-1 ring-slate-200" data-testid="consent">
             <div class="border-b border-slate-100 p-6 sm:p-8">
                 <div class="flex items-center gap-4">
-                    <span class="inline-flex h-12 w-12 shrink-0 items-center justify-center rounded-xl bg-gradient-to-br from-indigo-500 to-violet-500 text-lg font-semibold text-white" aria-hidden="true">{initial}</span>
+                    {match view.logo_uri.clone() {
+                        Some(logo) => view! {
+                            <img src=logo alt="" width="48" height="48" referrerpolicy="no-referrer" class="h-12 w-12 shrink-0 rounded-xl object-contain ring-1 ring-slate-200" data-testid="consent-logo" />
+                        }.into_any(),
+                        None => view! {
+                            <span class="inline-flex h-12 w-12 shrink-0 items-center justify-center rounded-xl bg-gradient-to-br from-indigo-500 to-violet-500 text-lg font-semibold text-white" aria-hidden="true">{initial.clone()}</span>
+                        }.into_any(),
+                    }}
                     <div>
                         <h1 class="text-lg font-semibold text-slate-900">
                             <span data-testid="consent-client">{view.client_name.clone()}</span>" wants to use your MCP servers"
