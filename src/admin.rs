@@ -65,6 +65,8 @@ async fn add_server(db: &Db, config: &Config, a: AddServerArgs) -> anyhow::Resul
         remote_url: None,
         remote_headers_enc: None,
         remote_auth: None,
+        builder_definition: None,
+        builder_secrets_enc: None,
         call_timeout_secs: a.call_timeout_secs.map(|s| s as i64),
         items: crate::servers::items_from_catalog(&catalog),
     };

@@ -25,6 +25,7 @@ use serde_json::Value;
 use crate::{
     accounts::{self, SignedIn},
     auth::{Manager, session_clear_cookie, session_set_cookie},
+    builder,
     error::{ApiError, ApiResult, ErrorBody},
     installations::{self, InstallationUpdate, InstallationView, NewInstallation},
     openapi::{BodyRefusals, CrossSite, NotFound, SignedInOnly, Throttled},
@@ -54,6 +55,12 @@ pub fn router() -> Router<AppState> {
         .route("/servers/{id}/rotate-secret", post(rotate_secret))
         .route("/installations", get(list_installations).post(install))
         .route("/installations/{id}", get(get_installation).patch(update_installation).delete(uninstall))
+        .route("/builder/servers", get(list_builders).post(create_builder))
+        .route("/builder/servers/{id}", get(get_builder).put(save_builder))
+        .route("/builder/servers/{id}/secrets", axum::routing::put(set_builder_secrets))
+        .route("/builder/servers/{id}/test", post(test_builder))
+        .route("/builder/servers/{id}/publish", post(publish_builder))
+        .route("/builder/servers/{id}/unpublish", post(unpublish_builder))
         .route("/openapi.json", get(crate::openapi::document))
         .fallback(|| async { ApiError::NotFound("no such API endpoint".into()) })
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
@@ -637,4 +644,160 @@ mod tests {
         assert_eq!(field(r#""just a string""#), "body");
         assert!(matches!(parse_json::<Body>(b"{nope"), Err(ApiError::Malformed(_))));
     }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct BuilderList {
+    servers: Vec<builder::BuilderView>,
+}
+
+/// Your builder servers: drafts, published and unpublished.
+#[utoipa::path(get, path = "/api/builder/servers", tag = "builder",
+    responses((status = 200, description = "Yours, by name.", body = BuilderList), SignedInOnly))]
+pub(crate) async fn list_builders(
+    State(state): State<AppState>,
+    Manager(principal): Manager,
+) -> ApiResult<Json<BuilderList>> {
+    Ok(Json(BuilderList { servers: builder::list(&state, &principal).await? }))
+}
+
+/// Create a builder server (a draft): a name, and optionally a definition
+/// (the design document's JSON is accepted as it is) to import.
+#[utoipa::path(post, path = "/api/builder/servers", tag = "builder",
+    request_body = builder::DraftInput,
+    responses(
+        (status = 201, description = "The draft.", body = builder::BuilderView),
+        (status = 409, description = "You have a server of that name (`name_taken`).", body = ErrorBody),
+        BodyRefusals, SignedInOnly,
+    ))]
+pub(crate) async fn create_builder(
+    State(state): State<AppState>,
+    Manager(principal): Manager,
+    ApiJson(body): ApiJson<builder::DraftInput>,
+) -> ApiResult<(StatusCode, Json<builder::BuilderView>)> {
+    Ok((StatusCode::CREATED, Json(builder::create(&state, &principal, body).await?)))
+}
+
+/// One of your builder servers, with its draft definition (export it from
+/// here), versions, secrets (names only) and what stops it from
+/// publishing.
+#[utoipa::path(get, path = "/api/builder/servers/{id}", tag = "builder",
+    params(("id" = String, Path, description = "The builder server's id")),
+    responses((status = 200, description = "The server.", body = builder::BuilderView), SignedInOnly, NotFound))]
+pub(crate) async fn get_builder(
+    State(state): State<AppState>,
+    Manager(principal): Manager,
+    Path(id): Path<String>,
+) -> ApiResult<Json<builder::BuilderView>> {
+    Ok(Json(builder::get(&state, &principal, &id).await?))
+}
+
+/// Save the draft (fields absent stay as they are). Installed users see
+/// nothing of it until it is published.
+#[utoipa::path(put, path = "/api/builder/servers/{id}", tag = "builder",
+    params(("id" = String, Path, description = "The builder server's id")),
+    request_body = builder::DraftInput,
+    responses(
+        (status = 200, description = "The saved draft.", body = builder::BuilderView),
+        (status = 409, description = "You have a server of that name (`name_taken`).", body = ErrorBody),
+        BodyRefusals, SignedInOnly, NotFound,
+    ))]
+pub(crate) async fn save_builder(
+    State(state): State<AppState>,
+    Manager(principal): Manager,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<builder::DraftInput>,
+) -> ApiResult<Json<builder::BuilderView>> {
+    Ok(Json(builder::save(&state, &principal, &id, body).await?))
+}
+
+/// The publisher's secrets, by name.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsInput {
+    /// Name -> value (set) or `null` (removed). Names must be declared in
+    /// the definition's `secrets`. Values are sealed and never shown again.
+    secrets: std::collections::BTreeMap<String, Option<String>>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SecretsSet {
+    secrets: Vec<builder::SecretView>,
+}
+
+/// Set or remove the publisher's secrets (`{{secrets.NAME}}`); they take
+/// effect for the next call, published or tested.
+#[utoipa::path(put, path = "/api/builder/servers/{id}/secrets", tag = "builder",
+    params(("id" = String, Path, description = "The builder server's id")),
+    request_body = SecretsInput,
+    responses(
+        (status = 200, description = "Which secrets have a value.", body = SecretsSet),
+        BodyRefusals, SignedInOnly, NotFound,
+    ))]
+pub(crate) async fn set_builder_secrets(
+    State(state): State<AppState>,
+    Manager(principal): Manager,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<SecretsInput>,
+) -> ApiResult<Json<SecretsSet>> {
+    let values = body.secrets.into_iter().map(|(k, v)| (k, v.map(Value::String).unwrap_or(Value::Null))).collect();
+    Ok(Json(SecretsSet { secrets: builder::set_secrets(&state, &principal, &id, values).await? }))
+}
+
+/// Run one of the draft's tools with sample arguments and settings: the
+/// result as a client would get it, and each request as sent (secrets
+/// masked) with its status, timing and response. Counts as a call.
+#[utoipa::path(post, path = "/api/builder/servers/{id}/test", tag = "builder",
+    params(("id" = String, Path, description = "The builder server's id")),
+    request_body = builder::TestInput,
+    responses(
+        (status = 200, description = "How the run went (a failed request is a tool error in `result`).",
+            body = builder::TestOutput),
+        BodyRefusals, SignedInOnly, NotFound, Throttled,
+    ))]
+pub(crate) async fn test_builder(
+    State(state): State<AppState>,
+    Manager(principal): Manager,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<builder::TestInput>,
+) -> ApiResult<Json<builder::TestOutput>> {
+    Ok(Json(builder::test(&state, &principal, &id, body).await?))
+}
+
+/// Publish the draft as a new version: listed in the marketplace, and the
+/// clients of users who installed it are told their tools changed.
+#[utoipa::path(post, path = "/api/builder/servers/{id}/publish", tag = "builder",
+    params(("id" = String, Path, description = "The builder server's id")),
+    request_body = builder::PublishInput,
+    responses(
+        (status = 200, description = "Published.", body = builder::Published),
+        (status = 409, description = "The version was published before (`version_exists`), or the name is \
+            another server's (`name_taken`).", body = ErrorBody),
+        BodyRefusals, SignedInOnly, NotFound, Throttled,
+    ))]
+pub(crate) async fn publish_builder(
+    State(state): State<AppState>,
+    Manager(principal): Manager,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<builder::PublishInput>,
+) -> ApiResult<Json<builder::Published>> {
+    Ok(Json(builder::publish(&state, &principal, &id, body).await?))
+}
+
+/// Take the server off the marketplace; installed users' calls stop until
+/// it is published again.
+#[utoipa::path(post, path = "/api/builder/servers/{id}/unpublish", tag = "builder",
+    params(("id" = String, Path, description = "The builder server's id")),
+    responses(
+        (status = 204, description = "Unpublished."),
+        (status = 409, description = "It is not published (`not_published`).", body = ErrorBody),
+        SignedInOnly, NotFound,
+    ))]
+pub(crate) async fn unpublish_builder(
+    State(state): State<AppState>,
+    Manager(principal): Manager,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    builder::unpublish(&state, &principal, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

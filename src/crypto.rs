@@ -56,6 +56,12 @@ pub mod aad {
         format!("connection-access:{installation_id}")
     }
 
+    /// A builder server's publisher secrets (`builder_servers.secrets_enc`
+    /// and `mcp_servers.builder_secrets_enc`).
+    pub fn builder_secrets(server_id: Uuid) -> String {
+        format!("builder-secrets:{server_id}")
+    }
+
     /// A server's task id, as the gateway gives it to the client of the
     /// installation whose call created the task.
     pub fn task_id(installation_id: Uuid) -> String {

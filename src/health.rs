@@ -65,7 +65,9 @@ async fn check_one(state: &AppState, server: &ServerRecord) {
             }
         }
         Ok(Hosting::Process(_)) => upstreams.processes.ping(server.id).await,
-        Ok(Hosting::Remote { .. }) => None,
+        // A remote server is checked by its sessions; a builder server has
+        // nothing running between calls.
+        Ok(Hosting::Remote { .. } | Hosting::Builder { .. }) => None,
         Err(_) => Some(false),
     };
     let Some(healthy) = healthy else { return };

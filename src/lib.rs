@@ -41,6 +41,7 @@ pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod browser;
+pub mod builder;
 pub mod cache;
 pub mod config;
 pub mod connect;
@@ -245,6 +246,8 @@ async fn seed_official_servers(db: &Db, api_urls: &[String], connectable: &[&str
             remote_url: None,
             remote_headers_enc: None,
             remote_auth: None,
+            builder_definition: None,
+            builder_secrets_enc: None,
             call_timeout_secs: None,
             items: db::ServerItems {
                 tools: server

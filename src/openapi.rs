@@ -62,6 +62,14 @@ use crate::error::ErrorBody;
         crate::api::get_installation,
         crate::api::update_installation,
         crate::api::uninstall,
+        crate::api::list_builders,
+        crate::api::create_builder,
+        crate::api::get_builder,
+        crate::api::save_builder,
+        crate::api::set_builder_secrets,
+        crate::api::test_builder,
+        crate::api::publish_builder,
+        crate::api::unpublish_builder,
         crate::mcp::rest::call,
         crate::mcp::rest::resource,
     ),
@@ -74,6 +82,7 @@ use crate::error::ErrorBody;
         (name = "marketplace", description = "Public: the servers anyone may install"),
         (name = "installations", description = "The servers a user installed, with their settings"),
         (name = "publishing", description = "Servers a developer publishes"),
+        (name = "builder", description = "Builder servers: HTTP APIs turned into tools without code"),
         (name = "calls", description = "Tool calls and resource reads outside MCP"),
     )
 )]

@@ -66,6 +66,8 @@ async fn register_process_server(
         remote_url: None,
         remote_headers_enc: None,
         remote_auth: None,
+        builder_definition: None,
+        builder_secrets_enc: None,
         call_timeout_secs: None,
         items: omnimcp::servers::items_from_catalog(&catalog),
     };

@@ -289,6 +289,8 @@ async fn configs_are_validated_and_encrypted(s: TestServer) {
             remote_url: None,
             remote_headers_enc: None,
             remote_auth: None,
+            builder_definition: None,
+            builder_secrets_enc: None,
             call_timeout_secs: None,
             items: Default::default(),
         })

@@ -153,6 +153,8 @@ async fn story(backend: Backend) {
         remote_url: Some("https://example.com/mcp".into()),
         remote_headers_enc: None,
         remote_auth: None,
+        builder_definition: None,
+        builder_secrets_enc: None,
         call_timeout_secs: None,
         items: omnimcp::db::ServerItems {
             skills: vec![skill("skill://b/x/SKILL.md"), skill("skill://a/x/SKILL.md")],

@@ -99,6 +99,9 @@ vocabulary! {
         DeveloperHosted = "developer_hosted",
         /// A remote MCP server, spoken to over Streamable HTTP.
         RemoteMcp = "remote_mcp",
+        /// Tools defined as data (HTTP requests and mappings), run by the
+        /// platform itself: made in the builder, no code.
+        Builder = "builder",
     }
 }
 
@@ -109,6 +112,7 @@ impl HostingType {
             HostingType::PlatformHosted => "Platform-hosted",
             HostingType::DeveloperHosted => "Developer-hosted",
             HostingType::RemoteMcp => "Remote MCP",
+            HostingType::Builder => "Builder",
         }
     }
 }

@@ -13,6 +13,7 @@
 
 pub mod accounts;
 pub mod analytics;
+pub mod builder;
 pub mod installations;
 pub mod oauth;
 pub mod request_log;
@@ -26,6 +27,7 @@ use sqlx::{
 };
 
 pub use accounts::*;
+pub use builder::*;
 pub use installations::*;
 pub use request_log::*;
 pub use servers::*;

@@ -34,6 +34,10 @@ pub struct ServerRecord {
     /// Seconds a call may go without an answer or progress (MCP servers);
     /// `None`: the platform's default.
     pub call_timeout_secs: Option<i64>,
+    /// Builder: the published definition (`builder::Definition`).
+    pub builder_definition: Option<Json<Value>>,
+    /// Builder: the publisher's secrets, sealed to the server.
+    pub builder_secrets_enc: Option<Vec<u8>>,
     #[sqlx(try_from = "String")]
     pub status: ServerStatus,
     #[sqlx(try_from = "String")]
@@ -113,6 +117,8 @@ pub struct ServerDraft {
     pub remote_headers_enc: Option<Vec<u8>>,
     pub remote_auth: Option<String>,
     pub call_timeout_secs: Option<i64>,
+    pub builder_definition: Option<Value>,
+    pub builder_secrets_enc: Option<Vec<u8>>,
     pub items: ServerItems,
 }
 
@@ -300,7 +306,8 @@ impl Db {
                         "UPDATE mcp_servers SET description = $2, category = $3, tags = $4, version = $5,
                             hosting_type = $6, launch_spec = $7, config_schema = $8, callback_url = $9,
                             webhook_secret_enc = COALESCE($10, webhook_secret_enc), remote_url = $11,
-                            remote_headers_enc = $12, updated_at = $13, call_timeout_secs = $14, remote_auth = $15
+                            remote_headers_enc = $12, updated_at = $13, call_timeout_secs = $14, remote_auth = $15,
+                            builder_definition = $16, builder_secrets_enc = $17
                          WHERE id = $1",
                     )
                     .bind(id)
@@ -318,6 +325,8 @@ impl Db {
                     .bind(now)
                     .bind(d.call_timeout_secs)
                     .bind(&d.remote_auth)
+                    .bind(d.builder_definition.as_ref().map(Json))
+                    .bind(&d.builder_secrets_enc)
                     .execute(&mut *tx)
                     .await
                     .map_err(DbError::classify)?;
@@ -330,9 +339,9 @@ impl Db {
                         "INSERT INTO mcp_servers (id, slug, name, description, category, tags, version, owner_id,
                             hosting_type, launch_spec, config_schema, callback_url, webhook_secret_enc, remote_url,
                             remote_headers_enc, status, health_status, request_count, created_at, updated_at,
-                            call_timeout_secs, remote_auth)
+                            call_timeout_secs, remote_auth, builder_definition, builder_secrets_enc)
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-                                 'active', 'unknown', 0, $16, $16, $17, $18)",
+                                 'active', 'unknown', 0, $16, $16, $17, $18, $19, $20)",
                     )
                     .bind(id)
                     .bind(&d.slug)
@@ -352,6 +361,8 @@ impl Db {
                     .bind(now)
                     .bind(d.call_timeout_secs)
                     .bind(&d.remote_auth)
+                    .bind(d.builder_definition.as_ref().map(Json))
+                    .bind(&d.builder_secrets_enc)
                     .execute(&mut *tx)
                     .await
                     .map_err(DbError::classify)?;

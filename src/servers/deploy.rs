@@ -74,7 +74,7 @@ pub struct ToolSpec {
 
 /// MCP's tool annotations: hints a client may show or act on (asking
 /// before a destructive call), never a guarantee.
-#[derive(Debug, Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ToolAnnotationsSpec {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -125,7 +125,7 @@ pub struct DeployResponse {
     pub webhook_secret: Option<String>,
 }
 
-const CATEGORIES: [&str; 9] =
+pub const CATEGORIES: [&str; 9] =
     ["productivity", "developer-tools", "data", "communication", "search", "finance", "ai", "utilities", "other"];
 
 fn invalid(field: String, message: impl Into<String>) -> ApiError {
@@ -170,25 +170,8 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
     if !matches!(principal.method, AuthMethod::ApiKey { .. }) {
         return Err(ApiError::Unauthorized("deploying needs an API key (`Authorization: Bearer omni_...`)".into()));
     }
-    let tier = state
-        .db
-        .tier(&principal.user.subscription_tier)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("unknown tier {}", principal.user.subscription_tier))?;
-    if !tier.can_publish {
-        return Err(ApiError::Forbidden(format!("the {} plan cannot publish MCP servers", tier.name)));
-    }
-    // Before any work (discovery reaches out to the server): deploys are
-    // metered per user.
-    if let Err(wait) = state.gateway.limiter.check_deploy(principal.user.id) {
-        return Err(ApiError::TooManyRequests {
-            message: format!(
-                "at most {} deploys an hour; try again in {wait} seconds",
-                crate::gateway::limits::DEPLOYS_PER_HOUR
-            ),
-            retry_after_secs: wait,
-        });
-    }
+    // Before any work (discovery reaches out to the server).
+    let tier = may_publish(state, principal).await?;
 
     if !valid_name(&req.name) {
         return Err(invalid("name".into(), "use 1-64 characters: letters, digits, '_' and '-'"));
@@ -241,6 +224,12 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
                 .ok_or_else(|| invalid("url".into(), "a remote MCP server needs its Streamable HTTP url"))?;
             let checked = outbound.validate_url(url).await.map_err(|e| invalid("url".into(), e.to_string()))?;
             (None, Some(checked.to_string()))
+        }
+        HostingType::Builder => {
+            return Err(invalid(
+                "hostingType".into(),
+                "builder servers are made in the builder (/builder, or /api/builder/servers)",
+            ));
         }
         HostingType::PlatformHosted => {
             return Err(ApiError::Forbidden(
@@ -371,6 +360,12 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
     }
 
     let existing = state.db.server_by_owner_and_name(principal.user.id, &req.name).await?;
+    if existing.as_ref().is_some_and(|s| s.hosting_type == HostingType::Builder) {
+        return Err(ApiError::Conflict {
+            code: "name_taken",
+            message: format!("{} is a builder server: change it in the builder (/builder)", req.name),
+        });
+    }
     let id = existing.as_ref().map(|s| s.id).unwrap_or_else(Uuid::now_v7);
     let slug = match &existing {
         Some(s) => s.slug.clone(),
@@ -396,10 +391,49 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
         remote_url,
         remote_headers_enc: None,
         remote_auth,
+        builder_definition: None,
+        builder_secrets_enc: None,
         call_timeout_secs: req.call_timeout_secs,
         items: ServerItems { tools, resources, prompts, skills: Vec::new() },
     };
-    let upserted = match state.db.upsert_server_within(&draft, Some(tier.max_servers)).await {
+    let upserted = write(state, &draft, &tier).await?;
+    tracing::info!(server_id = %upserted.id, slug = %slug, created = upserted.created, rotated = secret.is_some(), "server deployed");
+    Ok((
+        upserted.created,
+        DeployResponse { server_id: upserted.id, slug, created: upserted.created, webhook_secret: secret },
+    ))
+}
+
+/// The caller's plan, if it may publish, taking one from the caller's
+/// [`DEPLOYS_PER_HOUR`](crate::gateway::limits::DEPLOYS_PER_HOUR) (deploys
+/// and builder publishes alike: each one lists a server anew).
+pub async fn may_publish(state: &AppState, principal: &Principal) -> ApiResult<crate::db::Tier> {
+    let tier = state
+        .db
+        .tier(&principal.user.subscription_tier)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("unknown tier {}", principal.user.subscription_tier))?;
+    if !tier.can_publish {
+        return Err(ApiError::Forbidden(format!("the {} plan cannot publish MCP servers", tier.name)));
+    }
+    if let Err(wait) = state.gateway.limiter.check_deploy(principal.user.id) {
+        return Err(ApiError::TooManyRequests {
+            message: format!(
+                "at most {} deploys an hour (builder publishes included); try again in {wait} seconds",
+                crate::gateway::limits::DEPLOYS_PER_HOUR
+            ),
+            retry_after_secs: wait,
+        });
+    }
+    Ok(tier)
+}
+
+/// Writes a validated server within the plan's limit, then makes every
+/// instance of it current: the registry reloads it, connections made for
+/// its previous version close, and the clients of its users hear that
+/// their lists changed.
+pub async fn write(state: &AppState, draft: &ServerDraft, tier: &crate::db::Tier) -> ApiResult<crate::db::Upserted> {
+    let upserted = match state.db.upsert_server_within(draft, Some(tier.max_servers)).await {
         Ok(u) => u,
         Err(DbError::LimitReached) => {
             return Err(ApiError::Forbidden(format!(
@@ -420,18 +454,14 @@ pub async fn deploy(state: &AppState, principal: &Principal, req: DeployRequest)
     if !upserted.created {
         state.gateway.notifier.lists_changed(state.db.installation_users(upserted.id).await?);
     }
-    tracing::info!(server_id = %upserted.id, slug = %slug, created = upserted.created, rotated = secret.is_some(), "server deployed");
-    Ok((
-        upserted.created,
-        DeployResponse { server_id: upserted.id, slug, created: upserted.created, webhook_secret: secret },
-    ))
+    Ok(upserted)
 }
 
 /// A slug from the name, lower-cased, with a short suffix if taken or
 /// reserved (the official servers' slugs, present and planned, and the
 /// platform's own words: a developer's "calculator" becomes
 /// "calculator-3fa2c1").
-async fn free_slug(db: &Db, name: &str) -> ApiResult<String> {
+pub async fn free_slug(db: &Db, name: &str) -> ApiResult<String> {
     let base = name.to_ascii_lowercase().replace('_', "-");
     if !crate::official::is_reserved(&base) && !db.slug_taken(&base).await? {
         return Ok(base);

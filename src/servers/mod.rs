@@ -17,7 +17,10 @@ use serde_json::{Value, json};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-pub use deploy::{DeployRequest, DeployResponse, PromptSpec, ResourceSpec, ToolSpec, deploy, rotate_webhook_secret};
+pub use deploy::{
+    CATEGORIES, DeployRequest, DeployResponse, PromptSpec, ResourceSpec, ToolAnnotationsSpec, ToolSpec, deploy,
+    free_slug, may_publish, rotate_webhook_secret, write,
+};
 
 use crate::{
     db::{PromptRecord, ResourceRecord, ServerItems, SkillRecord, ToolRecord},

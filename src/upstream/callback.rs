@@ -83,27 +83,9 @@ pub async fn execute(
             url.query_pairs_mut().append_pair("uri", &uri);
             (Method::GET, url.to_string(), None)
         }
-        // The callback protocol has no completions and no subscriptions:
-        // no suggestions, and a clear refusal.
-        Operation::Complete { .. } => {
-            let empty = rmcp::model::CompleteResult::new(rmcp::model::CompletionInfo::default());
-            return Ok(Outcome::Mcp(rmcp::model::ServerResult::CompleteResult(empty)));
-        }
-        // ...and no skills, so no directories.
-        Operation::ReadDirectory { uri, .. } => {
-            return Err(UpstreamError::Rpc(rmcp::ErrorData::invalid_params(format!("not a directory: {uri}"), None)));
-        }
-        Operation::Subscribe { .. } | Operation::Unsubscribe { .. } => {
-            return Err(UpstreamError::Rpc(rmcp::ErrorData::new(
-                rmcp::model::ErrorCode::METHOD_NOT_FOUND,
-                "this server does not support resource subscriptions",
-                None,
-            )));
-        }
-        // A callback never creates a task, so none can be named.
-        Operation::Task(_) => {
-            return Err(UpstreamError::Rpc(rmcp::ErrorData::invalid_params("unknown task", None)));
-        }
+        // The callback protocol has no completions, skills, subscriptions
+        // or tasks.
+        other => return super::beyond_the_basics(&other).expect("the other operations"),
     };
     let body = body.map(|b| serde_json::to_vec(&b).expect("JSON serializes"));
     let response = signed_request(outbound, secret, method, &url, body).await?;

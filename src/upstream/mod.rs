@@ -4,7 +4,9 @@
 //!   callbacks through the SSRF guard;
 //! - [`process`]: a platform-hosted server, a child process speaking MCP
 //!   over stdio, run by the supervisor inside the [`sandbox`];
-//! - [`remote`]: a remote MCP server over Streamable HTTP.
+//! - [`remote`]: a remote MCP server over Streamable HTTP;
+//! - [`builder`]: a builder server, tools defined as data and run here
+//!   (HTTP requests through the SSRF guard, see `crate::builder`).
 //!
 //! The last two speak MCP through rmcp's client: [`peer`] is our client
 //! side of such a connection (the one place an [`Operation`] becomes an MCP
@@ -18,6 +20,7 @@
 //! how it went. Nothing here imports from the gateway or the front doors.
 
 pub mod bridge;
+pub mod builder;
 pub mod callback;
 pub mod context;
 pub mod peer;
@@ -93,6 +96,12 @@ pub enum Hosting {
         /// installation's own access token (`oauth::remote`).
         oauth: bool,
     },
+    Builder {
+        /// The published definition, checked and parsed once.
+        tools: Arc<crate::builder::Compiled>,
+        /// The publisher's secrets, sealed to the server.
+        sealed_secrets: Option<Vec<u8>>,
+    },
 }
 
 impl Hosting {
@@ -116,6 +125,13 @@ impl Hosting {
                 sealed_headers: record.remote_headers_enc.clone(),
                 oauth: record.remote_auth.as_deref() == Some("oauth"),
             },
+            HostingType::Builder => {
+                let definition = record.builder_definition.as_ref().ok_or_else(|| missing("definition"))?;
+                let compiled = crate::builder::Definition::from_json(&definition.0)
+                    .and_then(|d| d.compile())
+                    .map_err(|e| format!("{}: definition: {}: {}", record.id, e.field, e.message))?;
+                Hosting::Builder { tools: Arc::new(compiled), sealed_secrets: record.builder_secrets_enc.clone() }
+            }
         })
     }
 }
@@ -204,6 +220,30 @@ impl Operation {
             _ => None,
         }
     }
+}
+
+/// The answer of a server that has only tools, resources and prompts (a
+/// callback or a builder server) to what it cannot have: no suggestions
+/// for a completion, and clear refusals for directories, subscriptions and
+/// tasks. `None` for the operations it may serve.
+pub(crate) fn beyond_the_basics(op: &Operation) -> Option<Result<Outcome, UpstreamError>> {
+    use rmcp::model::{CompleteResult, CompletionInfo, ErrorCode};
+    Some(match op {
+        Operation::Complete { .. } => {
+            Ok(Outcome::Mcp(ServerResult::CompleteResult(CompleteResult::new(CompletionInfo::default()))))
+        }
+        Operation::ReadDirectory { uri, .. } => {
+            Err(UpstreamError::Rpc(ErrorData::invalid_params(format!("not a directory: {uri}"), None)))
+        }
+        Operation::Subscribe { .. } | Operation::Unsubscribe { .. } => Err(UpstreamError::Rpc(ErrorData::new(
+            ErrorCode::METHOD_NOT_FOUND,
+            "this server does not support resource subscriptions",
+            None,
+        ))),
+        // Such a server never creates a task, so none can be named.
+        Operation::Task(_) => Err(UpstreamError::Rpc(ErrorData::invalid_params("unknown task", None))),
+        Operation::CallTool { .. } | Operation::ReadResource { .. } | Operation::GetPrompt { .. } => return None,
+    })
 }
 
 /// How an operation that reached the server went, in the server's words.
@@ -441,6 +481,17 @@ impl Upstreams {
                 }
                 let config = || self.open_config(installation);
                 self.processes.execute(server_id, installation.id, spec, config, op, ctx, limits).await
+            }
+            Hosting::Builder { tools, sealed_secrets } => {
+                let secrets = crate::builder::open_secrets(&self.sealer, server_id, sealed_secrets.as_deref())
+                    .map_err(|_| {
+                        tracing::error!(%server_id, "a builder server's secrets do not open");
+                        UpstreamError::Unavailable(
+                            "the server's secrets cannot be read; its publisher must set them again".into(),
+                        )
+                    })?;
+                let config = self.open_config(installation)?;
+                builder::execute(&self.outbound, tools, &secrets, &config, op, limits).await
             }
             Hosting::Remote { url, oauth: false, .. } => {
                 self.remote.execute(&self.outbound, server_id, installation.id, url, None, op, ctx, limits).await
