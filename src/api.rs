@@ -61,6 +61,14 @@ pub fn router() -> Router<AppState> {
         .route("/builder/servers/{id}/test", post(test_builder))
         .route("/builder/servers/{id}/publish", post(publish_builder))
         .route("/builder/servers/{id}/unpublish", post(unpublish_builder))
+        .route(
+            "/builder/openapi",
+            post(preview_import).layer(axum::extract::DefaultBodyLimit::max(builder::import::MAX_DOCUMENT + 4096)),
+        )
+        .route(
+            "/builder/openapi/import",
+            post(import_openapi).layer(axum::extract::DefaultBodyLimit::max(builder::import::MAX_DOCUMENT + 4096)),
+        )
         .route("/openapi.json", get(crate::openapi::document))
         .fallback(|| async { ApiError::NotFound("no such API endpoint".into()) })
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
@@ -800,4 +808,47 @@ pub(crate) async fn unpublish_builder(
 ) -> ApiResult<StatusCode> {
     builder::unpublish(&state, &principal, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// What an OpenAPI 3.0 or 3.1 document (JSON or YAML, pasted or fetched
+/// from a URL through the SSRF guard; at most 2 MiB) offers: its
+/// operations, to choose which become tools.
+#[utoipa::path(post, path = "/api/builder/openapi", tag = "builder",
+    request_body = builder::ImportSource,
+    responses(
+        (status = 200, description = "The document's operations.", body = builder::import::Preview),
+        BodyRefusals, SignedInOnly, Throttled,
+    ))]
+pub(crate) async fn preview_import(
+    State(state): State<AppState>,
+    Manager(principal): Manager,
+    ApiJson(body): ApiJson<builder::ImportSource>,
+) -> ApiResult<Json<builder::import::Preview>> {
+    Ok(Json(builder::preview_import(&state, &principal, body).await?))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Imported {
+    server: builder::BuilderView,
+    /// What the document had that could not be carried over.
+    import_notes: Vec<String>,
+}
+
+/// Create a builder server (a draft) from an OpenAPI document's chosen
+/// operations: one tool each.
+#[utoipa::path(post, path = "/api/builder/openapi/import", tag = "builder",
+    request_body = builder::ImportInput,
+    responses(
+        (status = 201, description = "The draft.", body = Imported),
+        (status = 409, description = "You have a server of that name (`name_taken`).", body = ErrorBody),
+        BodyRefusals, SignedInOnly, Throttled,
+    ))]
+pub(crate) async fn import_openapi(
+    State(state): State<AppState>,
+    Manager(principal): Manager,
+    ApiJson(body): ApiJson<builder::ImportInput>,
+) -> ApiResult<(StatusCode, Json<Imported>)> {
+    let (server, import_notes) = builder::import(&state, &principal, body).await?;
+    Ok((StatusCode::CREATED, Json(Imported { server, import_notes })))
 }

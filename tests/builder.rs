@@ -148,7 +148,8 @@ async fn api(s: &TestServer, method: reqwest::Method, path: &str, body: Option<V
 
 on_both_databases!(flags: super::FLAGS;
     a_builder_tool_is_built_tested_published_and_called_in_both_eras,
-    hostile_definitions_are_refused_with_the_field_named);
+    hostile_definitions_are_refused_with_the_field_named,
+    openapi_documents_become_tools_that_users_call);
 
 async fn a_builder_tool_is_built_tested_published_and_called_in_both_eras(s: TestServer) {
     use reqwest::Method;
@@ -426,4 +427,147 @@ async fn hostile_definitions_are_refused_with_the_field_named(s: TestServer) {
         )
         .await;
     assert_eq!(res.status(), 422);
+}
+
+/// The Petstore's endpoints the import test calls, in its shape.
+async fn start_petstore() -> (String, Log) {
+    let log: Log = Arc::default();
+    async fn pet(
+        State(log): State<Log>,
+        uri: Uri,
+        headers: HeaderMap,
+        axum::extract::Path(id): axum::extract::Path<String>,
+    ) -> impl IntoResponse {
+        record(&log, &uri, &headers);
+        Json(json!({"id": id.parse::<i64>().unwrap_or(0), "name": "doggie", "status": "available",
+                    "category": {"id": 1, "name": "Dogs"}, "photoUrls": [], "tags": []}))
+    }
+    async fn by_status(State(log): State<Log>, uri: Uri, headers: HeaderMap) -> impl IntoResponse {
+        let params = record(&log, &uri, &headers);
+        let pets: Vec<Value> =
+            params.iter().enumerate().map(|(i, (_, s))| json!({"id": i, "name": "pet", "status": s})).collect();
+        Json(Value::Array(pets))
+    }
+    let app = Router::new()
+        .route("/v2/pet/findByStatus", get(by_status))
+        .route("/v2/pet/{id}", get(pet))
+        .with_state(log.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, log)
+}
+
+/// The Petstore 3.0 description as swagger tools ship it (from the npm
+/// package `@readme/oas-examples`, in YAML), and OmniMCP's own API
+/// description fetched from its URL: imported, published, called.
+async fn openapi_documents_become_tools_that_users_call(s: TestServer) {
+    use reqwest::Method;
+    let (store, log) = start_petstore().await;
+    let alice = s.register("alice@example.com", PASSWORD).await;
+    let yaml = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/node_modules/@readme/oas-examples/3.0/yaml/petstore.yaml"
+    ))
+    .expect("npm ci installs @readme/oas-examples");
+    let (status, preview) =
+        api(&s, Method::POST, "/api/builder/openapi", Some(json!({"document": yaml})), &alice).await;
+    assert_eq!(status, 200, "{preview}");
+    assert_eq!(preview["title"], "Swagger Petstore");
+    assert_eq!(preview["operations"].as_array().unwrap().len(), 20);
+    let (status, imported) = api(
+        &s,
+        Method::POST,
+        "/api/builder/openapi/import",
+        Some(json!({"document": yaml, "name": "petstore", "operations": ["getPetById", "findPetsByStatus"],
+                    "baseUrl": format!("{store}/v2")})),
+        &alice,
+    )
+    .await;
+    assert_eq!(status, 201, "{imported}");
+    let server = &imported["server"];
+    assert_eq!(server["problems"], json!([]), "{server}");
+    assert_eq!(server["definition"]["settings"][0]["name"], "API_KEY");
+    let id = server["id"].as_str().unwrap().to_string();
+    let (status, published) =
+        api(&s, Method::POST, &format!("/api/builder/servers/{id}/publish"), Some(json!({})), &alice).await;
+    assert_eq!(status, 200, "{published}");
+    let slug = published["slug"].as_str().unwrap().to_string();
+
+    let bob = s.register("bob@example.com", PASSWORD).await;
+    let (_, bob_key) = s.create_key(&bob, "client").await;
+    let res =
+        s.post_json("/api/installations", json!({"serverId": id, "config": {"API_KEY": "bobs-key"}}), Some(&bob)).await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let pet = rpc::stateless(
+        &s,
+        &bob_key,
+        "tools/call",
+        json!({"name": format!("{slug}.getPetById"), "arguments": {"petId": 42}}),
+    )
+    .await;
+    assert_eq!(pet["structuredContent"]["name"], "doggie", "{pet}");
+    assert_eq!(pet["structuredContent"]["id"], 42);
+    let found = rpc::stateless(
+        &s,
+        &bob_key,
+        "tools/call",
+        json!({"name": format!("{slug}.findPetsByStatus"), "arguments": {"status": ["available", "sold"]}}),
+    )
+    .await;
+    assert_eq!(found["isError"], false, "{found}");
+    let listed: Value = serde_json::from_str(found["content"][0]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    let received = log.lock().unwrap().clone();
+    assert_eq!(received[0].path, "/v2/pet/42");
+    assert_eq!(received[1].query, "status=available&status=sold");
+    for r in &received {
+        assert_eq!(r.api_key, None, "the fake reads x-api-key; the Petstore's header is api_key");
+    }
+
+    // OmniMCP's own description, fetched from its URL: the marketplace
+    // listing as a tool.
+    let own = format!("{}/api/openapi.json", s.url);
+    let (status, preview) = api(&s, Method::POST, "/api/builder/openapi", Some(json!({"url": own})), &alice).await;
+    assert_eq!(status, 200, "{preview}");
+    assert_eq!(preview["baseUrl"], s.url);
+    let (status, imported) = api(
+        &s,
+        Method::POST,
+        "/api/builder/openapi/import",
+        Some(json!({"url": own, "name": "omnimcp-api", "operations": ["list_servers"]})),
+        &alice,
+    )
+    .await;
+    assert_eq!(status, 201, "{imported}");
+    let id = imported["server"]["id"].as_str().unwrap().to_string();
+    let (status, published) =
+        api(&s, Method::POST, &format!("/api/builder/servers/{id}/publish"), Some(json!({})), &alice).await;
+    assert_eq!(status, 200, "{published}");
+    let slug = published["slug"].as_str().unwrap().to_string();
+    assert_eq!(s.post_json("/api/installations", json!({"serverId": id}), Some(&bob)).await.status(), 201);
+    let listing = rpc::stateless(
+        &s,
+        &bob_key,
+        "tools/call",
+        json!({"name": format!("{slug}.list_servers"), "arguments": {"q": "calculator"}}),
+    )
+    .await;
+    assert_eq!(listing["isError"], false, "{listing}");
+    assert_eq!(listing["structuredContent"]["servers"][0]["slug"], "calculator", "{listing}");
+
+    // A document that is neither, and a URL the guard refuses.
+    let (status, body) =
+        api(&s, Method::POST, "/api/builder/openapi", Some(json!({"document": "swagger: '2.0'\npaths: {}"})), &alice)
+            .await;
+    assert_eq!((status, body["error"]["field"].as_str()), (422, Some("document")), "{body}");
+    let (status, body) = api(
+        &s,
+        Method::POST,
+        "/api/builder/openapi",
+        Some(json!({"url": "http://169.254.169.254/latest/meta-data/"})),
+        &alice,
+    )
+    .await;
+    assert_eq!((status, body["error"]["field"].as_str()), (422, Some("url")), "{body}");
 }

@@ -13,6 +13,7 @@
 //! - [`mapping`]: JSONPath and `{{data.x}}` response mappings, and the
 //!   output schema they imply;
 //! - [`run`]: one call, through the SSRF guard;
+//! - [`import`]: an OpenAPI document's operations as tools;
 //! - this file: drafts, secrets, tests and publishing, as the REST API and
 //!   the `/builder` page use them.
 //!
@@ -23,6 +24,7 @@
 //! version only when it is published.
 
 pub mod definition;
+pub mod import;
 pub mod mapping;
 pub mod run;
 pub mod template;
@@ -524,6 +526,108 @@ pub async fn unpublish(state: &AppState, principal: &Principal, id: &str) -> Api
     state.gateway.notifier.lists_changed(state.db.installation_users(id).await?);
     tracing::info!(server_id = %id, "builder server unpublished");
     Ok(())
+}
+
+/// Where an OpenAPI document comes from: pasted (or uploaded) text, or a
+/// URL fetched through the SSRF guard.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImportSource {
+    /// The document, JSON or YAML.
+    pub document: Option<String>,
+    /// Where to fetch it.
+    pub url: Option<String>,
+}
+
+/// A new draft from an OpenAPI document's chosen operations.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImportInput {
+    pub document: Option<String>,
+    pub url: Option<String>,
+    /// The new builder server's name.
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub category: Option<String>,
+    /// The operations to make tools of (their names in the preview).
+    pub operations: Vec<String>,
+    /// The API's base URL, when the document's is missing or not the one
+    /// to call.
+    pub base_url: Option<String>,
+    /// Who holds the API's credentials: each user (default) or you.
+    #[serde(default)]
+    pub credentials: import::CredentialOwner,
+}
+
+/// Reads a document from pasted text or a URL.
+async fn load(
+    state: &AppState,
+    principal: &Principal,
+    document: Option<String>,
+    url: Option<String>,
+) -> ApiResult<import::Document> {
+    let (text, source) = match (document, url) {
+        (Some(text), None) => (text, None),
+        (None, Some(url)) => {
+            let tier = state
+                .db
+                .tier(&principal.user.subscription_tier)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("unknown tier {}", principal.user.subscription_tier))?;
+            if let Err(wait) = state.gateway.limiter.check_control(principal.user.id, &tier) {
+                return Err(ApiError::TooManyRequests {
+                    message: format!("too many requests; try again in {wait} seconds"),
+                    retry_after_secs: wait,
+                });
+            }
+            let outbound = &state.gateway.upstreams.outbound;
+            let checked = outbound.validate_url(&url).await.map_err(|e| invalid("url", e.to_string()))?;
+            let answer = outbound
+                .send(reqwest::Method::GET, checked.as_str(), Default::default(), None)
+                .await
+                .map_err(|e| invalid("url", format!("could not fetch the document: {e}")))?;
+            if !answer.status.is_success() {
+                return Err(invalid("url", format!("fetching the document answered HTTP {}", answer.status)));
+            }
+            let text = String::from_utf8(answer.body).map_err(|_| invalid("url", "the document is not text"))?;
+            (text, Some(checked))
+        }
+        _ => return Err(invalid("document", "give either the document or its url")),
+    };
+    let root = import::parse_text(&text).map_err(|e| invalid("document", e))?;
+    import::Document::read(root, source.as_ref()).map_err(|e| invalid("document", e))
+}
+
+/// What an OpenAPI document offers: its operations to choose from.
+pub async fn preview_import(
+    state: &AppState,
+    principal: &Principal,
+    source: ImportSource,
+) -> ApiResult<import::Preview> {
+    Ok(load(state, principal, source.document, source.url).await?.preview())
+}
+
+/// Creates a draft from an OpenAPI document's chosen operations, with
+/// notes on what could not be carried over.
+pub async fn import(
+    state: &AppState,
+    principal: &Principal,
+    input: ImportInput,
+) -> ApiResult<(BuilderView, Vec<String>)> {
+    let doc = load(state, principal, input.document, input.url).await?;
+    let (definition, notes) = doc
+        .convert(&input.operations, input.base_url.as_deref(), input.credentials)
+        .map_err(|(field, message)| invalid(field, message))?;
+    let draft = DraftInput {
+        name: Some(input.name),
+        description: input.description.or_else(|| Some(doc.preview().title)),
+        category: input.category,
+        tags: None,
+        definition: Some(serde_json::to_value(definition).map_err(anyhow::Error::from)?),
+    };
+    Ok((create(state, principal, draft).await?, notes))
 }
 
 #[cfg(test)]
