@@ -42,6 +42,13 @@ async fn schemathesis_finds_nothing() {
     let res = s.post_json("/api/mcp/deploy", deploy, Some(&key)).await;
     assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
     let published = res.json::<Value>().await.unwrap()["serverId"].as_str().unwrap().to_string();
+    // A builder draft (its URL one the SSRF guard refuses at once, so a
+    // fuzzed test run ends fast).
+    let draft = json!({"name": "fuzz-builder", "definition": {"secrets": ["KEY"], "tools": [{"name": "t",
+        "action": {"type": "http_request", "config": {"url": "https://127.0.0.1:1/x"}}}]}});
+    let res = s.post_json("/api/builder/servers", draft, Some(&key)).await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let builder = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
 
     let report = tempfile::TempDir::new().unwrap();
     // Operations on one thing get the id of one that exists (besides the
@@ -52,7 +59,8 @@ async fn schemathesis_finds_nothing() {
         format!(
             "[[operations]]\ninclude-path-regex = '^/api/installations/\\{{id\\}}$'\nparameters = {{ \"path.id\" = \"{installation}\" }}\n\n\
              [[operations]]\ninclude-path = '/api/servers/{{id}}/rotate-secret'\nparameters = {{ \"path.id\" = \"{published}\" }}\n\n\
-             [[operations]]\ninclude-path = '/api/servers/{{id}}'\nparameters = {{ \"path.id\" = \"{calculator}\" }}\n"
+             [[operations]]\ninclude-path = '/api/servers/{{id}}'\nparameters = {{ \"path.id\" = \"{calculator}\" }}\n\n\
+             [[operations]]\ninclude-path-regex = '^/api/builder/servers/\\{{id\\}}'\nparameters = {{ \"path.id\" = \"{builder}\" }}\n"
         ),
     )
     .unwrap();
@@ -97,7 +105,7 @@ async fn schemathesis_finds_nothing() {
         .iter()
         .flat_map(|(path, item)| item.as_object().unwrap().keys().map(move |m| format!("{} {path}", m.to_uppercase())))
         .collect();
-    assert_eq!(operations.len(), 19);
+    assert_eq!(operations.len(), 29);
     let junit = std::fs::read_to_string(&junit).unwrap();
     for operation in &operations {
         assert!(junit.contains(&format!("name=\"{operation}\"")), "{operation} was not exercised:\n{junit}");
