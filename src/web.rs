@@ -477,6 +477,140 @@ impl Backend for WebBackend {
         }
     }
 
+    async fn builder_list(&self, req: &Parts) -> Result<Vec<app::model::BuilderSummary>, FormError> {
+        let p = self.principal(req).await?;
+        let views = crate::builder::list(&self.0, &p).await.map_err(form_error)?;
+        Ok(views.iter().map(builder_summary).collect())
+    }
+
+    async fn builder_detail(&self, req: &Parts, id: String) -> Result<app::model::BuilderDetail, FormError> {
+        let p = self.principal(req).await?;
+        let view = crate::builder::get(&self.0, &p, &id).await.map_err(form_error)?;
+        Ok(builder_detail(&view))
+    }
+
+    async fn builder_create(&self, req: &Parts, name: String, definition: Option<String>) -> Result<String, FormError> {
+        let p = self.principal(req).await?;
+        let definition = parse_definition(definition.as_deref().filter(|d| !d.trim().is_empty()))?;
+        let input = crate::builder::DraftInput { name: Some(name), definition, ..Default::default() };
+        Ok(crate::builder::create(&self.0, &p, input).await.map_err(form_error)?.id.to_string())
+    }
+
+    async fn builder_save(&self, req: &Parts, id: String, definition: String) -> Result<(), FormError> {
+        let p = self.principal(req).await?;
+        let input =
+            crate::builder::DraftInput { definition: parse_definition(Some(&definition))?, ..Default::default() };
+        crate::builder::save(&self.0, &p, &id, input).await.map_err(form_error).map(|_| ())
+    }
+
+    async fn builder_secret(&self, req: &Parts, id: String, name: String, value: String) -> Result<(), FormError> {
+        let p = self.principal(req).await?;
+        let value = if value.is_empty() { Value::Null } else { Value::String(value) };
+        let values = Map::from_iter([(name, value)]);
+        crate::builder::set_secrets(&self.0, &p, &id, values).await.map_err(form_error).map(|_| ())
+    }
+
+    async fn builder_test(
+        &self,
+        req: &Parts,
+        id: String,
+        tool: String,
+        arguments: String,
+        config: String,
+    ) -> Result<app::model::BuilderTestView, FormError> {
+        let p = self.principal(req).await?;
+        let object = |text: &str, field: &str| -> Result<Map<String, Value>, FormError> {
+            if text.trim().is_empty() {
+                return Ok(Map::new());
+            }
+            match serde_json::from_str::<Value>(text) {
+                Ok(Value::Object(m)) => Ok(m),
+                _ => Err(FormError::new("invalid_field", "Use a JSON object, such as {\"city\": \"Oslo\"}.")
+                    .with_field(field)),
+            }
+        };
+        let input = crate::builder::TestInput {
+            tool: tool.clone(),
+            arguments: object(&arguments, "arguments")?,
+            config: object(&config, "config")?,
+        };
+        let out = crate::builder::test(&self.0, &p, &id, input).await.map_err(form_error)?;
+        let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_default();
+        Ok(app::model::BuilderTestView {
+            tool,
+            is_error: out.result.get("isError").and_then(Value::as_bool) == Some(true),
+            result: pretty(&out.result),
+            exchanges: out
+                .exchanges
+                .iter()
+                .map(|e| app::model::ExchangeView {
+                    step: e.step.clone(),
+                    method: e.method.clone(),
+                    url: e.url.clone(),
+                    status: e.status,
+                    elapsed_ms: e.elapsed_ms,
+                    response: e.response.as_ref().map(pretty).unwrap_or_default(),
+                })
+                .collect(),
+            elapsed_ms: out.elapsed_ms,
+        })
+    }
+
+    async fn builder_publish(&self, req: &Parts, id: String, version: Option<String>) -> Result<String, FormError> {
+        let p = self.principal(req).await?;
+        let version = version.filter(|v| !v.trim().is_empty());
+        let input = crate::builder::PublishInput { version };
+        Ok(crate::builder::publish(&self.0, &p, &id, input).await.map_err(form_error)?.version)
+    }
+
+    async fn builder_unpublish(&self, req: &Parts, id: String) -> Result<(), FormError> {
+        let p = self.principal(req).await?;
+        crate::builder::unpublish(&self.0, &p, &id).await.map_err(form_error)
+    }
+
+    async fn builder_import_preview(
+        &self,
+        req: &Parts,
+        document: Option<String>,
+        url: Option<String>,
+    ) -> Result<app::model::ImportPreviewView, FormError> {
+        let p = self.principal(req).await?;
+        let (document, url) = import_source(document, url);
+        let source = crate::builder::ImportSource { document, url };
+        let preview = crate::builder::preview_import(&self.0, &p, source).await.map_err(form_error)?;
+        Ok(app::model::ImportPreviewView {
+            title: preview.title,
+            base_url: preview.base_url,
+            operations: preview.operations.into_iter().map(|o| (o.name, o.method, o.path, o.summary)).collect(),
+            problems: preview.problems,
+        })
+    }
+
+    async fn builder_import(
+        &self,
+        req: &Parts,
+        document: Option<String>,
+        url: Option<String>,
+        name: String,
+        operations: Vec<String>,
+        base_url: Option<String>,
+    ) -> Result<String, FormError> {
+        let p = self.principal(req).await?;
+        let (document, url) = import_source(document, url);
+        let input = crate::builder::ImportInput {
+            document,
+            url,
+            name,
+            description: None,
+            category: None,
+            operations,
+            base_url: base_url.filter(|b| !b.trim().is_empty()),
+            credentials: Default::default(),
+        };
+        let (view, _) = crate::builder::import(&self.0, &p, input).await.map_err(form_error)?;
+        Ok(view.id.to_string())
+    }
+
     async fn try_tool(
         &self,
         req: &Parts,
@@ -658,5 +792,98 @@ impl Backend for WebBackend {
             can_publish: tier.is_some_and(|t| t.can_publish),
             deploy_url: format!("{}/api/mcp/deploy", self.0.public_url),
         })
+    }
+}
+
+/// A definition typed into a form: JSON, or a form error on its field.
+fn parse_definition(text: Option<&str>) -> Result<Option<Value>, FormError> {
+    text.map(|t| {
+        serde_json::from_str::<Value>(t).map_err(|e| {
+            FormError::new("invalid_field", format!("The definition is not valid JSON: {e}.")).with_field("definition")
+        })
+    })
+    .transpose()
+}
+
+/// A form's document and URL fields: blank ones are absent.
+fn import_source(document: Option<String>, url: Option<String>) -> (Option<String>, Option<String>) {
+    let given = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
+    (given(document), given(url))
+}
+
+fn builder_summary(v: &crate::builder::BuilderView) -> app::model::BuilderSummary {
+    app::model::BuilderSummary {
+        id: v.id.to_string(),
+        name: v.name.clone(),
+        description: v.description.clone(),
+        state: v.state.to_string(),
+        published_version: v.published_version.clone(),
+        tools: v.definition.tools.iter().map(|t| t.name.clone()).collect(),
+        install_count: v.install_count,
+        request_count: v.request_count,
+        updated_at: v.updated_at.to_rfc3339(),
+        problems: v.problems.iter().map(|p| (p.field.clone(), p.message.clone())).collect(),
+    }
+}
+
+fn builder_detail(v: &crate::builder::BuilderView) -> app::model::BuilderDetail {
+    use crate::builder::definition::Step;
+    use app::model::{FlowNode, FlowView};
+    let node = |kind: &str, label: String, detail: String| FlowNode { kind: kind.into(), label, detail };
+    let flows = v
+        .definition
+        .tools
+        .iter()
+        .map(|t| {
+            let schema = crate::builder::definition::input_schema(t);
+            let args: Vec<String> = schema
+                .get("properties")
+                .and_then(Value::as_object)
+                .map(|p| p.keys().cloned().collect())
+                .unwrap_or_default();
+            let sample: Map<String, Value> = args.iter().map(|a| (a.clone(), Value::String(String::new()))).collect();
+            let mut nodes = vec![node(
+                "start",
+                "Start".into(),
+                if args.is_empty() { "no arguments".into() } else { args.join(", ") },
+            )];
+            for (i, step) in t.all_steps().enumerate() {
+                nodes.push(match step {
+                    Step::HttpRequest { id, config } => node(
+                        "http_request",
+                        format!("HTTP request · {}", id.clone().unwrap_or_else(|| format!("step{}", i + 1))),
+                        format!("{} {}", config.method.to_ascii_uppercase(), config.url),
+                    ),
+                    Step::Transform { id, mapping } => node(
+                        "transform",
+                        format!("Transform · {}", id.clone().unwrap_or_else(|| format!("step{}", i + 1))),
+                        mapping
+                            .as_object()
+                            .map(|m| m.keys().cloned().collect::<Vec<_>>().join(", "))
+                            .unwrap_or_default(),
+                    ),
+                });
+            }
+            let returns = match t.response_mapping.as_ref().and_then(Value::as_object) {
+                Some(m) => m.keys().cloned().collect::<Vec<_>>().join(", "),
+                None => "the whole response".into(),
+            };
+            nodes.push(node("return", "Return".into(), returns));
+            FlowView {
+                tool: t.name.clone(),
+                description: t.description.clone(),
+                nodes,
+                sample_arguments: serde_json::to_string_pretty(&sample).unwrap_or_default(),
+            }
+        })
+        .collect();
+    app::model::BuilderDetail {
+        summary: builder_summary(v),
+        definition: serde_json::to_string_pretty(&v.definition).unwrap_or_default(),
+        flows,
+        secrets: v.secrets.iter().map(|s| (s.name.clone(), s.set)).collect(),
+        settings: v.definition.settings.iter().map(|s| s.name.clone()).collect(),
+        versions: v.versions.iter().map(|x| (x.version.clone(), x.published_at.to_rfc3339())).collect(),
+        server_url: (v.state != "draft").then(|| format!("/marketplace/{}", v.id)),
     }
 }

@@ -11,9 +11,9 @@ use std::{collections::HashMap, sync::Arc};
 use http::request::Parts;
 
 use crate::model::{
-    ApiKeyView, ApiReference, ConnectedAppView, ConsentView, CreatedApiKey, DashboardView, DeveloperView, FormError,
-    InstallationView, InstalledOverview, MarketplacePage, MarketplaceQuery, RotatedSecret, ServerDetail, TryResult,
-    UserView,
+    ApiKeyView, ApiReference, BuilderDetail, BuilderSummary, BuilderTestView, ConnectedAppView, ConsentView,
+    CreatedApiKey, DashboardView, DeveloperView, FormError, ImportPreviewView, InstallationView, InstalledOverview,
+    MarketplacePage, MarketplaceQuery, RotatedSecret, ServerDetail, TryResult, UserView,
 };
 
 /// A signed-in result: the user and the `Set-Cookie` value for the session.
@@ -88,6 +88,44 @@ pub trait Backend: Send + Sync + 'static {
     async fn connected_apps(&self, req: &Parts) -> Result<Vec<ConnectedAppView>, FormError>;
     /// Revokes one: its tokens stop working at once.
     async fn revoke_connected_app(&self, req: &Parts, id: String) -> Result<(), FormError>;
+    /// The caller's builder servers (`GET /api/builder/servers`).
+    async fn builder_list(&self, req: &Parts) -> Result<Vec<BuilderSummary>, FormError>;
+    async fn builder_detail(&self, req: &Parts, id: String) -> Result<BuilderDetail, FormError>;
+    /// Creates a draft (`POST /api/builder/servers`); its id.
+    async fn builder_create(&self, req: &Parts, name: String, definition: Option<String>) -> Result<String, FormError>;
+    /// Saves the draft's definition (JSON text).
+    async fn builder_save(&self, req: &Parts, id: String, definition: String) -> Result<(), FormError>;
+    /// Sets (or, empty, removes) one of the publisher's secrets.
+    async fn builder_secret(&self, req: &Parts, id: String, name: String, value: String) -> Result<(), FormError>;
+    /// Runs a draft's tool with sample arguments and settings (JSON text).
+    async fn builder_test(
+        &self,
+        req: &Parts,
+        id: String,
+        tool: String,
+        arguments: String,
+        config: String,
+    ) -> Result<BuilderTestView, FormError>;
+    /// Publishes the draft; the version published.
+    async fn builder_publish(&self, req: &Parts, id: String, version: Option<String>) -> Result<String, FormError>;
+    async fn builder_unpublish(&self, req: &Parts, id: String) -> Result<(), FormError>;
+    /// An OpenAPI document's operations (pasted text or a URL).
+    async fn builder_import_preview(
+        &self,
+        req: &Parts,
+        document: Option<String>,
+        url: Option<String>,
+    ) -> Result<ImportPreviewView, FormError>;
+    /// A draft from chosen operations; its id.
+    async fn builder_import(
+        &self,
+        req: &Parts,
+        document: Option<String>,
+        url: Option<String>,
+        name: String,
+        operations: Vec<String>,
+        base_url: Option<String>,
+    ) -> Result<String, FormError>;
     async fn try_tool(
         &self,
         req: &Parts,

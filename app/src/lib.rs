@@ -32,11 +32,12 @@ use leptos_router::{
 
 use pages::{
     auth::{LoginPage, RegisterPage},
+    builder::BuilderPage,
     dashboard::DashboardPage,
     developer::DeveloperPage,
     installed::InstalledPage,
     marketplace::{MarketplacePage, ServerPage},
-    placeholder::{BuilderPage, NotFound},
+    placeholder::NotFound,
     reference::ApiReferencePage,
     settings::SettingsPage,
     shell::{AppShell, Home},
@@ -83,6 +84,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/developer") view=DeveloperPage />
                     <Route path=path!("/settings") view=SettingsPage />
                     <Route path=path!("/builder") view=BuilderPage />
+                    <Route path=path!("/builder/:id") view=pages::builder::BuilderEditorPage />
                     <Route path=path!("/api-reference") view=ApiReferencePage />
                 </ParentRoute>
             </Routes>

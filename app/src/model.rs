@@ -100,6 +100,13 @@ impl FormError {
         self
     }
 
+    /// The same error, about this form field (a 422).
+    pub fn with_field(mut self, field: &str) -> Self {
+        self.field = Some(field.into());
+        self.status.get_or_insert(422);
+        self
+    }
+
     /// The message if this error is about `field`.
     pub fn for_field(&self, field: &str) -> Option<String> {
         (self.field.as_deref() == Some(field)).then(|| self.message.clone())
@@ -610,4 +617,100 @@ pub struct ConnectedAppView {
     pub created_at: String,
     /// RFC 3339; `None` until first used.
     pub last_used_at: Option<String>,
+}
+
+/// A builder server in the `/builder` list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuilderSummary {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// `draft`, `published` or `unpublished`.
+    pub state: String,
+    pub published_version: Option<String>,
+    pub tools: Vec<String>,
+    pub install_count: i64,
+    pub request_count: i64,
+    /// RFC 3339.
+    pub updated_at: String,
+    /// What stops it from being tested or published: (field, message).
+    pub problems: Vec<(String, String)>,
+}
+
+/// One node of a tool's flow, as the editor draws it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FlowNode {
+    /// `start`, `http_request`, `transform` or `return`.
+    pub kind: String,
+    pub label: String,
+    /// What the node says in detail (arguments, URL, mapped names).
+    pub detail: String,
+}
+
+/// One tool's flow: Start → steps → Return.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FlowView {
+    pub tool: String,
+    pub description: String,
+    pub nodes: Vec<FlowNode>,
+    /// A sample of the arguments (JSON), for the test form.
+    pub sample_arguments: String,
+}
+
+/// A builder server in its editor.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuilderDetail {
+    pub summary: BuilderSummary,
+    /// The draft definition, pretty-printed JSON (also the export).
+    pub definition: String,
+    pub flows: Vec<FlowView>,
+    /// Declared secrets and whether each has a value.
+    pub secrets: Vec<(String, bool)>,
+    /// Declared settings (their names), for the test form.
+    pub settings: Vec<String>,
+    /// Published versions, newest first: (version, RFC 3339).
+    pub versions: Vec<(String, String)>,
+    /// The marketplace page, once published.
+    pub server_url: Option<String>,
+}
+
+/// One request a test sent, and its answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExchangeView {
+    pub step: String,
+    pub method: String,
+    /// Secrets masked.
+    pub url: String,
+    pub status: Option<u16>,
+    pub elapsed_ms: u64,
+    /// The response, pretty-printed.
+    pub response: String,
+}
+
+/// A test run of a builder tool.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuilderTestView {
+    pub tool: String,
+    pub is_error: bool,
+    /// The tool result as a client gets it, pretty-printed.
+    pub result: String,
+    pub exchanges: Vec<ExchangeView>,
+    pub elapsed_ms: u64,
+}
+
+/// An OpenAPI document's operations, to choose from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportPreviewView {
+    pub title: String,
+    pub base_url: Option<String>,
+    /// (tool name, method, path, summary).
+    pub operations: Vec<(String, String, String, String)>,
+    pub problems: Vec<String>,
 }

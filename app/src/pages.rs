@@ -1,6 +1,7 @@
 //! One module per page; `shell` is the signed-in layout around them.
 
 pub mod auth;
+pub mod builder;
 pub mod consent;
 pub mod dashboard;
 pub mod developer;

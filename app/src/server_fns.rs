@@ -9,8 +9,9 @@ use std::collections::HashMap;
 use leptos::prelude::*;
 
 use crate::model::{
-    ApiKeyView, ApiReference, ConnectedAppView, ConsentView, CreatedApiKey, DashboardView, DeveloperView, FormError,
-    InstallationView, InstalledOverview, MarketplacePage, RotatedSecret, ServerDetail, TryResult, UserView,
+    ApiKeyView, ApiReference, BuilderDetail, BuilderSummary, BuilderTestView, ConnectedAppView, ConsentView,
+    CreatedApiKey, DashboardView, DeveloperView, FormError, ImportPreviewView, InstallationView, InstalledOverview,
+    MarketplacePage, RotatedSecret, ServerDetail, TryResult, UserView,
 };
 
 #[cfg(feature = "ssr")]
@@ -425,4 +426,87 @@ pub async fn dashboard() -> Result<DashboardView, FormError> {
 pub async fn developer() -> Result<DeveloperView, FormError> {
     let (req, backend) = ssr::context()?;
     backend.developer(&req).await
+}
+
+#[server(prefix = "/_fn", endpoint = "builder_servers")]
+pub async fn builder_servers() -> Result<Vec<BuilderSummary>, FormError> {
+    let (req, backend) = ssr::context()?;
+    backend.builder_list(&req).await
+}
+
+#[server(prefix = "/_fn", endpoint = "builder_server")]
+pub async fn builder_server(id: String) -> Result<BuilderDetail, FormError> {
+    let (req, backend) = ssr::context()?;
+    backend.builder_detail(&req, id).await
+}
+
+/// Creates a draft and opens it in the editor.
+#[server(prefix = "/_fn", endpoint = "create_builder")]
+pub async fn create_builder(name: String, #[server(default)] definition: Option<String>) -> Result<(), FormError> {
+    let (req, backend) = ssr::context()?;
+    let id = backend.builder_create(&req, name, definition).await?;
+    leptos_axum::redirect(&format!("/builder/{id}"));
+    Ok(())
+}
+
+#[server(prefix = "/_fn", endpoint = "save_builder")]
+pub async fn save_builder(id: String, definition: String) -> Result<(), FormError> {
+    let (req, backend) = ssr::context()?;
+    backend.builder_save(&req, id, definition).await
+}
+
+/// Sets one of the publisher's secrets (an empty value removes it).
+#[server(prefix = "/_fn", endpoint = "set_builder_secret")]
+pub async fn set_builder_secret(id: String, name: String, value: String) -> Result<(), FormError> {
+    let (req, backend) = ssr::context()?;
+    backend.builder_secret(&req, id, name, value).await
+}
+
+#[server(prefix = "/_fn", endpoint = "test_builder")]
+pub async fn test_builder(
+    id: String,
+    tool: String,
+    #[server(default)] arguments: String,
+    #[server(default)] config: String,
+) -> Result<BuilderTestView, FormError> {
+    let (req, backend) = ssr::context()?;
+    backend.builder_test(&req, id, tool, arguments, config).await
+}
+
+/// Publishes the draft; the version published.
+#[server(prefix = "/_fn", endpoint = "publish_builder")]
+pub async fn publish_builder(id: String, #[server(default)] version: Option<String>) -> Result<String, FormError> {
+    let (req, backend) = ssr::context()?;
+    backend.builder_publish(&req, id, version).await
+}
+
+#[server(prefix = "/_fn", endpoint = "unpublish_builder")]
+pub async fn unpublish_builder(id: String) -> Result<(), FormError> {
+    let (req, backend) = ssr::context()?;
+    backend.builder_unpublish(&req, id).await
+}
+
+#[server(prefix = "/_fn", endpoint = "preview_openapi")]
+pub async fn preview_openapi(
+    #[server(default)] document: Option<String>,
+    #[server(default)] url: Option<String>,
+) -> Result<ImportPreviewView, FormError> {
+    let (req, backend) = ssr::context()?;
+    backend.builder_import_preview(&req, document, url).await
+}
+
+/// A draft from an OpenAPI document's chosen operations, opened in the
+/// editor.
+#[server(prefix = "/_fn", endpoint = "import_openapi")]
+pub async fn import_openapi(
+    #[server(default)] document: Option<String>,
+    #[server(default)] url: Option<String>,
+    name: String,
+    #[server(default)] operations: Vec<String>,
+    #[server(default)] base_url: Option<String>,
+) -> Result<(), FormError> {
+    let (req, backend) = ssr::context()?;
+    let id = backend.builder_import(&req, document, url, name, operations, base_url).await?;
+    leptos_axum::redirect(&format!("/builder/{id}"));
+    Ok(())
 }

@@ -385,6 +385,14 @@ pub async fn test(state: &AppState, principal: &Principal, id: &str, input: Test
     let definition = Definition::from_json(&listed.record.definition.0).map_err(|e| invalid(e.field, e.message))?;
     let compiled = definition.compile().map_err(|e| invalid(format!("definition.{}", e.field), e.message))?;
     let tool = compiled.tools.get(&input.tool).ok_or_else(|| invalid("tool", "no tool of that name in the draft"))?;
+    // The arguments a call would be refused for are refused here too.
+    let def = definition.tools.iter().find(|t| t.name == input.tool).expect("compiled from these tools");
+    let validator = crate::gateway::registry::compile_schema(&definition::input_schema(def))
+        .map_err(|e| invalid("definition", format!("the input schema does not compile: {e}")))?;
+    let arguments = Value::Object(input.arguments.clone());
+    if let Some((field, message)) = crate::gateway::registry::first_violation(&validator, &arguments, "arguments") {
+        return Err(invalid(field, message));
+    }
     let tier = state
         .db
         .tier(&principal.user.subscription_tier)

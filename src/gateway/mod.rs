@@ -218,18 +218,10 @@ impl Gateway {
 fn check_arguments(entry: &registry::ServerEntry, op: &Operation) -> Result<(), GatewayError> {
     match op {
         Operation::CallTool { tool, arguments } => match entry.validator(tool) {
-            Some(Ok(validator)) => {
-                if let Some(err) = validator.iter_errors(arguments).next() {
-                    let path = err.instance_path().to_string();
-                    let field = if path.is_empty() {
-                        "arguments".to_string()
-                    } else {
-                        format!("arguments{}", path.replace('/', "."))
-                    };
-                    return Err(GatewayError::InvalidArguments { field, message: err.to_string() });
-                }
-                Ok(())
-            }
+            Some(Ok(validator)) => match registry::first_violation(validator, arguments, "arguments") {
+                Some((field, message)) => Err(GatewayError::InvalidArguments { field, message }),
+                None => Ok(()),
+            },
             Some(Err(why)) => Err(GatewayError::Misconfigured(format!(
                 "the tool {tool:?} cannot be called: its input schema does not compile ({why}); its developer must fix it"
             ))),

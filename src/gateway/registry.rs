@@ -44,6 +44,14 @@ pub fn compile_schema(schema: &Value) -> Result<jsonschema::Validator, String> {
     jsonschema::options().with_pattern_options(patterns).build(schema).map_err(|e| e.to_string())
 }
 
+/// The first way `value` breaks the schema: the field (`root.a.b`, from
+/// the instance path) and what is wrong; `None` when it conforms.
+pub fn first_violation(validator: &jsonschema::Validator, value: &Value, root: &str) -> Option<(String, String)> {
+    let err = validator.iter_errors(value).next()?;
+    let path = err.instance_path().to_string();
+    Some((format!("{root}{}", path.replace('/', ".")), err.to_string()))
+}
+
 /// Whether a schema keeps the limits (see [`compile_schema`]).
 fn check_schema(schema: &Value) -> Result<(), String> {
     let size = serde_json::to_vec(schema).map(|b| b.len()).unwrap_or(usize::MAX);
