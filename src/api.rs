@@ -55,8 +55,19 @@ pub fn router() -> Router<AppState> {
         .route("/servers/{id}/rotate-secret", post(rotate_secret))
         .route("/installations", get(list_installations).post(install))
         .route("/installations/{id}", get(get_installation).patch(update_installation).delete(uninstall))
-        .route("/builder/servers", get(list_builders).post(create_builder))
-        .route("/builder/servers/{id}", get(get_builder).put(save_builder))
+        .route(
+            "/builder/servers",
+            get(list_builders)
+                .post(create_builder)
+                .layer(axum::extract::DefaultBodyLimit::max(builder::MAX_DEFINITION + 4096)),
+        )
+        .route(
+            "/builder/servers/{id}",
+            get(get_builder)
+                .put(save_builder)
+                .delete(delete_builder)
+                .layer(axum::extract::DefaultBodyLimit::max(builder::MAX_DEFINITION + 4096)),
+        )
         .route("/builder/servers/{id}/secrets", axum::routing::put(set_builder_secrets))
         .route("/builder/servers/{id}/test", post(test_builder))
         .route("/builder/servers/{id}/publish", post(publish_builder))
@@ -717,6 +728,20 @@ pub(crate) async fn save_builder(
     ApiJson(body): ApiJson<builder::DraftInput>,
 ) -> ApiResult<Json<builder::BuilderView>> {
     Ok(Json(builder::save(&state, &principal, &id, body).await?))
+}
+
+/// Delete a builder server for good: its draft, versions and, once
+/// published, the server and everyone's installations of it.
+#[utoipa::path(delete, path = "/api/builder/servers/{id}", tag = "builder",
+    params(("id" = String, Path, description = "The builder server's id")),
+    responses((status = 204, description = "Deleted."), SignedInOnly, NotFound))]
+pub(crate) async fn delete_builder(
+    State(state): State<AppState>,
+    Manager(principal): Manager,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    builder::delete(&state, &principal, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The publisher's secrets, by name.

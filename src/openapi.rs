@@ -66,6 +66,7 @@ use crate::error::ErrorBody;
         crate::api::create_builder,
         crate::api::get_builder,
         crate::api::save_builder,
+        crate::api::delete_builder,
         crate::api::set_builder_secrets,
         crate::api::test_builder,
         crate::api::publish_builder,
@@ -404,7 +405,7 @@ mod tests {
         assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
         let paths = doc["paths"].as_object().unwrap();
         let operations: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
-        assert_eq!(operations, 29, "{:?}", paths.keys().collect::<Vec<_>>());
+        assert_eq!(operations, 30, "{:?}", paths.keys().collect::<Vec<_>>());
         let reference = super::reference();
         let listed: usize = reference.groups.iter().map(|g| g.operations.len()).sum();
         assert_eq!(listed, operations);

@@ -496,11 +496,17 @@ impl Backend for WebBackend {
         Ok(crate::builder::create(&self.0, &p, input).await.map_err(form_error)?.id.to_string())
     }
 
-    async fn builder_save(&self, req: &Parts, id: String, definition: String) -> Result<(), FormError> {
+    async fn builder_save(
+        &self,
+        req: &Parts,
+        id: String,
+        definition: String,
+    ) -> Result<Vec<(String, String)>, FormError> {
         let p = self.principal(req).await?;
         let input =
             crate::builder::DraftInput { definition: parse_definition(Some(&definition))?, ..Default::default() };
-        crate::builder::save(&self.0, &p, &id, input).await.map_err(form_error).map(|_| ())
+        let view = crate::builder::save(&self.0, &p, &id, input).await.map_err(form_error)?;
+        Ok(view.problems.into_iter().map(|p| (p.field, p.message)).collect())
     }
 
     async fn builder_secret(&self, req: &Parts, id: String, name: String, value: String) -> Result<(), FormError> {
@@ -566,6 +572,11 @@ impl Backend for WebBackend {
     async fn builder_unpublish(&self, req: &Parts, id: String) -> Result<(), FormError> {
         let p = self.principal(req).await?;
         crate::builder::unpublish(&self.0, &p, &id).await.map_err(form_error)
+    }
+
+    async fn builder_delete(&self, req: &Parts, id: String) -> Result<(), FormError> {
+        let p = self.principal(req).await?;
+        crate::builder::delete(&self.0, &p, &id).await.map_err(form_error)
     }
 
     async fn builder_import_preview(

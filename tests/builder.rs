@@ -337,6 +337,15 @@ async fn a_builder_tool_is_built_tested_published_and_called_in_both_eras(s: Tes
     let (_, listed) = api(&s, Method::GET, "/api/builder/servers", None, &alice).await;
     assert_eq!(listed["servers"][0]["state"], "unpublished");
     assert_eq!(listed["servers"][0]["installCount"], 1);
+    // Only its owner deletes it; then it and bob's installation are gone.
+    let (status, _) = api(&s, Method::DELETE, &base, None, &mallory).await;
+    assert_eq!(status, 404);
+    let (status, _) = api(&s, Method::DELETE, &base, None, &alice).await;
+    assert_eq!(status, 204);
+    let (status, _) = api(&s, Method::GET, &base, None, &alice).await;
+    assert_eq!(status, 404);
+    let installs: Value = s.get("/api/installations", Some(&bob)).await.json().await.unwrap();
+    assert_eq!(installs["installations"], json!([]), "{installs}");
 
     // Every call was logged like any other, with its latency.
     let db_url = s.database_url.clone();
@@ -344,9 +353,18 @@ async fn a_builder_tool_is_built_tested_published_and_called_in_both_eras(s: Tes
     let db = omnimcp::db::Db::connect(&db_url).await.unwrap();
     let bob = db.user_by_email("bob@example.com").await.unwrap().unwrap();
     let logs = db.recent_request_logs(bob.id, 100).await.unwrap();
-    let server: uuid::Uuid = id.parse().unwrap();
-    let ours: Vec<_> = logs.iter().filter(|l| l.server_id == Some(server) && l.request_type == "tools/call").collect();
-    assert_eq!(ours.len(), 5, "{logs:?}");
+    // The server is deleted: its calls stay logged, no longer tied to it.
+    let ours: Vec<_> = logs
+        .iter()
+        .filter(|l| l.request_type == "tools/call")
+        .filter(|l| {
+            l.tool_name
+                .as_deref()
+                .is_some_and(|t| ["current_weather", "echo", "raw_forecast"].iter().any(|n| t.ends_with(n)))
+        })
+        .collect();
+    assert!(ours.len() >= 5, "{logs:?}");
+    assert!(ours.iter().all(|l| l.server_id.is_none()), "{ours:?}");
     assert_eq!(ours.iter().filter(|l| l.error_class.as_deref() == Some("tool_error")).count(), 2, "{ours:?}");
 }
 

@@ -93,8 +93,14 @@ pub trait Backend: Send + Sync + 'static {
     async fn builder_detail(&self, req: &Parts, id: String) -> Result<BuilderDetail, FormError>;
     /// Creates a draft (`POST /api/builder/servers`); its id.
     async fn builder_create(&self, req: &Parts, name: String, definition: Option<String>) -> Result<String, FormError>;
-    /// Saves the draft's definition (JSON text).
-    async fn builder_save(&self, req: &Parts, id: String, definition: String) -> Result<(), FormError>;
+    /// Saves the draft's definition (JSON text); what still stops it from
+    /// being tested or published: (field, message).
+    async fn builder_save(
+        &self,
+        req: &Parts,
+        id: String,
+        definition: String,
+    ) -> Result<Vec<(String, String)>, FormError>;
     /// Sets (or, empty, removes) one of the publisher's secrets.
     async fn builder_secret(&self, req: &Parts, id: String, name: String, value: String) -> Result<(), FormError>;
     /// Runs a draft's tool with sample arguments and settings (JSON text).
@@ -109,6 +115,8 @@ pub trait Backend: Send + Sync + 'static {
     /// Publishes the draft; the version published.
     async fn builder_publish(&self, req: &Parts, id: String, version: Option<String>) -> Result<String, FormError>;
     async fn builder_unpublish(&self, req: &Parts, id: String) -> Result<(), FormError>;
+    /// Deletes it for good (`DELETE /api/builder/servers/{id}`).
+    async fn builder_delete(&self, req: &Parts, id: String) -> Result<(), FormError>;
     /// An OpenAPI document's operations (pasted text or a URL).
     async fn builder_import_preview(
         &self,

@@ -5,6 +5,7 @@ pub mod builder;
 pub mod consent;
 pub mod dashboard;
 pub mod developer;
+pub mod flow_editor;
 pub mod installed;
 pub mod marketplace;
 pub mod placeholder;

@@ -449,8 +449,10 @@ pub async fn create_builder(name: String, #[server(default)] definition: Option<
     Ok(())
 }
 
+/// Saves the draft's definition; what still stops it from being tested or
+/// published: (field, message).
 #[server(prefix = "/_fn", endpoint = "save_builder")]
-pub async fn save_builder(id: String, definition: String) -> Result<(), FormError> {
+pub async fn save_builder(id: String, definition: String) -> Result<Vec<(String, String)>, FormError> {
     let (req, backend) = ssr::context()?;
     backend.builder_save(&req, id, definition).await
 }
@@ -484,6 +486,16 @@ pub async fn publish_builder(id: String, #[server(default)] version: Option<Stri
 pub async fn unpublish_builder(id: String) -> Result<(), FormError> {
     let (req, backend) = ssr::context()?;
     backend.builder_unpublish(&req, id).await
+}
+
+/// Deletes a builder server (and, once published, everyone's installations
+/// of it), then goes back to the list.
+#[server(prefix = "/_fn", endpoint = "delete_builder")]
+pub async fn delete_builder(id: String) -> Result<(), FormError> {
+    let (req, backend) = ssr::context()?;
+    backend.builder_delete(&req, id).await?;
+    leptos_axum::redirect("/builder");
+    Ok(())
 }
 
 #[server(prefix = "/_fn", endpoint = "preview_openapi")]

@@ -1,6 +1,7 @@
-// The builder in a real browser: a publisher creates a builder server from
-// the design document's JSON (pointed at a loopback API shaped like
-// Open-Meteo), sees its flow, saves a change, tests it, publishes it;
+// The builder in a real browser: a publisher builds a tool from nothing in
+// the flow editor, with mouse and keyboard, against a loopback API shaped
+// like Open-Meteo, tests it, maps a field of the response by clicking it,
+// publishes it;
 // another user installs it and calls it through /mcp with the official MCP
 // client; then the publisher imports the Petstore's OpenAPI description
 // (from @readme/oas-examples) and creates a server from two operations
@@ -62,7 +63,7 @@ const definition = () => JSON.stringify({
   }],
 }, null, 2);
 
-test('create from a definition, see the flow, save, test, publish; another user calls it through /mcp', async () => {
+test('build a tool from nothing with mouse and keyboard, test it, map a field by clicking it, publish it; another user calls it through /mcp', async () => {
   const alice = await registerUser(server, 'alice@example.com');
   const context = await signedInContext(browser, server, alice.token);
   const page = await context.newPage();
@@ -76,44 +77,85 @@ test('create from a definition, see the flow, save, test, publish; another user 
 
   const form = page.getByTestId('new-builder');
   await form.getByLabel('Name').fill('weather-tools');
-  await form.getByLabel('Definition (optional)').fill(definition());
   await form.getByRole('button', { name: 'Create' }).click();
   await page.waitForURL(/\/builder\/[0-9a-f-]{36}$/);
   await hydrated(page);
-  const flow = page.getByTestId('flow');
-  await flow.waitFor();
-  const kinds = await flow.locator('li[data-kind]').evaluateAll((n) => n.map((e) => e.dataset.kind));
-  assert.deepEqual(kinds, ['start', 'http_request', 'return']);
-  assert.match(await flow.textContent(), /latitude, longitude/);
-  assert.match(await flow.textContent(), /temperature, unit/);
-  await shot(page, '71-builder-flow');
+  const editor = page.getByTestId('flow-editor');
+  await editor.getByText('No tools yet').waitFor();
 
-  // A change saved as a draft shows in the flow.
-  const edited = JSON.parse(definition());
-  edited.tools[0].description = 'The weather now at a place';
-  await page.getByLabel('Definition', { exact: true }).fill(JSON.stringify(edited, null, 2));
-  await page.getByTestId('builder-save').getByRole('button', { name: 'Save draft' }).click();
-  await page.getByText('The weather now at a place').first().waitFor();
+  // A tool, named with the keyboard; two arguments, typed.
+  await page.getByLabel("New tool's name").fill('get_weather');
+  await page.getByLabel("New tool's name").press('Enter');
+  const canvas = page.getByTestId('canvas');
+  await canvas.waitFor();
+  for (const arg of ['latitude', 'longitude']) {
+    await page.getByLabel("New argument's name").fill(arg);
+    await page.getByLabel("New argument's name").press('Enter');
+    await page.getByLabel(`Type of ${arg}`).selectOption('number');
+    await page.getByTestId('arg').filter({ hasText: arg }).getByLabel('required').check();
+  }
+  assert.match(await page.getByTestId('schema-json').textContent(), /"latitude": \{\s*"type": "number"/);
 
-  // A broken definition is refused with the reason, and nothing is lost.
-  await page.getByLabel('Definition', { exact: true }).fill('{"tools": [');
-  await page.getByTestId('builder-save').getByRole('button', { name: 'Save draft' }).click();
-  await page.getByText(/not valid JSON/).waitFor();
-  await page.reload();
-  await hydrated(page);
-  assert.match(await page.getByLabel('Definition', { exact: true }).inputValue(), /The weather now at a place/);
+  // An HTTP request: the URL typed, the argument names offered at `{{`.
+  await page.getByTestId('add-http').click();
+  const url = page.getByLabel(/^URL/);
+  await url.fill(`${weatherUrl}/v1/forecast?current=temperature_2m&latitude={{`);
+  await page.getByTestId('suggestions').getByRole('button', { name: '{{latitude}}' }).click();
+  await url.press('End');
+  await url.pressSequentially('&longitude={{');
+  await page.getByTestId('suggestions').getByRole('button', { name: '{{longitude}}' }).click();
+  assert.equal(await url.inputValue(), `${weatherUrl}/v1/forecast?current=temperature_2m&latitude={{latitude}}&longitude={{longitude}}`);
 
-  // Test: the request as sent and the mapped result.
-  const testForm = page.getByTestId('builder-test');
-  await testForm.getByLabel('Arguments (JSON)').fill('{"latitude": 59.91, "longitude": 10.75}');
-  await testForm.getByRole('button', { name: 'Run test' }).click();
-  const result = page.getByTestId('test-result');
-  await result.waitFor();
-  assert.equal(await result.getAttribute('data-error'), 'false');
+  // A transform added, dragged above the request, moved back with
+  // Alt+ArrowDown, removed with Delete; undo brings it back, redo removes it.
+  await page.getByTestId('add-transform').click();
+  const kinds = () => canvas.locator('li[data-kind]').evaluateAll((n) => n.map((e) => e.dataset.kind));
+  assert.deepEqual(await kinds(), ['start', 'http_request', 'transform', 'return']);
+  await canvas.locator('li[data-kind="transform"]').dragTo(canvas.locator('li[data-kind="http_request"]'));
+  assert.deepEqual(await kinds(), ['start', 'transform', 'http_request', 'return']);
+  await canvas.locator('li[data-kind="transform"] button').focus();
+  await page.keyboard.press('Alt+ArrowDown');
+  assert.deepEqual(await kinds(), ['start', 'http_request', 'transform', 'return']);
+  await shot(page, '71-builder-canvas');
+  await canvas.locator('li[data-kind="transform"] button').focus();
+  await page.keyboard.press('Delete');
+  assert.deepEqual(await kinds(), ['start', 'http_request', 'return']);
+  await editor.getByRole('button', { name: 'Undo' }).click();
+  assert.deepEqual(await kinds(), ['start', 'http_request', 'transform', 'return']);
+  await editor.getByRole('button', { name: 'Redo' }).click();
+  assert.deepEqual(await kinds(), ['start', 'http_request', 'return']);
+
+  // Zoom, and the minimap of a long flow, which jumps to a node.
+  await editor.getByRole('button', { name: 'Zoom in' }).click();
+  assert.equal(await editor.getByTestId('zoom').textContent(), '110%');
+  await editor.getByTestId('zoom').click();
+  assert.equal(await page.getByTestId('minimap').count(), 0);
+  for (let i = 0; i < 3; i++) await page.getByTestId('add-transform').click();
+  await page.getByTestId('minimap').waitFor();
+  await page.getByTestId('minimap').getByRole('button', { name: 'Go to node 6' }).click();
+  await page.getByTestId('panel').getByText('Return: what the tool answers').waitFor();
+  assert.equal(await canvas.locator('li[data-kind="return"] button').getAttribute('aria-pressed'), 'true');
+  for (let i = 0; i < 3; i++) await editor.getByRole('button', { name: 'Undo' }).click();
+  assert.deepEqual(await kinds(), ['start', 'http_request', 'return']);
+
+  // Saved with Ctrl+S; a test shows the request as sent and the response.
+  await canvas.locator('li[data-kind="start"] button').click();
+  await page.keyboard.press('Control+s');
+  await page.getByTestId('editor-status').filter({ hasText: 'Saved.' }).waitFor();
+  await page.getByLabel('Sample arguments (JSON)').fill('{"latitude": 59.91, "longitude": 10.75}');
+  await page.getByRole('button', { name: 'Save and run test' }).click();
+  await page.getByTestId('test-result').waitFor();
   assert.match(await page.getByTestId('exchange').first().textContent(), /GET .*\/v1\/forecast\?.*latitude=59\.91.*→ 200/);
+
+  // Return: a click on the response's field maps it; the preview follows.
+  await canvas.locator('li[data-kind="return"] button').click();
+  await page.getByTestId('response-tree').locator('[data-path="$.current.temperature_2m"]').click();
+  assert.match(await page.getByTestId('mapping-preview').textContent(), /"temperature_2m": 3\.4/);
+  await shot(page, '72-builder-mapped');
+  await page.getByRole('button', { name: 'Save and run test' }).click();
+  await page.getByTestId('test-output').filter({ hasText: 'structuredContent' }).waitFor();
   const output = JSON.parse(await page.getByTestId('test-output').textContent());
-  assert.deepEqual(output.structuredContent, { temperature: 3.4, unit: '°C' });
-  await shot(page, '72-builder-test');
+  assert.deepEqual(output.structuredContent, { temperature_2m: 3.4 });
 
   // Publish.
   await page.getByTestId('builder-publish').getByRole('button', { name: 'Publish' }).click();
@@ -134,10 +176,23 @@ test('create from a definition, see the flow, save, test, publish; another user 
   const { tools } = await client.listTools();
   const tool = tools.find((t) => t.name === 'weather-tools.get_weather');
   assert.ok(tool, JSON.stringify(tools.map((t) => t.name)));
+  assert.deepEqual(tool.inputSchema.required, ['latitude', 'longitude']);
   const called = await client.callTool({ name: tool.name, arguments: { latitude: 1.5, longitude: 2.5 } });
-  assert.deepEqual(called.structuredContent, { temperature: 3.4, unit: '°C' });
+  assert.deepEqual(called.structuredContent, { temperature_2m: 3.4 });
   assert.equal(received.at(-1).searchParams.get('latitude'), '1.5');
   await client.close();
+
+  // The JSON view takes a definition as it is (the design document's form),
+  // and refuses one that is not JSON without losing the draft.
+  await page.reload();
+  await hydrated(page);
+  await page.getByText('Edit as JSON, export, import').click();
+  await page.getByLabel('Definition', { exact: true }).fill('{"tools": [');
+  await page.getByTestId('builder-save').getByRole('button', { name: 'Save this JSON' }).click();
+  await page.getByText(/not valid JSON/).waitFor();
+  await page.getByLabel('Definition', { exact: true }).fill(definition());
+  await page.getByTestId('builder-save').getByRole('button', { name: 'Save this JSON' }).click();
+  await canvas.locator('li[data-kind="return"]').filter({ hasText: 'temperature, unit' }).waitFor();
   assert.deepEqual(errors, []);
   await context.close();
 });
@@ -172,9 +227,16 @@ test('import an OpenAPI document and create a server from two operations found w
   await importForm.getByRole('button', { name: /Create server/ }).click();
   await page.waitForURL(/\/builder\/[0-9a-f-]{36}$/);
   await hydrated(page);
-  const flows = await page.getByTestId('flow').evaluateAll((n) => n.map((e) => e.dataset.tool));
-  assert.deepEqual(flows.sort(), ['findPetsByStatus', 'getPetById']);
+  const tabs = await page.getByTestId('flow-editor').getByRole('tab').allTextContents();
+  assert.deepEqual(tabs.sort(), ['findPetsByStatus', 'getPetById']);
   await shot(page, '75-builder-imported');
+
+  // Deleted, after saying yes.
+  const del = page.getByTestId('builder-delete');
+  await del.getByRole('checkbox').check();
+  await del.getByRole('button', { name: 'Delete this server' }).click();
+  await page.waitForURL(/\/builder$/);
+  await page.getByTestId('builder-empty').waitFor();
   assert.deepEqual(errors, []);
   await context.close();
 });

@@ -50,6 +50,9 @@ use app::domain::HostingType;
 
 /// Most builder servers (drafts included) one user may have.
 pub const MAX_DRAFTS: usize = 50;
+/// Largest definition (JSON bytes): room for an OpenAPI import of many
+/// operations.
+pub const MAX_DEFINITION: usize = 256 * 1024;
 /// Longest secret value accepted.
 const MAX_SECRET: usize = 4096;
 
@@ -239,8 +242,8 @@ fn check_fields(r: &BuilderRecord) -> ApiResult<()> {
     if r.tags.0.len() > 10 || r.tags.0.iter().any(|t| !crate::servers::valid_name(t) || t.len() > 32) {
         return Err(invalid("tags", "use at most 10 tags of 1-32 characters: letters, digits, '_' and '-'"));
     }
-    if serde_json::to_vec(&r.definition.0).map(|v| v.len()).unwrap_or(usize::MAX) > crate::api::BODY_LIMIT {
-        return Err(invalid("definition", "a definition has at most 64 KiB"));
+    if serde_json::to_vec(&r.definition.0).map(|v| v.len()).unwrap_or(usize::MAX) > MAX_DEFINITION {
+        return Err(invalid("definition", format!("a definition has at most {} KiB", MAX_DEFINITION / 1024)));
     }
     Ok(())
 }
@@ -636,6 +639,24 @@ pub async fn import(
         definition: Some(serde_json::to_value(definition).map_err(anyhow::Error::from)?),
     };
     Ok((create(state, principal, draft).await?, notes))
+}
+
+/// Deletes a builder server for good: its draft, its versions and, once
+/// published, the server and everyone's installations of it (their
+/// clients are told their lists changed).
+pub async fn delete(state: &AppState, principal: &Principal, id: &str) -> ApiResult<()> {
+    let id = parse_id(id)?;
+    let users = state.db.installation_users(id).await?;
+    if !state.db.delete_builder(principal.user.id, id).await? {
+        return Err(not_found());
+    }
+    state.gateway.registry.invalidate(id);
+    for user in &users {
+        state.gateway.caches.installations.remove(user);
+    }
+    state.gateway.notifier.lists_changed(users);
+    tracing::info!(server_id = %id, "builder server deleted");
+    Ok(())
 }
 
 #[cfg(test)]

@@ -191,4 +191,31 @@ impl Db {
             .map(|r| r.rows_affected() == 1))
         .map_err(DbError::classify)
     }
+
+    /// Deletes a builder server: its draft, versions and, once published,
+    /// its server (installations go with it). `false` when it is not the
+    /// owner's.
+    pub async fn delete_builder(&self, owner: Uuid, id: Uuid) -> DbResult<bool> {
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await.map_err(DbError::classify)?;
+            sqlx::query("DELETE FROM mcp_servers WHERE id = $1 AND owner_id = $2 AND hosting_type = 'builder'")
+                .bind(id)
+                .bind(owner)
+                .execute(&mut *tx)
+                .await
+                .map_err(DbError::classify)?;
+            let deleted = sqlx::query("DELETE FROM builder_servers WHERE id = $1 AND owner_id = $2")
+                .bind(id)
+                .bind(owner)
+                .execute(&mut *tx)
+                .await
+                .map_err(DbError::classify)?
+                .rows_affected()
+                == 1;
+            if deleted {
+                tx.commit().await.map_err(DbError::classify)?;
+            }
+            Ok(deleted)
+        })
+    }
 }

@@ -45,6 +45,30 @@ impl Db {
         }
         on_pool!(self, |pool| {
             let mut tx = pool.begin_write().await.map_err(DbError::classify)?;
+            // A server deleted since its calls were made (a builder server
+            // its publisher deleted) keeps its calls in the log, unattributed
+            // as the foreign key's ON DELETE SET NULL leaves older ones: a
+            // row naming it would fail the whole batch, everyone's rows with it.
+            let mut rows = std::borrow::Cow::Borrowed(rows);
+            if !per_server.is_empty() {
+                let mut query = sqlx::QueryBuilder::new("SELECT id FROM mcp_servers WHERE id IN (");
+                let mut ids = query.separated(", ");
+                for id in per_server.keys() {
+                    ids.push_bind(*id);
+                }
+                ids.push_unseparated(")");
+                let existing: Vec<(Uuid,)> =
+                    query.build_query_as().fetch_all(&mut *tx).await.map_err(DbError::classify)?;
+                let existing: std::collections::HashSet<Uuid> = existing.into_iter().map(|(id,)| id).collect();
+                if existing.len() < per_server.len() {
+                    per_server.retain(|id, _| existing.contains(id));
+                    for r in rows.to_mut().iter_mut() {
+                        if r.server_id.is_some_and(|id| !existing.contains(&id)) {
+                            r.server_id = None;
+                        }
+                    }
+                }
+            }
             // Many rows per statement: one round trip to the database per
             // chunk, not per call (the benchmark's gateway CPU per call
             // counted them). 9 parameters a row stays far under both

@@ -3,14 +3,12 @@
 //! - `/builder` lists the user's builder servers, creates one (empty, or
 //!   from a pasted definition: the design document's JSON works as is) and
 //!   imports an OpenAPI document's chosen operations;
-//! - `/builder/:id` edits one: each tool's flow (Start → HTTP requests and
-//!   transforms → Return), the definition itself, the publisher's secrets,
-//!   a live test (each request as sent, secrets masked, and the result as
-//!   a client gets it), and publishing.
+//! - `/builder/:id` edits one in the flow editor (`flow_editor`), with the
+//!   definition as JSON beside it (export, import), the publisher's
+//!   secrets and publishing.
 //!
-//! The forms work before hydration (plain posts); a test's result needs
-//! JavaScript. The flow is drawn from the saved definition; editing it
-//! node by node on a canvas is the next step (see ARCHITECTURE.md).
+//! The list, create, import, JSON, secrets and publish forms work before
+//! hydration (plain posts); the flow editor needs JavaScript.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -21,10 +19,13 @@ use crate::{
         BUTTON_DANGER, BUTTON_PRIMARY, BUTTON_SECONDARY, Card, Chip, EmptyState, Field, FormAlert, LoadError,
         action_field_error, action_form_error, count_of, icon, short_date,
     },
-    model::{BuilderDetail, BuilderSummary, BuilderTestView, FlowView, ImportPreviewView},
-    pages::placeholder::PageHeader,
+    model::{BuilderDetail, BuilderSummary, BuilderTestView, ImportPreviewView},
+    pages::{
+        flow_editor::{Ed, FlowEditor},
+        placeholder::PageHeader,
+    },
     server_fns::{
-        CreateBuilder, ImportOpenapi, PreviewOpenapi, PublishBuilder, SaveBuilder, SetBuilderSecret, TestBuilder,
+        CreateBuilder, DeleteBuilder, ImportOpenapi, PreviewOpenapi, PublishBuilder, SaveBuilder, SetBuilderSecret,
         UnpublishBuilder, builder_server, builder_servers,
     },
 };
@@ -267,10 +268,14 @@ fn Editor(
 ) -> impl IntoView {
     let s = detail.summary.clone();
     let id = s.id.clone();
-    let (id_save, id_publish, id_unpublish) = (id.clone(), id.clone(), id.clone());
+    let (id_save, id_publish, id_unpublish, id_delete) = (id.clone(), id.clone(), id.clone(), id.clone());
+    let delete = ServerAction::<DeleteBuilder>::new();
     let export = format!("data:application/json;charset=utf-8,{}", js_uri_encode(&detail.definition));
     let saved = save.value();
     let published = publish.value();
+    let ed = Ed::new(&detail.definition);
+    let download = format!("{}.json", s.name);
+    let confirm = format!("Yes, delete {} and its installations", s.name);
     view! {
         <header class="mb-6 flex flex-wrap items-center gap-3">
             <a href="/builder" class="text-sm text-indigo-600 hover:underline">"← Builder"</a>
@@ -286,24 +291,24 @@ fn Editor(
                     {s.problems.iter().map(|(f, m)| view! { <p><code class="font-mono text-xs">{f.clone()}</code>": "{m.clone()}</p> }).collect_view()}
                 </div>
             })}
-            {detail.flows.iter().cloned().map(|f| view! { <Flow flow=f /> }).collect_view()}
-            <Card title="Definition" description="The tools as data: steps, templates ({{argument}}, {{config.NAME}}, {{secrets.NAME}}, {{steps.ID.x}}) and the response mapping ({{data.x}} or a JSONPath such as $.x[0].y). Saving keeps a draft: users see it when you publish.">
+            <FlowEditor id=id.clone() ed=ed />
+            <details class="rounded-2xl bg-white p-6 shadow-sm ring-1 ring-slate-200/80">
+                <summary class="cursor-pointer text-sm font-semibold text-slate-900">"Edit as JSON, export, import"</summary>
+                <p class="mt-2 text-sm text-slate-500">"The tools as data: steps, templates ({{argument}}, {{config.NAME}}, {{secrets.NAME}}, {{steps.ID.x}}) and the response mapping ({{data.x}} or a JSONPath such as $.x[0].y). Paste a definition to import it."</p>
                 <ActionForm action=save attr:data-testid="builder-save">
                     <input type="hidden" name="id" value=id_save />
                     <label for="definition" class="sr-only">"Definition"</label>
-                    <textarea id="definition" name="definition" rows="22" class=TEXTAREA spellcheck="false">{detail.definition.clone()}</textarea>
+                    <textarea id="definition" name="definition" rows="22" class=format!("{TEXTAREA} mt-3") spellcheck="false">{detail.definition.clone()}</textarea>
                     <p class="mt-1 text-xs font-medium text-rose-600" role="alert">{move || {
                         saved.get().and_then(Result::err).map(|e| match e.field { Some(f) => format!("{f}: {}", e.message), None => e.message })
                     }}</p>
                     <div class="mt-3 flex flex-wrap items-center gap-3">
-                        <button type="submit" class=BUTTON_PRIMARY>"Save draft"</button>
-                        <a class=BUTTON_SECONDARY href=export download=format!("{}.json", s.name)>"Export JSON"</a>
-                        {move || saved.get().and_then(Result::ok).map(|_| view! { <span class="text-sm text-emerald-700" role="status">"Saved."</span> })}
+                        <button type="submit" class=BUTTON_SECONDARY>"Save this JSON"</button>
+                        <a class=BUTTON_SECONDARY href=export download=download>"Export JSON"</a>
                     </div>
                 </ActionForm>
-            </Card>
+            </details>
             {(!detail.secrets.is_empty()).then(|| view! { <Secrets id=id.clone() secrets=detail.secrets.clone() action=secret /> })}
-            <TestPanel id=id.clone() flows=detail.flows.clone() settings=detail.settings.clone() />
             <Card title="Publish" description="Publishing lists the server in the marketplace; each new version reaches the users who installed it at once (their clients are told the tools changed).">
                 <ActionForm action=publish attr:data-testid="builder-publish">
                     <input type="hidden" name="id" value=id_publish />
@@ -314,6 +319,7 @@ fn Editor(
                         </div>
                         <button type="submit" class=BUTTON_PRIMARY>"Publish"</button>
                     </div>
+                    {move || ed.dirty.get().then(|| view! { <p class="mt-2 text-sm text-amber-800">"You have unsaved changes: publishing takes the saved draft."</p> })}
                     <p class="mt-2 text-sm" role="status">{move || published.get().map(|r| match r {
                         Ok(v) => view! { <span class="text-emerald-700" data-testid="published-version">{format!("Published version {v}.")}</span> }.into_any(),
                         Err(e) => view! { <span class="text-rose-700">{e.message}</span> }.into_any(),
@@ -333,6 +339,17 @@ fn Editor(
                     </ul>
                 })}
             </Card>
+            <Card title="Delete" description="Deletes the server for good: its draft, its versions and, once published, everyone's installations of it.">
+                <ActionForm action=delete attr:data-testid="builder-delete">
+                    <input type="hidden" name="id" value=id_delete />
+                    <label class="flex items-center gap-2 text-sm text-slate-700">
+                        <input type="checkbox" required=true />
+                        {confirm}
+                    </label>
+                    <button type="submit" class=format!("{BUTTON_DANGER} mt-3")>"Delete this server"</button>
+                    <FormAlert message=action_form_error(delete.value()) />
+                </ActionForm>
+            </Card>
         </div>
     }
 }
@@ -347,35 +364,6 @@ fn js_uri_encode(text: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-/// One tool's flow, Start → steps → Return, as nodes joined by edges.
-#[component]
-fn Flow(flow: FlowView) -> impl IntoView {
-    let colour = |kind: &str| match kind {
-        "start" => "bg-indigo-50 ring-indigo-200",
-        "http_request" => "bg-sky-50 ring-sky-200",
-        "transform" => "bg-violet-50 ring-violet-200",
-        _ => "bg-emerald-50 ring-emerald-200",
-    };
-    let count = flow.nodes.len();
-    view! {
-        <section class="rounded-2xl bg-white p-6 shadow-sm ring-1 ring-slate-200/80" data-testid="flow" data-tool=flow.tool.clone()>
-            <h2 class="font-mono text-sm font-semibold text-slate-900">{flow.tool.clone()}</h2>
-            <p class="mt-0.5 text-sm text-slate-500">{flow.description.clone()}</p>
-            <ol class="mt-4 flex flex-wrap items-stretch gap-y-3" aria-label=format!("The flow of {}", flow.tool)>
-                {flow.nodes.into_iter().enumerate().map(|(i, n)| view! {
-                    <li class="flex items-center" data-kind=n.kind.clone()>
-                        <div class=format!("w-56 rounded-xl px-3 py-2 ring-1 {}", colour(&n.kind))>
-                            <p class="text-xs font-semibold text-slate-800">{n.label}</p>
-                            <p class="mt-0.5 break-all font-mono text-[11px] leading-4 text-slate-600">{n.detail}</p>
-                        </div>
-                        {(i + 1 < count).then(|| view! { <span class="px-2 text-slate-400" aria-hidden="true">"→"</span> })}
-                    </li>
-                }).collect_view()}
-            </ol>
-        </section>
-    }
 }
 
 #[component]
@@ -412,49 +400,7 @@ fn Secrets(id: String, secrets: Vec<(String, bool)>, action: ServerAction<SetBui
 }
 
 #[component]
-fn TestPanel(id: String, flows: Vec<FlowView>, settings: Vec<String>) -> impl IntoView {
-    let test = ServerAction::<TestBuilder>::new();
-    let value = test.value();
-    let first = flows.first().map(|f| f.sample_arguments.clone()).unwrap_or_else(|| "{}".into());
-    let config = serde_json::to_string_pretty(
-        &settings
-            .iter()
-            .map(|s| (s.clone(), serde_json::Value::String(String::new())))
-            .collect::<serde_json::Map<_, _>>(),
-    )
-    .unwrap_or_default();
-    view! {
-        <Card title="Test" description="Runs the draft's tool now, as a call would (it counts against your limits): each request as sent, your secrets masked, and the result a client gets.">
-            <ActionForm action=test attr:data-testid="builder-test">
-                <input type="hidden" name="id" value=id />
-                <div class="grid gap-3 md:grid-cols-3">
-                    <div class="space-y-1.5">
-                        <label for="test-tool" class="block text-sm font-medium text-slate-700">"Tool"</label>
-                        <select id="test-tool" name="tool" class=INPUT>
-                            {flows.iter().map(|f| view! { <option value=f.tool.clone()>{f.tool.clone()}</option> }).collect_view()}
-                        </select>
-                    </div>
-                    <div class="space-y-1.5">
-                        <label for="test-arguments" class="block text-sm font-medium text-slate-700">"Arguments (JSON)"</label>
-                        <textarea id="test-arguments" name="arguments" rows="4" class=TEXTAREA spellcheck="false">{first}</textarea>
-                    </div>
-                    <div class="space-y-1.5">
-                        <label for="test-config" class="block text-sm font-medium text-slate-700">"Settings, as a user gives them (JSON)"</label>
-                        <textarea id="test-config" name="config" rows="4" class=TEXTAREA spellcheck="false">{config}</textarea>
-                    </div>
-                </div>
-                <p class="mt-1 text-xs font-medium text-rose-600" role="alert">{move || {
-                    value.get().and_then(Result::err).map(|e| match e.field { Some(f) => format!("{f}: {}", e.message), None => e.message })
-                }}</p>
-                <button type="submit" class=format!("{BUTTON_PRIMARY} mt-3")>"Run test"</button>
-            </ActionForm>
-            {move || value.get().and_then(Result::ok).map(|r| view! { <TestResult result=r /> })}
-        </Card>
-    }
-}
-
-#[component]
-fn TestResult(result: BuilderTestView) -> impl IntoView {
+pub fn TestResult(result: BuilderTestView) -> impl IntoView {
     let (label, tone) = if result.is_error { ("Tool error", "text-rose-700") } else { ("Success", "text-emerald-700") };
     view! {
         <div class="mt-5 space-y-4" data-testid="test-result" data-error=result.is_error.to_string()>
